@@ -1,0 +1,3 @@
+module github.com/clemhq/clem/clem
+
+go 1.25.0

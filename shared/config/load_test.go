@@ -1,0 +1,285 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/errors/*.golden from the current messages")
+
+var testEnv = map[string]string{
+	"DISCORD_SERVER_ID":      "123456789012345678",
+	"DISCORD_TASKS_CHANNEL":  "223456789012345678",
+	"DISCORD_ALERTS_CHANNEL": "323456789012345678",
+}
+
+func lookup(k string) (string, bool) { v, ok := testEnv[k]; return v, ok }
+
+func parseFile(t testing.TB, path string) (*Config, error) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Parse(path, data, lookup)
+}
+
+// TestExampleLoads is the product page's example, unchanged.
+func TestExampleLoads(t *testing.T) {
+	c, err := parseFile(t, "testdata/ok/example.yaml")
+	if err != nil {
+		t.Fatalf("example does not load:\n%v", err)
+	}
+	if c.Project != "myteam" || c.Coordination.Backend != BackendDiscord || c.Coordination.ServerID != "123456789012345678" {
+		t.Errorf("project/coordination = %q/%+v", c.Project, c.Coordination)
+	}
+	if len(c.Agents) != 2 {
+		t.Fatalf("got %d agents, want 2", len(c.Agents))
+	}
+	lead, worker := c.Agents[0], c.Agents[1]
+	checks := []struct{ name, got, want string }{
+		{"lead.User", lead.User, "myteam-lead"},
+		{"lead.Name", lead.Name, "Atlas"},
+		{"lead.Effort", lead.Effort, "high"},
+		{"lead.Iteration", lead.Iteration.String(), "10m"},
+		{"lead.IterationNight", lead.IterationNight.String(), "10m"},
+		{"worker.User", worker.User, "myteam-worker"},
+		{"worker.Iteration", worker.Iteration.String(), "5m"},
+		{"worker.Model", worker.Model, "claude-sonnet-4-6"},
+		{"egress", strings.Join(worker.EgressEff.Domains, ","), "*.anthropic.com,github.com"},
+		{"model credential", c.Secret("anthropic_api_key").Disposition, DispBrokered},
+		{"coordination token", c.Secret("discord_token").Disposition, DispCoord},
+	}
+	for _, ck := range checks {
+		if ck.got != ck.want {
+			t.Errorf("%s = %q, want %q", ck.name, ck.got, ck.want)
+		}
+	}
+	if len(c.Warnings) != 0 {
+		t.Errorf("unexpected warnings:\n%v", c.Warnings)
+	}
+}
+
+// TestErrors loads each fixture in testdata/errors and compares every
+// message, all at once, with its golden file.
+func TestErrors(t *testing.T) {
+	files, _ := filepath.Glob("testdata/errors/*.yaml")
+	if len(files) < 10 {
+		t.Fatalf("found %d error fixtures, want at least 10", len(files))
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			_, err := parseFile(t, f)
+			if err == nil {
+				t.Fatalf("Parse(%s) succeeded, want errors", f)
+			}
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("Parse(%s) error is %T, want Errors", f, err)
+			}
+			for _, e := range errs {
+				if e.File != f {
+					t.Errorf("error %q names file %q, want %q", e, e.File, f)
+				}
+			}
+			got := err.Error() + "\n"
+			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("Parse(%s) errors:\n%s\nwant:\n%s", f, got, want)
+			}
+		})
+	}
+}
+
+func TestExpand(t *testing.T) {
+	env := map[string]string{"A": "1", "EMPTY": ""}
+	lk := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	tests := []struct{ in, want, errHas string }{
+		{in: "plain", want: "plain"},
+		{in: "${A}", want: "1"},
+		{in: "x${A}y${A}", want: "x1y1"},
+		{in: "${B:-dflt}", want: "dflt"},
+		{in: "${EMPTY:-dflt}", want: "dflt"},
+		{in: "${EMPTY}", want: ""},
+		{in: "${B:-${A}}", want: "1"},
+		{in: "$$5 and $5", want: "$5 and $5"},
+		{in: "${B}", errHas: "${B} is not set"},
+		{in: "${A", errHas: "without its closing"},
+		{in: "${1X}", errHas: "not a valid variable"},
+		{in: "${}", errHas: "not a valid variable"},
+	}
+	for _, tt := range tests {
+		got, err := expand(tt.in, lk)
+		if tt.errHas != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.errHas) {
+				t.Errorf("expand(%q) = %q, %v; want error containing %q", tt.in, got, err, tt.errHas)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("expand(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// TestVariablesCannotInjectStructure: a variable's value stays a scalar.
+func TestVariablesCannotInjectStructure(t *testing.T) {
+	env := map[string]string{"P": "x\nagents:\n  evil: {}"}
+	_, err := Parse("clem.yaml", []byte("project: ${P}\nagents:\n  lead: {}\n"), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil || !strings.Contains(err.Error(), "not a valid user-name prefix") {
+		t.Fatalf("Parse = %v, want the expanded value rejected as a project name", err)
+	}
+}
+
+func TestPromptFileAndInline(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "prompts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "prompts", "lead.md"), []byte("You lead.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := "project: p\nagents:\n  lead:\n    prompt: prompts/lead.md\n  worker:\n    prompt: |\n      You work.\n      Carefully.\n  third:\n    prompt: Just do it\n"
+	c, err := Parse(filepath.Join(dir, "clem.yaml"), []byte(src), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"lead": "You lead.\n", "worker": "You work.\nCarefully.\n", "third": "Just do it"}
+	for k, w := range want {
+		if got := c.Agent(k).PromptText; got != w {
+			t.Errorf("agent %s prompt = %q, want %q", k, got, w)
+		}
+	}
+	if c.Agent("lead").PromptFile != filepath.Join(dir, "prompts", "lead.md") {
+		t.Errorf("lead PromptFile = %q", c.Agent("lead").PromptFile)
+	}
+}
+
+func TestAgentEgressOverride(t *testing.T) {
+	src := `project: p
+egress:
+  domains: [github.com]
+agents:
+  lead:
+    egress:
+      domains: ["*.anthropic.com", api.github.com]
+      ports: [443, 8443]
+  worker: {}
+`
+	c, err := Parse("clem.yaml", []byte(src), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Agent("lead").EgressEff.Domains, ","); got != "*.anthropic.com,api.github.com" {
+		t.Errorf("lead domains = %s", got)
+	}
+	if got := c.Agent("lead").EgressEff.Ports; len(got) != 2 {
+		t.Errorf("lead ports = %v", got)
+	}
+	if got := strings.Join(c.Agent("worker").EgressEff.Domains, ","); got != "github.com" {
+		t.Errorf("worker domains = %s", got)
+	}
+	// The worker cannot reach api.anthropic.com, where its model credential goes.
+	if !strings.Contains(c.Warnings.Error(), "agents.worker: secret \"anthropic_api_key\" is brokered to api.anthropic.com") {
+		t.Errorf("warnings = %v, want one about the worker's unreachable model host", c.Warnings)
+	}
+}
+
+func TestSecretUses(t *testing.T) {
+	src := `project: p
+coordination:
+  backend: github
+  repo: acme/app
+secrets:
+  gh_push:
+    disposition: brokered
+    hosts: [github.com, api.github.com]
+    auth: basic
+  pg:
+    disposition: sidecar
+  unused:
+    disposition: reveal
+sidecars:
+  postgres:
+    command: [pg-mcp, --ro]
+    secrets: [pg]
+agents:
+  lead:
+    secrets: [gh_push]
+    sidecars: [postgres]
+    egress:
+      domains: [github.com, api.github.com, api.anthropic.com]
+`
+	c, err := Parse("clem.yaml", []byte(src), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"gh_push":           "agent lead",
+		"pg":                "sidecar postgres",
+		"github_token":      "coord",
+		"anthropic_api_key": "agent lead",
+		"unused":            "",
+	} {
+		if got := strings.Join(c.SecretConsumers(name), ","); got != want {
+			t.Errorf("SecretConsumers(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if len(c.UsedSecrets()) != 4 {
+		t.Errorf("UsedSecrets() = %d secrets, want 4", len(c.UsedSecrets()))
+	}
+	if !strings.Contains(c.Warnings.Error(), `secret "unused" is declared but nothing uses it`) {
+		t.Errorf("warnings = %v", c.Warnings)
+	}
+	if c.Coordination.Labels.Task != "clem" {
+		t.Errorf("default task label = %q", c.Coordination.Labels.Task)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*/*.yaml")
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("clem.yaml", data, lookup)
+		if err != nil {
+			var errs Errors
+			if !errors.As(err, &errs) || len(errs) == 0 {
+				t.Fatalf("error %T %q is not a non-empty Errors", err, err)
+			}
+			for _, e := range errs {
+				if e.File != "clem.yaml" || e.Msg == "" {
+					t.Fatalf("unlocated or empty error: %#v", e)
+				}
+			}
+			return
+		}
+		if !NameRE.MatchString(c.Project) || len(c.Agents) == 0 {
+			t.Fatalf("accepted config with project %q and %d agents", c.Project, len(c.Agents))
+		}
+		for _, a := range c.Agents {
+			if len(a.User) > MaxUserName || !NameRE.MatchString(a.Key) {
+				t.Fatalf("accepted agent %q (user %q)", a.Key, a.User)
+			}
+		}
+	})
+}

@@ -1,0 +1,9 @@
+// Command watchdog: watches a clem fleet and alerts after repeated failures
+package main
+
+import (
+	"github.com/clemhq/clem/watchdog/internal/app"
+	"github.com/clemhq/clem/shared/cmdmain"
+)
+
+func main() { cmdmain.Main(app.New()) }
