@@ -1,3 +1,24 @@
 module github.com/clemhq/clem/clem
 
-go 1.25.0
+go 1.26.0
+
+replace github.com/clemhq/clem/shared => ../shared
+
+require (
+	filippo.io/age v1.3.2
+	github.com/clemhq/clem/shared v0.0.0-00010101000000-000000000000
+	github.com/urfave/cli/v2 v2.27.7
+	golang.org/x/sys v0.50.0
+	golang.org/x/term v0.48.0
+)
+
+require (
+	filippo.io/hpke v0.4.0 // indirect
+	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
+	github.com/russross/blackfriday/v2 v2.1.0 // indirect
+	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)

@@ -1,0 +1,58 @@
+// Package cli builds the clem command line: the operator's commands that
+// need no root (init, check, vault) and, as later issues land, the root
+// commands that provision and run the fleet.
+package cli
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/clemhq/clem/shared/cmdmain"
+)
+
+// New returns the clem application.
+func New() *cli.App {
+	return &cli.App{
+		Name:  "clem",
+		Usage: "run a team of contained, autonomous coding agents around the clock",
+		Description: `clem turns one file, clem.yaml, into a team of coding agents (Claude Code
+first), each a real non-root Linux user whose egress the kernel pins to an
+auditing proxy, holding placeholders instead of credentials.
+
+Start here:
+   clem init              write clem.yaml and role prompts
+   clem check             validate it and show who gets what
+   clem vault init        create the encrypted secrets file
+   clem vault set NAME    store a secret (read from stdin or a prompt)`,
+		HideHelpCommand: true,
+		Commands: []*cli.Command{
+			initCommand(),
+			checkCommand(),
+			vaultCommand(),
+			later("provision", "create users, egress rules, credentials and units (root)", "#5"),
+			later("deprovision", "remove everything provision made (root)", "#5"),
+			later("egress", "verify the live egress rules against clem.yaml", "#5"),
+			later("login", "give agents their model credential (root)", "#7"),
+			later("up", "start the fleet (root)", "#7"),
+			later("down", "stop the fleet (root)", "#7"),
+			later("restart", "restart agents (root)", "#7"),
+			later("status", "show the fleet's health, iterations and costs", "#7"),
+			later("logs", "show an agent's iteration transcripts", "#7"),
+			later("attach", "attach to an agent's tmux session", "#7"),
+			later("task", "add, list and comment on tasks", "#6"),
+		},
+	}
+}
+
+func later(name, usage, issue string) *cli.Command {
+	return &cli.Command{
+		Name:            name,
+		Usage:           usage + " (not yet: issue " + issue + ")",
+		SkipFlagParsing: true,
+		Action:          cmdmain.NotYet("clem "+name, issue),
+	}
+}
+
+// configFlag is -f, shared by the commands that read clem.yaml.
+func configFlag() *cli.StringFlag {
+	return &cli.StringFlag{Name: "file", Aliases: []string{"f"}, Value: "clem.yaml", Usage: "the team `FILE`", EnvVars: []string{"CLEM_FILE"}}
+}
