@@ -1,6 +1,6 @@
 module github.com/clemhq/clem/coord
 
-go 1.25.0
+go 1.26.0
 
 replace github.com/clemhq/clem/shared => ../shared
 

@@ -2,8 +2,8 @@
 package main
 
 import (
-	"github.com/clemhq/clem/sidecar/internal/app"
 	"github.com/clemhq/clem/shared/cmdmain"
+	"github.com/clemhq/clem/sidecar/internal/app"
 )
 
 func main() { cmdmain.Main(app.New()) }

@@ -95,6 +95,9 @@ func vaultInit(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if _, err := os.Stat(c.String("file")); err != nil {
+		return fmt.Errorf("the vault lives beside the team file, and %s is not there: run `clem init` first, or pass -f", c.String("file"))
+	}
 	path := vaultPath(c)
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("%s already exists; nothing changed", path)

@@ -1,0 +1,12 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/clemhq/clem/shared/depcheck"
+)
+
+// TestDeps: the runner runs as the agent: no nftables, no vault crypto, no clem.yaml.
+func TestDeps(t *testing.T) {
+	depcheck.Forbid(t, "github.com/google/nftables", "filippo.io/age", "github.com/clemhq/clem/shared/config")
+}
