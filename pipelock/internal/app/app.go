@@ -1,37 +1,99 @@
-// Package app builds the pipelock command line. The daemon's real work lands
-// with issue #3; until then every command says so and exits non-zero.
+// Package app builds the pipelock command line: run and check.
 package app
 
 import (
+	"fmt"
+	"log/slog"
+	"os"
+
 	"github.com/urfave/cli/v2"
 
-	"github.com/clemhq/clem/shared/cmdmain"
+	"github.com/clemhq/clem/pipelock/internal/config"
+	"github.com/clemhq/clem/pipelock/internal/daemon"
 )
 
 // New returns the pipelock command-line application.
 func New() *cli.App {
+	cfgFlag := &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, Usage: "the TOML config `FILE`"}
 	return &cli.App{
 		Name:  "pipelock",
 		Usage: "the auditing egress proxy every clem agent is pinned to",
-		Description: `pipelock is an explicit (and optionally transparent) HTTP/HTTPS proxy on loopback.
-It identifies each caller by the kernel (the owner uid of its socket), applies a
-per-client allow-list of hosts and ports with an SSRF guard, hands brokered hosts
-to agent-vault, and writes one JSON audit record per connection. It runs under
-clem or alone as an audit proxy.
+		Description: `pipelock is an explicit (and optionally transparent) HTTP/HTTPS proxy on
+loopback. It identifies each caller by the kernel (the uid owning its socket,
+via sock_diag), applies that client's allow-list of hosts and ports, refuses
+internal addresses (SSRF guard), checks that a TLS ClientHello's SNI matches
+the CONNECT host, hands brokered hosts to agent-vault, and writes one JSON
+audit line per connection. It runs under clem or alone as an audit proxy.
 
-This release ships the command line only; the daemon itself arrives with
-issue #3. Every command below exits with status 69 until then.`,
+Config (TOML; unknown keys are errors):
+
+  [listen]
+  proxy = "127.0.0.1:3128"        # explicit proxy (HTTPS_PROXY / HTTP_PROXY)
+  transparent = "127.0.0.1:3129"  # optional, for an nftables redirect
+  admin = "/run/pipelock/admin.sock"  # GET /healthz, GET /metrics, POST /reload
+
+  [audit]
+  path = ""          # empty: JSON lines on stdout (journald); or a file
+  max_size_mb = 100  # rotate at this size
+  keep = 5           # rotated files kept
+
+  [upstream]
+  dial_timeout = "10s"
+  idle_timeout = "5m"    # idle client connections between requests
+  hello_timeout = "10s"  # wait for the TLS ClientHello
+  sni = "require"        # or "off"
+
+  [vault]
+  socket = "/run/agent-vault/broker.sock"  # needed when a client has brokered hosts
+
+  [[resolve]]            # pin a name, like curl --resolve (SSRF guard skipped)
+  host = "api.example.com"
+  port = 443
+  address = "127.0.0.1:8443"
+
+  [default]              # unknown callers; empty = deny everything
+  domains = []
+
+  [[client]]
+  name = "lead"
+  uids = [1001]
+  domains = ["*.anthropic.com", "github.com"]  # "*.x" = subdomains of x only
+  ports = [443]                # CONNECT ports (default [443])
+  http_domains = []            # plain HTTP allowed to these
+  http_ports = [80]
+  ip_ranges = []               # IP-literal targets allowed
+  allow_ranges = []            # internal ranges exempt from the SSRF guard
+  brokered = ["api.anthropic.com"]  # tunnel through agent-vault
+  rate = 0                     # new connections per second (0 = unlimited)
+  burst = 0
+  budget_bytes = 0             # bytes per budget_window (0 = unlimited)
+  budget_window = "24h"
+
+SIGHUP or POST /reload re-reads the file; a bad file is rejected and the old
+config keeps serving. SIGTERM drains open tunnels (up to 30s).`,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
 			{
-				Name:   "run",
-				Usage:  "serve the proxy from a TOML config (not yet: issue #3)",
-				Action: cmdmain.NotYet("pipelock run", "#3"),
+				Name:  "run",
+				Usage: "serve the proxy from a TOML config",
+				Flags: []cli.Flag{cfgFlag},
+				Action: func(c *cli.Context) error {
+					log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+					return daemon.Run(c.Context, c.String("config"), log)
+				},
 			},
 			{
-				Name:   "check",
-				Usage:  "validate a TOML config and exit (not yet: issue #3)",
-				Action: cmdmain.NotYet("pipelock check", "#3"),
+				Name:  "check",
+				Usage: "validate a TOML config and exit",
+				Flags: []cli.Flag{cfgFlag},
+				Action: func(c *cli.Context) error {
+					cfg, err := config.Load(c.String("config"))
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "ok: %s: proxy %s, %d clients\n", c.String("config"), cfg.File.Listen.Proxy, len(cfg.Clients))
+					return nil
+				},
 			},
 		},
 	}

@@ -1,0 +1,75 @@
+// Package admin serves pipelock's control endpoints on a unix socket, never
+// on the proxy port: GET /healthz, GET /metrics (Prometheus text format) and
+// POST /reload. Only pipelock imports it.
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Handlers are what the endpoints call.
+type Handlers struct {
+	Healthy func() error
+	Metrics func(io.Writer)
+	Reload  func() error
+}
+
+// Listen creates the unix socket at path (mode 0660, replacing a stale
+// socket) and serves h on it until the returned server is closed.
+func Listen(path string, h Handlers) (*http.Server, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("admin socket: %s exists and is not a socket", path)
+		}
+		os.Remove(path)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	srv := &http.Server{Handler: Mux(h), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(os.Stderr, "admin socket: %v\n", err)
+		}
+	}()
+	return srv, nil
+}
+
+// Mux routes the admin endpoints.
+func Mux(h Handlers) *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := h.Healthy(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	m.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		h.Metrics(w)
+	})
+	m.HandleFunc("POST /reload", func(w http.ResponseWriter, _ *http.Request) {
+		if err := h.Reload(); err != nil {
+			http.Error(w, "reload rejected, the old config keeps serving:\n"+err.Error(), http.StatusBadRequest)
+			return
+		}
+		io.WriteString(w, "reloaded\n")
+	})
+	return m
+}

@@ -1,0 +1,155 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/clemhq/clem/pipelock/internal/policy"
+	"github.com/clemhq/clem/pipelock/internal/ssrf"
+	"github.com/clemhq/clem/shared/audit"
+)
+
+// maxHeaderBytes bounds a request line plus headers.
+const maxHeaderBytes = 64 << 10
+
+// handleExplicit serves one client connection: requests until it closes,
+// a CONNECT tunnel takes the connection over.
+func (s *Server) handleExplicit(c net.Conn) {
+	cfg := s.cfg.Load()
+	who := s.identifyCaller(c, cfg)
+	lim := &headerLimit{r: c}
+	br := bufio.NewReaderSize(lim, 4096)
+	for {
+		c.SetReadDeadline(time.Now().Add(cfg.Idle))
+		lim.n = maxHeaderBytes + int64(br.Buffered())
+		req, err := http.ReadRequest(br)
+		lim.n = math.MaxInt64
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !isTimeout(err) && !errors.Is(err, net.ErrClosed) {
+				rec := s.newRecord(who, time.Now())
+				s.refuse(c, rec, http.StatusBadRequest, "bad request: "+err.Error(), "request")
+			}
+			return
+		}
+		c.SetReadDeadline(time.Time{})
+		if req.Method == http.MethodConnect {
+			s.connect(c, br, who, req)
+			return
+		}
+		if !s.forward(c, who, req) {
+			return
+		}
+		cfg = s.cfg.Load() // a reload applies from the next request on
+	}
+}
+
+// headerLimit caps how much a client may send before its request is
+// complete; the limit is lifted for bodies and tunnels.
+type headerLimit struct {
+	r io.Reader
+	n int64
+}
+
+var errHeaderTooLarge = errors.New("request headers larger than 64 KiB")
+
+func (h *headerLimit) Read(p []byte) (int, error) {
+	if h.n <= 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > h.n {
+		p = p[:h.n]
+	}
+	n, err := h.r.Read(p)
+	h.n -= int64(n)
+	return n, err
+}
+
+// splitTarget parses "host:port" from a CONNECT request target.
+func splitTarget(target string) (host string, port int, isIP bool, err error) {
+	h, p, err := net.SplitHostPort(target)
+	if err != nil {
+		return "", 0, false, fmt.Errorf("CONNECT target %q is not host:port", target)
+	}
+	port, err = strconv.Atoi(p)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, false, fmt.Errorf("CONNECT target %q has no valid port", target)
+	}
+	host, isIP, err = ssrf.Canonical(h)
+	if err != nil {
+		return "", 0, false, fmt.Errorf("CONNECT target %q: %v", target, err)
+	}
+	return host, port, isIP, nil
+}
+
+func (s *Server) connect(c net.Conn, br *bufio.Reader, who caller, req *http.Request) {
+	start := time.Now()
+	rec := s.newRecord(who, start)
+	rec.Method = http.MethodConnect
+	rec.Target = req.RequestURI
+	host, port, isIP, err := splitTarget(req.RequestURI)
+	if err != nil {
+		s.refuse(c, rec, http.StatusBadRequest, err.Error(), "request")
+		return
+	}
+	rec.Target = net.JoinHostPort(host, strconv.Itoa(port))
+	d := policy.Decide(who.policy, policy.Request{Kind: policy.TLS, Host: host, Port: port})
+	rec.Rule = d.Rule
+	if !d.Allow {
+		s.refuse(c, rec, http.StatusForbidden, d.Reason, d.Rule)
+		return
+	}
+	if ld := s.limits.Admit(who.policy); !ld.Allow {
+		s.refuse(c, rec, http.StatusTooManyRequests, ld.Reason, ld.Rule)
+		return
+	}
+	cfg := s.cfg.Load()
+	if d.Brokered {
+		s.handOff(c, br, who, rec, host, port, cfg.File.Vault.Socket)
+		return
+	}
+	up, err := s.dialTarget(req.Context(), rec, who, host, port)
+	if err != nil {
+		code := http.StatusBadGateway
+		if errors.Is(err, ssrf.ErrBlocked) {
+			code = http.StatusForbidden
+		}
+		s.refuse(c, rec, code, err.Error(), rec.Rule)
+		return
+	}
+	defer up.Close()
+	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection Established\r\n\r\n"); err != nil {
+		s.finish(rec, audit.Deny, "client went away", err)
+		return
+	}
+	var first []byte
+	if cfg.SNI && port == 443 && !isIP {
+		c.SetReadDeadline(time.Now().Add(cfg.Hello))
+		hello, reason, err := checkSNI(br, host)
+		c.SetReadDeadline(time.Time{})
+		rec.SNI = hello.sni
+		if reason != "" {
+			rec.BytesUp = int64(len(hello.raw))
+			s.finish(rec, audit.Deny, reason, err)
+			s.Stats.count(false)
+			return
+		}
+		first = hello.raw
+	}
+	s.Stats.count(true)
+	up1, down := s.splice(c, br, up, first)
+	rec.BytesUp, rec.BytesDown = up1, down
+	s.limits.Spend(who.policy, up1+down)
+	s.finish(rec, audit.Allow, d.Reason, nil)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

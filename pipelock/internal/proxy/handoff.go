@@ -1,0 +1,60 @@
+package proxy
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/clemhq/clem/shared/audit"
+)
+
+// Hand-off headers: pipelock opens agent-vault's unix socket and sends a
+// CONNECT naming the target and the agent. agent-vault believes the agent
+// header only because the socket's peer is pipelock's uid (SO_PEERCRED).
+const (
+	HeaderAgent  = "Clem-Agent"
+	HeaderConnID = "Clem-Conn-Id"
+	HeaderUID    = "Clem-Agent-Uid"
+)
+
+// handOff tunnels a brokered CONNECT to agent-vault instead of the target.
+func (s *Server) handOff(c net.Conn, br *bufio.Reader, who caller, rec *audit.Record, host string, port int, socket string) {
+	target := net.JoinHostPort(host, strconv.Itoa(port))
+	rec.Dialed = "unix:" + socket
+	vc, err := net.DialTimeout("unix", socket, s.cfg.Load().Dial)
+	if err != nil {
+		s.refuse(c, rec, http.StatusBadGateway, "agent-vault unreachable: "+err.Error(), rec.Rule)
+		return
+	}
+	defer vc.Close()
+	fmt.Fprintf(vc, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s: %s\r\n%s: %d\r\n%s: %s\r\n\r\n",
+		target, target, HeaderAgent, who.name, HeaderUID, who.uid, HeaderConnID, rec.ConnID)
+	vc.SetReadDeadline(time.Now().Add(s.cfg.Load().Dial))
+	vbr := bufio.NewReader(vc)
+	resp, err := http.ReadResponse(vbr, nil)
+	vc.SetReadDeadline(time.Time{})
+	if err != nil {
+		s.refuse(c, rec, http.StatusBadGateway, "agent-vault hand-off failed: "+err.Error(), rec.Rule)
+		return
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		s.refuse(c, rec, http.StatusForbidden, "agent-vault refused: "+resp.Status, rec.Rule)
+		return
+	}
+	if _, err := c.Write([]byte("HTTP/1.1 200 Connection Established\r\n\r\n")); err != nil {
+		s.finish(rec, audit.Deny, "client went away", err)
+		return
+	}
+	s.Stats.count(true)
+	up := net.Conn(vc)
+	if vbr.Buffered() > 0 {
+		up = bufConn{vc, vbr}
+	}
+	rec.BytesUp, rec.BytesDown = s.splice(c, br, up, nil)
+	s.limits.Spend(who.policy, rec.BytesUp+rec.BytesDown)
+	s.finish(rec, audit.Allow, "brokered through agent-vault", nil)
+}

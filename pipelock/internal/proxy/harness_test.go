@@ -1,0 +1,153 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clemhq/clem/pipelock/internal/config"
+	"github.com/clemhq/clem/shared/audit"
+)
+
+// syncBuffer collects audit lines from concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) lines() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Split(strings.TrimSpace(s.b.String()), "\n")
+}
+
+type fakeDNS map[string][]string
+
+func (f fakeDNS) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, s := range f[host] {
+		out = append(out, netip.MustParseAddr(s))
+	}
+	if len(out) == 0 {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	return out, nil
+}
+
+type testProxy struct {
+	t     *testing.T
+	srv   *Server
+	addr  string
+	audit *syncBuffer
+}
+
+// me is this test's uid, which the kernel reports for our own sockets.
+var me = uint32(os.Getuid())
+
+// startProxy serves cfgTOML (with {{UID}} replaced by our uid) on a fresh
+// loopback port, with real sock_diag identity.
+func startProxy(t *testing.T, cfgTOML string, dns fakeDNS) *testProxy {
+	t.Helper()
+	src := "[listen]\nproxy = \"127.0.0.1:1\"\n" + strings.ReplaceAll(cfgTOML, "{{UID}}", fmt.Sprint(me))
+	cfg, err := config.Parse("test.toml", []byte(src))
+	if err != nil {
+		t.Fatalf("config: %v\n%s", err, src)
+	}
+	buf := &syncBuffer{}
+	var res interface {
+		LookupNetIP(context.Context, string, string) ([]netip.Addr, error)
+	}
+	if dns != nil {
+		res = dns
+	}
+	srv := New(cfg, Options{Audit: audit.NewWriter(buf), Resolver: res})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return &testProxy{t: t, srv: srv, addr: ln.Addr().String(), audit: buf}
+}
+
+// record waits for the audit record whose target is target.
+func (p *testProxy) record(target string) audit.Record {
+	p.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, l := range p.audit.lines() {
+			if l == "" {
+				continue
+			}
+			r, err := audit.Parse([]byte(l))
+			if err != nil {
+				p.t.Fatalf("audit line does not parse: %v\n%s", err, l)
+			}
+			if r.Target == target {
+				return r
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.t.Fatalf("no audit record for %s; have:\n%s", target, strings.Join(p.audit.lines(), "\n"))
+	return audit.Record{}
+}
+
+// connect sends a CONNECT and returns the connection and the status line.
+func (p *testProxy) connect(target string) (net.Conn, *bufio.Reader, int, string) {
+	p.t.Helper()
+	c, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		p.t.Fatalf("CONNECT %s: %v", target, err)
+	}
+	body := ""
+	if resp.StatusCode != 200 {
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		body = b.String()
+	}
+	return c, br, resp.StatusCode, body
+}
+
+// client is an HTTP client that uses the proxy and trusts upstream's cert.
+func (p *testProxy) client(upstream *httptest.Server) *http.Client {
+	pool := x509.NewCertPool()
+	if upstream != nil && upstream.Certificate() != nil {
+		pool.AddCert(upstream.Certificate())
+	}
+	u, _ := url.Parse("http://" + p.addr)
+	return &http.Client{
+		Transport:     &http.Transport{Proxy: http.ProxyURL(u), TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}

@@ -1,0 +1,42 @@
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"sync/atomic"
+)
+
+// Stats are the counters /metrics exposes.
+type Stats struct {
+	Allowed      atomic.Int64
+	Denied       atomic.Int64
+	Active       atomic.Int64
+	BytesUp      atomic.Int64
+	BytesDown    atomic.Int64
+	LookupErrors atomic.Int64
+	Reloads      atomic.Int64
+	ReloadErrors atomic.Int64
+}
+
+func (s *Stats) count(allowed bool) {
+	if allowed {
+		s.Allowed.Add(1)
+	} else {
+		s.Denied.Add(1)
+	}
+}
+
+// WritePrometheus writes the counters in the Prometheus text format.
+func (s *Stats) WritePrometheus(w io.Writer) {
+	metric := func(name, typ, help string, v int64, labels string) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s%s %d\n", name, help, name, typ, name, labels, v)
+	}
+	fmt.Fprintf(w, "# HELP pipelock_connections_total Connections and requests decided, by decision.\n# TYPE pipelock_connections_total counter\n")
+	fmt.Fprintf(w, "pipelock_connections_total{decision=\"allow\"} %d\npipelock_connections_total{decision=\"deny\"} %d\n", s.Allowed.Load(), s.Denied.Load())
+	metric("pipelock_active_connections", "gauge", "Client connections open now.", s.Active.Load(), "")
+	metric("pipelock_bytes_up_total", "counter", "Bytes sent from clients to upstreams.", s.BytesUp.Load(), "")
+	metric("pipelock_bytes_down_total", "counter", "Bytes sent from upstreams to clients.", s.BytesDown.Load(), "")
+	metric("pipelock_identity_lookup_errors_total", "counter", "Callers whose socket owner the kernel could not name.", s.LookupErrors.Load(), "")
+	metric("pipelock_reloads_total", "counter", "Successful config reloads.", s.Reloads.Load(), "")
+	metric("pipelock_reload_errors_total", "counter", "Rejected config reloads.", s.ReloadErrors.Load(), "")
+}

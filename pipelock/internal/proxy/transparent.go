@@ -1,0 +1,156 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/clemhq/clem/pipelock/internal/policy"
+	"github.com/clemhq/clem/pipelock/internal/ssrf"
+	"github.com/clemhq/clem/shared/audit"
+)
+
+// handleTransparent serves a connection that nftables redirected here. The
+// port comes from the original destination; the host from the TLS SNI or the
+// HTTP Host header. The name is then resolved and checked like any other:
+// the address the client aimed at is never trusted.
+func (s *Server) handleTransparent(c net.Conn) {
+	cfg := s.cfg.Load()
+	who := s.identifyCaller(c, cfg)
+	rec := s.newRecord(who, time.Now())
+	orig, err := originalDst(c)
+	if err != nil {
+		s.finish(rec, audit.Deny, "no original destination: "+err.Error(), err)
+		s.Stats.count(false)
+		return
+	}
+	port := int(orig.Port())
+	lim := &headerLimit{r: c, n: maxHeaderBytes}
+	br := bufio.NewReaderSize(lim, 4096)
+	c.SetReadDeadline(time.Now().Add(cfg.Hello))
+	b, err := br.Peek(1)
+	if err != nil {
+		s.finish(rec, audit.Deny, "client sent nothing", err)
+		s.Stats.count(false)
+		return
+	}
+	if b[0] != 0x16 {
+		req, err := http.ReadRequest(br)
+		c.SetReadDeadline(time.Time{})
+		lim.n = math.MaxInt64
+		if err != nil {
+			s.refuse(c, rec, http.StatusBadRequest, "not TLS and not HTTP: "+err.Error(), "request")
+			return
+		}
+		rec.Method = req.Method
+		host, _, err := ssrf.Canonical(hostOnly(req.Host))
+		if err != nil || req.Host == "" {
+			s.refuse(c, rec, http.StatusBadRequest, fmt.Sprintf("bad Host header %q", req.Host), "request")
+			return
+		}
+		rec.Target = net.JoinHostPort(host, strconv.Itoa(port))
+		req.URL.Scheme, req.URL.Host = "http", rec.Target
+		s.relayHTTP(c, who, rec, req, host, port)
+		return
+	}
+	hello, reason, err := checkSNIAny(br)
+	c.SetReadDeadline(time.Time{})
+	lim.n = math.MaxInt64
+	rec.SNI = hello.sni
+	if reason != "" {
+		s.finish(rec, audit.Deny, reason, err)
+		s.Stats.count(false)
+		return
+	}
+	host, _, _ := ssrf.Canonical(hello.sni)
+	rec.Method = "TLS"
+	rec.Target = net.JoinHostPort(host, strconv.Itoa(port))
+	d := policy.Decide(who.policy, policy.Request{Kind: policy.TLS, Host: host, Port: port})
+	rec.Rule = d.Rule
+	if !d.Allow || d.Brokered {
+		if d.Brokered {
+			d.Reason = "brokered hosts need the explicit proxy (HTTPS_PROXY)"
+		}
+		s.finish(rec, audit.Deny, d.Reason, nil)
+		s.Stats.count(false)
+		return
+	}
+	if ld := s.limits.Admit(who.policy); !ld.Allow {
+		s.finish(rec, audit.Deny, ld.Reason, nil)
+		s.Stats.count(false)
+		return
+	}
+	up, err := s.dialTarget(context.Background(), rec, who, host, port)
+	if err != nil {
+		s.finish(rec, audit.Deny, err.Error(), nil)
+		s.Stats.count(false)
+		return
+	}
+	defer up.Close()
+	s.Stats.count(true)
+	rec.BytesUp, rec.BytesDown = s.splice(c, br, up, hello.raw)
+	s.limits.Spend(who.policy, rec.BytesUp+rec.BytesDown)
+	s.finish(rec, audit.Allow, d.Reason, nil)
+}
+
+// checkSNIAny reads a ClientHello that must carry an SNI host name.
+func checkSNIAny(br *bufio.Reader) (hello, string, error) {
+	h, reason, err := checkSNI(br, "")
+	if h.sni != "" && err == nil {
+		if _, _, cerr := ssrf.Canonical(h.sni); cerr != nil {
+			return h, fmt.Sprintf("bad SNI %q: %v", h.sni, cerr), cerr
+		}
+		return h, "", nil
+	}
+	return h, reason, err
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
+}
+
+// originalDst asks netfilter where the connection was headed before the
+// redirect (SO_ORIGINAL_DST, IPv4; IP6T_SO_ORIGINAL_DST, IPv6).
+func originalDst(c net.Conn) (netip.AddrPort, error) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return netip.AddrPort{}, fmt.Errorf("not a TCP connection")
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	var ap netip.AddrPort
+	var serr error
+	is6 := netip.MustParseAddrPort(c.LocalAddr().String()).Addr().Unmap().Is6()
+	err = raw.Control(func(fd uintptr) {
+		if is6 {
+			// The kernel answers with a sockaddr_in6 too large for the
+			// IPv6Mreq helper; IPv6 redirect is refused until it is needed.
+			serr = fmt.Errorf("IPv6 transparent mode is not supported; use the explicit proxy")
+			return
+		}
+		var mreq *unix.IPv6Mreq
+		mreq, serr = unix.GetsockoptIPv6Mreq(int(fd), unix.IPPROTO_IP, unix.SO_ORIGINAL_DST)
+		if serr == nil {
+			m := mreq.Multiaddr
+			port := uint16(m[2])<<8 | uint16(m[3])
+			ap = netip.AddrPortFrom(netip.AddrFrom4([4]byte{m[4], m[5], m[6], m[7]}), port)
+		}
+	})
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	return ap, serr
+}
