@@ -86,16 +86,16 @@ type Client struct {
 
 // Config is a validated, compiled config.
 type Config struct {
-	File     File
-	Default  *Policy
-	ByUID    map[uint32]*Policy
-	Clients  []*Policy
-	Resolve  map[string]netip.AddrPort // "host:port" -> address
-	SNI      bool
-	Dial     time.Duration
-	Idle     time.Duration
-	Hello    time.Duration
-	Source   string
+	File    File
+	Default *Policy
+	ByUID   map[uint32]*Policy
+	Clients []*Policy
+	Resolve map[string]netip.AddrPort // "host:port" -> address
+	SNI     bool
+	Dial    time.Duration
+	Idle    time.Duration
+	Hello   time.Duration
+	Source  string
 }
 
 // Policy is one client's compiled policy.
