@@ -1,0 +1,61 @@
+package netns
+
+import (
+	"fmt"
+	"runtime/debug"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// Run calls fn in a new network namespace whose only interface is lo (up),
+// and fails the test if the namespace cannot be made. It needs root.
+//
+// fn runs on a goroutine locked to an OS thread that alone was moved into the
+// namespace. What fn does on that goroutine happens inside: listeners,
+// dials, netlink and nftables sockets, and processes it starts (exec.Cmd
+// forks from the calling thread). Goroutines fn starts run on other threads,
+// in the host's namespace; but a socket keeps the namespace it was made in,
+// so create listeners in fn and serve them from other goroutines freely.
+// The thread is discarded when fn returns; it never rejoins the runtime's
+// pool, so no later code runs in the namespace by accident, and the
+// namespace disappears with its last socket or process.
+//
+// fn may call t.Fatal and friends; Run then stops the test as if it had.
+// A panic in fn fails the test with its stack.
+func Run(t testing.TB, fn func()) {
+	t.Helper()
+	requireRoot(t)
+	var (
+		setupErr error
+		returned bool
+		panicked any
+		stack    []byte
+	)
+	onThrowawayThread(func() {
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			setupErr = fmt.Errorf("unshare(CLONE_NEWNET): %w", err)
+			return
+		}
+		if setupErr = loopbackUp(); setupErr != nil {
+			return
+		}
+		defer func() {
+			// recover is nil when fn called runtime.Goexit (t.FailNow).
+			if v := recover(); v != nil {
+				panicked, stack = v, debug.Stack()
+			}
+		}()
+		fn()
+		returned = true
+	})
+	switch {
+	case setupErr != nil:
+		t.Fatalf("netns: new network namespace: %v", setupErr)
+	case panicked != nil:
+		t.Fatalf("netns: panic in the namespace: %v\n%s", panicked, stack)
+	case !returned:
+		// fn stopped its goroutine with t.FailNow; stop the test goroutine too.
+		t.FailNow()
+	}
+}
