@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -23,7 +24,8 @@ const maxHeaderBytes = 64 << 10
 // a CONNECT tunnel takes the connection over.
 func (s *Server) handleExplicit(c net.Conn) {
 	cfg := s.cfg.Load()
-	who := s.identifyCaller(c, cfg)
+	local, _ := netip.ParseAddrPort(c.LocalAddr().String())
+	who := s.identifyCaller(c, local, cfg)
 	lim := &headerLimit{r: c}
 	br := bufio.NewReaderSize(lim, 4096)
 	for {

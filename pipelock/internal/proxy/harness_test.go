@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/clemhq/clem/pipelock/internal/config"
+	"github.com/clemhq/clem/pipelock/internal/ssrf"
 	"github.com/clemhq/clem/shared/audit"
 )
 
@@ -40,19 +40,6 @@ func (s *syncBuffer) lines() []string {
 	return strings.Split(strings.TrimSpace(s.b.String()), "\n")
 }
 
-type fakeDNS map[string][]string
-
-func (f fakeDNS) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
-	var out []netip.Addr
-	for _, s := range f[host] {
-		out = append(out, netip.MustParseAddr(s))
-	}
-	if len(out) == 0 {
-		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	return out, nil
-}
-
 type testProxy struct {
 	t     *testing.T
 	srv   *Server
@@ -65,7 +52,7 @@ var me = uint32(os.Getuid())
 
 // startProxy serves cfgTOML (with {{UID}} replaced by our uid) on a fresh
 // loopback port, with real sock_diag identity.
-func startProxy(t *testing.T, cfgTOML string, dns fakeDNS) *testProxy {
+func startProxy(t *testing.T, cfgTOML string, dns ssrf.StaticResolver) *testProxy {
 	t.Helper()
 	src := "[listen]\nproxy = \"127.0.0.1:1\"\n" + strings.ReplaceAll(cfgTOML, "{{UID}}", fmt.Sprint(me))
 	cfg, err := config.Parse("test.toml", []byte(src))
@@ -73,9 +60,7 @@ func startProxy(t *testing.T, cfgTOML string, dns fakeDNS) *testProxy {
 		t.Fatalf("config: %v\n%s", err, src)
 	}
 	buf := &syncBuffer{}
-	var res interface {
-		LookupNetIP(context.Context, string, string) ([]netip.Addr, error)
-	}
+	var res ssrf.Resolver
 	if dns != nil {
 		res = dns
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clemhq/clem/pipelock/internal/ssrf"
 	"github.com/clemhq/clem/shared/audit"
 )
 
@@ -62,7 +63,7 @@ name = "lead"
 uids = [{{UID}}]
 domains = ["example.com", "*.allowed.test"]
 ip_ranges = ["0.0.0.0/0", "::/0"]
-`, fakeDNS{
+`, ssrf.StaticResolver{
 		"private.allowed.test": {"10.1.2.3"},
 		"meta.allowed.test":    {"169.254.169.254"},
 		"rebind.allowed.test":  {"93.184.216.34", "127.0.0.1"},

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,8 +70,8 @@ domains = ["other.example.com"]
 			t.Fatal(err)
 		}
 		buf := &syncBuffer{}
-		srv := New(cfg, Options{Audit: audit.NewWriter(buf), Identify: func(c net.Conn) (uint32, error) {
-			uid, _, err := res.TCPPeerUID(c)
+		srv := New(cfg, Options{Audit: audit.NewWriter(buf), Identify: func(local, remote netip.AddrPort) (uint32, error) {
+			uid, _, err := res.TCPPeerUIDAddr(local, remote)
 			return uid, err
 		}})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +30,7 @@ type Server struct {
 	dialer   *ssrf.Dialer
 	audit    *audit.Writer
 	Stats    Stats
-	identify func(net.Conn) (uint32, error)
+	identify func(local, remote netip.AddrPort) (uint32, error)
 
 	mu         sync.Mutex
 	conns      map[net.Conn]struct{}
@@ -43,8 +44,9 @@ type Server struct {
 type Options struct {
 	Audit    *audit.Writer
 	Resolver ssrf.Resolver
-	// Identify returns the uid owning the caller's socket (default: sock_diag).
-	Identify func(net.Conn) (uint32, error)
+	// Identify returns the uid owning the caller's socket, the one connected
+	// from remote to local (default: sock_diag in pipelock's namespace).
+	Identify func(local, remote netip.AddrPort) (uint32, error)
 }
 
 // New returns a Server using cfg.
@@ -58,8 +60,8 @@ func New(cfg *config.Config, o Options) *Server {
 		transports: map[string]*http.Transport{},
 	}
 	if s.identify == nil {
-		s.identify = func(c net.Conn) (uint32, error) {
-			uid, _, err := peer.TCPPeerUID(c)
+		s.identify = func(local, remote netip.AddrPort) (uint32, error) {
+			uid, _, err := peer.TCPPeerUIDAddr(local, remote)
 			return uid, err
 		}
 	}
@@ -192,8 +194,16 @@ type caller struct {
 	name   string
 }
 
-func (s *Server) identifyCaller(c net.Conn, cfg *config.Config) caller {
-	uid, err := s.identify(c)
+// identifyCaller names the caller of c. local is the address the caller's
+// socket is connected to: c's own local address, or for a redirected
+// connection the original destination, since the kernel keeps the caller's
+// socket pointed there.
+func (s *Server) identifyCaller(c net.Conn, local netip.AddrPort, cfg *config.Config) caller {
+	remote, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	var uid uint32
+	if err == nil {
+		uid, err = s.identify(local, remote)
+	}
 	if err != nil {
 		s.Stats.LookupErrors.Add(1)
 		return caller{policy: cfg.Default, name: "unknown"}

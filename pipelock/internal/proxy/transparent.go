@@ -24,14 +24,15 @@ import (
 // the address the client aimed at is never trusted.
 func (s *Server) handleTransparent(c net.Conn) {
 	cfg := s.cfg.Load()
-	who := s.identifyCaller(c, cfg)
-	rec := s.newRecord(who, time.Now())
 	orig, err := originalDst(c)
 	if err != nil {
-		s.finish(rec, audit.Deny, "no original destination: "+err.Error(), err)
+		who := caller{policy: cfg.Default, name: "unknown"}
+		s.finish(s.newRecord(who, time.Now()), audit.Deny, "no original destination: "+err.Error(), err)
 		s.Stats.count(false)
 		return
 	}
+	who := s.identifyCaller(c, orig, cfg)
+	rec := s.newRecord(who, time.Now())
 	port := int(orig.Port())
 	lim := &headerLimit{r: c, n: maxHeaderBytes}
 	br := bufio.NewReaderSize(lim, 4096)

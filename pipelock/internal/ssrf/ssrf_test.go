@@ -77,21 +77,8 @@ func TestClass(t *testing.T) {
 	}
 }
 
-type fakeResolver map[string][]string
-
-func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
-	var out []netip.Addr
-	for _, s := range f[host] {
-		out = append(out, netip.MustParseAddr(s))
-	}
-	if len(out) == 0 {
-		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	return out, nil
-}
-
 func TestResolveRefusesAnyInternalAnswer(t *testing.T) {
-	d := &Dialer{Resolver: fakeResolver{
+	d := &Dialer{Resolver: StaticResolver{
 		"public.example":  {"93.184.216.34"},
 		"private.example": {"10.0.0.5"},
 		"mixed.example":   {"93.184.216.34", "127.0.0.1"},
