@@ -37,7 +37,7 @@ func TestVersionAndHelp(t *testing.T) {
 // and name the issue, instead of pretending to succeed.
 func TestUnbuiltWorkSaysSo(t *testing.T) {
 	cases := [][]string{
-		{"agent-vault", "run"}, {"sidecar", "run"}, {"runner", "run"},
+		{"sidecar", "run"}, {"runner", "run"},
 		{"watchdog", "run"}, {"coord", "run"}, {"clem", "provision"}, {"clem", "up"},
 	}
 	for _, c := range cases {

@@ -1,42 +1,112 @@
-// Package app builds the agent-vault command line. The daemon's real work lands
-// with issue #4; until then every command says so and exits non-zero.
+// Package app builds the agent-vault command line: run, check and ca.
 package app
 
 import (
+	"fmt"
+	"log/slog"
+	"os"
+
 	"github.com/urfave/cli/v2"
 
-	"github.com/clemhq/clem/shared/cmdmain"
+	"github.com/clemhq/clem/agent-vault/internal/config"
+	"github.com/clemhq/clem/agent-vault/internal/daemon"
 )
 
 // New returns the agent-vault command-line application.
 func New() *cli.App {
+	cfgFlag := &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, Usage: "the TOML config `FILE`"}
 	return &cli.App{
 		Name:  "agent-vault",
 		Usage: "the broker that swaps an agent's placeholders for real credentials on the way out",
-		Description: `agent-vault runs as its own user and holds the brokered secrets. For hosts a
-secret is bound to, it terminates TLS with a name-constrained CA, replaces the
-agent's placeholder with the real value (header, query, path or body, as bound)
-and scrubs the secret from responses. It runs behind pipelock in clem, or alone
-for any workload.
+		Description: `agent-vault runs as its own user and holds the brokered secrets. A caller
+(pipelock, on behalf of an agent, or a configured client) sends CONNECT
+host:443 to its socket; agent-vault terminates TLS with its own CA, whose
+certificate is name-constrained to the brokered hosts, replaces the agent's
+placeholder with the real secret where a binding allows it (host, method,
+path prefix, surface), forwards the request over pooled HTTPS connections,
+and scrubs the secret from the response. A placeholder used anywhere it is
+not bound is refused and audited, never forwarded.
 
-This release ships the command line only; the daemon itself arrives with
-issue #4. Every command below exits with status 69 until then.`,
+Config (TOML; unknown keys are errors):
+
+  [listen]
+  socket = "/run/agent-vault/broker.sock"  # mode 0660; callers checked by SO_PEERCRED
+  tcp = ""                  # optional loopback ip:port (callers checked by sock_diag)
+
+  [trust]
+  proxy_uids = [998]        # pipelock's uid: may name the agent in its hand-off
+
+  [[client]]                # direct callers, standalone use
+  name = "ci"
+  uids = [1005]
+
+  [ca]
+  dir = "/var/lib/agent-vault/ca"   # ca.pem (give it to agents) and ca-key.pem (0600)
+
+  [secrets]
+  dir = ""                  # default $CREDENTIALS_DIRECTORY (systemd LoadCredential=)
+
+  [upstream]
+  ca_file = ""              # extra CA for upstream TLS, besides the system roots
+  dial_timeout = "10s"
+
+  [[resolve]]               # pin host:port to an address, like curl --resolve
+  host = "api.example.com"
+  port = 443
+  address = "127.0.0.1:8443"
+
+  [audit]
+  path = ""                 # empty: JSON lines on stdout
+
+  [[binding]]
+  name = "anthropic"
+  secret = "anthropic_api_key"   # file name in the secrets directory
+  hosts = ["api.anthropic.com"]  # "*.x" = subdomains of x only
+  methods = []                   # empty: any
+  path_prefixes = []             # e.g. ["/v1/"]; matched after normalising ../ and %2e
+  surfaces = ["header"]          # header, query, path, body, websocket
+  auth = ""                      # bearer | basic | header (then header = "X-Api-Key")
+  [[binding.placeholder]]
+  agent = "lead"
+  value = "__clem_lead_anthropic_7f3a9c2b4d5e6f70__"
+
+Secrets are sent only over TLS to port 443. SIGHUP re-reads the config and
+secrets; a bad config is rejected and the old one keeps serving.`,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
 			{
-				Name:   "run",
-				Usage:  "serve the broker from a TOML config (not yet: issue #4)",
-				Action: cmdmain.NotYet("agent-vault run", "#4"),
+				Name:  "run",
+				Usage: "serve the broker from a TOML config",
+				Flags: []cli.Flag{cfgFlag},
+				Action: func(c *cli.Context) error {
+					return daemon.Run(c.Context, c.String("config"), slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+				},
 			},
 			{
-				Name:   "check",
-				Usage:  "validate a TOML config and exit (not yet: issue #4)",
-				Action: cmdmain.NotYet("agent-vault check", "#4"),
+				Name:  "check",
+				Usage: "validate a TOML config (and that every secret file is there) and exit",
+				Flags: []cli.Flag{cfgFlag},
+				Action: func(c *cli.Context) error {
+					cfg, err := config.Load(c.String("config"))
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "ok: %s: %d bindings, %d hosts, %d agents\n", c.String("config"), len(cfg.File.Bindings), len(cfg.Hosts), len(cfg.Agents))
+					return nil
+				},
 			},
 			{
-				Name:   "ca",
-				Usage:  "print the broker CA certificate for agents' trust stores (not yet: issue #4)",
-				Action: cmdmain.NotYet("agent-vault ca", "#4"),
+				Name:  "ca",
+				Usage: "print the broker CA certificate (PEM) for agents' trust stores",
+				Flags: []cli.Flag{cfgFlag},
+				Action: func(c *cli.Context) error {
+					pem, err := daemon.CA(c.String("config"))
+					if err != nil {
+						return err
+					}
+					_, err = c.App.Writer.Write(pem)
+					return err
+				},
 			},
 		},
 	}

@@ -1,0 +1,180 @@
+package broker
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/hostpattern"
+	"github.com/clemhq/clem/shared/peer"
+)
+
+// Hand-off headers pipelock sends on CONNECT (see pipelock's proxy package).
+const (
+	HeaderAgent  = "Clem-Agent"
+	HeaderConnID = "Clem-Conn-Id"
+)
+
+// tunnel is what one authenticated, TLS-terminated connection is for.
+type tunnel struct {
+	agent  string
+	host   string
+	connID string
+	uid    uint32
+}
+
+var tunnels sync.Map // *tls.Conn -> *tunnel
+
+type tunnelKey struct{}
+
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if t, ok := tunnels.Load(c); ok {
+		return context.WithValue(ctx, tunnelKey{}, t.(*tunnel))
+	}
+	return ctx
+}
+
+// connState forgets a tunnel once its connection is closed or hijacked.
+func connState(c net.Conn, st http.ConnState) {
+	if st == http.StateClosed || st == http.StateHijacked {
+		tunnels.Delete(c)
+	}
+}
+
+// handoff authenticates the caller, reads its CONNECT, terminates TLS and
+// hands the connection to the HTTP server.
+func (s *Server) handoff(c net.Conn) {
+	cfg := s.cfg.Load()
+	rec := &audit.Record{Time: time.Now(), Component: "agent-vault", Event: "handoff"}
+	uid, err := s.callerUID(c)
+	if err != nil {
+		s.refuseConn(c, rec, "cannot identify the caller: "+err.Error())
+		return
+	}
+	rec.UID = &uid
+	isProxy := cfg.ProxyUIDs[uid]
+	client, isClient := cfg.Clients[uid]
+	if !isProxy && !isClient {
+		s.refuseConn(c, rec, fmt.Sprintf("unknown caller uid %d: only trusted proxies and configured clients may connect", uid))
+		return
+	}
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReaderSize(c, 4096)
+	req, err := http.ReadRequest(br)
+	if err != nil || req.Method != http.MethodConnect {
+		s.refuseConn(c, rec, "expected a CONNECT request")
+		return
+	}
+	rec.Method, rec.Target = http.MethodConnect, req.RequestURI
+	agent := client
+	if isProxy {
+		// Believed only because the kernel says the peer is a trusted proxy.
+		agent = req.Header.Get(HeaderAgent)
+		if id := req.Header.Get(HeaderConnID); id != "" {
+			rec.ConnID = id
+		}
+	}
+	rec.Agent = agent
+	if !cfg.Agents[agent] {
+		s.refuseConn(c, rec, fmt.Sprintf("agent %q holds no placeholder here", agent))
+		return
+	}
+	h, p, err := net.SplitHostPort(req.RequestURI)
+	port, perr := strconv.Atoi(p)
+	if err != nil || perr != nil {
+		s.refuseConn(c, rec, "CONNECT target is not host:port")
+		return
+	}
+	host, err := hostpattern.CanonicalHost(h)
+	if err != nil {
+		s.refuseConn(c, rec, "CONNECT host: "+err.Error())
+		return
+	}
+	rec.Host = host
+	if port != 443 {
+		s.refuseConn(c, rec, fmt.Sprintf("port %d: secrets are only ever sent to port 443", port))
+		return
+	}
+	if _, ok := cfg.HostList.Match(host); !ok {
+		s.refuseConn(c, rec, fmt.Sprintf("%s is not a brokered host", host))
+		return
+	}
+	if br.Buffered() > 0 {
+		s.refuseConn(c, rec, "client sent data before the tunnel was established")
+		return
+	}
+	if _, err := c.Write([]byte("HTTP/1.1 200 Connection Established\r\n\r\n")); err != nil {
+		return
+	}
+	tc := tls.Server(c, &tls.Config{
+		GetCertificate: s.ca.Load().GetCertificate,
+		NextProtos:     []string{"h2", "http/1.1"},
+		MinVersion:     tls.VersionTLS12,
+	})
+	if err := tc.Handshake(); err != nil {
+		rec.Error = err.Error()
+		s.refuseConn(tc, rec, "TLS handshake with the client failed (does it trust the agent-vault CA?)")
+		return
+	}
+	if sni := tc.ConnectionState().ServerName; sni != host {
+		s.refuseConn(tc, rec, fmt.Sprintf("TLS SNI %q does not match CONNECT host %s", sni, host))
+		return
+	}
+	c.SetDeadline(time.Time{})
+	if rec.ConnID == "" {
+		rec.ConnID = audit.NewConnID()
+	}
+	tunnels.Store(tc, &tunnel{agent: agent, host: host, connID: rec.ConnID, uid: uid})
+	if !s.tlsIn.push(tc) {
+		tunnels.Delete(tc)
+		tc.Close()
+	}
+}
+
+// callerUID asks the kernel who owns the caller's socket.
+func (s *Server) callerUID(c net.Conn) (uint32, error) {
+	switch cc := c.(type) {
+	case *net.UnixConn:
+		cred, err := peer.UnixPeer(cc)
+		return cred.UID, err
+	case *net.TCPConn:
+		local, err1 := netip.ParseAddrPort(c.LocalAddr().String())
+		remote, err2 := netip.ParseAddrPort(c.RemoteAddr().String())
+		if err1 != nil || err2 != nil {
+			return 0, fmt.Errorf("bad socket addresses")
+		}
+		if s.IdentifyTCP != nil {
+			return s.IdentifyTCP(local, remote)
+		}
+		uid, _, err := peer.TCPPeerUIDAddr(local, remote)
+		return uid, err
+	}
+	return 0, fmt.Errorf("unsupported connection type %T", c)
+}
+
+// refuseConn answers a refused hand-off (when the caller still speaks
+// HTTP), audits it and closes.
+func (s *Server) refuseConn(c net.Conn, rec *audit.Record, reason string) {
+	if _, isTLS := c.(*tls.Conn); !isTLS {
+		body := reason + "\n"
+		fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	}
+	c.Close()
+	rec.Decision, rec.Reason = audit.Deny, reason
+	rec.DurationMS = audit.Millis(time.Since(rec.Time))
+	s.write(rec)
+}
+
+func (s *Server) write(rec *audit.Record) {
+	if s.audit != nil {
+		s.audit.Write(rec)
+	}
+}

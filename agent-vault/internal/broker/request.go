@@ -1,0 +1,161 @@
+package broker
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/clemhq/clem/agent-vault/internal/subst"
+	"github.com/clemhq/clem/shared/audit"
+)
+
+type recKey struct{}
+
+// serveHTTP brokers one request inside an authenticated tunnel.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	t, _ := r.Context().Value(tunnelKey{}).(*tunnel)
+	rec := &audit.Record{Time: time.Now(), Component: "agent-vault", Event: "request", Method: r.Method}
+	if t == nil {
+		http.Error(w, "no tunnel", http.StatusInternalServerError)
+		return
+	}
+	uid := t.uid
+	rec.ConnID, rec.Agent, rec.Host, rec.UID = t.connID, t.agent, t.host, &uid
+	if np, err := subst.NormalizePath(r.URL.EscapedPath()); err == nil {
+		rec.Path = np
+	} else {
+		rec.Path = r.URL.EscapedPath()
+	}
+	if h := hostOnly(r.Host); h != t.host {
+		s.refuseRequest(w, rec, http.StatusMisdirectedRequest, "Host header "+r.Host+" differs from the tunnel's host "+t.host)
+		return
+	}
+	r.URL.Scheme, r.URL.Host = "https", t.host
+	res, err := s.cfg.Load().Engine.Rewrite(t.agent, t.host, r)
+	if err != nil {
+		var ref *subst.Refusal
+		if errors.As(err, &ref) {
+			rec.Binding = ref.Binding
+		}
+		s.refuseRequest(w, rec, http.StatusForbidden, err.Error())
+		return
+	}
+	rec.Binding = res.Binding
+	for _, sf := range res.Surfaces {
+		rec.Surfaces = append(rec.Surfaces, string(sf))
+	}
+	r.Host = t.host
+	// Compressed responses could hide a secret from the scrubber.
+	r.Header.Del("Accept-Encoding")
+	up := &countingBody{rc: r.Body}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = up
+	}
+	cw := &countingWriter{ResponseWriter: w}
+	*r = *r.WithContext(withRecord(r.Context(), rec))
+	s.proxy.ServeHTTP(cw, r)
+	rec.Status = cw.status
+	rec.BytesUp, rec.BytesDown = up.n, cw.n
+	if rec.Decision == "" {
+		rec.Decision, rec.Reason = audit.Allow, "brokered"
+		if rec.Binding == "" {
+			rec.Reason = "no placeholder; forwarded untouched"
+		}
+	}
+	rec.DurationMS = audit.Millis(time.Since(rec.Time))
+	s.write(rec)
+}
+
+func (s *Server) refuseRequest(w http.ResponseWriter, rec *audit.Record, status int, reason string) {
+	http.Error(w, "agent-vault: "+reason, status)
+	rec.Decision, rec.Reason, rec.Status = audit.Deny, reason, status
+	rec.DurationMS = audit.Millis(time.Since(rec.Time))
+	s.write(rec)
+}
+
+// scrubResponse replaces any secret of this agent in the response body with
+// its placeholder before the agent sees it.
+func (s *Server) scrubResponse(resp *http.Response) error {
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return nil
+	}
+	t, _ := resp.Request.Context().Value(tunnelKey{}).(*tunnel)
+	if t == nil {
+		return errors.New("no tunnel")
+	}
+	sc := s.cfg.Load().Engine.Scrubber(t.agent)
+	resp.Body = readCloser{Reader: sc.Reader(resp.Body), Closer: resp.Body}
+	resp.ContentLength = -1
+	resp.Header.Del("Content-Length")
+	for k, vs := range resp.Header {
+		for i, v := range vs {
+			resp.Header[k][i] = string(sc.Bytes([]byte(v)))
+		}
+	}
+	return nil
+}
+
+func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	rec := recordFrom(r.Context())
+	reason := "upstream: " + err.Error()
+	if rec != nil {
+		rec.Decision, rec.Reason, rec.Error = audit.Deny, reason, err.Error()
+	}
+	http.Error(w, "agent-vault: "+reason, http.StatusBadGateway)
+}
+
+func hostOnly(h string) string {
+	h = strings.ToLower(strings.TrimSuffix(h, ":443"))
+	return strings.TrimSuffix(h, ".")
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+type countingBody struct {
+	rc io.ReadCloser
+	n  int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.rc.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingBody) Close() error { return c.rc.Close() }
+
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	n, err := c.ResponseWriter.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Flush and Unwrap keep streaming and upgrades working through the wrapper.
+func (c *countingWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }

@@ -1,0 +1,181 @@
+// Package broker is agent-vault's data path: it accepts hand-offs from
+// pipelock (or direct clients), identifies the caller from the kernel,
+// terminates TLS with the name-constrained CA, swaps placeholders for real
+// secrets where a binding allows it, forwards upstream over pooled HTTP/1.1
+// or HTTP/2 connections and scrubs secrets from responses. Only agent-vault
+// imports it.
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/clemhq/clem/agent-vault/internal/ca"
+	"github.com/clemhq/clem/agent-vault/internal/config"
+	"github.com/clemhq/clem/shared/audit"
+)
+
+// Server brokers connections with a config that can be swapped.
+type Server struct {
+	cfg   atomic.Pointer[config.Config]
+	ca    atomic.Pointer[ca.CA]
+	audit *audit.Writer
+	tr    atomic.Pointer[http.Transport]
+	proxy *httputil.ReverseProxy
+	http  *http.Server
+	tlsIn *chanListener
+
+	// IdentifyTCP names the uid owning a loopback TCP caller's socket.
+	IdentifyTCP func(local, remote netip.AddrPort) (uint32, error)
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	closing   bool
+	wg        sync.WaitGroup
+}
+
+// New builds a Server; call Serve for each listener.
+func New(cfg *config.Config, authority *ca.CA, aw *audit.Writer) (*Server, error) {
+	s := &Server{audit: aw, tlsIn: newChanListener()}
+	s.cfg.Store(cfg)
+	s.ca.Store(authority)
+	tr, err := newTransport(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.tr.Store(tr)
+	s.proxy = &httputil.ReverseProxy{
+		Rewrite:        func(*httputil.ProxyRequest) {}, // the handler prepares the request
+		Transport:      roundTripper{s},
+		FlushInterval:  -1, // stream: server-sent events and long polls must not wait
+		ModifyResponse: s.scrubResponse,
+		ErrorHandler:   s.upstreamError,
+	}
+	s.http = &http.Server{
+		Handler:           http.HandlerFunc(s.serveHTTP),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		ConnContext:       connContext,
+		ConnState:         connState,
+		ErrorLog:          nil,
+	}
+	go s.http.Serve(s.tlsIn)
+	return s, nil
+}
+
+// Reload swaps in a new config and CA.
+func (s *Server) Reload(cfg *config.Config, authority *ca.CA) error {
+	tr, err := newTransport(cfg)
+	if err != nil {
+		return err
+	}
+	s.cfg.Store(cfg)
+	s.ca.Store(authority)
+	if old := s.tr.Swap(tr); old != nil {
+		old.CloseIdleConnections()
+	}
+	return nil
+}
+
+// roundTripper sends through the transport in force.
+type roundTripper struct{ s *Server }
+
+func (r roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	return r.s.tr.Load().RoundTrip(req)
+}
+
+// newTransport pools upstream connections per host (the broker's speed
+// depends on it), verifies upstream TLS against the system roots plus an
+// optional extra CA, and honours resolve overrides.
+func newTransport(cfg *config.Config) (*http.Transport, error) {
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	if p := cfg.File.Upstream.CAFile; p != "" {
+		pem, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("upstream.ca_file: %w", err)
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("upstream.ca_file %s holds no PEM certificate", p)
+		}
+	}
+	d := &net.Dialer{Timeout: cfg.Dial, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if ap, ok := cfg.Resolve[addr]; ok {
+				addr = ap.String()
+			}
+			return d.DialContext(ctx, network, addr)
+		},
+		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        512,
+		MaxIdleConnsPerHost: 128,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+		DisableCompression:  true,
+	}, nil
+}
+
+// Serve accepts hand-offs on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return net.ErrClosed
+	}
+	s.listeners = append(s.listeners, ln)
+	s.mu.Unlock()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handoff(c)
+		}()
+	}
+}
+
+// Shutdown stops accepting and waits for requests in flight until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+	s.mu.Unlock()
+	err := s.http.Shutdown(ctx)
+	s.wg.Wait()
+	s.tr.Load().CloseIdleConnections()
+	return err
+}
+
+func portString(p int) string { return strconv.Itoa(p) }

@@ -1,0 +1,308 @@
+// Package config loads agent-vault's TOML config strictly, reads the bound
+// secrets from their directory and compiles the bindings. Only agent-vault
+// imports it.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/clemhq/clem/agent-vault/internal/subst"
+	"github.com/clemhq/clem/shared/hostpattern"
+	"github.com/clemhq/clem/shared/secret"
+	"github.com/clemhq/clem/shared/tomlconf"
+)
+
+// File is the TOML document.
+type File struct {
+	Listen   Listen    `toml:"listen"`
+	Trust    Trust     `toml:"trust"`
+	CA       CA        `toml:"ca"`
+	Secrets  Secrets   `toml:"secrets"`
+	Upstream Upstream  `toml:"upstream"`
+	Audit    Audit     `toml:"audit"`
+	Resolve  []Resolve `toml:"resolve"`
+	Clients  []Client  `toml:"client"`
+	Bindings []Binding `toml:"binding"`
+}
+
+// Listen: a unix socket (for pipelock) and optionally loopback TCP.
+type Listen struct {
+	Socket string `toml:"socket"`
+	TCP    string `toml:"tcp"`
+}
+
+// Trust names the proxies whose hand-off may speak for an agent.
+type Trust struct {
+	// ProxyUIDs may connect to the socket and name the agent they carry
+	// (pipelock's uid under clem). The header is believed only because the
+	// kernel says the peer is one of these uids.
+	ProxyUIDs []uint32 `toml:"proxy_uids"`
+}
+
+// CA is where the broker CA lives.
+type CA struct {
+	Dir string `toml:"dir"`
+}
+
+// Secrets is where the secret files are: one file per secret, named after it.
+type Secrets struct {
+	Dir string `toml:"dir"` // default $CREDENTIALS_DIRECTORY
+}
+
+// Upstream tunes connections to the real hosts.
+type Upstream struct {
+	CAFile      string            `toml:"ca_file"` // extra CA trusted for upstream TLS (tests)
+	DialTimeout tomlconf.Duration `toml:"dial_timeout"`
+}
+
+// Audit says where audit records go.
+type Audit struct {
+	Path      string `toml:"path"`
+	MaxSizeMB int    `toml:"max_size_mb"`
+	Keep      int    `toml:"keep"`
+}
+
+// Resolve pins host:port to an address, like curl --resolve.
+type Resolve struct {
+	Host    string `toml:"host"`
+	Port    int    `toml:"port"`
+	Address string `toml:"address"`
+}
+
+// Client is a direct caller (standalone use, no proxy in between),
+// identified by the uid owning its socket.
+type Client struct {
+	Name string   `toml:"name"`
+	UIDs []uint32 `toml:"uids"`
+}
+
+// Binding ties a secret to the hosts (and methods, paths, surfaces) it may
+// be sent to, and lists each agent's placeholder for it.
+type Binding struct {
+	Name         string        `toml:"name"`
+	Secret       string        `toml:"secret"`
+	Hosts        []string      `toml:"hosts"`
+	Methods      []string      `toml:"methods"`
+	PathPrefixes []string      `toml:"path_prefixes"`
+	Surfaces     []string      `toml:"surfaces"`
+	Auth         string        `toml:"auth"`
+	Header       string        `toml:"header"`
+	BasicUser    string        `toml:"basic_user"`
+	Placeholders []Placeholder `toml:"placeholder"`
+}
+
+// Placeholder is one agent's stand-in for a binding's secret.
+type Placeholder struct {
+	Agent string `toml:"agent"`
+	Value string `toml:"value"`
+}
+
+// Config is validated and compiled.
+type Config struct {
+	File      File
+	Engine    *subst.Engine
+	Hosts     []string         // every bound host pattern, for the CA's constraints
+	HostList  hostpattern.List // the same, parsed
+	ProxyUIDs map[uint32]bool
+	Clients   map[uint32]string
+	Agents    map[string]bool
+	Resolve   map[string]netip.AddrPort
+	Dial      time.Duration
+}
+
+// Load reads path and the secrets it names.
+func Load(path string) (*Config, error) {
+	var f File
+	if err := tomlconf.Load(path, &f); err != nil {
+		return nil, err
+	}
+	return Compile(path, f)
+}
+
+// Compile validates f, reads its secrets and builds the engine. Every
+// problem is reported, one per line.
+func Compile(file string, f File) (*Config, error) {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, file+": "+fmt.Sprintf(format, args...)) }
+	c := &Config{File: f, ProxyUIDs: map[uint32]bool{}, Clients: map[uint32]string{}, Agents: map[string]bool{}, Resolve: map[string]netip.AddrPort{}}
+	if f.Listen.Socket == "" && f.Listen.TCP == "" {
+		bad("listen: set socket (a unix socket path) or tcp (a loopback address)")
+	}
+	if f.Listen.Socket != "" && !filepath.IsAbs(f.Listen.Socket) {
+		bad("listen.socket %q must be an absolute path", f.Listen.Socket)
+	}
+	if f.Listen.TCP != "" {
+		if ap, err := netip.ParseAddrPort(f.Listen.TCP); err != nil || !ap.Addr().IsLoopback() {
+			bad("listen.tcp %q must be a loopback ip:port", f.Listen.TCP)
+		}
+	}
+	if f.CA.Dir == "" {
+		bad("ca.dir is required (where the broker CA and its key are kept, mode 0700)")
+	}
+	for _, u := range f.Trust.ProxyUIDs {
+		c.ProxyUIDs[u] = true
+	}
+	for i, cl := range f.Clients {
+		if cl.Name == "" || len(cl.UIDs) == 0 {
+			bad("client[%d]: name and uids are required", i)
+		}
+		for _, u := range cl.UIDs {
+			if c.ProxyUIDs[u] {
+				bad("client[%d]: uid %d is also a trusted proxy", i, u)
+			}
+			c.Clients[u] = cl.Name
+		}
+	}
+	c.Dial = f.Upstream.DialTimeout.Duration
+	if c.Dial == 0 {
+		c.Dial = 10 * time.Second
+	}
+	for i, r := range f.Resolve {
+		h, err := hostpattern.CanonicalHost(r.Host)
+		ap, aerr := netip.ParseAddrPort(r.Address)
+		if err != nil || aerr != nil || r.Port < 1 || r.Port > 65535 {
+			bad("resolve[%d]: want host (a DNS name), port and address (ip:port)", i)
+			continue
+		}
+		c.Resolve[fmt.Sprintf("%s:%d", h, r.Port)] = ap
+	}
+	secretsDir := f.Secrets.Dir
+	if secretsDir == "" {
+		secretsDir = os.Getenv("CREDENTIALS_DIRECTORY")
+	}
+	var bindings []*subst.Binding
+	var placeholders []subst.Placeholder
+	names := map[string]bool{}
+	for i, b := range f.Bindings {
+		where := fmt.Sprintf("binding[%d] (%s)", i, b.Name)
+		if b.Name == "" || names[b.Name] {
+			bad("%s: every binding needs a unique name", where)
+		}
+		names[b.Name] = true
+		sb := &subst.Binding{Name: b.Name, Methods: upper(b.Methods), Auth: subst.AuthMode(b.Auth), AuthHeader: b.Header, BasicUser: b.BasicUser, Surfaces: map[subst.Surface]bool{}}
+		hosts, err := hostpattern.ParseList(b.Hosts)
+		if err != nil || len(hosts) == 0 {
+			bad("%s.hosts: %v", where, orMissing(err))
+		}
+		sb.Hosts = hosts
+		for _, h := range hosts {
+			if !contains(c.Hosts, h.String()) {
+				c.Hosts = append(c.Hosts, h.String())
+				c.HostList = append(c.HostList, h)
+			}
+		}
+		for _, p := range b.PathPrefixes {
+			np, err := subst.NormalizePath(p)
+			if err != nil || !strings.HasPrefix(np, "/") {
+				bad("%s.path_prefixes: %q is not a clean absolute path", where, p)
+			}
+			sb.PathPrefixes = append(sb.PathPrefixes, np)
+		}
+		surfaces := b.Surfaces
+		if len(surfaces) == 0 {
+			surfaces = []string{string(subst.Header)}
+		}
+		for _, s := range surfaces {
+			switch subst.Surface(s) {
+			case subst.Header, subst.Query, subst.Path, subst.Body, subst.WebSocket:
+				sb.Surfaces[subst.Surface(s)] = true
+			default:
+				bad("%s.surfaces: %q; allowed: header, query, path, body, websocket", where, s)
+			}
+		}
+		switch b.Auth {
+		case "", "bearer", "basic":
+		case "header":
+			if b.Header == "" {
+				bad("%s: auth = \"header\" needs header = NAME", where)
+			}
+		default:
+			bad("%s.auth %q: allowed: bearer, basic, header (or none)", where, b.Auth)
+		}
+		val, err := readSecret(secretsDir, b.Secret)
+		if err != nil {
+			bad("%s.secret: %v", where, err)
+		}
+		sb.Secret = val
+		bindings = append(bindings, sb)
+		if len(b.Placeholders) == 0 {
+			bad("%s: no [[binding.placeholder]]; a binding no agent holds a placeholder for is useless", where)
+		}
+		for _, p := range b.Placeholders {
+			if p.Agent == "" || p.Value == "" {
+				bad("%s: every placeholder needs agent and value", where)
+				continue
+			}
+			c.Agents[p.Agent] = true
+			placeholders = append(placeholders, subst.Placeholder{Value: p.Value, Agent: p.Agent, Binding: sb})
+		}
+	}
+	if len(errs) == 0 {
+		e, err := subst.NewEngine(bindings, placeholders)
+		if err != nil {
+			bad("bindings: %v", err)
+		}
+		c.Engine = e
+	}
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "\n"))
+	}
+	return c, nil
+}
+
+// readSecret reads one secret file; a trailing newline is not part of it.
+func readSecret(dir, name string) (secret.Value, error) {
+	if name == "" {
+		return secret.Value{}, errors.New("missing: name the secret's file")
+	}
+	if strings.ContainsAny(name, "/\\") || name == "." || name == ".." {
+		return secret.Value{}, fmt.Errorf("%q must be a plain file name", name)
+	}
+	if dir == "" {
+		return secret.Value{}, errors.New("no secrets directory: set secrets.dir or run under systemd with LoadCredential= ($CREDENTIALS_DIRECTORY)")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return secret.Value{}, fmt.Errorf("secret %q not found in %s", name, dir)
+	}
+	if err != nil {
+		return secret.Value{}, fmt.Errorf("secret %q: %w", name, err)
+	}
+	defer clear(b)
+	v := strings.TrimRight(string(b), "\r\n")
+	if v == "" {
+		return secret.Value{}, fmt.Errorf("secret %q in %s is empty", name, dir)
+	}
+	return secret.New([]byte(v)), nil
+}
+
+func upper(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.ToUpper(s)
+	}
+	return out
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func orMissing(err error) error {
+	if err == nil {
+		return errors.New("at least one host is required")
+	}
+	return err
+}

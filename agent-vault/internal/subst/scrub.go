@@ -1,0 +1,226 @@
+package subst
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/url"
+	"unicode/utf8"
+)
+
+// Scrubber replaces secrets in response data with placeholders, so an
+// upstream that echoes a credential (an error message quoting the header, a
+// debug endpoint, a token-introspection reply) never hands it to the agent.
+//
+// It looks for each secret raw; in standard and URL base64, padded and not,
+// at each of the three byte alignments it can have inside a longer base64
+// text (such as the Basic credentials "user:secret"); in lower and upper
+// case hex; percent-encoded as a query or path would carry it; and escaped
+// as a JSON string. Every form, encoded or not, is replaced by the
+// placeholder in its raw form: re-encoding the placeholder would not give
+// the agent anything it can use, and the raw form is what it recognises.
+// Secrets bound for other agents are replaced by Redacted.
+type Scrubber struct {
+	m    *matcher
+	repl [][]byte // repl[i] replaces m.pats[i]
+}
+
+// minCoreLen is the shortest unaligned base64 fragment worth looking for;
+// shorter ones would match ordinary text and shred it.
+const minCoreLen = 8
+
+// secretForms lists the forms of s that Scrubber looks for.
+func secretForms(s []byte) [][]byte {
+	forms := [][]byte{s}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		forms = append(forms, []byte(enc.EncodeToString(s)))
+	}
+	// Inside a longer base64 text the secret starts 0, 1 or 2 bytes into a
+	// 3-byte group; the characters whose 6 bits all come from the secret are
+	// the same whatever surrounds it.
+	for shift := 0; shift < 3; shift++ {
+		for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+			full := enc.EncodeToString(append(make([]byte, shift), s...))
+			first, end := (8*shift+5)/6, (8*shift+8*len(s))/6
+			if end-first >= minCoreLen {
+				forms = append(forms, []byte(full[first:end]))
+			}
+		}
+	}
+	h := hex.EncodeToString(s)
+	forms = append(forms, []byte(h), upperASCII([]byte(h)))
+	forms = append(forms, strictEscape(s), []byte(url.QueryEscape(string(s))), []byte(url.PathEscape(string(s))))
+	if utf8.Valid(s) {
+		j := jsonEscape(s)
+		forms = append(forms, j, replaceAll(j, '/', `\/`))
+		if m, err := json.Marshal(string(s)); err == nil { // Go's form: \u003c for '<' and the like
+			forms = append(forms, m[1:len(m)-1])
+		}
+	}
+	return forms
+}
+
+func upperASCII(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return out
+}
+
+func replaceAll(b []byte, c byte, with string) []byte {
+	out := make([]byte, 0, len(b))
+	for _, x := range b {
+		if x == c {
+			out = append(out, with...)
+		} else {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// newScrubber: secrets bound for agent become its placeholder, the others
+// Redacted; the agent's own come first so they win a form two secrets share.
+func (e *Engine) newScrubber(agent string) *Scrubber {
+	mine := map[*binding]string{}
+	for _, p := range e.phs {
+		if p.agent == agent && mine[p.b] == "" {
+			mine[p.b] = p.value
+		}
+	}
+	var secrets [][]byte
+	var repls []string
+	for _, b := range e.bindings {
+		if v, ok := mine[b]; ok {
+			secrets, repls = append(secrets, b.secret.Reveal()), append(repls, v)
+		}
+	}
+	for _, b := range e.bindings {
+		if _, ok := mine[b]; !ok {
+			secrets, repls = append(secrets, b.secret.Reveal()), append(repls, Redacted)
+		}
+	}
+	return newScrubber(secrets, repls)
+}
+
+// Scrubber returns the scrubber for responses to agent.
+func (e *Engine) Scrubber(agent string) *Scrubber {
+	if s := e.scrubbers[agent]; s != nil {
+		return s
+	}
+	return e.others
+}
+
+// newScrubber builds a scrubber from (secret, replacement) pairs; the first
+// pair to claim a form keeps it.
+func newScrubber(secrets [][]byte, repls []string) *Scrubber {
+	var pats, repl [][]byte
+	seen := map[string]bool{}
+	for i, s := range secrets {
+		for _, f := range secretForms(s) {
+			if len(f) == 0 || seen[string(f)] {
+				continue
+			}
+			seen[string(f)] = true
+			pats = append(pats, f)
+			repl = append(repl, []byte(repls[i]))
+		}
+	}
+	return &Scrubber{m: newMatcher(pats), repl: repl}
+}
+
+// Bytes returns b with every secret replaced. When there is nothing to
+// replace it returns b itself, not a copy.
+func (s *Scrubber) Bytes(b []byte) []byte {
+	st, pi := s.m.find(b, 0)
+	if st < 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	pos := 0
+	for st >= 0 {
+		out = append(out, b[pos:st]...)
+		out = append(out, s.repl[pi]...)
+		pos = st + len(s.m.pats[pi])
+		st, pi = s.m.find(b, pos)
+	}
+	return append(out, b[pos:]...)
+}
+
+// scrubChunk is how much Reader reads from its source at a time.
+const scrubChunk = 32 << 10
+
+// Reader returns a reader of r with every secret replaced. It streams: it
+// holds back only the last (longest form - 1) bytes of what it has read, in
+// case they begin a secret that the next read completes. If r fails, the
+// held-back bytes are dropped rather than flushed, since they may be the
+// start of a secret.
+func (s *Scrubber) Reader(r io.Reader) io.Reader {
+	if len(s.m.pats) == 0 {
+		return r
+	}
+	return &scrubReader{s: s, src: r, in: make([]byte, 0, scrubChunk+s.m.maxLen)}
+}
+
+type scrubReader struct {
+	s   *Scrubber
+	src io.Reader
+	in  []byte // read but not yet scrubbed: at most maxLen-1 bytes between fills
+	out []byte // scrubbed, not yet returned
+	off int    // out[off:] is still to return
+	err error  // from src; returned once out is drained
+}
+
+func (r *scrubReader) Read(p []byte) (int, error) {
+	for empty := 0; r.off == len(r.out); empty++ {
+		if r.err != nil {
+			return 0, r.err
+		}
+		if empty == 100 {
+			return 0, io.ErrNoProgress
+		}
+		r.out, r.off = r.out[:0], 0
+		r.fill()
+	}
+	n := copy(p, r.out[r.off:])
+	r.off += n
+	return n, nil
+}
+
+func (r *scrubReader) fill() {
+	n, err := r.src.Read(r.in[len(r.in):cap(r.in)])
+	r.in = r.in[:len(r.in)+n]
+	r.scrub(err == io.EOF)
+	r.err = err
+	if err != nil && err != io.EOF {
+		r.in = r.in[:0]
+	}
+}
+
+// scrub moves what is safe to release from in to out. A match is committed
+// only when no longer pattern starting at or before it could still be cut
+// off by the end of in; at EOF everything is safe.
+func (r *scrubReader) scrub(eof bool) {
+	m := r.s.m
+	pos := 0
+	for {
+		st, pi := m.find(r.in, pos)
+		if st < 0 || (!eof && st+m.maxLen > len(r.in)) {
+			break
+		}
+		r.out = append(r.out, r.in[pos:st]...)
+		r.out = append(r.out, r.s.repl[pi]...)
+		pos = st + len(m.pats[pi])
+	}
+	end := len(r.in)
+	if !eof {
+		end = max(pos, len(r.in)-(m.maxLen-1))
+	}
+	r.out = append(r.out, r.in[pos:end]...)
+	r.in = r.in[:copy(r.in, r.in[end:])]
+}
