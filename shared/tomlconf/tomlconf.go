@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -34,15 +35,51 @@ func Decode(file string, data []byte, v any) error {
 		}
 		return fmt.Errorf("%s: %v", file, err)
 	}
+	// BurntSushi/toml matches keys to fields case-insensitively; a key
+	// spelled differently from its documented form is refused too, so
+	// configs stay greppable and one spelling means one setting.
+	tags := tagNames(reflect.TypeOf(v), map[reflect.Type]bool{})
+	lines := strings.Split(string(data), "\n")
+	var msgs []string
+	for _, k := range md.Keys() {
+		last := k[len(k)-1]
+		if !tags[last] && tags[strings.ToLower(last)] {
+			msgs = append(msgs, fmt.Sprintf("%s:%d: key %q must be written %q", file, keyLine(lines, k), k.String(), strings.ToLower(last)))
+		}
+	}
+	if len(msgs) > 0 {
+		return errors.New(strings.Join(msgs, "\n"))
+	}
 	if und := md.Undecoded(); len(und) > 0 {
-		lines := strings.Split(string(data), "\n")
-		var msgs []string
 		for _, k := range und {
 			msgs = append(msgs, fmt.Sprintf("%s:%d: unknown key %q", file, keyLine(lines, k), k.String()))
 		}
 		return errors.New(strings.Join(msgs, "\n"))
 	}
 	return nil
+}
+
+// tagNames collects every toml tag name reachable from t.
+func tagNames(t reflect.Type, seen map[reflect.Type]bool) map[string]bool {
+	out := map[string]bool{}
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] {
+		return out
+	}
+	seen[t] = true
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if name != "" && name != "-" {
+			out[name] = true
+		}
+		for n := range tagNames(f.Type, seen) {
+			out[n] = true
+		}
+	}
+	return out
 }
 
 // keyLine finds the line where the last part of key k is set, searching

@@ -29,6 +29,8 @@ func TestDecode(t *testing.T) {
 		{"timeout = \"5s\"\n\n[[client]]\nname = \"a\"\nuid = 3\n", `x.toml:5: unknown key "client.uid"`},
 		{"timeout = \"soon\"\n", "not a duration"},
 		{"[listen\n", "x.toml:2:8: expected"},
+		{"[Listen]\nproxy = \"a\"\n", `x.toml:1: key "Listen" must be written "listen"`},
+		{"[listen]\nProxy = \"a\"\n", `x.toml:2: key "listen.Proxy" must be written "proxy"`},
 	}
 	for _, tt := range tests {
 		var c testConf

@@ -44,6 +44,7 @@ type env struct {
 	caPool *x509.CertPool
 	audit  *syncBuf
 	srv    *Server
+	h2     bool // offer h2 in ALPN (the client then must speak it)
 }
 
 // start runs a broker on a unix socket. trustMe makes this process's uid a
@@ -152,7 +153,11 @@ func (e *env) client(agent string, trust bool) *http.Client {
 				return nil, fmt.Errorf("hand-off refused: %d %s", status, body)
 			}
 			host, _, _ := net.SplitHostPort(addr)
-			tc := tls.Client(c, &tls.Config{RootCAs: pool, ServerName: host})
+			cfg := &tls.Config{RootCAs: pool, ServerName: host}
+			if e.h2 {
+				cfg.NextProtos = []string{"h2", "http/1.1"}
+			}
+			tc := tls.Client(c, cfg)
 			if err := tc.HandshakeContext(ctx); err != nil {
 				return nil, err
 			}
@@ -247,5 +252,24 @@ func TestUnknownPeerRefused(t *testing.T) {
 	}
 	if !strings.Contains(e.audit.String(), `"decision":"deny"`) {
 		t.Errorf("refusal not audited: %s", e.audit.String())
+	}
+}
+
+// TestHTTP2ToTheAgent: an agent that negotiates h2 in the tunnel is served.
+func TestHTTP2ToTheAgent(t *testing.T) {
+	e := start(t, true, "")
+	e.h2 = true
+	cl := e.client("lead", true)
+	cl.Transport.(*http.Transport).ForceAttemptHTTP2 = true
+	req, _ := http.NewRequest("GET", "https://example.com/v1/h2", nil)
+	req.Header.Set("Authorization", "Bearer "+phLead)
+	resp, err := cl.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != 200 || string(b) != "auth=Bearer "+phLead+" q=" {
+		t.Fatalf("h2 request: %s %d %q", resp.Proto, resp.StatusCode, b)
 	}
 }

@@ -244,6 +244,9 @@ func Compile(file string, f File) (*Config, error) {
 			placeholders = append(placeholders, subst.Placeholder{Value: p.Value, Agent: p.Agent, Binding: sb})
 		}
 	}
+	if len(f.Bindings) == 0 {
+		bad("no [[binding]]: agent-vault has nothing to broker")
+	}
 	if len(errs) == 0 {
 		e, err := subst.NewEngine(bindings, placeholders)
 		if err != nil {

@@ -21,8 +21,16 @@ import (
 	"github.com/clemhq/clem/shared/sdnotify"
 )
 
-// Run serves the config at path until ctx is cancelled.
+// Run serves the config at path until ctx is cancelled, reloading on SIGHUP.
 func Run(ctx context.Context, path string, log *slog.Logger) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return serve(ctx, path, log, hup)
+}
+
+// serve is Run with the reload trigger passed in, so tests need no signals.
+func serve(ctx context.Context, path string, log *slog.Logger, hup <-chan os.Signal) error {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return err
@@ -68,9 +76,6 @@ func Run(ctx context.Context, path string, log *slog.Logger) error {
 	defer stop()
 	go sdnotify.RunWatchdog(wctx, func() bool { return true })
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-hup:
