@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,6 +51,11 @@ type env struct {
 // start runs a broker on a unix socket. trustMe makes this process's uid a
 // trusted proxy; otherwise it is nobody the broker knows.
 func start(t *testing.T, trustMe bool, bindingExtra string) *env {
+	return startWith(t, trustMe, bindingExtra, "")
+}
+
+// startWith adds extra top-level TOML (e.g. a [[client]]).
+func startWith(t *testing.T, trustMe bool, bindingExtra, extra string) *env {
 	t.Helper()
 	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Echo what arrived so tests see exactly what upstream got.
@@ -74,6 +80,7 @@ dir = %q
 dir = %q
 [upstream]
 ca_file = %q
+%s
 [[resolve]]
 host = "example.com"
 port = 443
@@ -90,7 +97,7 @@ value = %q
 [[binding.placeholder]]
 agent = "worker"
 value = %q
-`, trust, filepath.Join(dir, "ca"), dir, upCA, up.Listener.Addr(), bindingExtra, phLead, phOther)
+`, trust, filepath.Join(dir, "ca"), dir, upCA, extra, up.Listener.Addr(), bindingExtra, phLead, phOther)
 	var f config.File
 	if err := tomlconf.Decode("v.toml", []byte(src), &f); err != nil {
 		t.Fatal(err)
@@ -271,5 +278,29 @@ func TestHTTP2ToTheAgent(t *testing.T) {
 	resp.Body.Close()
 	if resp.ProtoMajor != 2 || resp.StatusCode != 200 || string(b) != "auth=Bearer "+phLead+" q=" {
 		t.Fatalf("h2 request: %s %d %q", resp.Proto, resp.StatusCode, b)
+	}
+}
+
+// TestDirectTCPClient: a standalone client over loopback TCP is identified
+// by sock_diag and acts as its configured name, with no proxy in between.
+func TestDirectTCPClient(t *testing.T) {
+	e := startWith(t, false, "", fmt.Sprintf("[[client]]\nname = \"lead\"\nuids = [%d]\n", os.Getuid()))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go e.srv.Serve(ln)
+	u, _ := url.Parse("http://" + ln.Addr().String())
+	cl := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(u), TLSClientConfig: &tls.Config{RootCAs: e.caPool}}}
+	req, _ := http.NewRequest("GET", "https://example.com/v1/tcp", nil)
+	req.Header.Set("Authorization", "Bearer "+phLead)
+	resp, err := cl.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "auth=Bearer "+phLead+" q=" {
+		t.Fatalf("direct TCP client: %d %q", resp.StatusCode, b)
 	}
 }
