@@ -51,16 +51,22 @@ type env struct {
 // start runs a broker on a unix socket. trustMe makes this process's uid a
 // trusted proxy; otherwise it is nobody the broker knows.
 func start(t *testing.T, trustMe bool, bindingExtra string) *env {
-	return startWith(t, trustMe, bindingExtra, "")
+	return startWith(t, trustMe, bindingExtra, "", nil)
 }
 
-// startWith adds extra top-level TOML (e.g. a [[client]]).
-func startWith(t *testing.T, trustMe bool, bindingExtra, extra string) *env {
+// echoAuth answers with what arrived, so tests see exactly what upstream got.
+var echoAuth = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	fmt.Fprintf(w, "auth=%s q=%s", r.Header.Get("Authorization"), r.URL.RawQuery)
+})
+
+// startWith adds extra top-level TOML (e.g. a [[client]]) and an upstream
+// handler (default echoAuth).
+func startWith(t *testing.T, trustMe bool, bindingExtra, extra string, h http.Handler) *env {
 	t.Helper()
-	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Echo what arrived so tests see exactly what upstream got.
-		fmt.Fprintf(w, "auth=%s q=%s", r.Header.Get("Authorization"), r.URL.RawQuery)
-	}))
+	if h == nil {
+		h = echoAuth
+	}
+	up := httptest.NewTLSServer(h)
 	t.Cleanup(up.Close)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "api_key"), []byte(realKey), 0o600)
@@ -284,7 +290,7 @@ func TestHTTP2ToTheAgent(t *testing.T) {
 // TestDirectTCPClient: a standalone client over loopback TCP is identified
 // by sock_diag and acts as its configured name, with no proxy in between.
 func TestDirectTCPClient(t *testing.T) {
-	e := startWith(t, false, "", fmt.Sprintf("[[client]]\nname = \"lead\"\nuids = [%d]\n", os.Getuid()))
+	e := startWith(t, false, "", fmt.Sprintf("[[client]]\nname = \"lead\"\nuids = [%d]\n", os.Getuid()), nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -53,6 +53,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = up
 	}
+	if isWebSocket(r) {
+		s.serveWebSocket(w, r, t, rec)
+		rec.DurationMS = audit.Millis(time.Since(rec.Time))
+		s.write(rec)
+		return
+	}
 	cw := &countingWriter{ResponseWriter: w}
 	*r = *r.WithContext(withRecord(r.Context(), rec))
 	s.proxy.ServeHTTP(cw, r)
