@@ -14,7 +14,7 @@ PKG      := github.com/clemhq/clem/shared/version
 LDFLAGS  := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 export CGO_ENABLED := 0
 
-.PHONY: help build test test-short verify dist install uninstall quickstart clean
+.PHONY: help build test test-short verify dist install uninstall quickstart clean bench-pipelock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ quickstart: ## build, install into PREFIX, then clem init + clem check in a temp
 	echo "== clem init --dir $$dir"; '$(PREFIX)/bin/clem' init --dir $$dir && \
 	echo "== clem check -f $$dir/clem.yaml"; '$(PREFIX)/bin/clem' check -f $$dir/clem.yaml; rc=$$?; \
 	echo "(team left in $$dir to explore)"; exit $$rc
+
+bench-pipelock: build ## measure bin/pipelock against direct connections (BENCH_ARGS=-duration=3s)
+	$(GO) run ./tests/bench -pipelock bin/pipelock $(BENCH_ARGS)
 
 clean: ## remove bin/ and dist/
 	rm -rf bin $(DISTDIR)

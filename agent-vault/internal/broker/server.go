@@ -17,7 +17,6 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -177,5 +176,3 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.tr.Load().CloseIdleConnections()
 	return err
 }
-
-func portString(p int) string { return strconv.Itoa(p) }

@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -222,5 +221,3 @@ type bufConn struct {
 }
 
 func (b bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }
-
-var _ io.Reader = bufConn{}
