@@ -14,7 +14,7 @@ PKG      := github.com/clemhq/clem/shared/version
 LDFLAGS  := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 export CGO_ENABLED := 0
 
-.PHONY: help build test test-short verify dist install uninstall quickstart clean bench-pipelock
+.PHONY: help build test test-short verify dist install uninstall quickstart clean bench-pipelock bench-vault
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ quickstart: ## build, install into PREFIX, then clem init + clem check in a temp
 
 bench-pipelock: build ## measure bin/pipelock against direct connections (BENCH_ARGS=-duration=3s)
 	$(GO) run ./tests/bench -pipelock bin/pipelock $(BENCH_ARGS)
+
+bench-vault: build ## measure pipelock + agent-vault against direct HTTPS (BENCH_ARGS=-duration=3s)
+	$(GO) run ./tests/benchvault -pipelock bin/pipelock -agent-vault bin/agent-vault $(BENCH_ARGS)
 
 clean: ## remove bin/ and dist/
 	rm -rf bin $(DISTDIR)
