@@ -1,0 +1,70 @@
+// Command benchvault measures agent-vault behind pipelock against direct
+// HTTPS: it starts the real bin/agent-vault and bin/pipelock with generated
+// configs, sends the same load through them (placeholder in, real key
+// injected) and straight to a loopback upstream (real key), side by side in
+// one run, and prints the ratios. `make bench-vault` runs it;
+// docs/agent-vault-bench.md explains the method and the numbers. Nothing
+// imports it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// options are the command-line flags.
+type options struct {
+	pipelock, vault string
+	duration        time.Duration
+	warmup          time.Duration
+	workers         int
+	uploadBytes     int64
+	placement       string
+	alt             bool
+	keep            bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.pipelock, "pipelock", "bin/pipelock", "the pipelock `binary`")
+	flag.StringVar(&o.vault, "agent-vault", "bin/agent-vault", "the agent-vault `binary`")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measured run")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load on each path before a scenario's measured runs")
+	flag.IntVar(&o.workers, "workers", 16, "concurrent clients in the keepalive scenario")
+	flag.Int64Var(&o.uploadBytes, "upload-bytes", 100<<20, "size of the upload")
+	flag.StringVar(&o.placement, "placement", "shared",
+		"CPU placement: shared (pipelock and agent-vault on CPU 0, bench on CPU 1), split (pipelock on CPU 0, agent-vault with the bench on CPU 1), none (no pinning)")
+	flag.BoolVar(&o.alt, "alt", true, "when a target fails, measure again with the other pinned placement and print its summary")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, audit logs, daemon logs)")
+	flag.Parse()
+	if o.duration <= 0 || o.warmup < 0 || o.workers < 1 || o.uploadBytes < 1 {
+		fmt.Fprintln(os.Stderr, "bench vault: -duration, -workers and -upload-bytes must be positive")
+		os.Exit(2)
+	}
+	if _, ok := placements[o.placement]; !ok {
+		fmt.Fprintf(os.Stderr, "bench vault: -placement=%q: want shared, split or none\n", o.placement)
+		os.Exit(2)
+	}
+	// pinSelf re-executes this program on the bench CPU and returns only
+	// when pinning is done or not wanted.
+	if err := pinSelf(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench vault:", err)
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, o, os.Stdout)
+	stop()
+	if errors.Is(err, context.Canceled) {
+		err = errors.New("interrupted; daemons stopped and temporary files removed")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench vault:", err)
+		os.Exit(1)
+	}
+}
