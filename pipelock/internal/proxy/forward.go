@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"net/netip"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,10 @@ import (
 var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 type addrsKey struct{}
+
+// writerPool recycles response writers, so a keep-alive connection does not
+// allocate a fresh 32 KiB buffer for every forwarded request.
+var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
 
 // forward relays one absolute-form HTTP request and its response, streaming
 // both bodies. It reports whether the client connection may carry another
@@ -96,7 +101,9 @@ func (s *Server) relayHTTP(c net.Conn, who caller, rec *audit.Record, req *http.
 	downBody := &countReader{r: resp.Body}
 	resp.Body = downBody
 	resp.Request = req
-	bw := bufio.NewWriterSize(c, 32<<10)
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(c)
+	defer func() { bw.Reset(nil); writerPool.Put(bw) }()
 	werr := resp.Write(bw)
 	if werr == nil {
 		werr = bw.Flush()
