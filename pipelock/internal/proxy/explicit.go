@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/clemhq/clem/pipelock/internal/policy"
@@ -34,13 +35,19 @@ func (s *Server) handleExplicit(c net.Conn) {
 		req, err := http.ReadRequest(br)
 		lim.n = math.MaxInt64
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !isTimeout(err) && !errors.Is(err, net.ErrClosed) {
+			// A client that leaves between requests (EOF, reset, idle
+			// timeout) is not a refusal; only a malformed request is.
+			if !errors.Is(err, io.EOF) && !isTimeout(err) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, syscall.ECONNRESET) {
 				rec := s.newRecord(who, time.Now())
 				s.refuse(c, rec, http.StatusBadRequest, "bad request: "+err.Error(), "request")
 			}
 			return
 		}
 		c.SetReadDeadline(time.Time{})
+		if who.lookupFailed {
+			s.Stats.LookupErrors.Add(1) // counted once per connection that sent a request
+			who.lookupFailed = false
+		}
 		if req.Method == http.MethodConnect {
 			s.connect(c, br, who, req)
 			return

@@ -191,6 +191,9 @@ type caller struct {
 	known  bool // the uid lookup succeeded
 	policy *config.Policy
 	name   string
+	// lookupFailed: the kernel could not name the socket's owner (often a
+	// caller that connected and left at once, like a health probe).
+	lookupFailed bool
 }
 
 // identifyCaller names the caller of c. local is the address the caller's
@@ -204,8 +207,7 @@ func (s *Server) identifyCaller(c net.Conn, local netip.AddrPort, cfg *config.Co
 		uid, err = s.identify(local, remote)
 	}
 	if err != nil {
-		s.Stats.LookupErrors.Add(1)
-		return caller{policy: cfg.Default, name: "unknown"}
+		return caller{policy: cfg.Default, name: "unknown", lookupFailed: true}
 	}
 	if p, ok := cfg.ByUID[uid]; ok {
 		return caller{uid: uid, known: true, policy: p, name: p.Name}

@@ -32,6 +32,9 @@ func (s *Server) handleTransparent(c net.Conn) {
 		return
 	}
 	who := s.identifyCaller(c, orig, cfg)
+	if who.lookupFailed {
+		s.Stats.LookupErrors.Add(1)
+	}
 	rec := s.newRecord(who, time.Now())
 	port := int(orig.Port())
 	lim := &headerLimit{r: c, n: maxHeaderBytes}
