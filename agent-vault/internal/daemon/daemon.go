@@ -157,17 +157,7 @@ func listenUnix(path string) (net.Listener, error) {
 
 func openAudit(cfg *config.Config) (*audit.Writer, error) {
 	a := cfg.File.Audit
-	if a.Path == "" {
-		return audit.NewWriter(os.Stdout), nil
-	}
-	size, keep := int64(a.MaxSizeMB)<<20, a.Keep
-	if size == 0 {
-		size = 100 << 20
-	}
-	if keep == 0 {
-		keep = 5
-	}
-	return audit.OpenFile(a.Path, size, keep)
+	return audit.Open(a.Path, a.MaxSizeMB, a.Keep)
 }
 
 // CA prints the CA certificate for cfg (creating it if needed).

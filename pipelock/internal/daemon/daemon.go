@@ -127,16 +127,5 @@ func probe(addr string) bool {
 
 func openAudit(cfg *config.Config) (*audit.Writer, error) {
 	a := cfg.File.Audit
-	if a.Path == "" {
-		return audit.NewWriter(os.Stdout), nil
-	}
-	size := int64(a.MaxSizeMB) << 20
-	if size == 0 {
-		size = 100 << 20
-	}
-	keep := a.Keep
-	if keep == 0 {
-		keep = 5
-	}
-	return audit.OpenFile(a.Path, size, keep)
+	return audit.Open(a.Path, a.MaxSizeMB, a.Keep)
 }
