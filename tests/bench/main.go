@@ -7,13 +7,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
+
+	"github.com/clemhq/clem/tests/benchkit"
 )
 
 // options are the command-line flags.
@@ -49,16 +48,9 @@ func main() {
 	}
 	// pinSelf re-executes this program on its CPU and returns only when
 	// pinning is done or not wanted.
-	if err := pinSelf(o); err != nil {
-		fmt.Fprintln(os.Stderr, "bench pipelock:", err)
-		os.Exit(1)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o, os.Stdout)
-	stop()
-	if errors.Is(err, context.Canceled) {
-		err = errors.New("interrupted; pipelock stopped and temporary files removed")
-	}
+	err := benchkit.Main(func() error { return pinSelf(o) },
+		func(ctx context.Context) error { return run(ctx, o, os.Stdout) },
+		"interrupted; pipelock stopped and temporary files removed")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench pipelock:", err)
 		os.Exit(1)

@@ -2,30 +2,24 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/clemhq/clem/tests/benchkit"
 )
 
 // pipelock is the proxy under test, running as a child process.
 type pipelock struct {
-	bin, config, auditLog, admin, log string
-	addr                              string // proxy listen address
-	cmd                               *exec.Cmd
-	done                              chan struct{} // closed when the process exits
-	exitErr                           error
+	*benchkit.Daemon
+	auditLog, admin string
+	addr            string // proxy listen address
 }
 
 // configTOML is pipelock's config for the bench: one client (this uid)
@@ -58,150 +52,28 @@ http_domains = [%q]
 `
 
 // startPipelock writes the config into dir, validates it with `pipelock
-// check`, starts `pipelock run` (on o.proxyCPU with GOMAXPROCS=1 when
-// pinning) and waits until the proxy port accepts.
+// check`, starts `pipelock run` (on o.proxyCPU when pinning, always with
+// GOMAXPROCS=1) and waits until the proxy port accepts.
 func startPipelock(ctx context.Context, o options, dir string, up *upstream) (*pipelock, error) {
-	bin, err := filepath.Abs(o.pipelock)
+	addr, err := benchkit.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("pipelock binary: %w (run make build)", err)
-	}
-	addr, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	p := &pipelock{
-		bin:      bin,
-		config:   filepath.Join(dir, "pipelock.toml"),
-		auditLog: filepath.Join(dir, "audit.log"),
-		admin:    filepath.Join(dir, "admin.sock"),
-		log:      filepath.Join(dir, "pipelock.log"),
-		addr:     addr,
-		done:     make(chan struct{}),
-	}
+	p := &pipelock{auditLog: filepath.Join(dir, "audit.log"), admin: filepath.Join(dir, "admin.sock"), addr: addr}
 	cfg := fmt.Sprintf(configTOML, p.addr, p.admin, p.auditLog,
 		benchHost, up.tlsAddr, benchHost, up.httpAddr, os.Getuid(), benchHost, benchHost)
-	if err := os.WriteFile(p.config, []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
-	if out, err := exec.CommandContext(ctx, bin, "check", "-c", p.config).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("pipelock check -c %s: %v\n%s\nconfig was:\n%s", p.config, err, bytes.TrimSpace(out), cfg)
-	}
-
-	logf, err := os.Create(p.log)
+	p.Daemon, err = benchkit.NewDaemon(ctx, "pipelock", o.pipelock, dir, cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close() // the child holds its own descriptor
-	args := []string{bin, "run", "-c", p.config}
+	cpu := -1
 	if o.pin {
-		taskset, err := exec.LookPath("taskset")
-		if err != nil {
-			return nil, errors.New("taskset (util-linux) is needed to pin pipelock; install it or run with -pin=false")
-		}
-		args = append([]string{taskset, "-c", strconv.Itoa(o.proxyCPU)}, args...)
+		cpu = o.proxyCPU
 	}
-	p.cmd = exec.Command(args[0], args[1:]...) // taskset execs pipelock: same pid
-	p.cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	// Own process group: a Ctrl-C at the terminal reaches only us, and we
-	// stop pipelock ourselves. Pdeathsig covers the bench being killed.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start pipelock: %w", err)
-	}
-	go func() { p.exitErr = p.cmd.Wait(); close(p.done) }()
-
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if p.exited() {
-			return nil, fmt.Errorf("pipelock run exited before serving (%v):\n%s", p.exitErr, p.logTail())
-		}
-		if c, err := net.DialTimeout("tcp", p.addr, time.Second); err == nil {
-			// Stay connected while pipelock looks us up, so the probe does
-			// not count as a failed identity lookup; EOF is not audited.
-			time.Sleep(100 * time.Millisecond)
-			c.Close()
-			return p, nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			p.Stop()
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("pipelock did not accept on %s within 10s:\n%s", p.addr, p.logTail())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// Stop asks pipelock to drain and exit, and kills it if it takes over 5s.
-func (p *pipelock) Stop() {
-	if p.exited() {
-		return
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func (p *pipelock) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// logTail is the end of pipelock's own log (stderr and stdout).
-func (p *pipelock) logTail() string {
-	b, _ := os.ReadFile(p.log)
-	const keep = 4 << 10
-	if len(b) > keep {
-		b = b[len(b)-keep:]
-	}
-	if len(b) == 0 {
-		return "(pipelock wrote nothing)"
-	}
-	return string(bytes.TrimSpace(b))
-}
-
-// status reads fields of /proc/PID/status, such as VmHWM or Threads.
-func (p *pipelock) status() (map[string]string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
+	if err := p.Start(ctx, cpu, []string{"GOMAXPROCS=1"}, "-pin=false", benchkit.TCPReady(p.addr)); err != nil {
 		return nil, err
 	}
-	m := map[string]string{}
-	for line := range strings.Lines(string(b)) {
-		if k, v, ok := strings.Cut(line, ":"); ok {
-			m[k] = strings.TrimSpace(v)
-		}
-	}
-	return m, nil
-}
-
-// peakRSSMiB is VmHWM, the most resident memory pipelock has had, in MiB.
-func (p *pipelock) peakRSSMiB() (float64, error) {
-	if p.exited() {
-		return 0, fmt.Errorf("pipelock exited (%v)", p.exitErr)
-	}
-	st, err := p.status()
-	if err != nil {
-		return 0, err
-	}
-	kb, err := strconv.ParseFloat(strings.TrimSuffix(st["VmHWM"], " kB"), 64)
-	if err != nil {
-		return 0, fmt.Errorf("VmHWM %q: %w", st["VmHWM"], err)
-	}
-	return kb / 1024, nil
+	return p, nil
 }
 
 // metrics fetches GET /metrics from the admin socket: sample name (with
@@ -241,42 +113,18 @@ type auditSummary struct {
 
 func (p *pipelock) audit() (auditSummary, error) {
 	var s auditSummary
-	f, err := os.Open(p.auditLog)
-	if err != nil {
-		return s, err
-	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 64<<10)
-	for {
-		line, err := r.ReadBytes('\n')
-		if len(line) > 0 {
-			s.records++
-			s.bytes += int64(len(line))
-			var rec struct{ Decision, Client string }
-			if json.Unmarshal(line, &rec) == nil {
-				if rec.Decision != "allow" {
-					s.denied++
-				}
-				if rec.Client != "bench" {
-					s.unknownClient++
-				}
+	err := benchkit.EachLine(p.auditLog, func(line []byte) {
+		s.records++
+		s.bytes += int64(len(line))
+		var rec struct{ Decision, Client string }
+		if json.Unmarshal(line, &rec) == nil {
+			if rec.Decision != "allow" {
+				s.denied++
+			}
+			if rec.Client != "bench" {
+				s.unknownClient++
 			}
 		}
-		if err == io.EOF {
-			return s, nil
-		}
-		if err != nil {
-			return s, err
-		}
-	}
-}
-
-// freePort returns a loopback address nobody listens on right now.
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	})
+	return s, err
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/clemhq/clem/tests/benchkit"
 )
 
 // row is one line of the result table.
@@ -49,24 +51,9 @@ func (r *report) ratio(name string, res [2]result, unit string, value func(resul
 		w.value = math.NaN()
 	}
 	w.ratio = fmt.Sprintf("%.2f", w.value)
-	failed := false
-	for i, p := range []string{"direct", "pipelock"} {
-		if res[i].failed() {
-			failed = true
-			w.notes = append(w.notes, fmt.Sprintf("%s %s: run failed, %d of %d requests failed (%.1f%%); first error: %s",
-				name, p, res[i].errs, res[i].ok+res[i].errs, 100*res[i].errRate(), res[i].firstErr))
-		} else if res[i].errs > 0 {
-			w.notes = append(w.notes, fmt.Sprintf("%s %s: %d errors (under 1%%); first: %s", name, p, res[i].errs, res[i].firstErr))
-		}
-	}
-	switch {
-	case failed:
-		w.verdict = "FAIL (errors)"
-	case w.value >= minRatio:
-		w.verdict = "PASS"
-	default:
-		w.verdict = "FAIL"
-	}
+	notes, failed := benchkit.ErrorNotes(name, "pipelock", res)
+	w.notes = append(w.notes, notes...)
+	w.verdict = benchkit.Verdict(failed, w.value >= minRatio)
 	r.rows = append(r.rows, w)
 }
 

@@ -16,12 +16,12 @@ func TestBody(t *testing.T) {
 
 // TestSummaryLine holds the last line to the format scripts parse.
 func TestSummaryLine(t *testing.T) {
-	run := func(ok, errs int64) result { return result{ok: ok, errs: errs, elapsed: time.Second} }
+	run := func(ok, errs int64) result { return result{OK: ok, Errs: errs, Elapsed: time.Second} }
 	var r report
-	r.ratio("connect_reuse", [2]result{run(1000, 0), run(950, 0)}, "req/s", result.perSecond, 0.90)
-	r.ratio("connect_new", [2]result{run(1000, 0), run(500, 100)}, "req/s", result.perSecond, 0.60)
-	r.ratio("forward", [2]result{run(1000, 0), run(0, 0)}, "req/s", result.perSecond, 0.50)
-	r.ratio("bulk", [2]result{run(0, 1), run(1, 0)}, "MiB/s", result.perSecond, 0.95)
+	r.ratio("connect_reuse", [2]result{run(1000, 0), run(950, 0)}, "req/s", result.PerSecond, 0.90)
+	r.ratio("connect_new", [2]result{run(1000, 0), run(500, 100)}, "req/s", result.PerSecond, 0.60)
+	r.ratio("forward", [2]result{run(1000, 0), run(0, 0)}, "req/s", result.PerSecond, 0.50)
+	r.ratio("bulk", [2]result{run(0, 1), run(1, 0)}, "MiB/s", result.PerSecond, 0.95)
 	r.limit("rss_mb", "", "12.3 MiB", 12.34, 40, nil)
 	r.limit("lookup_us", "", "", 0, 20, errors.New("no sock_diag"))
 	var out strings.Builder

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+
+	"github.com/clemhq/clem/tests/benchkit"
 )
 
 // scenario is a request-rate comparison: the same URL fetched by the same
@@ -46,7 +48,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if !o.keep {
 		defer os.RemoveAll(dir)
 	}
-	cert, pool, err := newCert(benchHost)
+	cert, pool, err := benchkit.NewCert(benchHost)
 	if err != nil {
 		return fmt.Errorf("certificate: %w", err)
 	}
@@ -74,16 +76,16 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		var res [2]result
 		for i, p := range paths {
-			m := startCPU(pl.cmd.Process.Pid)
+			m := startCPU(pl.PID())
 			res[i] = cl.requests(ctx, p, s.url, s.keepAlive, o.workers, o.duration)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			u := m.stop()
 			rep.disturbed(s.name, p.name, u)
-			fmt.Fprintf(out, "  %-13s %-8s %10.0f req/s   %d ok, %d errors; %v\n", s.name, p.name, res[i].perSecond(), res[i].ok, res[i].errs, u)
+			fmt.Fprintf(out, "  %-13s %-8s %10.0f req/s   %d ok, %d errors; %v\n", s.name, p.name, res[i].PerSecond(), res[i].OK, res[i].Errs, u)
 		}
-		rep.ratio(s.name, res, "req/s", result.perSecond, s.minRatio)
+		rep.ratio(s.name, res, "req/s", result.PerSecond, s.minRatio)
 	}
 
 	var res [2]result
@@ -91,18 +93,18 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		cl.bulk(ctx, p, min(bulkWarmup, o.bulkBytes))
 	}
 	for i, p := range paths {
-		m := startCPU(pl.cmd.Process.Pid)
+		m := startCPU(pl.PID())
 		res[i] = cl.bulk(ctx, p, o.bulkBytes)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		u := m.stop()
 		rep.disturbed("bulk", p.name, u)
-		fmt.Fprintf(out, "  %-13s %-8s %10.1f MiB/s %d MiB in %.2fs; %v\n", "bulk", p.name, res[i].mibPerSecond(), res[i].bytes>>20, res[i].elapsed.Seconds(), u)
+		fmt.Fprintf(out, "  %-13s %-8s %10.1f MiB/s %d MiB in %.2fs; %v\n", "bulk", p.name, res[i].MiBPerSecond(), res[i].Bytes>>20, res[i].Elapsed.Seconds(), u)
 	}
-	rep.ratio("bulk", res, "MiB/s", result.mibPerSecond, bulkMinRatio)
+	rep.ratio("bulk", res, "MiB/s", result.MiBPerSecond, bulkMinRatio)
 
-	rss, err := pl.peakRSSMiB()
+	rss, err := pl.PeakRSSMiB()
 	rep.limit("rss_mb", "", fmt.Sprintf("%.1f MiB (VmHWM)", rss), rss, maxRSSMiB, err)
 	p50, p99, err := lookupTimes(o.lookups)
 	us := float64(p50.Nanoseconds()) / 1e3
@@ -112,28 +114,28 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	printProxyState(out, pl)
 	fmt.Fprintln(out)
 	rep.print(out)
-	if pl.exited() {
-		return fmt.Errorf("pipelock exited during the bench (%v):\n%s", pl.exitErr, pl.logTail())
+	if pl.Exited() {
+		return fmt.Errorf("pipelock exited during the bench (%v):\n%s", pl.ExitErr, pl.LogTail())
 	}
 	return nil
 }
 
 // printSetup says what is measured and how the CPUs are split.
 func printSetup(out io.Writer, o options, pl *pipelock) {
-	version, _ := exec.Command(pl.bin, "--version").Output()
-	fmt.Fprintf(out, "pipelock bench: %s (%s), %s\n", pl.bin, strings.TrimSpace(string(version)), runtime.Version())
+	version, _ := exec.Command(pl.Bin, "--version").Output()
+	fmt.Fprintf(out, "pipelock bench: %s (%s), %s\n", pl.Bin, strings.TrimSpace(string(version)), runtime.Version())
 	fmt.Fprintf(out, "  each scenario: %s warm-up per path, then %s measured direct, then %s via pipelock; %d workers; audit log on (%s)\n",
 		o.warmup, o.duration, o.duration, o.workers, pl.auditLog)
 	cpus := "unpinned"
-	if st, err := pl.status(); err == nil {
+	if st, err := benchkit.ProcStatus(pl.PID()); err == nil {
 		cpus = "CPUs " + st["Cpus_allowed_list"]
 	}
 	if o.pin {
 		fmt.Fprintf(out, "  pipelock pid %d on %s, GOMAXPROCS=1; load generator and upstream on CPU %d, GOMAXPROCS=1\n",
-			pl.cmd.Process.Pid, cpus, o.benchCPU)
+			pl.PID(), cpus, o.benchCPU)
 	} else {
 		fmt.Fprintf(out, "  unpinned (-pin=false): pipelock pid %d on %s, GOMAXPROCS=1; this process GOMAXPROCS=%d\n",
-			pl.cmd.Process.Pid, cpus, runtime.GOMAXPROCS(0))
+			pl.PID(), cpus, runtime.GOMAXPROCS(0))
 	}
 }
 

@@ -8,8 +8,9 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/clemhq/clem/tests/benchkit"
 )
 
 // benchHost is the name clients ask for; pipelock's [[resolve]] and the
@@ -17,10 +18,7 @@ import (
 const benchHost = "bench.example.com"
 
 // body is the 1 KiB JSON document every request scenario fetches.
-var body = func() []byte {
-	const head, tail = `{"bench":"pipelock","pad":"`, "\"}\n"
-	return []byte(head + strings.Repeat("x", 1024-len(head)-len(tail)) + tail)
-}()
+var body = benchkit.Body("pipelock")
 
 // upstream is the loopback origin: HTTPS and plain HTTP, the same handler.
 type upstream struct {
@@ -41,7 +39,7 @@ func startUpstream(cert tls.Certificate) (*upstream, error) {
 		srv := &http.Server{
 			Handler:           http.HandlerFunc(serveBench),
 			ReadHeaderTimeout: 10 * time.Second,
-			Protocols:         http1Only(),
+			Protocols:         benchkit.HTTP1Only(),
 			// Clients hang up mid-handshake when a run ends; that is expected.
 			ErrorLog: log.New(io.Discard, "", 0),
 		}
@@ -91,12 +89,4 @@ func serveBench(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
-}
-
-// http1Only keeps both ends on HTTP/1.1, which is what goes through a
-// CONNECT tunnel and absolute-form forwarding alike.
-func http1Only() *http.Protocols {
-	var p http.Protocols
-	p.SetHTTP1(true)
-	return &p
 }

@@ -9,13 +9,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
+
+	"github.com/clemhq/clem/tests/benchkit"
 )
 
 // options are the command-line flags.
@@ -51,18 +50,11 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench vault: -placement=%q: want shared, split or none\n", o.placement)
 		os.Exit(2)
 	}
-	// pinSelf re-executes this program on the bench CPU and returns only
-	// when pinning is done or not wanted.
-	if err := pinSelf(o); err != nil {
-		fmt.Fprintln(os.Stderr, "bench vault:", err)
-		os.Exit(1)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o, os.Stdout)
-	stop()
-	if errors.Is(err, context.Canceled) {
-		err = errors.New("interrupted; daemons stopped and temporary files removed")
-	}
+	// pinSelf re-executes this program on its CPU and returns only when
+	// pinning is done or not wanted.
+	err := benchkit.Main(func() error { return pinSelf(o) },
+		func(ctx context.Context) error { return run(ctx, o, os.Stdout) },
+		"interrupted; daemons stopped and temporary files removed")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench vault:", err)
 		os.Exit(1)

@@ -5,6 +5,8 @@ import (
 	"io"
 	"math"
 	"text/tabwriter"
+
+	"github.com/clemhq/clem/tests/benchkit"
 )
 
 // Targets.
@@ -40,36 +42,18 @@ func (r *report) disturbed(scenario, path string, u usage) {
 // errorsNote adds the error notes of both runs and says whether either
 // run failed.
 func (r *report) errorsNote(name string, res [2]result) bool {
-	failed := false
-	for i, p := range []string{"direct", "brokered"} {
-		switch {
-		case res[i].failed():
-			failed = true
-			r.notes = append(r.notes, fmt.Sprintf("%s %s: run failed, %d of %d requests failed (%.1f%%); first error: %s",
-				name, p, res[i].errs, res[i].ok+res[i].errs, 100*res[i].errRate(), res[i].firstErr))
-		case res[i].errs > 0:
-			r.notes = append(r.notes, fmt.Sprintf("%s %s: %d errors (under 1%%); first: %s", name, p, res[i].errs, res[i].firstErr))
-		}
-	}
+	notes, failed := benchkit.ErrorNotes(name, "brokered", res)
+	r.notes = append(r.notes, notes...)
 	return failed
 }
 
-func verdict(failed, pass bool) string {
-	switch {
-	case failed:
-		return "FAIL (errors)"
-	case pass:
-		return "PASS"
-	default:
-		return "FAIL"
-	}
-}
+var verdict = benchkit.Verdict
 
 // ratio adds a row value(brokered) / value(direct) that passes at minRatio.
 func (r *report) ratio(name string, res [2]result, unit string, value func(result) float64, minRatio float64) {
 	d, b := value(res[0]), value(res[1])
 	v := b / d
-	if d == 0 || res[0].ok == 0 || res[1].ok == 0 {
+	if d == 0 || res[0].OK == 0 || res[1].OK == 0 {
 		v = math.NaN()
 	}
 	failed := r.errorsNote(name, res)
@@ -82,15 +66,15 @@ func (r *report) ratio(name string, res [2]result, unit string, value func(resul
 
 // added adds the latency row: brokered p50 minus direct p50, in ms.
 func (r *report) added(name string, res [2]result) {
-	v := res[1].p50() - res[0].p50()
-	if res[0].ok == 0 || res[1].ok == 0 {
+	v := res[1].P50() - res[0].P50()
+	if res[0].OK == 0 || res[1].OK == 0 {
 		v = math.NaN()
 	}
 	failed := r.errorsNote(name, res)
 	r.rows = append(r.rows, row{
 		name:     name,
-		direct:   fmt.Sprintf("%.3f ms p50 (p99 %.3f)", res[0].p50(), res[0].p99()),
-		brokered: fmt.Sprintf("%.3f ms p50 (p99 %.3f)", res[1].p50(), res[1].p99()),
+		direct:   fmt.Sprintf("%.3f ms p50 (p99 %.3f)", res[0].P50(), res[0].P99()),
+		brokered: fmt.Sprintf("%.3f ms p50 (p99 %.3f)", res[1].P50(), res[1].P99()),
 		ratio:    fmt.Sprintf("%+.2f ms", v), target: fmt.Sprintf("<= %.2f ms", maxAddedP50MS),
 		verdict: verdict(failed, v <= maxAddedP50MS), value: v,
 	})

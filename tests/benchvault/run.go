@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/clemhq/clem/tests/benchkit"
 )
 
 // uploadWarmup is how much each path uploads before the timed upload.
@@ -27,7 +29,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if !o.keep {
 		defer os.RemoveAll(dir)
 	}
-	cert, upPool, err := newCert(benchHost)
+	cert, upPool, err := benchkit.NewCert(benchHost)
 	if err != nil {
 		return fmt.Errorf("certificate: %w", err)
 	}
@@ -70,7 +72,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	defer vault.Stop()
 
-	addr, err := freePort()
+	addr, err := benchkit.FreePort()
 	if err != nil {
 		return err
 	}
@@ -79,7 +81,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("pipelock cannot start: %w", err)
 	}
-	if err := pipelock.start(ctx, pl.pipelock, tcpReady(addr)); err != nil {
+	if err := pipelock.start(ctx, pl.pipelock, benchkit.TCPReady(addr)); err != nil {
 		return fmt.Errorf("pipelock cannot start: %w", err)
 	}
 	defer pipelock.Stop()
@@ -110,10 +112,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		name := otherPlacement(o.placement)
 		other := placements[name]
 		fmt.Fprintf(out, "\na target failed; measuring again with -placement=%s (%s)\n", name, other.what)
-		if err := pinProcess(pipelock.pid(), other.pipelock); err != nil {
+		if err := benchkit.PinProcess(pipelock.PID(), other.pipelock); err != nil {
 			return err
 		}
-		if err := pinProcess(vault.pid(), other.vault); err != nil {
+		if err := benchkit.PinProcess(vault.PID(), other.vault); err != nil {
 			return err
 		}
 		altRep := measure(ctx, o, out, paths, pipelock, vault)
@@ -134,8 +136,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		fmt.Fprintln(out, alt)
 	}
 	for _, d := range []*daemon{pipelock, vault} {
-		if d.exited() {
-			return fmt.Errorf("%s exited during the bench (%v):\n%s", d.name, d.exitErr, d.logTail())
+		if d.Exited() {
+			return fmt.Errorf("%s exited during the bench (%v):\n%s", d.Name, d.ExitErr, d.LogTail())
 		}
 	}
 	fmt.Fprintln(out, "bench vault: "+rep.summary())
@@ -149,11 +151,11 @@ func measure(ctx context.Context, o options, out io.Writer, paths [2]path, pipel
 	timed := func(name string, f func(p path) result, show func(result) string) [2]result {
 		var res [2]result
 		for i, p := range paths {
-			m := startCPU(pipelock.pid(), vault.pid())
+			m := startCPU(pipelock.PID(), vault.PID())
 			res[i] = f(p)
 			u := m.stop()
 			rep.disturbed(name, p.name, u)
-			fmt.Fprintf(out, "  %-12s %-8s %s, %d ok, %d errors; %v\n", name, p.name, show(res[i]), res[i].ok, res[i].errs, u)
+			fmt.Fprintf(out, "  %-12s %-8s %s, %d ok, %d errors; %v\n", name, p.name, show(res[i]), res[i].OK, res[i].Errs, u)
 		}
 		return res
 	}
@@ -162,14 +164,14 @@ func measure(ctx context.Context, o options, out io.Writer, paths [2]path, pipel
 		requests(ctx, p, o.workers, o.warmup, false)
 	}
 	res := timed("keepalive", func(p path) result { return requests(ctx, p, o.workers, o.duration, false) },
-		func(r result) string { return fmt.Sprintf("%8.0f req/s", r.perSecond()) })
-	rep.ratio("keepalive", res, "req/s", result.perSecond, keepaliveMinRatio)
+		func(r result) string { return fmt.Sprintf("%8.0f req/s", r.PerSecond()) })
+	rep.ratio("keepalive", res, "req/s", result.PerSecond, keepaliveMinRatio)
 
 	for _, p := range paths {
 		requests(ctx, p, 1, o.warmup, false)
 	}
 	res = timed("added_p50_ms", func(p path) result { return requests(ctx, p, 1, o.duration, true) },
-		func(r result) string { return fmt.Sprintf("%6.3f ms p50 %6.3f ms p99", r.p50(), r.p99()) })
+		func(r result) string { return fmt.Sprintf("%6.3f ms p50 %6.3f ms p99", r.P50(), r.P99()) })
 	rep.added("added_p50_ms", res)
 
 	for _, p := range paths {
@@ -177,9 +179,9 @@ func measure(ctx context.Context, o options, out io.Writer, paths [2]path, pipel
 	}
 	res = timed("upload", func(p path) result { return upload(ctx, p, o.uploadBytes) },
 		func(r result) string {
-			return fmt.Sprintf("%8.1f MB/s (%d MiB in %.2fs)", r.mbPerSecond(), o.uploadBytes>>20, r.elapsed.Seconds())
+			return fmt.Sprintf("%8.1f MB/s (%d MiB in %.2fs)", r.MBPerSecond(), o.uploadBytes>>20, r.Elapsed.Seconds())
 		})
-	rep.ratio("upload", res, "MB/s", result.mbPerSecond, uploadMinRatio)
+	rep.ratio("upload", res, "MB/s", result.MBPerSecond, uploadMinRatio)
 	return rep
 }
 
@@ -189,22 +191,17 @@ func printSetup(out io.Writer, o options, daemons ...*daemon) {
 	fmt.Fprintf(out, "  each scenario: %s warm-up per path, then %s measured direct, then %s brokered (pipelock -> agent-vault); upload %d MiB\n",
 		o.warmup, o.duration, o.duration, o.uploadBytes>>20)
 	for _, d := range daemons {
-		version, _ := exec.Command(d.bin, "--version").Output()
-		fmt.Fprintf(out, "  %s %s (%s): pid %d on CPUs %s\n", d.name, d.bin, strings.TrimSpace(string(version)), d.pid(), cpusAllowed(d.pid()))
+		version, _ := exec.Command(d.Bin, "--version").Output()
+		fmt.Fprintf(out, "  %s %s (%s): pid %d on CPUs %s\n", d.Name, d.Bin, strings.TrimSpace(string(version)), d.PID(), cpusAllowed(d.PID()))
 	}
 	fmt.Fprintf(out, "  bench (load generator and upstream): pid %d on CPUs %s, GOMAXPROCS=%d\n", os.Getpid(), cpusAllowed(os.Getpid()), runtime.GOMAXPROCS(0))
 }
 
 // cpusAllowed is Cpus_allowed_list from /proc/PID/status.
 func cpusAllowed(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return "?"
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
-			return strings.TrimSpace(v)
-		}
+	st, err := benchkit.ProcStatus(pid)
+	if v, ok := st["Cpus_allowed_list"]; err == nil && ok {
+		return v
 	}
 	return "?"
 }
@@ -216,10 +213,10 @@ func printDaemonState(out io.Writer, up *upstream, daemons ...*daemon) {
 	for _, d := range daemons {
 		s, err := d.auditSummary()
 		if err != nil {
-			fmt.Fprintf(out, "%s audit log: %v\n", d.name, err)
+			fmt.Fprintf(out, "%s audit log: %v\n", d.Name, err)
 			continue
 		}
-		fmt.Fprintf(out, "%s audit log: %d records with a decision, %d not allow\n", d.name, s.records, s.denied)
+		fmt.Fprintf(out, "%s audit log: %d records with a decision, %d not allow\n", d.Name, s.records, s.denied)
 		if s.firstDenied != "" {
 			fmt.Fprintf(out, "  first: %.400s\n", s.firstDenied)
 		}

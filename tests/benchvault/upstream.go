@@ -8,9 +8,10 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/clemhq/clem/tests/benchkit"
 )
 
 // benchHost is the brokered name; agent-vault's [[resolve]] and the direct
@@ -26,10 +27,7 @@ const (
 )
 
 // body is the 1 KiB JSON document every GET returns.
-var body = func() []byte {
-	const head, tail = `{"bench":"agent-vault","pad":"`, "\"}\n"
-	return []byte(head + strings.Repeat("x", 1024-len(head)-len(tail)) + tail)
-}()
+var body = benchkit.Body("agent-vault")
 
 // upstream is the loopback HTTPS origin.
 type upstream struct {

@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"crypto/ecdsa"
@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-// newCert makes a self-signed ECDSA P-256 certificate for host and a pool
+// NewCert makes a self-signed ECDSA P-256 certificate for host and a pool
 // that trusts it, valid for a day.
-func newCert(host string) (tls.Certificate, *x509.CertPool, error) {
+func NewCert(host string) (tls.Certificate, *x509.CertPool, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, nil, err
