@@ -48,6 +48,7 @@ Config (TOML; unknown keys are errors):
 
   [upstream]
   ca_file = ""              # extra CA for upstream TLS, besides the system roots
+  http2 = false             # offer HTTP/2 upstream (default: pooled HTTP/1.1)
   dial_timeout = "10s"
 
   [[resolve]]               # pin host:port to an address, like curl --resolve

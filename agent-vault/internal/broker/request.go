@@ -1,9 +1,11 @@
 package broker
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +14,9 @@ import (
 )
 
 type recKey struct{}
+
+// smallBody is the largest response scrubbed in memory rather than streamed.
+const smallBody = 256 << 10
 
 // serveHTTP brokers one request inside an authenticated tunnel.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -92,9 +97,23 @@ func (s *Server) scrubResponse(resp *http.Response) error {
 		return errors.New("no tunnel")
 	}
 	sc := s.cfg.Load().Engine.Scrubber(t.agent)
-	resp.Body = readCloser{Reader: sc.Reader(resp.Body), Closer: resp.Body}
-	resp.ContentLength = -1
-	resp.Header.Del("Content-Length")
+	if resp.ContentLength >= 0 && resp.ContentLength <= smallBody {
+		// A small body of known length is scrubbed whole, so it keeps an
+		// exact Content-Length and goes out in one write instead of chunks.
+		b, err := io.ReadAll(io.LimitReader(resp.Body, resp.ContentLength))
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		b = sc.Bytes(b)
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+		resp.ContentLength = int64(len(b))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+	} else {
+		resp.Body = readCloser{Reader: sc.Reader(resp.Body), Closer: resp.Body}
+		resp.ContentLength = -1
+		resp.Header.Del("Content-Length")
+	}
 	for k, vs := range resp.Header {
 		for i, v := range vs {
 			resp.Header[k][i] = string(sc.Bytes([]byte(v)))

@@ -59,6 +59,7 @@ type Secrets struct {
 // Upstream tunes connections to the real hosts.
 type Upstream struct {
 	CAFile      string            `toml:"ca_file"` // extra CA trusted for upstream TLS (tests)
+	HTTP2       bool              `toml:"http2"`   // offer HTTP/2 upstream (default HTTP/1.1, pooled)
 	DialTimeout tomlconf.Duration `toml:"dial_timeout"`
 }
 
