@@ -63,6 +63,7 @@ func New(cfg *config.Config, authority *ca.CA, aw *audit.Writer) (*Server, error
 		// in as few writes as possible.
 		FlushInterval:  0,
 		ModifyResponse: s.scrubResponse,
+		BufferPool:     copyBuffers{},
 		ErrorHandler:   s.upstreamError,
 	}
 	s.http = &http.Server{
@@ -182,3 +183,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.tr.Load().CloseIdleConnections()
 	return err
 }
+
+// copyBuffers recycles ReverseProxy's copy buffers; without a pool it
+// allocates 32 KiB for every response.
+type copyBuffers struct{}
+
+var copyBufPool = sync.Pool{New: func() any { return make([]byte, 32<<10) }}
+
+func (copyBuffers) Get() []byte  { return copyBufPool.Get().([]byte) }
+func (copyBuffers) Put(b []byte) { copyBufPool.Put(b) }
