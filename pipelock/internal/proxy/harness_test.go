@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/clemhq/clem/pipelock/internal/config"
 	"github.com/clemhq/clem/pipelock/internal/ssrf"
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/peer"
 )
 
 // syncBuffer collects audit lines from concurrent writers.
@@ -59,23 +61,45 @@ func startProxy(t *testing.T, cfgTOML string, dns ssrf.StaticResolver) *testProx
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, src)
 	}
-	buf := &syncBuffer{}
-	var res ssrf.Resolver
+	var o Options
 	if dns != nil {
-		res = dns
+		o.Resolver = dns
 	}
-	srv := New(cfg, Options{Audit: audit.NewWriter(buf), Resolver: res})
+	return serveTest(t, cfg, o, false)
+}
+
+// serveTest starts a Server for cfg on a fresh loopback port, made in the
+// calling thread's network namespace, with audit records collected in
+// memory; transparent picks the listener kind. It stops at test end.
+func serveTest(t *testing.T, cfg *config.Config, o Options, transparent bool) *testProxy {
+	t.Helper()
+	buf := &syncBuffer{}
+	o.Audit = audit.NewWriter(buf)
+	srv := New(cfg, o)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
+	if transparent {
+		go srv.ServeTransparent(ln)
+	} else {
+		go srv.Serve(ln)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
 	return &testProxy{t: t, srv: srv, addr: ln.Addr().String(), audit: buf}
+}
+
+// identifyWith looks callers up through r, a resolver opened inside a
+// test's network namespace.
+func identifyWith(r *peer.Resolver) func(local, remote netip.AddrPort) (uint32, error) {
+	return func(local, remote netip.AddrPort) (uint32, error) {
+		uid, _, err := r.TCPPeerUIDAddr(local, remote)
+		return uid, err
+	}
 }
 
 // record waits for the audit record whose target is target.

@@ -1,21 +1,17 @@
 package proxy
 
 import (
-	"context"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/clemhq/clem/pipelock/internal/config"
 	"github.com/clemhq/clem/shared/audit"
@@ -69,22 +65,7 @@ domains = ["other.example.com"]
 		if err != nil {
 			t.Fatal(err)
 		}
-		buf := &syncBuffer{}
-		srv := New(cfg, Options{Audit: audit.NewWriter(buf), Identify: func(local, remote netip.AddrPort) (uint32, error) {
-			uid, _, err := res.TCPPeerUIDAddr(local, remote)
-			return uid, err
-		}})
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go srv.Serve(ln)
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			srv.Shutdown(ctx)
-		}()
-		p := &testProxy{t: t, srv: srv, addr: ln.Addr().String(), audit: buf}
+		p := serveTest(t, cfg, Options{Identify: identifyWith(res)}, false)
 
 		curl := func(u users.User, url string) (string, int) {
 			cmd := exec.Command("curl", "-sS", "--max-time", "10", "-x", "http://"+p.addr, "--cacert", ca, url)
@@ -107,9 +88,9 @@ domains = ["other.example.com"]
 		if ra.Client != "alice" || ra.UID == nil || *ra.UID != alice.UID || ra.Decision != audit.Allow {
 			t.Errorf("alice's record = %+v", ra)
 		}
-		buf.mu.Lock()
-		buf.b.Reset()
-		buf.mu.Unlock()
+		p.audit.mu.Lock()
+		p.audit.b.Reset()
+		p.audit.mu.Unlock()
 		out, code = curl(bob, "https://example.com/")
 		if code == 0 || !strings.Contains(out, "403") {
 			t.Errorf("bob: curl exit %d: %q, want a 403 refusal", code, out)

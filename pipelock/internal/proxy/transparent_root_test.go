@@ -1,11 +1,9 @@
 package proxy
 
 import (
-	"context"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -15,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -84,23 +81,8 @@ func TestTransparentRedirect(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		buf := &syncBuffer{}
-		srv := New(cfg, Options{Audit: audit.NewWriter(buf), Identify: func(local, remote netip.AddrPort) (uint32, error) {
-			uid, _, err := res.TCPPeerUIDAddr(local, remote)
-			return uid, err
-		}})
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go srv.ServeTransparent(ln)
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			srv.Shutdown(ctx)
-		}()
-		redirectUser(t, u.UID, uint16(ln.Addr().(*net.TCPAddr).Port))
-		p := &testProxy{t: t, srv: srv, addr: ln.Addr().String(), audit: buf}
+		p := serveTest(t, cfg, Options{Identify: identifyWith(res)}, true)
+		redirectUser(t, u.UID, uint16(netip.MustParseAddrPort(p.addr).Port()))
 
 		curl := func(host string) (string, int) {
 			// No proxy: curl connects to 127.0.0.2:443 itself; the kernel redirects.
