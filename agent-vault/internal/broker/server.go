@@ -134,6 +134,11 @@ func newTransport(cfg *config.Config) (*http.Transport, error) {
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
 		DisableCompression:  true,
+		// Large buffers: request bodies are copied through the transport's
+		// bufio.Writer, which otherwise cuts them into 4 KiB TLS records
+		// and one write each.
+		WriteBufferSize: 64 << 10,
+		ReadBufferSize:  64 << 10,
 	}, nil
 }
 
