@@ -1,0 +1,179 @@
+// Package layout names everything clem puts on a host for one project: OS
+// users, directories, files, sockets, ports, units and the nftables table.
+// It is pure (no I/O), so provision, the unit templates, the egress rules
+// and the tests all agree on one map. Only the clem module imports it; the
+// daemons learn these paths from the configs provision writes.
+package layout
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Roots of the host layout. A test may point them elsewhere through Roots.
+type Roots struct {
+	Etc     string // /etc/clem
+	State   string // /var/lib/clem
+	Run     string // /run/clem
+	Units   string // /etc/systemd/system
+	Homes   string // /home
+	BinDir  string // where the clem binaries are installed
+	Tmpfile string // /etc/tmpfiles.d
+}
+
+// DefaultRoots is the layout on a real host.
+func DefaultRoots(binDir string) Roots {
+	return Roots{
+		Etc:     "/etc/clem",
+		State:   "/var/lib/clem",
+		Run:     "/run/clem",
+		Units:   "/etc/systemd/system",
+		Homes:   "/home",
+		BinDir:  binDir,
+		Tmpfile: "/etc/tmpfiles.d",
+	}
+}
+
+// Daemon roles, each its own OS user <project>-<role> and unit.
+const (
+	Pipelock = "pipelock"
+	Vault    = "vault"
+	MCP      = "mcp" // sidecar
+	Coord    = "coord"
+	Watchdog = "watchdog"
+)
+
+// DaemonRoles in start order.
+var DaemonRoles = []string{Pipelock, Vault, MCP, Coord, Watchdog}
+
+// Binary is the program a daemon role runs.
+func Binary(role string) string {
+	switch role {
+	case Vault:
+		return "agent-vault"
+	case MCP:
+		return "sidecar"
+	}
+	return role
+}
+
+// Port offsets from egress.proxy_port: every project's loopback ports are a
+// block starting at its proxy port, so two projects on one host need proxy
+// ports at least PortBlock apart.
+const (
+	OffsetTransparent = 1 // pipelock's transparent listener
+	OffsetCoordMCP    = 2 // coord's MCP endpoint for agents
+	OffsetSidecars    = 3 // first sidecar server; the rest follow in name order
+	PortBlock         = 32
+)
+
+// Project is the layout of one project.
+type Project struct {
+	Name string
+	Roots
+	ProxyPort int
+}
+
+// New returns the layout of project name with its proxy on proxyPort.
+func New(r Roots, name string, proxyPort int) Project {
+	return Project{Name: name, Roots: r, ProxyPort: proxyPort}
+}
+
+// User is the OS user of a daemon role or an agent key.
+func (p Project) User(roleOrAgent string) string { return p.Name + "-" + roleOrAgent }
+
+// Comment is the GECOS marker clem writes on its users; a user with the
+// right name but another comment belongs to someone else and is never touched.
+func (p Project) Comment(roleOrAgent string) string {
+	return "clem " + p.Name + " " + roleOrAgent
+}
+
+// Home is an agent's home directory.
+func (p Project) Home(agent string) string { return filepath.Join(p.Homes, p.User(agent)) }
+
+// EtcDir holds the project's generated configs (root-owned).
+func (p Project) EtcDir() string { return filepath.Join(p.Etc, p.Name) }
+
+// DaemonConfig is the TOML config of a daemon role.
+func (p Project) DaemonConfig(role string) string {
+	return filepath.Join(p.EtcDir(), Binary(role)+".toml")
+}
+
+// AgentDir holds an agent's root-owned, agent-readable files.
+func (p Project) AgentDir(agent string) string { return filepath.Join(p.EtcDir(), "agents", agent) }
+
+// Agent files in AgentDir.
+const (
+	RunnerConfig = "runner.toml"   // the runner's config
+	PromptFile   = "prompt.md"     // the standing role prompt
+	EnvFile      = "env"           // placeholders, proxy and CA variables (EnvironmentFile=)
+	MCPConfig    = "mcp.json"      // Claude Code --mcp-config: exactly the subscribed servers
+	Settings     = "settings.json" // Claude Code --settings
+	CACert       = "vault-ca.pem"  // agent-vault's CA alone (NODE_EXTRA_CA_CERTS)
+	CABundle     = "ca-bundle.pem" // system roots + agent-vault's CA (SSL_CERT_FILE and friends)
+)
+
+// AgentFile is one of the files above for agent.
+func (p Project) AgentFile(agent, name string) string { return filepath.Join(p.AgentDir(agent), name) }
+
+// CredDir holds the credential files of a daemon role (root 0700, files
+// root 0600), loaded by its unit with LoadCredential=.
+func (p Project) CredDir(role string) string { return filepath.Join(p.EtcDir(), "credentials", role) }
+
+// Cred is the credential file of secret for a daemon role.
+func (p Project) Cred(role, secret string) string { return filepath.Join(p.CredDir(role), secret) }
+
+// StateDir is the project's state root; Manifest records what provision made.
+func (p Project) StateDir() string { return filepath.Join(p.State, p.Name) }
+
+// Manifest is provision's record of everything it created.
+func (p Project) Manifest() string { return filepath.Join(p.StateDir(), "manifest.json") }
+
+// DaemonState is a daemon role's writable state directory (owned by it).
+func (p Project) DaemonState(role string) string { return filepath.Join(p.StateDir(), role) }
+
+// AgentState is where an agent's runner writes its state file and
+// transcripts; setgid to the watchdog's group, which reads them.
+func (p Project) AgentState(agent string) string { return filepath.Join(p.StateDir(), "agents", agent) }
+
+// AuditLog is a daemon role's audit log.
+func (p Project) AuditLog(role string) string { return filepath.Join(p.DaemonState(role), "audit.log") }
+
+// RunDir is a daemon role's runtime directory (sockets).
+func (p Project) RunDir(role string) string { return filepath.Join(p.Run, p.Name, role) }
+
+// Sockets.
+func (p Project) VaultSocket() string   { return filepath.Join(p.RunDir(Vault), "vault.sock") }
+func (p Project) PipelockAdmin() string { return filepath.Join(p.RunDir(Pipelock), "admin.sock") }
+func (p Project) CoordSocket() string   { return filepath.Join(p.RunDir(Coord), "coord.sock") }
+func (p Project) SidecarAdmin() string  { return filepath.Join(p.RunDir(MCP), "admin.sock") }
+func (p Project) TransparentPort() int  { return p.ProxyPort + OffsetTransparent }
+func (p Project) CoordMCPPort() int     { return p.ProxyPort + OffsetCoordMCP }
+func (p Project) SidecarPort(i int) int { return p.ProxyPort + OffsetSidecars + i }
+func (p Project) ProxyAddr() string     { return "127.0.0.1:" + strconv.Itoa(p.ProxyPort) }
+func (p Project) ProxyURL() string      { return "http://" + p.ProxyAddr() }
+func (p Project) CoordMCPURL() string {
+	return "http://127.0.0.1:" + strconv.Itoa(p.CoordMCPPort()) + "/mcp"
+}
+func (p Project) SidecarURL(i int) string {
+	return "http://127.0.0.1:" + strconv.Itoa(p.SidecarPort(i)) + "/mcp"
+}
+
+// Units.
+func (p Project) Target() string                { return "clem-" + p.Name + ".target" }
+func (p Project) DaemonUnit(role string) string { return "clem-" + p.Name + "-" + role + ".service" }
+func (p Project) AgentUnit(agent string) string {
+	return "clem-" + p.Name + "-agent-" + agent + ".service"
+}
+func (p Project) UnitPath(unit string) string { return filepath.Join(p.Units, unit) }
+
+// TmpfilesConf recreates the runtime directories at boot.
+func (p Project) TmpfilesConf() string { return filepath.Join(p.Tmpfile, "clem-"+p.Name+".conf") }
+
+// Table is the project's nftables table (inet family). nft identifiers
+// allow letters, digits and underscores, so hyphens become underscores.
+func (p Project) Table() string { return "clem_" + strings.ReplaceAll(p.Name, "-", "_") }
+
+// Bin is the absolute path of an installed clem binary.
+func (p Project) Bin(name string) string { return filepath.Join(p.BinDir, name) }
