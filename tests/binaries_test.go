@@ -37,8 +37,7 @@ func TestVersionAndHelp(t *testing.T) {
 // and name the issue, instead of pretending to succeed.
 func TestUnbuiltWorkSaysSo(t *testing.T) {
 	cases := [][]string{
-		{"sidecar", "run"}, {"runner", "run"},
-		{"watchdog", "run"}, {"coord", "run"}, {"clem", "provision"}, {"clem", "up"},
+		{"runner", "run"}, {"watchdog", "run"}, {"clem", "up"},
 	}
 	for _, c := range cases {
 		r := runBin(t, t.TempDir(), nil, "", c[0], c[1:]...)
