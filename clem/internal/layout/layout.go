@@ -177,3 +177,8 @@ func (p Project) Table() string { return "clem_" + strings.ReplaceAll(p.Name, "-
 
 // Bin is the absolute path of an installed clem binary.
 func (p Project) Bin(name string) string { return filepath.Join(p.BinDir, name) }
+
+// EgressSpec is the expected egress table, written by provision and read by
+// `clem egress verify --project NAME` (the agent units' ExecStartPre), so
+// verifying needs neither clem.yaml nor the operator's directory.
+func (p Project) EgressSpec() string { return filepath.Join(p.EtcDir(), "egress.json") }
