@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Config is a loaded, validated clem.yaml with defaults applied.
 type Config struct {
@@ -71,6 +74,19 @@ type Egress struct {
 	HTTPDomains []string `yaml:"http_domains"`
 	// ProxyPort is pipelock's loopback port. Default 3128.
 	ProxyPort int `yaml:"proxy_port"`
+	// Transparent also redirects agents' TCP 80 and 443 to pipelock's
+	// transparent listener, for tools that ignore HTTPS_PROXY.
+	Transparent bool `yaml:"transparent"`
+	// Resolve pins "host:port=ip:port" for pipelock and agent-vault, like
+	// curl --resolve: for tests and demos that send real clients to local
+	// fakes. Every policy check still applies.
+	Resolve []string `yaml:"resolve"`
+	// UpstreamCA is a PEM file agent-vault trusts for upstream TLS besides
+	// the system roots (tests and demos); relative to clem.yaml.
+	UpstreamCA string `yaml:"upstream_ca"`
+
+	// ResolveMap is Resolve parsed: "host:port" -> "ip:port".
+	ResolveMap map[string]netip.AddrPort `yaml:"-"`
 }
 
 // IsEnabled reports whether egress pinning is on.

@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -64,6 +66,31 @@ func (v *validator) egress() {
 	}
 	if e.ProxyPort < 1 || e.ProxyPort > 65535 {
 		v.errorf("egress.proxy_port", "%d is not a TCP port (1-65535)", e.ProxyPort)
+	}
+	v.resolve(e)
+	if e.UpstreamCA != "" && !filepath.IsAbs(e.UpstreamCA) {
+		e.UpstreamCA = filepath.Join(v.cfg.Dir, e.UpstreamCA)
+	}
+}
+
+// resolve parses egress.resolve entries: "host:port=ip:port".
+func (v *validator) resolve(e *Egress) {
+	e.ResolveMap = map[string]netip.AddrPort{}
+	for i, r := range e.Resolve {
+		path := fmt.Sprintf("egress.resolve[%d]", i)
+		from, to, ok := strings.Cut(r, "=")
+		host, port, err := net.SplitHostPort(from)
+		ap, aerr := netip.ParseAddrPort(to)
+		if !ok || err != nil || aerr != nil || host == "" || port == "" {
+			v.errorf(path, "%q: want host:port=ip:port, e.g. api.anthropic.com:443=127.0.0.1:9443", r)
+			continue
+		}
+		canon, err := hostpattern.CanonicalHost(host)
+		if err != nil {
+			v.errorf(path, "%q: %v", r, err)
+			continue
+		}
+		e.ResolveMap[net.JoinHostPort(canon, port)] = ap
 	}
 }
 

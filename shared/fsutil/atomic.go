@@ -11,7 +11,18 @@ import (
 
 // WriteFileAtomic replaces path with data. Readers see either the old file or
 // the new one, never a mix. The file gets mode perm (not filtered by umask).
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeAtomic(path, data, perm, -1, -1)
+}
+
+// WriteFileOwned is WriteFileAtomic that also gives the file to uid:gid
+// before it appears under path, so no reader ever sees it with the wrong
+// owner. It needs the privilege to chown (root).
+func WriteFileOwned(path string, data []byte, perm os.FileMode, uid, gid int) error {
+	return writeAtomic(path, data, perm, uid, gid)
+}
+
+func writeAtomic(path string, data []byte, perm os.FileMode, uid, gid int) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -26,6 +37,11 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
+	if uid >= 0 {
+		if err := tmp.Chown(uid, gid); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
 	if err := tmp.Chmod(perm); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
