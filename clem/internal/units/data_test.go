@@ -1,0 +1,80 @@
+package units
+
+import (
+	"flag"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/clemhq/clem/clem/internal/layout"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden and the scores in docs/security.md")
+
+// repoSystemd is the repo's template folder, the one releases ship.
+var repoSystemd = filepath.Join("..", "..", "..", "systemd")
+
+// loadRepo loads the repo's templates.
+func loadRepo(t *testing.T) *Set {
+	t.Helper()
+	s, err := Load(repoSystemd)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", repoSystemd, err)
+	}
+	return s
+}
+
+// fleet is a representative project built from the layout the way
+// provision builds it: every daemon, two agents (one with limits),
+// credentials for the daemons that hold secrets.
+func fleet(binDir string) Data {
+	p := layout.New(layout.DefaultRoots(binDir), "acme", 3128)
+	daemon := func(role string, creds ...string) Daemon {
+		dm := Daemon{
+			Role: role, User: p.User(role), Unit: p.DaemonUnit(role),
+			Exec: p.Bin(layout.Binary(role)), Config: p.DaemonConfig(role),
+			ReadWritePaths: []string{p.DaemonState(role), p.RunDir(role)},
+		}
+		for _, c := range creds {
+			dm.Credentials = append(dm.Credentials, Credential{Name: c, Path: p.Cred(role, c)})
+		}
+		return dm
+	}
+	pipelock := daemon(layout.Pipelock)
+	pipelock.SupplementaryGroups = []string{p.User(layout.Vault)}
+	pipelock.After = []string{p.DaemonUnit(layout.Vault)}
+	vault := daemon(layout.Vault, "github_push", "anthropic_key")
+	mcp := daemon(layout.MCP, "pg_password")
+	mcp.WriteExecute = true
+	coord := daemon(layout.Coord, "github_token")
+	watchdog := daemon(layout.Watchdog)
+	watchdog.ReadWritePaths = []string{p.DaemonState(layout.Watchdog)}
+	watchdog.After = []string{p.DaemonUnit(layout.Coord)}
+
+	agent := func(key string) Agent {
+		return Agent{
+			Key: key, User: p.User(key), Unit: p.AgentUnit(key), Home: p.Home(key),
+			RunnerExec: p.Bin("runner") + " run -c " + p.AgentFile(key, layout.RunnerConfig),
+			EnvFile:    p.AgentFile(key, layout.EnvFile),
+			VerifyExec: p.Bin("clem") + " egress verify --project " + p.Name,
+			StateDir:   p.AgentState(key),
+			After:      []string{p.DaemonUnit(layout.Pipelock), p.DaemonUnit(layout.Vault), p.DaemonUnit(layout.Coord)},
+		}
+	}
+	lead := agent("lead")
+	lead.MemoryMax, lead.CPUQuota = "4G", "200%"
+	return Data{
+		Project: p.Name, Target: p.Target(), BinDir: p.BinDir,
+		Daemons: []Daemon{pipelock, vault, mcp, coord, watchdog},
+		Agents:  []Agent{lead, agent("dev")},
+	}
+}
+
+func sortedNames(m map[string][]byte) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
