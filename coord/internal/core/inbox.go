@@ -1,0 +1,123 @@
+package core
+
+import (
+	"context"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/clemhq/clem/coord/internal/backend"
+	"github.com/clemhq/clem/shared/coordapi"
+)
+
+// maxPages bounds how much of the feed one inbox read walks; what is left
+// comes with the next read.
+const maxPages = 32
+
+// For reports whether event e belongs in agent's inbox: new tasks for it or
+// for anyone, comments on tasks addressed to it or held by it, messages to
+// it or to everyone; never what agent itself wrote.
+func For(agent string, e backend.Event) bool {
+	switch e.Kind {
+	case backend.TaskCreated:
+		return e.Task != nil && (e.Task.To == "" || e.Task.To == agent) && !wroteIt(agent, e.Task.Author)
+	case backend.CommentAdded:
+		return e.Comment != nil && e.Task != nil && !wroteIt(agent, e.Comment.Author) &&
+			(e.Task.To == agent || e.Task.Holder == agent)
+	case backend.MessagePosted:
+		return e.Message != nil && (e.Message.To == "" || e.Message.To == agent) && !wroteIt(agent, e.Message.Author)
+	}
+	return false
+}
+
+func wroteIt(agent string, a backend.Author) bool {
+	return a.Kind == backend.AgentAuthor && a.Name == agent
+}
+
+func (c *Core) cursor(agent string) string {
+	var cur string
+	c.db.View(func(tx *bolt.Tx) error {
+		cur = string(tx.Bucket(bCursors).Get([]byte(agent)))
+		return nil
+	})
+	return cur
+}
+
+// Inbox returns agent's unread items without consuming them, and the
+// cursor that consumes them (Ack).
+func (c *Core) Inbox(ctx context.Context, agent string) ([]coordapi.InboxItem, string, error) {
+	cur := c.cursor(agent)
+	items := []coordapi.InboxItem{}
+	for range maxPages {
+		evs, next, err := c.be.Changes(ctx, cur)
+		if err != nil {
+			return nil, "", fmt.Errorf("inbox of %s: %w", agent, err)
+		}
+		for _, e := range evs {
+			if For(agent, e) {
+				items = append(items, c.item(e))
+			}
+		}
+		if len(evs) == 0 || next == cur {
+			break
+		}
+		cur = next
+	}
+	return items, cur, nil
+}
+
+// Ack consumes agent's inbox through cursor.
+func (c *Core) Ack(agent, cursor string) error {
+	return c.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bCursors).Put([]byte(agent), []byte(cursor))
+	})
+}
+
+// ReadInbox returns agent's unread items and consumes them.
+func (c *Core) ReadInbox(ctx context.Context, agent string) ([]coordapi.InboxItem, error) {
+	items, cur, err := c.Inbox(ctx, agent)
+	if err != nil {
+		return nil, err
+	}
+	return items, c.Ack(agent, cur)
+}
+
+// Wait blocks until agent's inbox is not empty (true) or ctx is done
+// (false, nil).
+func (c *Core) Wait(ctx context.Context, agent string) (bool, error) {
+	for {
+		ch := c.changedCh() // before reading, so a change in between is not missed
+		items, _, err := c.Inbox(ctx, agent)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, nil
+			}
+			return false, err
+		}
+		if len(items) > 0 {
+			return true, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false, nil
+		}
+	}
+}
+
+func (c *Core) item(e backend.Event) coordapi.InboxItem {
+	switch e.Kind {
+	case backend.TaskCreated:
+		return coordapi.InboxItem{Kind: "task", Task: e.Task, Trusted: c.Trusted(e.Task.Author), Text: c.RenderTask(*e.Task)}
+	case backend.CommentAdded:
+		return coordapi.InboxItem{Kind: "comment", Task: e.Task, Comment: e.Comment, Trusted: c.Trusted(e.Comment.Author),
+			Text: fmt.Sprintf("Comment on task %s (%s):\n", e.Task.ID, e.Task.State) + c.Fence(e.Comment.Author, e.Comment.Body)}
+	default:
+		to := "everyone"
+		if e.Message.To != "" {
+			to = "you"
+		}
+		return coordapi.InboxItem{Kind: "message", Message: e.Message, Trusted: c.Trusted(e.Message.Author),
+			Text: "Message to " + to + ":\n" + c.Fence(e.Message.Author, e.Message.Body)}
+	}
+}
