@@ -37,6 +37,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(binDir)
+	// Daemons started as their own users (provision and containment
+	// tests) exec binaries from here.
+	if err := os.Chmod(binDir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	const pkg = "github.com/clemhq/clem/shared/version"
 	args := []string{"build", "-o", binDir + "/", "-ldflags",
 		fmt.Sprintf("-X %s.Version=%s -X %s.Commit=abc123 -X %s.Date=2026-01-02T03:04:05Z", pkg, testVersion, pkg, pkg)}

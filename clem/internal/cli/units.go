@@ -1,0 +1,30 @@
+package cli
+
+import (
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/clemhq/clem/clem/internal/provision"
+	"github.com/clemhq/clem/clem/internal/units"
+)
+
+// unitRenderer loads the unit templates (--templates, or found beside
+// this clem) and renders them from the desired state.
+func unitRenderer(c *cli.Context, in *provision.Inputs) (func(*provision.Desired) (map[string][]byte, error), error) {
+	dir := c.String("templates")
+	if dir == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		if dir, err = units.FindTemplates(exe); err != nil {
+			return nil, err
+		}
+	}
+	set, err := units.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	return func(*provision.Desired) (map[string][]byte, error) { return set.Render(provision.UnitData(in)) }, nil
+}

@@ -1,0 +1,172 @@
+package provision
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/config"
+)
+
+// runnerTOML is the runner's config (docs/runner.md), root-owned and
+// read-only to the agent.
+type runnerTOML struct {
+	Project        string            `toml:"project"`
+	Agent          string            `toml:"agent"`
+	Name           string            `toml:"name"`
+	Runtime        string            `toml:"runtime"`
+	Command        []string          `toml:"command,omitempty"`
+	Model          string            `toml:"model,omitempty"`
+	Effort         string            `toml:"effort,omitempty"`
+	Iteration      string            `toml:"iteration"`
+	IterationNight string            `toml:"iteration_night"`
+	PermissionMode string            `toml:"permission_mode"`
+	PromptFile     string            `toml:"prompt_file"`
+	MCPConfig      string            `toml:"mcp_config"`
+	Settings       string            `toml:"settings"`
+	StateDir       string            `toml:"state_dir"`
+	WorkDir        string            `toml:"work_dir"`
+	CoordSocket    string            `toml:"coord_socket"`
+	TmuxSession    string            `toml:"tmux_session"`
+	Git            runnerGit         `toml:"git"`
+	Env            map[string]string `toml:"env"`
+}
+
+type runnerGit struct {
+	Name  string `toml:"name"`
+	Email string `toml:"email"`
+}
+
+// quietEnv keeps Claude Code from calling anything but the model API.
+var quietEnv = map[string]string{
+	"DISABLE_AUTOUPDATER":                      "1",
+	"DISABLE_TELEMETRY":                        "1",
+	"DISABLE_ERROR_REPORTING":                  "1",
+	"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+}
+
+func runnerConfig(in *Inputs, a *config.Agent) ([]byte, error) {
+	p := in.Proj
+	r := runnerTOML{
+		Project:        p.Name,
+		Agent:          a.Key,
+		Name:           a.Name,
+		Runtime:        a.Runtime,
+		Command:        a.Command,
+		Model:          a.Model,
+		Effort:         a.Effort,
+		Iteration:      a.Iteration.String(),
+		IterationNight: a.IterationNight.String(),
+		PermissionMode: "bypassPermissions",
+		PromptFile:     p.AgentFile(a.Key, layout.PromptFile),
+		MCPConfig:      p.AgentFile(a.Key, layout.MCPConfig),
+		Settings:       p.AgentFile(a.Key, layout.Settings),
+		StateDir:       p.AgentState(a.Key),
+		WorkDir:        p.Home(a.Key),
+		CoordSocket:    p.CoordSocket(),
+		TmuxSession:    "clem-" + a.Key,
+		Git:            runnerGit{Name: a.GitName, Email: a.GitEmail},
+		Env:            quietEnv,
+	}
+	return encodeTOML(in.Cfg.Path, r)
+}
+
+// mcpConfig lists exactly the servers the agent is subscribed to: coord
+// always, and its sidecars, each on its own loopback port.
+func mcpConfig(in *Inputs, a *config.Agent) ([]byte, error) {
+	type server struct {
+		Type string `json:"type"`
+		URL  string `json:"url"`
+	}
+	servers := map[string]server{"coord": {Type: "http", URL: in.Proj.CoordMCPURL()}}
+	for _, s := range a.Sidecars {
+		servers[s] = server{Type: "http", URL: in.Proj.SidecarURL(sidecarIndex(in.Cfg, s))}
+	}
+	return jsonFile(map[string]any{"mcpServers": servers})
+}
+
+// claudeSettings is passed with --settings: no update checks or telemetry,
+// and the permission mode the runner uses.
+func claudeSettings() ([]byte, error) {
+	return jsonFile(map[string]any{
+		"env":                 quietEnv,
+		"permissions":         map[string]any{"defaultMode": "bypassPermissions"},
+		"includeCoAuthoredBy": false,
+	})
+}
+
+func jsonFile(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	return append(b, '\n'), err
+}
+
+// envFile holds only placeholders (and values of secrets marked reveal),
+// the proxy variables and the CA variables: nothing usable if read.
+func envFile(in *Inputs, a *config.Agent) ([]byte, error) {
+	p := in.Proj
+	vars := map[string]string{}
+	if a.EgressEff.IsEnabled() {
+		for _, k := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"} {
+			vars[k] = p.ProxyURL()
+		}
+		for _, k := range []string{"NO_PROXY", "no_proxy"} {
+			vars[k] = "127.0.0.1,localhost,::1"
+		}
+	}
+	if hasRole(in.Cfg, layout.Vault) {
+		bundle := p.AgentFile(a.Key, layout.CABundle)
+		vars["NODE_EXTRA_CA_CERTS"] = p.AgentFile(a.Key, layout.CACert)
+		for _, k := range []string{"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "AWS_CA_BUNDLE"} {
+			vars[k] = bundle
+		}
+	}
+	for _, n := range a.SecretNames() {
+		s := in.Cfg.Secret(n)
+		if s == nil {
+			continue
+		}
+		switch s.Disposition {
+		case config.DispBrokered:
+			vars[s.Env] = Placeholder(in.PlaceholderKey, a.Key, s.Name)
+		case config.DispReveal:
+			v, ok := in.Secret(s.Name)
+			if !ok {
+				return nil, fmt.Errorf("the vault has no %s (agent %s reveals it)", s.Name, a.Key)
+			}
+			if strings.ContainsAny(string(v.Reveal()), "\n\r\x00") {
+				return nil, fmt.Errorf("secret %s holds a line break or NUL: it cannot be revealed through an environment file", s.Name)
+			}
+			vars[s.Env] = string(v.Reveal())
+		}
+	}
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("# Generated by `clem provision`: placeholders, never real credentials.\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\n", k, systemdQuote(vars[k]))
+	}
+	return []byte(b.String()), nil
+}
+
+// systemdQuote quotes a value for EnvironmentFile=: double quotes with
+// backslash and quote escaped, so any byte sequence survives.
+func systemdQuote(v string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`)
+	return `"` + r.Replace(v) + `"`
+}
+
+// caBundle is the system roots plus agent-vault's CA, for tools that take
+// one bundle (SSL_CERT_FILE replaces the roots instead of adding to them).
+func caBundle(in *Inputs) []byte {
+	b := append([]byte{}, in.SystemRoots...)
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		b = append(b, '\n')
+	}
+	return append(b, in.VaultCA...)
+}

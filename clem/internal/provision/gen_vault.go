@@ -1,0 +1,87 @@
+package provision
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/clemhq/clem/clem/internal/layout"
+)
+
+// The subset of agent-vault's schema (docs/agent-vault.md) provision writes.
+type avFile struct {
+	Listen   avListen    `toml:"listen"`
+	Trust    avTrust     `toml:"trust"`
+	CA       avCA        `toml:"ca"`
+	Upstream avUpstream  `toml:"upstream"`
+	Audit    auditTOML   `toml:"audit"`
+	Resolve  []resolveTM `toml:"resolve,omitempty"`
+	Bindings []avBinding `toml:"binding"`
+}
+
+type avListen struct {
+	Socket string `toml:"socket"`
+}
+
+type avTrust struct {
+	ProxyUIDs []uint32 `toml:"proxy_uids"`
+}
+
+type avCA struct {
+	Dir string `toml:"dir"`
+}
+
+type avUpstream struct {
+	CAFile string `toml:"ca_file,omitempty"`
+}
+
+type avBinding struct {
+	Name         string          `toml:"name"`
+	Secret       string          `toml:"secret"`
+	Hosts        []string        `toml:"hosts"`
+	Auth         string          `toml:"auth,omitempty"`
+	Header       string          `toml:"header,omitempty"`
+	Placeholders []avPlaceholder `toml:"placeholder"`
+}
+
+type avPlaceholder struct {
+	Agent string `toml:"agent"`
+	Value string `toml:"value"`
+}
+
+// vaultCADir is where agent-vault keeps its CA.
+func vaultCADir(p layout.Project) string { return p.DaemonState(layout.Vault) + "/ca" }
+
+// vaultConfig binds each brokered secret to its hosts with one placeholder
+// per agent that uses it. Only pipelock's uid may hand connections over;
+// the secrets come from $CREDENTIALS_DIRECTORY (LoadCredential=).
+func vaultConfig(in *Inputs) ([]byte, error) {
+	cfg, p := in.Cfg, in.Proj
+	f := avFile{
+		Listen:   avListen{Socket: p.VaultSocket()},
+		Trust:    avTrust{ProxyUIDs: []uint32{in.uid(p.User(layout.Pipelock))}},
+		CA:       avCA{Dir: vaultCADir(p)},
+		Upstream: avUpstream{CAFile: cfg.Egress.UpstreamCA},
+		Audit:    audit(p, layout.Vault),
+		Resolve:  resolves(cfg),
+	}
+	for _, s := range brokeredSecrets(cfg) {
+		b := avBinding{Name: s.Name, Secret: s.Name, Hosts: s.Hosts, Auth: s.Auth, Header: s.Header}
+		for _, a := range agentsUsing(cfg, s.Name) {
+			b.Placeholders = append(b.Placeholders, avPlaceholder{Agent: a.Key, Value: Placeholder(in.PlaceholderKey, a.Key, s.Name)})
+		}
+		f.Bindings = append(f.Bindings, b)
+	}
+	if cfg.Egress.UpstreamCA != "" {
+		if _, err := readPEM(cfg.Egress.UpstreamCA); err != nil {
+			return nil, fmt.Errorf("egress.upstream_ca: %w", err)
+		}
+		// The daemon runs as another user: it reads a root-owned copy.
+		f.Upstream.CAFile = upstreamCACopy(p)
+	}
+	return encodeTOML(cfg.Path, f)
+}
+
+// upstreamCACopy is where provision installs egress.upstream_ca for agent-vault.
+func upstreamCACopy(p layout.Project) string { return p.EtcDir() + "/upstream-ca.pem" }
+
+func splitHostPort(hp string) (host, port string, err error) { return net.SplitHostPort(hp) }

@@ -1,0 +1,192 @@
+package provision
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/clemhq/clem/clem/internal/egress"
+	"github.com/clemhq/clem/clem/internal/layout"
+)
+
+// removals deletes what the manifest has and clem.yaml no longer asks for.
+// Homes and state directories of removed agents stay (deprovision removes
+// them).
+func (a *applier) removals() error {
+	d, err := a.desired()
+	if err != nil {
+		return err
+	}
+	for _, c := range removals(d, a.m) {
+		if c.Op != "remove" {
+			continue
+		}
+		if err := a.remove(c); err != nil {
+			return err
+		}
+		a.say("- %s %s", c.Kind, c.Target)
+	}
+	return nil
+}
+
+// remove undoes one manifest item and drops it from the manifest.
+func (a *applier) remove(c Change) error {
+	switch c.Kind {
+	case "file":
+		unit := strings.HasPrefix(c.Target, a.in.Proj.Units+"/")
+		if unit && a.o.Systemd {
+			_ = systemctl("disable", "--now", filepath.Base(c.Target)) // already stopped or unknown is fine
+		}
+		if err := removePath(c.Target, false); err != nil {
+			return err
+		}
+		if unit && a.o.Systemd {
+			if err := systemctl("daemon-reload"); err != nil {
+				return err
+			}
+		}
+		return a.record(func(m *Manifest) {
+			m.Files = without(m.Files, c.Target)
+			m.Units = without(m.Units, filepath.Base(c.Target))
+		})
+	case "egress":
+		if err := egress.Delete(a.m.Table); err != nil {
+			return err
+		}
+		return a.record(func(m *Manifest) { m.Table = "" })
+	case "dir":
+		// Homes, state and runtime directories hold what the daemons and
+		// agents made (logs, sockets, work): they go with their content.
+		all := slices.Contains(a.m.Homes, c.Target) || strings.HasPrefix(c.Target, a.in.Proj.Run+"/")
+		if err := removePath(c.Target, all); err != nil {
+			return fmt.Errorf("remove %s: %w", c.Target, err)
+		}
+		return a.record(func(m *Manifest) { m.Dirs, m.Homes = without(m.Dirs, c.Target), without(m.Homes, c.Target) })
+	case "user":
+		if err := deleteUser(c.Target); err != nil {
+			return err
+		}
+		return a.record(func(m *Manifest) { m.Users = without(m.Users, c.Target) })
+	}
+	return fmt.Errorf("unknown item kind %q", c.Kind)
+}
+
+// reloadChanged reloads running daemons whose config or credentials
+// changed and restarts running agents whose files changed.
+func (a *applier) reloadChanged() error {
+	if !a.o.Systemd {
+		return nil
+	}
+	p := a.in.Proj
+	for _, r := range roles(a.in.Cfg) {
+		if a.changedUnder(p.DaemonConfig(r)) || a.changedUnder(p.CredDir(r)) {
+			if err := systemctl("try-reload-or-restart", p.DaemonUnit(r)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, ag := range a.in.Cfg.Agents {
+		if a.changedUnder(p.AgentDir(ag.Key)) {
+			if err := systemctl("try-restart", p.AgentUnit(ag.Key)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (a *applier) changedUnder(path string) bool {
+	for f := range a.changed {
+		if f == path || strings.HasPrefix(f, path+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// DeprovisionOptions control Deprovision.
+type DeprovisionOptions struct {
+	KeepUsers bool
+	KeepHomes bool // agent homes and daemon state
+	DryRun    bool
+	Systemd   bool
+}
+
+// Deprovision removes everything the manifest records, in reverse order:
+// units (stopped first), the egress table, files, directories, users, and
+// the manifest itself. It needs no clem.yaml.
+func Deprovision(p layout.Project, o DeprovisionOptions, out interface{ Write([]byte) (int, error) }) error {
+	m, err := LoadManifest(p.Manifest(), p.Name)
+	if err != nil {
+		return err
+	}
+	if m.empty() {
+		fmt.Fprintf(out, "nothing to remove: no manifest for project %s at %s\n", p.Name, p.Manifest())
+		return nil
+	}
+	var cs []Change
+	for _, u := range m.Units {
+		cs = append(cs, Change{Op: "remove", Kind: "file", Target: p.UnitPath(u)})
+	}
+	if m.Table != "" {
+		cs = append(cs, Change{Op: "remove", Kind: "egress", Target: "table inet " + m.Table})
+	}
+	for _, f := range m.Files {
+		if !slices.Contains(m.Units, filepath.Base(f)) || !strings.HasPrefix(f, p.Units+"/") {
+			cs = append(cs, Change{Op: "remove", Kind: "file", Target: f})
+		}
+	}
+	for i := len(m.Dirs) - 1; i >= 0; i-- {
+		dir := m.Dirs[i]
+		if o.KeepHomes && slices.Contains(m.Homes, dir) {
+			cs = append(cs, Change{Op: "keep", Kind: "dir", Target: dir})
+			continue
+		}
+		cs = append(cs, Change{Op: "remove", Kind: "dir", Target: dir})
+	}
+	if !o.KeepUsers {
+		for i := len(m.Users) - 1; i >= 0; i-- {
+			cs = append(cs, Change{Op: "remove", Kind: "user", Target: m.Users[i]})
+		}
+	}
+	plan := &Plan{Changes: cs}
+	fmt.Fprintf(out, "deprovision project %s:\n", p.Name)
+	plan.Print(out)
+	if o.DryRun {
+		return nil
+	}
+	a := &applier{in: &Inputs{Proj: p}, o: Options{Out: out, Systemd: o.Systemd}, m: m, changed: map[string]bool{}}
+	var last []string // the state dir (it holds the manifest) and the shared roots go last
+	for _, c := range cs {
+		if c.Op != "remove" {
+			continue
+		}
+		if c.Kind == "dir" && (c.Target == p.StateDir() || isShared(p, c.Target)) {
+			last = append(last, c.Target)
+			continue
+		}
+		if err := a.remove(c); err != nil {
+			return fmt.Errorf("remove %s %s: %w", c.Kind, c.Target, err)
+		}
+		a.say("- %s %s", c.Kind, c.Target)
+	}
+	if err := removePath(p.Manifest(), false); err != nil {
+		return err
+	}
+	for _, dir := range last {
+		// A shared root another project still uses stays.
+		if err := removePath(dir, false); err != nil && !isShared(p, dir) {
+			return fmt.Errorf("remove dir %s: %w", dir, err)
+		} else if err == nil {
+			a.say("- dir %s", dir)
+		}
+	}
+	fmt.Fprintln(out, "done: project removed")
+	return nil
+}
+
+// isShared: the roots every project shares.
+func isShared(p layout.Project, dir string) bool {
+	return dir == p.Etc || dir == p.State || dir == p.Run
+}

@@ -1,0 +1,58 @@
+package provision
+
+import (
+	"io/fs"
+
+	"github.com/clemhq/clem/clem/internal/egress"
+)
+
+// User is an OS user clem owns: Comment marks it as ours.
+type User struct {
+	Name    string
+	Comment string
+	Home    string // agents only; daemons get no home
+	Agent   bool
+	Groups  []string // supplementary groups
+}
+
+// Dir is a directory with its owner and mode.
+type Dir struct {
+	Path        string
+	Owner       string // user name; "" = root
+	Group       string // group name; "" = root
+	Mode        fs.FileMode
+	KeepContent bool // a home or state dir: removing it needs --keep-* consent, never during provision
+}
+
+// File is a file with exact content, owner and mode.
+type File struct {
+	Path   string
+	Owner  string
+	Group  string
+	Mode   fs.FileMode
+	Data   []byte
+	Secret bool   // a credential: never printed, never diffed in output
+	Kind   string // "config", "agent", "credential", "unit", ... for the plan
+	Once   bool   // created if missing, never rewritten (the placeholder key)
+}
+
+// Desired is everything provision makes for one project.
+type Desired struct {
+	Users  []User
+	Dirs   []Dir
+	Files  []File
+	Egress *egress.Spec // nil when no agent is pinned
+	// EgressPending: the agents' users do not exist yet (a dry run on a
+	// fresh host), so the table's uids are not known.
+	EgressPending bool
+}
+
+// file returns the desired file at path, if any.
+func (d *Desired) file(path string) *File {
+	for i := range d.Files {
+		if d.Files[i].Path == path {
+			return &d.Files[i]
+		}
+	}
+	return nil
+}

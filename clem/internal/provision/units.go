@@ -1,0 +1,69 @@
+package provision
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/clem/internal/units"
+	"github.com/clemhq/clem/shared/config"
+)
+
+// UnitData is what the unit templates are rendered from.
+func UnitData(in *Inputs) units.Data {
+	cfg, p := in.Cfg, in.Proj
+	d := units.Data{Project: p.Name, Target: p.Target(), BinDir: p.BinDir}
+	for _, r := range roles(cfg) {
+		dm := units.Daemon{
+			Role: r, User: p.User(r), Unit: p.DaemonUnit(r),
+			Exec: p.Bin(layout.Binary(r)), Config: p.DaemonConfig(r),
+			ReadWritePaths: []string{p.DaemonState(r), p.RunDir(r)},
+		}
+		for _, n := range credNames(cfg, r) {
+			dm.Credentials = append(dm.Credentials, units.Credential{Name: n, Path: p.Cred(r, n)})
+		}
+		switch r {
+		case layout.MCP:
+			dm.WriteExecute = true // stdio MCP servers are often Node or Python
+		case layout.Coord:
+			dm.LoopbackOnly = cfg.Coordination.Backend == config.BackendLocal
+		case layout.Watchdog:
+			dm.After = []string{p.DaemonUnit(layout.Pipelock), p.DaemonUnit(layout.Coord)}
+		}
+		d.Daemons = append(d.Daemons, dm)
+	}
+	for _, a := range cfg.Agents {
+		ua := units.Agent{
+			Key: a.Key, User: a.User, Unit: p.AgentUnit(a.Key), Home: p.Home(a.Key),
+			RunnerExec: p.Bin("runner") + " run -c " + p.AgentFile(a.Key, layout.RunnerConfig),
+			EnvFile:    p.AgentFile(a.Key, layout.EnvFile),
+			StateDir:   p.AgentState(a.Key),
+			MemoryMax:  a.ResourceLimits.Memory,
+			CPUQuota:   cpuQuota(a.ResourceLimits.CPU),
+			After:      []string{p.DaemonUnit(layout.Pipelock), p.DaemonUnit(layout.Coord)},
+		}
+		if a.EgressEff.IsEnabled() {
+			ua.VerifyExec = p.Bin("clem") + " egress verify --quiet --project " + p.Name
+		}
+		if len(brokeredOf(cfg, a)) > 0 {
+			ua.After = append(ua.After, p.DaemonUnit(layout.Vault))
+		}
+		if len(a.Sidecars) > 0 {
+			ua.After = append(ua.After, p.DaemonUnit(layout.MCP))
+		}
+		d.Agents = append(d.Agents, ua)
+	}
+	return d
+}
+
+// cpuQuota turns clem.yaml's cores ("1.5") or quota ("150%") into CPUQuota=.
+func cpuQuota(s string) string {
+	if s == "" || strings.HasSuffix(s, "%") {
+		return s
+	}
+	cores, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return s // the loader validated it; the renderer rejects anything odd
+	}
+	return strconv.FormatFloat(cores*100, 'f', -1, 64) + "%"
+}

@@ -1,0 +1,108 @@
+package provision
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// lookupUser returns the user's uid and GECOS comment; ok is false when no
+// such user exists.
+func lookupUser(name string) (uid uint32, comment string, ok bool, err error) {
+	u, err := user.Lookup(name)
+	var unknown user.UnknownUserError
+	if errors.As(err, &unknown) {
+		return 0, "", false, nil
+	}
+	if err != nil {
+		return 0, "", false, fmt.Errorf("look up user %s: %w", name, err)
+	}
+	id, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return 0, "", false, fmt.Errorf("user %s has uid %q", name, u.Uid)
+	}
+	return uint32(id), u.Name, true, nil
+}
+
+// UID looks up a user for Inputs.UID.
+func UID(name string) (uint32, bool) {
+	uid, _, ok, err := lookupUser(name)
+	return uid, ok && err == nil
+}
+
+// ids resolves an owner and group name ("" = root) to numbers.
+func ids(owner, group string) (int, int, error) {
+	uid, gid := 0, 0
+	if owner != "" {
+		u, err := user.Lookup(owner)
+		if err != nil {
+			return 0, 0, fmt.Errorf("owner %s: %w", owner, err)
+		}
+		uid, _ = strconv.Atoi(u.Uid)
+	}
+	if group != "" {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			return 0, 0, fmt.Errorf("group %s: %w", group, err)
+		}
+		gid, _ = strconv.Atoi(g.Gid)
+	}
+	return uid, gid, nil
+}
+
+// checkUser says whether u needs creating, and refuses a user of that name
+// that clem did not make: it is never touched.
+func checkUser(u User) (create bool, err error) {
+	_, comment, ok, err := lookupUser(u.Name)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return true, nil
+	}
+	if comment != u.Comment {
+		return false, fmt.Errorf("user %s already exists and is not clem's (its comment is %q, clem's users say %q): "+
+			"rename the project or agent in clem.yaml, or remove that user yourself", u.Name, comment, u.Comment)
+	}
+	return false, nil
+}
+
+// createUser runs useradd: agents get a home and a shell (tmux and the CLI
+// run there), daemons are system users without either.
+func createUser(u User) error {
+	args := []string{"--comment", u.Comment, "--user-group"}
+	if u.Agent {
+		args = append(args, "--create-home", "--home-dir", u.Home, "--shell", "/bin/bash")
+	} else {
+		args = append(args, "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", nologin())
+	}
+	args = append(args, u.Name)
+	if out, err := exec.Command(tool("useradd"), args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("useradd %s: %v: %s", u.Name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// deleteUser runs userdel (its home is a Dir, removed separately); a user
+// already gone is not an error.
+func deleteUser(name string) error {
+	_, _, ok, err := lookupUser(name)
+	if err != nil || !ok {
+		return err
+	}
+	if out, err := exec.Command(tool("userdel"), name).CombinedOutput(); err != nil {
+		return fmt.Errorf("userdel %s: %v: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func nologin() string {
+	if p := tool("nologin"); filepath.IsAbs(p) {
+		return p
+	}
+	return "/bin/false"
+}

@@ -1,0 +1,178 @@
+package tests
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+const twoAgents = `project: PROJECT
+egress:
+  domains: [github.com, "*.github.com"]
+  proxy_port: 23128
+agents:
+  lead:
+    role: lead engineer
+    model: sonnet
+  dev:
+    role: developer
+    model: sonnet
+`
+
+// TestProvisionLifecycle: provision a two-agent project into a network
+// namespace, check what it made, provision again (no change), change one
+// agent's model (only its runner config changes), then deprovision and
+// check nothing is left: no user, file, table or unit.
+func TestProvisionLifecycle(t *testing.T) {
+	f := newFleet(t, twoAgents)
+	const unused = "sk-unused-never-installed-7d1e"
+	f.vaultSet(t, "unused_token", unused)
+
+	dry := f.clem(t, "provision", "--dry-run", "--templates", filepath.Join(repoRoot, "systemd"), "--bin-dir", binDir)
+	if dry.code != 0 || !strings.Contains(dry.stdout, "+ user       "+f.user("lead")) {
+		t.Fatalf("provision --dry-run: exit %d\n%s%s", dry.code, dry.stdout, dry.stderr)
+	}
+	if userExists(f.user("lead")) || len(f.leftovers()) > 0 {
+		t.Fatalf("--dry-run changed the host: user exists=%v, paths %v", userExists(f.user("lead")), f.leftovers())
+	}
+
+	out := f.provision(t)
+	t.Logf("first provision:\n%s", out)
+	for _, u := range []string{"pipelock", "vault", "coord", "watchdog", "lead", "dev"} {
+		if !userExists(f.user(u)) {
+			t.Errorf("user %s missing after provision", f.user(u))
+		}
+	}
+	if userExists(f.user("mcp")) {
+		t.Errorf("user %s exists but no agent uses a sidecar", f.user("mcp"))
+	}
+	etc := "/etc/clem/" + f.name
+	checkOwner(t, etc+"/agents/lead/runner.toml", "root", f.user("lead"), 0o640)
+	checkOwner(t, etc+"/agents/lead/env", "root", f.user("lead"), 0o640)
+	checkOwner(t, etc+"/credentials/vault/anthropic_api_key", "root", "root", 0o600)
+	checkOwner(t, etc+"/agent-vault.toml", "root", f.user("vault"), 0o640)
+	checkOwner(t, "/var/lib/clem/"+f.name+"/vault/ca/ca-key.pem", f.user("vault"), f.user("vault"), 0o600)
+	if b, _ := os.ReadFile(etc + "/credentials/vault/anthropic_api_key"); string(b) != f.secret {
+		t.Errorf("credential holds %d bytes, want the vault's value", len(b))
+	}
+	env, _ := os.ReadFile(etc + "/agents/lead/env")
+	if !regexp.MustCompile(`ANTHROPIC_API_KEY="__clem_lead_anthropic_api_key_[0-9a-f]{16}__"`).Match(env) ||
+		!strings.Contains(string(env), `HTTPS_PROXY="http://127.0.0.1:23128"`) {
+		t.Errorf("lead's env file lacks its placeholder or proxy:\n%s", env)
+	}
+	// The real key is in exactly one file (the vault's credential); the
+	// unused secret is nowhere.
+	holders := filesContaining(t, []byte(f.secret), etc, "/var/lib/clem/"+f.name, "/home/"+f.user("lead"), "/etc/systemd/system")
+	if len(holders) != 1 || holders[0] != etc+"/credentials/vault/anthropic_api_key" {
+		t.Errorf("the model key is in %v; want only the vault's credential file", holders)
+	}
+	if h := filesContaining(t, []byte(unused), etc, "/var/lib/clem/"+f.name, "/etc/systemd/system"); len(h) > 0 {
+		t.Errorf("a secret nothing uses was installed: %v", h)
+	}
+	unit, err := os.ReadFile("/etc/systemd/system/clem-" + f.name + "-agent-lead.service")
+	if err != nil || !bytes.Contains(unit, []byte("ExecStartPre=+")) {
+		t.Errorf("agent unit missing or without its egress check (%v):\n%s", err, unit)
+	}
+	if r := f.clem(t, "egress", "verify", "--project", f.name); r.code != 0 {
+		t.Errorf("egress verify in the namespace: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	hostCheck := runCmd(t, exec.Command(filepath.Join(binDir, "clem"), "egress", "verify", "--project", f.name), f.dir, nil)
+	if hostCheck.code == 0 {
+		t.Errorf("the project's table exists in the host namespace: %s", hostCheck.stdout)
+	}
+
+	if again := f.provision(t); !strings.Contains(again, "nothing to change") {
+		t.Errorf("second provision changed something:\n%s", again)
+	}
+
+	yaml, _ := os.ReadFile(filepath.Join(f.dir, "clem.yaml"))
+	changed := strings.Replace(string(yaml), "role: developer\n    model: sonnet", "role: developer\n    model: opus", 1)
+	writeFile(t, filepath.Join(f.dir, "clem.yaml"), changed)
+	plan := f.provision(t, "--dry-run")
+	lines := changeLines(plan)
+	if len(lines) != 1 || !strings.Contains(lines[0], etc+"/agents/dev/runner.toml") {
+		t.Errorf("changing dev's model plans %d changes, want only dev's runner.toml:\n%s", len(lines), plan)
+	}
+	f.provision(t)
+	if b, _ := os.ReadFile(etc + "/agents/dev/runner.toml"); !strings.Contains(string(b), `model = "opus"`) {
+		t.Errorf("dev's runner.toml after the change:\n%s", b)
+	}
+
+	if r := f.clem(t, "deprovision", "--project", f.name); r.code != 0 {
+		t.Fatalf("deprovision: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if left := f.leftovers(); len(left) > 0 {
+		t.Errorf("deprovision left %v", left)
+	}
+	if us := f.leftoverUsers(); len(us) > 0 {
+		t.Errorf("deprovision left users %v", us)
+	}
+	if r := f.clem(t, "egress", "verify", "--project", f.name); r.code == 0 {
+		t.Errorf("egress verify passes after deprovision: %s", r.stdout)
+	}
+}
+
+// TestProvisionRefusesForeignUser: a user with a project's name that clem
+// did not make is never touched, and provision changes nothing.
+func TestProvisionRefusesForeignUser(t *testing.T) {
+	f := newFleet(t, twoAgents)
+	foreign := f.user("coord")
+	if out, err := exec.Command("useradd", "--system", "--comment", "someone else's", foreign).CombinedOutput(); err != nil {
+		t.Fatalf("useradd: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("userdel", foreign).Run() })
+	r := f.clem(t, "provision", "--templates", filepath.Join(repoRoot, "systemd"), "--bin-dir", binDir)
+	if r.code == 0 || !strings.Contains(r.stderr, "user "+foreign+" already exists and is not clem's") {
+		t.Fatalf("provision with a foreign %s: exit %d\n%s%s", foreign, r.code, r.stdout, r.stderr)
+	}
+	if userExists(f.user("lead")) || len(f.leftovers()) > 0 {
+		t.Errorf("a refused provision changed the host: lead exists=%v, paths %v", userExists(f.user("lead")), f.leftovers())
+	}
+}
+
+// changeLines are the plan's change lines (+, ~, -).
+func changeLines(plan string) []string {
+	var out []string
+	for _, l := range strings.Split(plan, "\n") {
+		if t := strings.TrimSpace(l); strings.HasPrefix(t, "+ ") || strings.HasPrefix(t, "~ ") || strings.HasPrefix(t, "- ") {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func checkOwner(t *testing.T, path, owner, group string, mode os.FileMode) {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Errorf("%v", err)
+		return
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	uid, gid := lookupIDs(t, owner, group)
+	if sys.Uid != uid || sys.Gid != gid || st.Mode().Perm() != mode {
+		t.Errorf("%s: %d:%d %04o, want %s:%s %04o", path, sys.Uid, sys.Gid, st.Mode().Perm(), owner, group, mode)
+	}
+}
+
+// filesContaining walks roots and lists the files holding needle.
+func filesContaining(t *testing.T, needle []byte, roots ...string) []string {
+	var out []string
+	for _, root := range roots {
+		filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+			if err != nil || !info.Mode().IsRegular() {
+				return nil
+			}
+			if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, needle) {
+				out = append(out, p)
+			}
+			return nil
+		})
+	}
+	return out
+}
