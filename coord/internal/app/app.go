@@ -1,36 +1,59 @@
-// Package app builds the coord command line. The daemon's real work lands
-// with issue #6; until then every command says so and exits non-zero.
+// Package app builds the coord command line: run and check.
 package app
 
 import (
+	"fmt"
+	"log/slog"
+	"os"
+
 	"github.com/urfave/cli/v2"
 
-	"github.com/clemhq/clem/shared/cmdmain"
+	"github.com/clemhq/clem/coord/internal/config"
+	"github.com/clemhq/clem/coord/internal/daemon"
 )
 
 // New returns the coord command-line application.
 func New() *cli.App {
+	cfgFlag := &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, Usage: "the TOML config `FILE`"}
 	return &cli.App{
 		Name:  "coord",
 		Usage: "brings tasks and alerts from Discord, Slack, GitHub Issues or a local board to agents",
 		Description: `coord is the only holder of the coordination tokens. It serves agents an MCP
-endpoint on loopback (list, claim, update, comment, message, inbox), identifies
-each caller by its socket's owner uid, and gives runner and watchdog a unix
-socket for inboxes, wake-ups and alerts.
+endpoint on loopback (list_tasks, claim_task, update_task, comment,
+post_message, read_inbox), identifying each caller by the uid owning its
+socket (sock_diag), and gives runners, the watchdog and operators a unix
+socket (SO_PEERCRED) for inboxes, wake-ups, lease heartbeats, alerts and
+task operations. Unknown uids are refused; every call is audited.
 
-This release ships the command line only; the daemon itself arrives with
-issue #6. Every command below exits with status 69 until then.`,
+Config (TOML, written by clem provision; unknown keys are errors):
+
+` + config.Example + `
+SIGTERM stops serving; reports the backend could not take yet stay queued
+in coord.db and are sent after a restart.`,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
 			{
-				Name:   "run",
-				Usage:  "serve coordination from a TOML config (not yet: issue #6)",
-				Action: cmdmain.NotYet("coord run", "#6"),
+				Name:  "run",
+				Usage: "serve coordination from a TOML config",
+				Flags: []cli.Flag{cfgFlag},
+				Action: func(c *cli.Context) error {
+					log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+					return daemon.Run(c.Context, c.String("config"), log)
+				},
 			},
 			{
-				Name:   "check",
-				Usage:  "validate a TOML config and exit (not yet: issue #6)",
-				Action: cmdmain.NotYet("coord check", "#6"),
+				Name:  "check",
+				Usage: "validate a TOML config and exit",
+				Flags: []cli.Flag{cfgFlag},
+				Action: func(c *cli.Context) error {
+					cfg, err := config.Load(c.String("config"))
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "ok: %s: %s backend, %d agents, mcp %s, socket %s\n",
+						c.String("config"), cfg.Backend, len(cfg.Agents), cfg.MCPAddr, cfg.Socket.Path)
+					return nil
+				},
 			},
 		},
 	}
