@@ -1,0 +1,49 @@
+package taskcmd
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+)
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	app := &cli.App{Name: "clem", Commands: []*cli.Command{Command()}, Writer: &out, ErrWriter: &out,
+		ExitErrHandler: func(*cli.Context, error) {}}
+	err := app.Run(append([]string{"clem", "task"}, args...))
+	return out.String(), err
+}
+
+// The socket answers for itself in tests/coord_e2e_test.go; here, what the
+// CLI refuses before it dials, and how it says so.
+func TestRefusals(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"add", "--socket", "/nonexistent/c.sock", "two\nlines"}, "more than one line"},
+		{[]string{"add", "--socket", "/nonexistent/c.sock", "--to", "Not An Agent", "t"}, `to "Not An Agent"`},
+		{[]string{"add", "--socket", "/nonexistent/c.sock", "t"}, "is coord running?"},
+		{[]string{"list", "--socket", "/nonexistent/c.sock", "--state", "finished"}, `state "finished"`},
+		{[]string{"list", "-f", "/nonexistent/clem.yaml"}, "or pass --socket"},
+		{[]string{"show", "--socket", "/x"}, "usage: clem task show ID"},
+	}
+	for _, tc := range cases {
+		_, err := run(t, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("clem task %q = %v, want an error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestClean(t *testing.T) {
+	if got := clean("a\x1b[31mred\nx"); got != "a [31mred x" {
+		t.Errorf("clean = %q", got)
+	}
+	if got := cleanText("l1\n\x1b]0;title\x07l2"); got != "l1\n]0;titlel2" {
+		t.Errorf("cleanText = %q", got)
+	}
+}
