@@ -6,7 +6,16 @@ import (
 	"github.com/clemhq/clem/shared/depcheck"
 )
 
-// TestDeps: sidecar never reads the operator's vault or clem.yaml.
+// TestDeps: sidecar holds tool keys only: it never reads the operator's
+// vault or clem.yaml, never links the broker's code or nftables (it cannot
+// change anyone's egress), and never ships its test MCP server.
 func TestDeps(t *testing.T) {
-	depcheck.Forbid(t, "filippo.io/age", "github.com/clemhq/clem/shared/config")
+	depcheck.Forbid(t,
+		"filippo.io/age",
+		"github.com/clemhq/clem/shared/config",
+		"github.com/clemhq/clem/agent-vault",
+		"github.com/google/nftables",
+		"github.com/mdlayher/netlink",
+		"github.com/clemhq/clem/sidecar/internal/testmcp",
+	)
 }

@@ -1,36 +1,115 @@
-// Package app builds the sidecar command line. The daemon's real work lands
-// with issue #8; until then every command says so and exits non-zero.
+// Package app builds the sidecar command line: run and check.
 package app
 
 import (
+	"fmt"
+	"log/slog"
+	"os"
+
 	"github.com/urfave/cli/v2"
 
-	"github.com/clemhq/clem/shared/cmdmain"
+	"github.com/clemhq/clem/sidecar/internal/config"
+	"github.com/clemhq/clem/sidecar/internal/daemon"
 )
 
 // New returns the sidecar command-line application.
 func New() *cli.App {
+	cfgFlag := &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, Usage: "the TOML config `FILE`"}
 	return &cli.App{
 		Name:  "sidecar",
 		Usage: "runs tools that need a raw key as another user behind loopback MCP endpoints",
 		Description: `sidecar starts MCP servers that need a raw credential (non-HTTP protocols,
-in-process SDKs) as its own user, serves each on a loopback Streamable HTTP
-endpoint and lets only the agents subscribed to it call its tools. Agents call
-the tool; they never hold the key.
+in-process SDKs) as its own user, serves each on its own loopback Streamable
+HTTP endpoint (http://LISTEN/mcp) and lets only the agents subscribed to it
+call its tools. Agents call the tool; they never hold the key.
 
-This release ships the command line only; the daemon itself arrives with
-issue #8. Every command below exits with status 69 until then.`,
+Each request is authorised by the uid that owns the caller's socket, as the
+kernel reports it (sock_diag); nothing the caller sends is an identity. A
+server is a stdio child (command) or an upstream HTTP MCP server (url). A
+child is restarted with backoff when it dies, logs its stderr to the journal
+and gets an environment built from nothing: PATH, HOME (its own empty
+directory), its env table and its own secrets, never sidecar's environment
+or another server's secrets. One JSON audit line per tool call: agent, uid,
+server (target), tool (path), duration, error, sizes of arguments and result
+(bytes_up, bytes_down), never their contents.
+
+Config (TOML; unknown keys are errors):
+
+  [admin]
+  socket = "/run/sidecar/admin.sock"  # optional: GET /healthz, POST /reload
+
+  [audit]
+  path = ""          # empty: JSON lines on stdout (journald); or a file
+  max_size_mb = 100  # rotate at this size
+  keep = 5           # rotated files kept
+
+  [secrets]
+  dir = ""           # credential files, one per secret; default $CREDENTIALS_DIRECTORY
+
+  [children]
+  dir = ""           # children's private directories: DIR/<server>/<agent or shared>;
+                     # default $RUNTIME_DIRECTORY/children, else a private temp dir
+
+  [[client]]         # who is who: the uids of an agent's processes
+  name = "lead"
+  uids = [1001]
+
+  [[server]]
+  name = "postgres"
+  listen = "127.0.0.1:3131"                 # loopback only; one port per server
+  command = ["postgres-mcp", "--read-only"] # a stdio MCP server, or:
+  # url = "https://mcp.example.com/mcp"     # a Streamable HTTP MCP server
+  identity = "shared"     # one child for all agents; "per-agent": one each
+  agents = ["lead"]       # [[client]] names allowed; everyone else is refused
+  call_timeout = "5m"     # one tool call at most
+  env = { PGHOST = "db.internal" }  # plain variables (PATH defaults to
+                          # /usr/local/bin:/usr/bin:/bin, HOME to the child's dir)
+
+  [[server.secret]]
+  name = "pg_password"    # the credential file's name in secrets.dir
+  env = "PGPASSWORD"      # the child gets PGPASSWORD=<value>
+  # file = "pgpass"       # or written to <child dir>/pgpass (0600); with env
+                          # too, the variable holds the file's path
+  # header = "Authorization"  # url servers: sent on every upstream request
+  # prefix = "Bearer "        # url servers: put before the value
+
+SIGHUP or POST /reload re-reads the file (and the secrets); a bad file is
+rejected and the old config keeps serving. Servers whose command, url,
+identity, env and secrets did not change keep their children.`,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
 			{
-				Name:   "run",
-				Usage:  "serve the configured MCP servers from a TOML config (not yet: issue #8)",
-				Action: cmdmain.NotYet("sidecar run", "#8"),
+				Name:  "run",
+				Usage: "serve the configured MCP servers from a TOML config",
+				Flags: []cli.Flag{cfgFlag},
+				Action: func(c *cli.Context) error {
+					log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+					return daemon.Run(c.Context, c.String("config"), log)
+				},
 			},
 			{
-				Name:   "check",
-				Usage:  "validate a TOML config and exit (not yet: issue #8)",
-				Action: cmdmain.NotYet("sidecar check", "#8"),
+				Name:  "check",
+				Usage: "validate a TOML config (and that its secrets are readable) and exit",
+				Flags: []cli.Flag{cfgFlag},
+				Action: func(c *cli.Context) error {
+					cfg, err := config.Load(c.String("config"))
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "ok: %s: %d servers, %d clients\n", c.String("config"), len(cfg.Servers), len(cfg.File.Clients))
+					for _, s := range cfg.Servers {
+						what := "url " + s.URL
+						if s.URL == "" {
+							what = "command " + s.Command[0]
+						}
+						id := config.Shared
+						if s.PerAgent {
+							id = config.PerAgent
+						}
+						fmt.Fprintf(c.App.Writer, "  %s on %s: %s, %s, agents %v, %d secrets\n", s.Name, s.Listen, what, id, s.Agents, len(s.Secrets))
+					}
+					return nil
+				},
 			},
 		},
 	}

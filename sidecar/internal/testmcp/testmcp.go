@@ -1,0 +1,81 @@
+// Package testmcp is a small MCP server that sidecar's tests run as a real
+// child (over stdio) or as a real upstream (over Streamable HTTP). Its tools
+// report what a child can see: its environment, its uid and pid, files in
+// its directory, a per-process counter; one crashes the process. Only
+// sidecar's tests import it; the sidecar binary never links it.
+package testmcp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// New returns the server with every test tool registered.
+func New() *server.MCPServer {
+	s := server.NewMCPServer("testmcp", "1.0.0", server.WithToolCapabilities(false))
+	var count atomic.Int64
+	s.AddTool(mcp.NewTool("echo", mcp.WithDescription("returns text"), mcp.WithString("text", mcp.Required())),
+		func(_ context.Context, r mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return mcp.NewToolResultText(r.GetString("text", "")), nil
+		})
+	s.AddTool(mcp.NewTool("env", mcp.WithDescription("returns the process environment, one VAR=value a line, sorted")),
+		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			env := os.Environ()
+			slices.Sort(env)
+			return mcp.NewToolResultText(strings.Join(env, "\n")), nil
+		})
+	s.AddTool(mcp.NewTool("whoami", mcp.WithDescription("returns pid, uid and working directory as JSON")),
+		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			wd, _ := os.Getwd()
+			b, _ := json.Marshal(Who{PID: os.Getpid(), UID: os.Getuid(), Dir: wd})
+			return mcp.NewToolResultText(string(b)), nil
+		})
+	s.AddTool(mcp.NewTool("count", mcp.WithDescription("adds one to this process's counter and returns it")),
+		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return mcp.NewToolResultText(fmt.Sprint(count.Add(1))), nil
+		})
+	s.AddTool(mcp.NewTool("read", mcp.WithDescription("returns a file's contents"), mcp.WithString("file", mcp.Required())),
+		func(_ context.Context, r mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			b, err := os.ReadFile(r.GetString("file", ""))
+			if err != nil {
+				return mcp.NewToolResultError(err.Error()), nil
+			}
+			return mcp.NewToolResultText(string(b)), nil
+		})
+	s.AddTool(mcp.NewTool("fail", mcp.WithDescription("returns a tool error")),
+		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return mcp.NewToolResultError("failed as asked"), nil
+		})
+	s.AddTool(mcp.NewTool("crash", mcp.WithDescription("exits the process without answering")),
+		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			fmt.Fprintln(os.Stderr, "testmcp: crashing as asked")
+			os.Exit(3)
+			return nil, nil
+		})
+	return s
+}
+
+// Who is what the whoami tool reports.
+type Who struct {
+	PID int    `json:"pid"`
+	UID int    `json:"uid"`
+	Dir string `json:"dir"`
+}
+
+// ServeStdio serves New over stdin and stdout until stdin closes.
+func ServeStdio() int {
+	fmt.Fprintln(os.Stderr, "testmcp: serving on stdio")
+	if err := server.NewStdioServer(New()).Listen(context.Background(), os.Stdin, os.Stdout); err != nil && err != context.Canceled {
+		fmt.Fprintln(os.Stderr, "testmcp:", err)
+		return 1
+	}
+	return 0
+}
