@@ -204,7 +204,7 @@ func build(s Spec) plan {
 	all := append([]chain{out}, chains...)
 	if len(nat) > 0 {
 		all = append(all, chain{name: natChain, rules: nat,
-			hook: &baseHook{typ: nftables.ChainTypeNAT, prio: nftables.ChainPriorityNATDest, prioText: "dstnat"}})
+			hook: &baseHook{typ: nftables.ChainTypeNAT, prio: nftables.ChainPriorityNATDest, prioText: "-100"}})
 	}
 	return plan{table: s.Table, chains: all}
 }

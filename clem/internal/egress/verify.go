@@ -20,8 +20,12 @@ type DiffError struct {
 }
 
 func (e *DiffError) Error() string {
-	return fmt.Sprintf("egress: table inet %s does not match the spec (%d differences):\n  %s",
-		e.Table, len(e.Diffs), strings.Join(e.Diffs, "\n  "))
+	n := fmt.Sprintf("%d differences", len(e.Diffs))
+	if len(e.Diffs) == 1 {
+		n = "1 difference"
+	}
+	return fmt.Sprintf("egress: table inet %s does not match the spec (%s):\n  %s",
+		e.Table, n, strings.Join(e.Diffs, "\n  "))
 }
 
 // Verify returns nil iff the live table is exactly what Apply(s) would
@@ -99,10 +103,17 @@ func compare(table string, want, got snapshot) []string {
 	if got.table == nil {
 		return []string{fmt.Sprintf("table inet %s is missing", table)}
 	}
-	var d []string
+	// use counts (a table's objects, a chain's rules and jumps) follow from
+	// the differences named elsewhere; they are reported only when nothing
+	// else explains them (an unnamed object such as a counter, say).
+	var d, use []string
 	add := func(format string, args ...any) { d = append(d, fmt.Sprintf(format, args...)) }
+	attrs := func(what string, want, got []netlink.Attribute, words map[uint16]func([]byte) string, useAttr uint16) {
+		d = append(d, attrDiffs(what, dropAttr(want, useAttr), dropAttr(got, useAttr), words)...)
+		use = append(use, attrDiffs(what, onlyAttr(want, useAttr), onlyAttr(got, useAttr), words)...)
+	}
 
-	d = append(d, attrDiffs("table", want.table, got.table, tableAttrWords)...)
+	attrs("table", want.table, got.table, tableAttrWords, unix.NFTA_TABLE_USE)
 	for _, name := range got.sets {
 		add("extra set or map %q", name)
 	}
@@ -119,7 +130,7 @@ func compare(table string, want, got snapshot) []string {
 			add("chain %s is missing", w.name)
 			continue
 		}
-		d = append(d, attrDiffs("chain "+w.name, w.attrs, g.attrs, chainAttrWords)...)
+		attrs("chain "+w.name, w.attrs, g.attrs, chainAttrWords, unix.NFTA_CHAIN_USE)
 		d = append(d, ruleDiffs(w.name, want.rules[w.name], got.rules[w.name])...)
 	}
 	for _, g := range got.chains {
@@ -130,7 +141,30 @@ func compare(table string, want, got snapshot) []string {
 			}
 		}
 	}
+	if len(d) == 0 {
+		return use
+	}
 	return d
+}
+
+func dropAttr(attrs []netlink.Attribute, typ uint16) []netlink.Attribute {
+	var out []netlink.Attribute
+	for _, a := range attrs {
+		if a.Type&attrTypeMask != typ {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func onlyAttr(attrs []netlink.Attribute, typ uint16) []netlink.Attribute {
+	var out []netlink.Attribute
+	for _, a := range attrs {
+		if a.Type&attrTypeMask == typ {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // ruleDiffs matches rules by content. Order matters in a chain, so equal
@@ -246,7 +280,7 @@ var tableAttrWords = map[uint16]func([]byte) string{
 	},
 	unix.NFTA_TABLE_USE: func(b []byte) string {
 		if b == nil {
-			return "object count (chains, sets and other objects)"
+			return "use count (chains, sets and other objects)"
 		}
 		return fmt.Sprint(be32(b))
 	},
@@ -278,7 +312,7 @@ var chainAttrWords = map[uint16]func([]byte) string{
 	},
 	unix.NFTA_CHAIN_USE: func(b []byte) string {
 		if b == nil {
-			return "number of jumps to it"
+			return "use count (its rules and the jumps to it)"
 		}
 		return fmt.Sprint(be32(b))
 	},

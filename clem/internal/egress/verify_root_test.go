@@ -96,6 +96,9 @@ func TestVerifyCatchesTampering(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, `extra set or map "allowed"`},
+		{"extra named counter", func(t *testing.T, c *nftables.Conn) {
+			c.AddObj(&nftables.CounterObj{Table: tb, Name: "hits"})
+		}, "table: use count (chains, sets and other objects) is 5, want 4"},
 	}
 	netns.Run(t, func() {
 		s := testSpec(table)
