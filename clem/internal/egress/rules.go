@@ -180,24 +180,24 @@ func build(s Spec) plan {
 
 		c := chain{name: name}
 		c.rules = append(c.rules,
-			mkRule("replies on loopback of connections "+a.Name+" accepted",
+			mkRule(a.Name+": replies on loopback to connections it accepted",
 				ctReply(), ctBits(expr.CtKeySTATE, "state", ctStateEstablished, "established"), oifLoopback(), accept()),
-			mkRule("pipelock", toLoopback4(), tcpDport(s.ProxyPort), accept()),
+			mkRule(a.Name+": pipelock", toLoopback4(), tcpDport(s.ProxyPort), accept()),
 		)
 		for _, p := range slices.Sorted(slices.Values(a.MCPPorts)) {
-			c.rules = append(c.rules, mkRule("mcp", toLoopback4(), tcpDport(p), accept()))
+			c.rules = append(c.rules, mkRule(fmt.Sprintf("%s: mcp %d", a.Name, p), toLoopback4(), tcpDport(p), accept()))
 		}
 		if a.Transparent {
-			c.rules = append(c.rules, mkRule("pipelock transparent, redirected connections only",
+			c.rules = append(c.rules, mkRule(a.Name+": pipelock transparent, redirected connections only",
 				toLoopback4(), tcpDport(s.TransparentPort), ctBits(expr.CtKeySTATUS, "status", ctStatusDstNAT, "dnat"), accept()))
 			for _, port := range []int{80, 443} {
-				nat = append(nat, mkRule("agent "+a.Name+" transparent",
+				nat = append(nat, mkRule(fmt.Sprintf("%s: transparent %d", a.Name, port),
 					skuid(a.UID), nfprotoIPv4(), tcpDport(port), redirectTo(s.TransparentPort)))
 			}
 		}
 		c.rules = append(c.rules,
-			mkRule("everything else", rejectTCPReset()),
-			mkRule("everything else", rejectAdmin()),
+			mkRule(a.Name+": reject other tcp", rejectTCPReset()),
+			mkRule(a.Name+": reject the rest", rejectAdmin()),
 		)
 		chains = append(chains, c)
 	}

@@ -46,7 +46,7 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			"table inet clem_verify is missing"},
 		{"flush agent chain", func(t *testing.T, c *nftables.Conn) {
 			c.FlushChain(&nftables.Chain{Name: "agent_alice", Table: tb})
-		}, `missing rule in chain agent_alice: "everything else"`},
+		}, `missing rule in chain agent_alice: "alice: reject the rest"`},
 		{"flush base chain", func(t *testing.T, c *nftables.Conn) {
 			c.FlushChain(&nftables.Chain{Name: "output", Table: tb})
 		}, `missing rule in chain output: "agent bob"`},
@@ -54,12 +54,12 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			if err := c.DelRule(rulesOf(t, c, table, "agent_bob")[1]); err != nil {
 				t.Fatal(err)
 			}
-		}, `missing rule in chain agent_bob: "pipelock"`},
+		}, `missing rule in chain agent_bob: "bob: pipelock"`},
 		{"delete the redirect", func(t *testing.T, c *nftables.Conn) {
 			if err := c.DelRule(rulesOf(t, c, table, "nat_output")[0]); err != nil {
 				t.Fatal(err)
 			}
-		}, `missing rule in chain nat_output: "agent alice transparent"`},
+		}, `missing rule in chain nat_output: "alice: transparent 80"`},
 		{"append a rule", func(t *testing.T, c *nftables.Conn) {
 			c.AddRule(&nftables.Rule{Table: tb, Chain: &nftables.Chain{Name: "output", Table: tb}, Exprs: acceptAll})
 		}, "extra rule in chain output: (handle "},
@@ -74,7 +74,7 @@ func TestVerifyCatchesTampering(t *testing.T) {
 				}
 			}
 			c.ReplaceRule(r)
-		}, `changed rule in chain agent_alice (handle`},
+		}, `"alice: pipelock" is now [meta nfproto; == 0x02; payload base 1 offset 16 len 4; == 0x7f000001; meta l4proto; == 0x06; payload base 2 offset 2 len 2; == 0x1f90; accept]`},
 		{"reorder rules", func(t *testing.T, c *nftables.Conn) {
 			r := rulesOf(t, c, table, "agent_bob")[1]
 			if err := c.DelRule(r); err != nil {
