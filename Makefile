@@ -14,7 +14,7 @@ PKG      := github.com/clemhq/clem/shared/version
 LDFLAGS  := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 export CGO_ENABLED := 0
 
-.PHONY: help build test test-short verify dist install uninstall quickstart clean bench-pipelock bench-vault
+.PHONY: help build test test-short test-containment verify dist install uninstall quickstart clean bench-pipelock bench-vault
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -25,6 +25,13 @@ build: ## build all seven binaries into bin/
 
 test: ## run every module's tests (root needed for the privileged ones)
 	$(GO) test -count=1 $(addprefix ./,$(addsuffix /...,$(MODULES)))
+
+test-containment: ## the attack matrix alone (root); ends with "containment: N/N attempts held"
+	@report=$$(mktemp /tmp/clem-containment.XXXXXX); \
+	(cd tests && CLEM_CONTAINMENT_REPORT=$$report $(GO) test -count=1 -run '^TestContainment$$' . >$$report.log 2>&1); rc=$$?; \
+	[ $$rc -eq 0 ] || cat $$report.log; \
+	if [ -s $$report ]; then cat $$report; else echo "containment: 0/0 attempts held (the matrix did not run)"; fi; \
+	rm -f $$report $$report.log; exit $$rc
 
 verify: ## go.work lists every module; go vet, gofmt and go mod tidy are clean
 	@for m in $(MODULES); do grep -q "^\s*\./$$m$$" go.work || { echo "go.work does not use ./$$m"; exit 1; }; done

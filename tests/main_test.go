@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	if spec := os.Getenv(probeEnv); spec != "" {
+		return probeMain(spec)
+	}
 	var err error
 	repoRoot, err = filepath.Abs("..")
 	if err != nil {

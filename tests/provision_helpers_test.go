@@ -41,10 +41,17 @@ func newFleet(t *testing.T, yaml string) *fleet {
 	}
 	f := &fleet{name: uniqueProject("cp"), secret: "sk-ant-real-" + hex.EncodeToString([]byte(uniqueProject("k")))}
 	f.dir = t.TempDir()
+	// Traversable like an operator's checkout, so the files' own modes are
+	// what keeps agents out of the vault and its key.
+	os.Chmod(filepath.Dir(f.dir), 0o755)
 	os.Chmod(f.dir, 0o755)
 	f.env = []string{"CLEM_KEY_FILE=" + filepath.Join(f.dir, "age.key")}
 	f.netns = netns.NewNamed(t)
-	writeFile(t, filepath.Join(f.dir, "clem.yaml"), strings.ReplaceAll(yaml, "PROJECT", f.name))
+	if yaml != "" {
+		writeFile(t, filepath.Join(f.dir, "clem.yaml"), strings.ReplaceAll(yaml, "PROJECT", f.name))
+	} else {
+		writeFile(t, filepath.Join(f.dir, "clem.yaml"), "project: "+f.name+"\nagents:\n  lead: {}\n")
+	}
 	if r := runBin(t, f.dir, f.env, "", "clem", "vault", "init"); r.code != 0 {
 		t.Fatalf("clem vault init: %s", r.stderr)
 	}

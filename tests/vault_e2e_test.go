@@ -224,7 +224,13 @@ type daemon struct {
 
 func startDaemon(t *testing.T, name string, args ...string) *daemon {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	return startCmd(t, exec.Command(filepath.Join(binDir, name), args...))
+}
+
+// startCmd starts cmd, collecting its output, and stops it (SIGTERM, then
+// SIGKILL after 10 s) when the test ends.
+func startCmd(t *testing.T, cmd *exec.Cmd) *daemon {
+	t.Helper()
 	out := &strings.Builder{}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw

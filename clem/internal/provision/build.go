@@ -102,7 +102,9 @@ func dirs(cfg *config.Config, p layout.Project, rs []string) []Dir {
 		switch r {
 		case layout.Vault:
 			state.Mode = 0o700
-			run.Group = p.User(layout.Pipelock) // only pipelock may reach the broker
+			// Its socket is 0660 vault:vault; pipelock joins the group
+			// (SupplementaryGroups=), so only pipelock may reach the broker.
+			run.Group = u
 		case layout.Coord:
 			run.Group, run.Mode = u, 0o755 // runners and the operator connect; SO_PEERCRED decides
 		case layout.Watchdog:

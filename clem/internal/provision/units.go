@@ -23,6 +23,10 @@ func UnitData(in *Inputs) units.Data {
 			dm.Credentials = append(dm.Credentials, units.Credential{Name: n, Path: p.Cred(r, n)})
 		}
 		switch r {
+		case layout.Pipelock:
+			if hasRole(cfg, layout.Vault) {
+				dm.SupplementaryGroups = []string{p.User(layout.Vault)}
+			}
 		case layout.MCP:
 			dm.WriteExecute = true // stdio MCP servers are often Node or Python
 		case layout.Coord:

@@ -224,7 +224,9 @@ func (v *Vault) save() error {
 		return err
 	}
 	clear(plain)
-	return fsutil.WriteFileAtomic(v.path, buf.Bytes(), 0o644)
+	// Encrypted and safe to commit, but nobody else on this host (agents
+	// least of all) needs even the ciphertext: 0600.
+	return fsutil.WriteFileAtomic(v.path, buf.Bytes(), 0o600)
 }
 
 func contains(ss []string, s string) bool {

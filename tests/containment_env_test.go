@@ -1,0 +1,307 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/clemhq/clem/shared/audit"
+)
+
+// containment holds what the matrix needs: the project's paths, the
+// agents' identities and the listeners root keeps as controls.
+type containment struct {
+	f        *fleet
+	probeBin string
+	caFiles  []string // the lead's CA bundle and the test upstream's CA
+	lead     *user.User
+	etc      string
+	state    string
+	rootPort int    // a loopback listener of another user (root)
+	mcpPort  int    // dev's sidecar port, which lead is not subscribed to
+	leadKey  string // lead's placeholder for the model key
+}
+
+func newContainment(t *testing.T, f *fleet, probeBin, upstreamCA string) *containment {
+	t.Helper()
+	cm := &containment{f: f, probeBin: probeBin, etc: "/etc/clem/" + f.name, state: "/var/lib/clem/" + f.name}
+	var err error
+	if cm.lead, err = user.Lookup(f.user("lead")); err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(binDir, "upstream-ca-"+f.name+".pem")
+	if err := copyFile(upstreamCA, ca, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(ca) })
+	cm.caFiles = []string{cm.etc + "/agents/lead/ca-bundle.pem", ca}
+	env, _ := os.ReadFile(cm.etc + "/agents/lead/env")
+	m := regexp.MustCompile(`ANTHROPIC_API_KEY="([^"]+)"`).FindSubmatch(env)
+	if m == nil {
+		t.Fatalf("lead's env file has no model placeholder:\n%s", env)
+	}
+	cm.leadKey = string(m[1])
+	cm.mcpPort = cmProxyPort + 3
+	cm.listen(t)
+	// A file in the other agent's home.
+	notes := "/home/" + f.user("dev") + "/notes.txt"
+	writeFile(t, notes, "dev's notes")
+	dev, _ := user.Lookup(f.user("dev"))
+	uid, _ := strconv.Atoi(dev.Uid)
+	gid, _ := strconv.Atoi(dev.Gid)
+	os.Chown(notes, uid, gid)
+	return cm
+}
+
+// listen sets up, inside the namespace, the targets root can reach: a
+// public-looking addresses on lo, TCP and UDP listeners,
+// and unprivileged ICMP sockets for everyone (so a refused ping is the
+// rule's doing, not the socket type's).
+func (cm *containment) listen(t *testing.T) {
+	t.Helper()
+	for _, args := range [][]string{
+		{"addr", "add", cmPublic4 + "/32", "dev", "lo"},
+		{"addr", "add", cmPublic6 + "/128", "dev", "lo", "nodad"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	if err := os.WriteFile("/proc/sys/net/ipv4/ping_group_range", []byte("0 2147483647"), 0o644); err != nil {
+		t.Fatalf("allow unprivileged ICMP in the namespace: %v", err)
+	}
+	root := tcpListen(t, "127.0.0.1:0")
+	cm.rootPort = root.Addr().(*net.TCPAddr).Port
+	for _, a := range []string{cmPublic4 + ":443", cmPublic4 + ":80", "[" + cmPublic6 + "]:443",
+		fmt.Sprintf("[::1]:%d", cmProxyPort), fmt.Sprintf("127.0.0.1:%d", cm.mcpPort)} {
+		tcpListen(t, a)
+	}
+	for _, a := range []string{cmPublic4 + ":53", "127.0.0.1:5300"} {
+		c, err := net.ListenPacket("udp", a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		go func() {
+			buf := make([]byte, 512)
+			for {
+				n, from, err := c.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				c.WriteTo(buf[:n], from)
+			}
+		}()
+	}
+}
+
+func tcpListen(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen %s: %v", addr, err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln
+}
+
+// startDaemons runs pipelock and agent-vault as their users, as their units
+// would: pipelock with agent-vault's group for the hand-off socket,
+// agent-vault with its credentials in a directory only it can read.
+func (cm *containment) startDaemons(t *testing.T) {
+	t.Helper()
+	f := cm.f
+	pl := cm.cred(t, f.user("pipelock"), f.user("vault"))
+	av := cm.cred(t, f.user("vault"))
+	creds, err := os.MkdirTemp("", "clem-cm-creds-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(creds) })
+	os.Chown(creds, int(av.Uid), int(av.Gid))
+	src := cm.etc + "/credentials/vault"
+	entries, _ := os.ReadDir(src)
+	for _, e := range entries {
+		dst := filepath.Join(creds, e.Name())
+		if err := copyFile(filepath.Join(src, e.Name()), dst, 0o400); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(dst, int(av.Uid), int(av.Gid))
+	}
+	vault := exec.Command(filepath.Join(binDir, "agent-vault"), "run", "-c", cm.etc+"/agent-vault.toml")
+	vault.Env = []string{"PATH=/usr/bin:/bin", "CREDENTIALS_DIRECTORY=" + creds}
+	vault.SysProcAttr = &syscall.SysProcAttr{Credential: av}
+	vd := startCmd(t, vault)
+	sock := "/run/clem/" + f.name + "/vault/vault.sock"
+	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, vd)
+	proxy := exec.Command(filepath.Join(binDir, "pipelock"), "run", "-c", cm.etc+"/pipelock.toml")
+	proxy.Env = []string{"PATH=/usr/bin:/bin"}
+	proxy.SysProcAttr = &syscall.SysProcAttr{Credential: pl}
+	pd := startCmd(t, proxy)
+	waitFor(t, func() bool {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", cmProxyPort), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, pd)
+}
+
+// cred is a user's credential with extra supplementary groups.
+func (cm *containment) cred(t *testing.T, name string, groups ...string) *syscall.Credential {
+	t.Helper()
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	c := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
+	for _, g := range groups {
+		gr, err := user.LookupGroup(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := strconv.Atoi(gr.Gid)
+		c.Groups = append(c.Groups, uint32(id))
+	}
+	return c
+}
+
+// asLead runs p in a new process as the lead agent's uid.
+func (cm *containment) asLead(t *testing.T, p probe) outcome {
+	t.Helper()
+	spec, _ := json.Marshal(p)
+	cmd := exec.Command(cm.probeBin)
+	cmd.Env = []string{probeEnv + "=" + string(spec), "PATH=/usr/bin:/bin", "HOME=" + cm.lead.HomeDir}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cm.cred(t, cm.lead.Username)}
+	out, err := cmd.Output()
+	var o outcome
+	if jerr := json.Unmarshal(out, &o); jerr != nil {
+		return outcome{Err: fmt.Sprintf("probe process: %v %v: %s", err, jerr, out)}
+	}
+	return o
+}
+
+// try makes one attempt (and its control) and records what happened.
+func (cm *containment) try(t *testing.T, a *attempt) {
+	t.Helper()
+	if a.control {
+		if c := a.probe.run(); !c.OK {
+			a.got, a.held = "control failed: root could not do it either: "+c.Err, false
+			return
+		}
+	}
+	o := cm.asLead(t, a.probe)
+	want := a.want
+	if want == nil {
+		want = func(o outcome) bool { return !o.OK }
+	}
+	a.held = want(o)
+	a.got = describe(o)
+}
+
+func describe(o outcome) string {
+	var parts []string
+	if o.OK {
+		parts = append(parts, "succeeded")
+	} else {
+		parts = append(parts, "failed")
+	}
+	if o.Status != 0 {
+		parts = append(parts, "HTTP "+strconv.Itoa(o.Status))
+	}
+	if o.Err != "" {
+		e := o.Err
+		if i := strings.LastIndex(e, ": "); i > 0 && len(e) > 60 {
+			e = e[i+2:]
+		}
+		parts = append(parts, e)
+	}
+	return strings.Join(strings.Fields(strings.Join(parts, ", ")), " ")
+}
+
+// checkAudit waits until every attempt that must be audited is, then marks
+// the ones that are not.
+func (cm *containment) checkAudit(t *testing.T, rows []*attempt) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		recs := append(auditRecords(cm.state+"/pipelock/audit.log"), auditRecords(cm.state+"/vault/audit.log")...)
+		missing := 0
+		for _, a := range rows {
+			if a.audited != nil && !anyRecord(recs, a.audited) {
+				missing++
+				if time.Now().After(deadline) && a.held {
+					a.held = false
+					a.got += "; NOT AUDITED"
+				}
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func auditRecords(path string) []audit.Record {
+	b, _ := os.ReadFile(path)
+	var out []audit.Record
+	for _, l := range strings.Split(string(b), "\n") {
+		if r, err := audit.Parse([]byte(l)); err == nil && l != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func anyRecord(recs []audit.Record, ok func(audit.Record) bool) bool {
+	for _, r := range recs {
+		if ok(r) {
+			return true
+		}
+	}
+	return false
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Chmod(dst, mode)
+}

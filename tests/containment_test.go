@@ -1,0 +1,115 @@
+package tests
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/testutil/netns"
+)
+
+// Hosts and addresses of the attack matrix. The public-looking ones live
+// on lo inside the test's network namespace: root reaches
+// them (the control), the agents must not.
+const (
+	cmProxyPort = 23128
+	cmPublic4   = "140.82.112.3" // looks like github.com
+	cmPublic6   = "2001:db8::1"
+	cmAllowed   = "allowed.test"
+	cmOther     = "other.test" // brokered, bound to other_token only
+	cmModel     = "api.anthropic.com"
+)
+
+const containmentYAML = `project: PROJECT
+egress:
+  domains: [allowed.test]
+  proxy_port: 23128
+  resolve:
+    - allowed.test:443=UPSTREAM
+    - other.test:443=UPSTREAM
+    - api.anthropic.com:443=UPSTREAM
+  upstream_ca: ./upstream-ca.pem
+secrets:
+  other_token:
+    disposition: brokered
+    hosts: [other.test]
+sidecars:
+  devtool:
+    command: [/bin/true]
+agents:
+  lead:
+    role: lead engineer
+    secrets: [other_token]
+  dev:
+    role: developer
+    sidecars: [devtool]
+`
+
+// attempt is one row of the matrix.
+type attempt struct {
+	name     string
+	expected string // what must happen, in words
+	probe    probe
+	control  bool                    // root must succeed with the same probe (proves the rule, not a missing listener, refuses)
+	want     func(outcome) bool      // nil: the probe must fail
+	audited  func(audit.Record) bool // a pipelock or agent-vault record that must exist
+	got      string
+	held     bool
+}
+
+// TestContainment is the attack matrix: provision a two-agent project into
+// a fresh network namespace, start pipelock and agent-vault as their users,
+// then, as the lead agent's uid, try every way out and every file it must
+// not touch. Each attempt must fail (and be audited with the agent's name
+// where it reaches pipelock or agent-vault); an allowed CONNECT and a
+// brokered request must work.
+func TestContainment(t *testing.T) {
+	f := newFleet(t, "")
+	f.vaultSet(t, "other_token", "sk-other-real-token-5f2a")
+	pki := newTestPKI(t, cmAllowed, cmOther, cmModel)
+	var seen sync.Map // X-Api-Key values upstream received, by host
+	up := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen.Store(r.Host, r.Header.Get("X-Api-Key"))
+			fmt.Fprintf(w, "hello from %s", r.Host)
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0), // the SNI attempt's aborted handshake is expected
+	}
+	probeBin := filepath.Join(binDir, "probe")
+	if err := copyFile(os.Args[0], probeBin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var rows []*attempt
+	netns.In(t, f.netns, func() {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		up.TLSConfig = &tls.Config{Certificates: []tls.Certificate{pki.leaf}}
+		go up.ServeTLS(ln, "", "")
+		t.Cleanup(func() { up.Close() })
+		writeFile(t, filepath.Join(f.dir, "upstream-ca.pem"), string(pki.caPEM))
+		yaml := strings.ReplaceAll(strings.ReplaceAll(containmentYAML, "PROJECT", f.name), "UPSTREAM", ln.Addr().String())
+		writeFile(t, filepath.Join(f.dir, "clem.yaml"), yaml)
+		f.provision(t)
+		cm := newContainment(t, f, probeBin, filepath.Join(f.dir, "upstream-ca.pem"))
+		cm.startDaemons(t)
+		rows = cm.attempts(&seen)
+		for _, a := range rows {
+			cm.try(t, a)
+		}
+		cm.checkAudit(t, rows)
+	})
+	report(t, rows)
+}
