@@ -25,8 +25,9 @@ func loadRepo(t *testing.T) *Set {
 }
 
 // fleet is a representative project built from the layout the way
-// provision builds it: every daemon, two agents (one with limits),
-// credentials for the daemons that hold secrets.
+// provision builds it: every daemon, two pinned agents (one with limits)
+// and one whose egress is not pinned, credentials for the daemons that
+// hold secrets.
 func fleet(binDir string) Data {
 	p := layout.New(layout.DefaultRoots(binDir), "acme", 3128)
 	daemon := func(role string, creds ...string) Daemon {
@@ -63,10 +64,12 @@ func fleet(binDir string) Data {
 	}
 	lead := agent("lead")
 	lead.MemoryMax, lead.CPUQuota = "4G", "200%"
+	solo := agent("solo") // egress.enabled: false
+	solo.VerifyExec, solo.After = "", nil
 	return Data{
 		Project: p.Name, Target: p.Target(), BinDir: p.BinDir,
 		Daemons: []Daemon{pipelock, vault, mcp, coord, watchdog},
-		Agents:  []Agent{lead, agent("dev")},
+		Agents:  []Agent{lead, agent("dev"), solo},
 	}
 }
 

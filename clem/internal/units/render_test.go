@@ -16,7 +16,7 @@ func TestRenderGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"clem-acme-agent-dev.service", "clem-acme-agent-lead.service", "clem-acme-coord.service",
+		"clem-acme-agent-dev.service", "clem-acme-agent-lead.service", "clem-acme-agent-solo.service", "clem-acme-coord.service",
 		"clem-acme-mcp.service", "clem-acme-pipelock.service", "clem-acme-vault.service",
 		"clem-acme-watchdog.service", "clem-acme.target",
 	}
@@ -175,12 +175,23 @@ func TestRenderContract(t *testing.T) {
 			}
 		}
 		for k, v := range map[string]string{
-			"User": a.User, "EnvironmentFile": a.EnvFile, "ExecStartPre": "+" + a.VerifyExec,
+			"User": a.User, "EnvironmentFile": a.EnvFile,
 			"ExecStart": a.RunnerExec, "KillMode": "control-group", "ProtectHome": "tmpfs",
 			"BindPaths": a.Home, "ReadWritePaths": a.Home + " " + a.StateDir,
-			"IPAddressDeny": "any", "IPAddressAllow": "localhost",
 		} {
 			if got := u.one(t, a.Unit, "Service", k); got != v {
+				t.Errorf("%s: %s=%q, want %q", a.Unit, k, got, v)
+			}
+		}
+		// Pinned: verified before start and kept on loopback. Not pinned: neither.
+		pinned := map[string][]string{
+			"ExecStartPre": {"+" + a.VerifyExec}, "IPAddressDeny": {"any"}, "IPAddressAllow": {"localhost"},
+		}
+		for k, v := range pinned {
+			if a.VerifyExec == "" {
+				v = nil
+			}
+			if got := u.values("Service", k); !slices.Equal(got, v) {
 				t.Errorf("%s: %s=%q, want %q", a.Unit, k, got, v)
 			}
 		}
@@ -193,8 +204,8 @@ func TestRenderContract(t *testing.T) {
 		if got, want := u.values("Service", "CPUQuota"), nonEmpty(a.CPUQuota); !slices.Equal(got, want) {
 			t.Errorf("%s: CPUQuota=%q, want %q", a.Unit, got, want)
 		}
-		if got := u.values("Unit", "Wants"); !slices.Equal(got, []string{strings.Join(a.After, " ")}) {
-			t.Errorf("%s: Wants=%q, want %q", a.Unit, got, a.After)
+		if got, want := u.values("Unit", "Wants"), nonEmpty(strings.Join(a.After, " ")); !slices.Equal(got, want) {
+			t.Errorf("%s: Wants=%q, want %q", a.Unit, got, want)
 		}
 	}
 }
@@ -211,7 +222,7 @@ func nonEmpty(s string) []string {
 func TestRenderOnlyPresent(t *testing.T) {
 	d := fleet("/usr/local/bin")
 	d.Daemons = slices.DeleteFunc(d.Daemons, func(dm Daemon) bool { return dm.Role == "mcp" })
-	d.Agents = d.Agents[:1]
+	d.Agents = d.Agents[:1] // no dev, no solo
 	out, err := loadRepo(t).Render(d)
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +233,7 @@ func TestRenderOnlyPresent(t *testing.T) {
 	if len(out) != 1+len(d.Daemons)+len(d.Agents) {
 		t.Errorf("Render made %v", sortedNames(out))
 	}
-	if bytes.Contains(out[d.Target], []byte("mcp")) || bytes.Contains(out[d.Target], []byte("agent-dev")) {
+	if bytes.Contains(out[d.Target], []byte("mcp")) || bytes.Contains(out[d.Target], []byte("agent-dev")) || bytes.Contains(out[d.Target], []byte("agent-solo")) {
 		t.Errorf("target names a unit that is not rendered:\n%s", out[d.Target])
 	}
 }
@@ -249,7 +260,7 @@ func TestRenderRejects(t *testing.T) {
 	}{
 		{"newline in a command", func(d *Data) { d.Agents[0].RunnerExec += "\nExecStartPre=/bin/sh" }, "RunnerExec"},
 		{"relative program", func(d *Data) { d.Agents[0].VerifyExec = "clem egress verify" }, "VerifyExec"},
-		{"empty verify", func(d *Data) { d.Agents[0].VerifyExec = "" }, "VerifyExec"},
+		{"verify with a newline", func(d *Data) { d.Agents[0].VerifyExec += "\n" }, "VerifyExec"},
 		{"space in a path", func(d *Data) { d.Daemons[0].ReadWritePaths = []string{"/var/lib/a /"} }, "ReadWritePaths"},
 		{"relative path", func(d *Data) { d.Agents[1].Home = "home/acme-dev" }, "Home"},
 		{"unclean path", func(d *Data) { d.Agents[1].StateDir = "/var/lib/clem/../../etc" }, "StateDir"},

@@ -13,7 +13,7 @@ func samples() []Data {
 	}
 	for _, a := range full.Agents {
 		bare.Agents = append(bare.Agents, Agent{Key: a.Key, User: a.User, Unit: a.Unit, Home: a.Home,
-			RunnerExec: a.RunnerExec, EnvFile: a.EnvFile, VerifyExec: a.VerifyExec, StateDir: a.StateDir})
+			RunnerExec: a.RunnerExec, EnvFile: a.EnvFile, StateDir: a.StateDir})
 	}
 	return []Data{full, bare}
 }

@@ -55,7 +55,9 @@ type Agent struct {
 	RunnerExec string // command line, such as /usr/local/bin/runner run -c /etc/clem/p/agents/a/runner.toml
 	EnvFile    string // EnvironmentFile=: placeholders, proxy and CA variables
 	// VerifyExec runs as root before the runner (ExecStartPre=+) and must
-	// exit 0 for the unit to start: `clem egress verify --project p`.
+	// exit 0 for the unit to start: `clem egress verify --project p`. It
+	// also turns on the IP filter (loopback only). "" means the agent's
+	// egress is not pinned (egress.enabled: false): neither is rendered.
 	VerifyExec string
 	StateDir   string // writable: the runner's state and transcripts
 

@@ -86,7 +86,9 @@ func validate(d Data) error {
 		path(where, "EnvFile", a.EnvFile)
 		path(where, "StateDir", a.StateDir)
 		command(where, "RunnerExec", a.RunnerExec)
-		command(where, "VerifyExec", a.VerifyExec)
+		if a.VerifyExec != "" {
+			command(where, "VerifyExec", a.VerifyExec)
+		}
 		if a.MemoryMax != "" {
 			check(where, "MemoryMax", a.MemoryMax, memoryRE.MatchString(a.MemoryMax), `a size ("4G", "512M"), a percentage ("50%") or "infinity"`)
 		}
