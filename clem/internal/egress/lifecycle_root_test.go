@@ -1,7 +1,6 @@
 package egress
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -19,21 +18,7 @@ import (
 // tells each client the original destination the redirect preserved.
 func listenTransparent(t *testing.T, addr string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("listen %s: %v", addr, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("transparent from " + originalDst(c) + "\n"))
-			go func() { defer c.Close(); bufio.NewReader(c).ReadByte() }()
-		}
-	}()
+	listenGreeting(t, addr, func(c net.Conn) string { return "transparent from " + originalDst(c) })
 }
 
 // originalDst reads SO_ORIGINAL_DST (a sockaddr_in) from conntrack.

@@ -43,6 +43,12 @@ func setupNetwork(t *testing.T) {
 // label and a newline, so a probe can tell where it landed.
 func listenTCP(t *testing.T, addr, label string) {
 	t.Helper()
+	listenGreeting(t, addr, func(net.Conn) string { return label })
+}
+
+// listenGreeting serves addr, greeting each connection with greet(c).
+func listenGreeting(t *testing.T, addr string, greet func(net.Conn) string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("listen %s: %v", addr, err)
@@ -54,7 +60,7 @@ func listenTCP(t *testing.T, addr, label string) {
 			if err != nil {
 				return
 			}
-			c.Write([]byte(label + "\n"))
+			c.Write([]byte(greet(c) + "\n"))
 			go func() { defer c.Close(); bufio.NewReader(c).ReadByte() }()
 		}
 	}()
