@@ -86,6 +86,17 @@ func TestProvisionLifecycle(t *testing.T) {
 		t.Errorf("the project's table exists in the host namespace: %s", hostCheck.stdout)
 	}
 
+	// The daemons accept the configs provision wrote.
+	for _, c := range [][]string{
+		{"pipelock", "check", "-c", etc + "/pipelock.toml"},
+		{"agent-vault", "check", "-c", etc + "/agent-vault.toml"},
+		{"coord", "check", "-c", etc + "/coord.toml"},
+	} {
+		if r := runBin(t, "/", []string{"CREDENTIALS_DIRECTORY=" + etc + "/credentials/vault"}, "", c[0], c[1:]...); r.code != 0 {
+			t.Errorf("%s: exit %d\n%s%s", strings.Join(c, " "), r.code, r.stdout, r.stderr)
+		}
+	}
+
 	if again := f.provision(t); !strings.Contains(again, "nothing to change") {
 		t.Errorf("second provision changed something:\n%s", again)
 	}
