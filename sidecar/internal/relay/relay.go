@@ -216,7 +216,30 @@ func (r *Relay) setTools(tools []mcp.Tool) {
 	for i, t := range tools {
 		st[i] = server.ServerTool{Tool: t, Handler: r.call}
 	}
-	r.mcp.SetTools(st...)
+	if trySetTools(r.mcp, st) {
+		return
+	}
+	// mcp-go panics on a tool it deems invalid; a child's list must not
+	// bring sidecar down, so keep the tools it accepts and log the rest.
+	var ok []server.ServerTool
+	for _, t := range st {
+		if trySetTools(r.mcp, append(ok, t)) {
+			ok = append(ok, t)
+		} else {
+			r.opts.Log.Error("server listed a tool that cannot be relayed; left out", "server", r.cfg.Load().Name, "tool", t.Tool.Name)
+		}
+	}
+	trySetTools(r.mcp, ok)
+}
+
+func trySetTools(s *server.MCPServer, st []server.ServerTool) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	s.SetTools(st...)
+	return true
 }
 
 // call relays one tools/call to the caller's backend and audits it.
