@@ -187,3 +187,52 @@ func filesContaining(t *testing.T, needle []byte, roots ...string) []string {
 	}
 	return out
 }
+
+// TestProvisionResumesAfterFailure: a run that fails midway (agent-vault
+// cannot make its CA) leaves nothing half-written; the next run finishes
+// the job and a third has nothing to do.
+func TestProvisionResumesAfterFailure(t *testing.T) {
+	f := newFleet(t, twoAgents)
+	broken := t.TempDir()
+	os.Chmod(broken, 0o755)
+	for _, b := range Binaries {
+		if b == "agent-vault" {
+			writeFile(t, filepath.Join(broken, b), "#!/bin/sh\necho 'agent-vault: disk on fire' >&2\nexit 3\n")
+			os.Chmod(filepath.Join(broken, b), 0o755)
+			continue
+		}
+		if err := os.Symlink(filepath.Join(binDir, b), filepath.Join(broken, b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := f.clem(t, "provision", "--templates", filepath.Join(repoRoot, "systemd"), "--bin-dir", broken)
+	if r.code == 0 || !strings.Contains(r.stderr, "disk on fire") {
+		t.Fatalf("provision with a failing agent-vault: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Nothing half-written: every file provision wrote is complete (atomic
+	// writes leave no temporaries behind).
+	if tmp := filesMatching(t, regexp.MustCompile(`/\..*\.tmp-`), "/etc/clem/"+f.name, "/var/lib/clem/"+f.name); len(tmp) > 0 {
+		t.Errorf("temporary files left: %v", tmp)
+	}
+	out := f.provision(t)
+	if !strings.Contains(out, "agent-vault CA") || !strings.Contains(out, "vault-ca.pem") {
+		t.Errorf("the second run did not finish the CA step:\n%s", out)
+	}
+	if again := f.provision(t); !strings.Contains(again, "nothing to change") {
+		t.Errorf("third provision changed something:\n%s", again)
+	}
+}
+
+// filesMatching walks roots and lists paths matching re.
+func filesMatching(t *testing.T, re *regexp.Regexp, roots ...string) []string {
+	var out []string
+	for _, root := range roots {
+		filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+			if err == nil && re.MatchString(p) {
+				out = append(out, p)
+			}
+			return nil
+		})
+	}
+	return out
+}
