@@ -29,7 +29,8 @@ func (e *DiffError) Error() string {
 }
 
 // Verify returns nil iff the live table is exactly what Apply(s) would
-// write, and a *DiffError otherwise.
+// write: a *DiffError when it differs, another error when it cannot tell
+// (an invalid spec, no privileges, netlink failing).
 //
 // The kernel reports rules in its own encoding (attributes Apply did not
 // send, some it did send left out), so Verify does not compare against
