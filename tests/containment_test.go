@@ -45,7 +45,7 @@ secrets:
     hosts: [other.test]
 sidecars:
   devtool:
-    command: [/bin/true]
+    command: [/bin/cat]
 agents:
   lead:
     role: lead engineer

@@ -24,14 +24,27 @@ agents:
     model: sonnet
 `
 
+// lifecycleYAML adds a sidecar with its own secret, used by dev only.
+const lifecycleYAML = twoAgents + `    sidecars: [db]
+secrets:
+  db_password:
+    disposition: sidecar
+sidecars:
+  db:
+    command: [/bin/cat]
+    secrets: [db_password]
+`
+
 // TestProvisionLifecycle: provision a two-agent project into a network
 // namespace, check what it made, provision again (no change), change one
 // agent's model (only its runner config changes), then deprovision and
 // check nothing is left: no user, file, table or unit.
 func TestProvisionLifecycle(t *testing.T) {
-	f := newFleet(t, twoAgents)
+	f := newFleet(t, lifecycleYAML)
 	const unused = "sk-unused-never-installed-7d1e"
 	f.vaultSet(t, "unused_token", unused)
+	const dbPassword = "pg-real-password-51c0"
+	f.vaultSet(t, "db_password", dbPassword)
 
 	dry := f.clem(t, "provision", "--dry-run", "--templates", filepath.Join(repoRoot, "systemd"), "--bin-dir", binDir)
 	if dry.code != 0 || !strings.Contains(dry.stdout, "+ user       "+f.user("lead")) {
@@ -43,13 +56,10 @@ func TestProvisionLifecycle(t *testing.T) {
 
 	out := f.provision(t)
 	t.Logf("first provision:\n%s", out)
-	for _, u := range []string{"pipelock", "vault", "coord", "watchdog", "lead", "dev"} {
+	for _, u := range []string{"pipelock", "vault", "mcp", "coord", "watchdog", "lead", "dev"} {
 		if !userExists(f.user(u)) {
 			t.Errorf("user %s missing after provision", f.user(u))
 		}
-	}
-	if userExists(f.user("mcp")) {
-		t.Errorf("user %s exists but no agent uses a sidecar", f.user("mcp"))
 	}
 	etc := "/etc/clem/" + f.name
 	checkOwner(t, etc+"/agents/lead/runner.toml", "root", f.user("lead"), 0o640)
@@ -71,6 +81,9 @@ func TestProvisionLifecycle(t *testing.T) {
 	if len(holders) != 1 || holders[0] != etc+"/credentials/vault/anthropic_api_key" {
 		t.Errorf("the model key is in %v; want only the vault's credential file", holders)
 	}
+	if h := filesContaining(t, []byte(dbPassword), etc, "/var/lib/clem/"+f.name, "/home/"+f.user("dev"), "/etc/systemd/system"); len(h) != 1 || h[0] != etc+"/credentials/mcp/db_password" {
+		t.Errorf("the sidecar's secret is in %v; want only the sidecar's credential file", h)
+	}
 	if h := filesContaining(t, []byte(unused), etc, "/var/lib/clem/"+f.name, "/etc/systemd/system"); len(h) > 0 {
 		t.Errorf("a secret nothing uses was installed: %v", h)
 	}
@@ -91,8 +104,13 @@ func TestProvisionLifecycle(t *testing.T) {
 		{"pipelock", "check", "-c", etc + "/pipelock.toml"},
 		{"agent-vault", "check", "-c", etc + "/agent-vault.toml"},
 		{"coord", "check", "-c", etc + "/coord.toml"},
+		{"sidecar", "check", "-c", etc + "/sidecar.toml"},
 	} {
-		if r := runBin(t, "/", []string{"CREDENTIALS_DIRECTORY=" + etc + "/credentials/vault"}, "", c[0], c[1:]...); r.code != 0 {
+		creds := etc + "/credentials/vault"
+		if c[0] == "sidecar" {
+			creds = etc + "/credentials/mcp"
+		}
+		if r := runBin(t, "/", []string{"CREDENTIALS_DIRECTORY=" + creds}, "", c[0], c[1:]...); r.code != 0 {
 			t.Errorf("%s: exit %d\n%s%s", strings.Join(c, " "), r.code, r.stdout, r.stderr)
 		}
 	}

@@ -7,8 +7,9 @@ func daemonConfig(in *Inputs, role string) ([]byte, error) {
 	switch role {
 	case layout.Coord:
 		return coordConfig(in)
+	case layout.MCP:
+		return sidecarConfig(in)
 	}
-	// TODO(provision): sidecar.toml and watchdog.toml land with sidecar
-	// (#8) and watchdog (#7).
+	// TODO(provision): watchdog.toml lands with the watchdog (#7).
 	return nil, nil
 }

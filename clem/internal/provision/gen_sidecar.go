@@ -1,0 +1,89 @@
+package provision
+
+import (
+	"strconv"
+
+	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/config"
+)
+
+// The sidecar.toml schema (docs/sidecar.md) provision writes.
+type scFile struct {
+	Admin    scSocket   `toml:"admin"`
+	Audit    auditTOML  `toml:"audit"`
+	Children coordDir   `toml:"children"`
+	Clients  []scClient `toml:"client"`
+	Servers  []scServer `toml:"server"`
+}
+
+type scSocket struct {
+	Socket string `toml:"socket"`
+}
+
+type scClient struct {
+	Name string   `toml:"name"`
+	UIDs []uint32 `toml:"uids"`
+}
+
+type scServer struct {
+	Name     string     `toml:"name"`
+	Listen   string     `toml:"listen"`
+	Command  []string   `toml:"command,omitempty"`
+	URL      string     `toml:"url,omitempty"`
+	Identity string     `toml:"identity"`
+	Agents   []string   `toml:"agents"`
+	Secrets  []scSecret `toml:"secret,omitempty"`
+}
+
+type scSecret struct {
+	Name   string `toml:"name"`
+	Env    string `toml:"env,omitempty"`
+	Header string `toml:"header,omitempty"`
+	Prefix string `toml:"prefix,omitempty"`
+}
+
+// sidecarConfig serves each used sidecar on its own loopback port for the
+// agents subscribed to it; each child gets only its own secrets.
+func sidecarConfig(in *Inputs) ([]byte, error) {
+	cfg, p := in.Cfg, in.Proj
+	f := scFile{
+		Admin:    scSocket{Socket: p.SidecarAdmin()},
+		Audit:    audit(p, layout.MCP),
+		Children: coordDir{Dir: p.RunDir(layout.MCP) + "/children"},
+	}
+	for _, a := range cfg.Agents {
+		if len(a.Sidecars) > 0 {
+			f.Clients = append(f.Clients, scClient{Name: a.Key, UIDs: []uint32{in.uid(a.User)}})
+		}
+	}
+	for i, sc := range usedSidecars(cfg) {
+		s := scServer{
+			Name:     sc.Name,
+			Listen:   "127.0.0.1:" + strconv.Itoa(p.SidecarPort(i)),
+			Command:  sc.Command,
+			URL:      sc.URL,
+			Identity: sc.Identity,
+			Agents:   cfg.SidecarAgents(sc.Name),
+		}
+		if s.Identity == "" {
+			s.Identity = config.IdentityShared
+		}
+		for _, n := range sc.Secrets {
+			sec := cfg.Secret(n)
+			if sec == nil {
+				continue
+			}
+			if sc.URL != "" {
+				h := scSecret{Name: n, Header: "Authorization", Prefix: "Bearer "}
+				if sec.Auth == "header" && sec.Header != "" {
+					h.Header, h.Prefix = sec.Header, ""
+				}
+				s.Secrets = append(s.Secrets, h)
+			} else {
+				s.Secrets = append(s.Secrets, scSecret{Name: n, Env: sec.Env})
+			}
+		}
+		f.Servers = append(f.Servers, s)
+	}
+	return encodeTOML(cfg.Path, f)
+}
