@@ -82,11 +82,53 @@ func client(c *cli.Context) (*coordapi.Client, error) {
 	return coordapi.NewClient(p.CoordSocket()), nil
 }
 
+// args returns the command's n positional arguments. Flags may also come
+// after them (clem task add "title" --to dev), which urfave/cli leaves in
+// the arguments; they are set here. After "--" everything is positional.
 func args(c *cli.Context, n int, usage string) ([]string, error) {
-	if c.NArg() != n {
-		return nil, cli.Exit(fmt.Sprintf("usage: clem task %s %s", c.Command.Name, usage), 2)
+	usageErr := cli.Exit(fmt.Sprintf("usage: clem task %s %s", c.Command.Name, usage), 2)
+	var pos []string
+	a := c.Args().Slice()
+	for i := 0; i < len(a); i++ {
+		s := a[i]
+		if s == "--" {
+			pos = append(pos, a[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(s, "-") || s == "-" {
+			pos = append(pos, s)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(s, "-"), "=")
+		if !hasFlag(c.Command, name) {
+			return nil, cli.Exit(fmt.Sprintf("clem task %s: unknown flag %s (put text that starts with - after --)", c.Command.Name, s), 2)
+		}
+		if !hasVal {
+			if i+1 >= len(a) {
+				return nil, usageErr
+			}
+			i++
+			val = a[i]
+		}
+		if err := c.Set(name, val); err != nil {
+			return nil, fmt.Errorf("clem task %s: %s: %w", c.Command.Name, s, err)
+		}
 	}
-	return c.Args().Slice(), nil
+	if len(pos) != n {
+		return nil, usageErr
+	}
+	return pos, nil
+}
+
+func hasFlag(cmd *cli.Command, name string) bool {
+	for _, f := range cmd.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func add(c *cli.Context) error {
@@ -123,6 +165,9 @@ func add(c *cli.Context) error {
 }
 
 func list(c *cli.Context) error {
+	if _, err := args(c, 0, "[--state STATE]"); err != nil {
+		return err
+	}
 	var st coordapi.State
 	if s := c.String("state"); s != "" {
 		var err error

@@ -47,3 +47,24 @@ func TestClean(t *testing.T) {
 		t.Errorf("cleanText = %q", got)
 	}
 }
+
+func TestFlagsAfterArgs(t *testing.T) {
+	// Flags after the title are parsed: the --to value is checked (and
+	// refused) before anything is dialed.
+	_, err := run(t, "add", "fix it", "--to", "Bad Agent", "--socket", "/nonexistent/c.sock")
+	if err == nil || !strings.Contains(err.Error(), `to "Bad Agent"`) {
+		t.Errorf("add with trailing --to = %v, want the --to value checked", err)
+	}
+	_, err = run(t, "add", "fix it", "--colour", "red")
+	if err == nil || !strings.Contains(err.Error(), "unknown flag --colour") {
+		t.Errorf("add with an unknown trailing flag = %v", err)
+	}
+	_, err = run(t, "comment", "--socket", "/nonexistent/c.sock", "1", "--", "--not a flag")
+	if err == nil || !strings.Contains(err.Error(), "is coord running?") {
+		t.Errorf("comment with text after -- = %v, want it to reach the dial", err)
+	}
+	_, err = run(t, "list", "--socket=/nonexistent/c.sock", "extra")
+	if err == nil || !strings.Contains(err.Error(), "usage: clem task list") {
+		t.Errorf("list with an argument = %v", err)
+	}
+}
