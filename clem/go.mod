@@ -6,6 +6,7 @@ replace github.com/clemhq/clem/shared => ../shared
 
 require (
 	filippo.io/age v1.3.2
+	github.com/BurntSushi/toml v1.6.0
 	github.com/clemhq/clem/shared v0.0.0-00010101000000-000000000000
 	github.com/google/nftables v0.3.0
 	github.com/mdlayher/netlink v1.7.3-0.20250113171957-fbb4dce95f42

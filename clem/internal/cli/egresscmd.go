@@ -56,7 +56,7 @@ func egressVerify(c *cli.Context) error {
 		spec = *s
 	}
 	if err := egress.Verify(spec); err != nil {
-		return cli.Exit(fmt.Sprintf("egress verify: table inet %s does not match:\n%v", spec.Table, err), 1)
+		return cli.Exit(fmt.Sprintf("egress verify: %v", err), 1)
 	}
 	if !c.Bool("quiet") {
 		fmt.Fprintf(c.App.Writer, "ok: table inet %s pins %d agent%s to pipelock on 127.0.0.1:%d\n", spec.Table, len(spec.Agents), plural(len(spec.Agents)), spec.ProxyPort)
