@@ -314,44 +314,44 @@ func (b *Board) Comment(_ context.Context, id string, nc backend.NewComment) (ba
 	return c, err
 }
 
-// Post implements backend.Backend.
-func (b *Board) Post(_ context.Context, nm backend.NewMessage) (backend.Message, error) {
-	var m backend.Message
+// record stores one new message or alert in bucket: build makes it from
+// its sequence number; then, if not nil, follows it into the feed.
+func record[T any](b *Board, bucket []byte, what string, build func(n uint64) T, then func(tx *bolt.Tx, v *T) error) (T, error) {
+	var v T
 	err := b.db.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bMessages)
+		bk := tx.Bucket(bucket)
 		n, err := bk.NextSequence()
 		if err != nil {
 			return err
 		}
-		m = backend.Message{ID: "m" + strconv.FormatUint(n, 10), Author: nm.Author, To: nm.To, Body: nm.Body, Created: b.now()}
-		if err := put(bk, key(n), m); err != nil {
+		v = build(n)
+		if err := put(bk, key(n), v); err != nil || then == nil {
 			return err
 		}
-		return appendEvent(tx, backend.Event{Kind: backend.MessagePosted, Time: m.Created, Message: &m})
+		return then(tx, &v)
 	})
 	if err != nil {
-		return backend.Message{}, fmt.Errorf("local board: post: %w", err)
+		var zero T
+		return zero, fmt.Errorf("local board: %s: %w", what, err)
 	}
-	return m, nil
+	return v, nil
+}
+
+// Post implements backend.Backend.
+func (b *Board) Post(_ context.Context, nm backend.NewMessage) (backend.Message, error) {
+	return record(b, bMessages, "post", func(n uint64) backend.Message {
+		return backend.Message{ID: "m" + strconv.FormatUint(n, 10), Author: nm.Author, To: nm.To, Body: nm.Body, Created: b.now()}
+	}, func(tx *bolt.Tx, m *backend.Message) error {
+		return appendEvent(tx, backend.Event{Kind: backend.MessagePosted, Time: m.Created, Message: m})
+	})
 }
 
 // Alert implements backend.Backend. Alerts are kept for `clem task` to
 // show; they are not in the change feed, which is for agents.
 func (b *Board) Alert(_ context.Context, na backend.NewAlert) (backend.Alert, error) {
-	var a backend.Alert
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bAlerts)
-		n, err := bk.NextSequence()
-		if err != nil {
-			return err
-		}
-		a = backend.Alert{ID: "a" + strconv.FormatUint(n, 10), Author: na.Author, Severity: na.Severity, Subject: na.Subject, Body: na.Body, Created: b.now()}
-		return put(bk, key(n), a)
-	})
-	if err != nil {
-		return backend.Alert{}, fmt.Errorf("local board: alert: %w", err)
-	}
-	return a, nil
+	return record(b, bAlerts, "alert", func(n uint64) backend.Alert {
+		return backend.Alert{ID: "a" + strconv.FormatUint(n, 10), Author: na.Author, Severity: na.Severity, Subject: na.Subject, Body: na.Body, Created: b.now()}
+	}, nil)
 }
 
 // Alerts returns the most recent alerts, oldest first, at most limit.
