@@ -6,6 +6,7 @@ package cli
 import (
 	"github.com/urfave/cli/v2"
 
+	"github.com/clemhq/clem/clem/internal/taskcmd"
 	"github.com/clemhq/clem/shared/cmdmain"
 )
 
@@ -38,7 +39,7 @@ Start here:
 			later("status", "show the fleet's health, iterations and costs", "#7"),
 			later("logs", "show an agent's iteration transcripts", "#7"),
 			later("attach", "attach to an agent's tmux session", "#7"),
-			later("task", "add, list and comment on tasks", "#6"),
+			taskcmd.Command(),
 		},
 	}
 }
