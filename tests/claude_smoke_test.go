@@ -231,3 +231,57 @@ func processesOf(t *testing.T, uid uint32) []string {
 	}
 	return pids
 }
+
+// TestClaudeOAuthToken: CLAUDE_CODE_OAUTH_TOKEN, any string (a placeholder
+// here), goes out as Authorization: Bearer with the OAuth beta.
+func TestClaudeOAuthToken(t *testing.T) {
+	const token = "__clem_lead_anthropic_oauth_7f3a9c__"
+	bin := claudecode.Path(t)
+	agent := users.Add(t, "ccsm")
+	model := fakemodel.Start(t, fakemodel.Config{Keys: []string{token}})
+	model.SetScript("oauth", fakemodel.Text("hello bearer"))
+	res := claudecode.Run(t, claudecode.Options{Bin: bin, Prompt: "hi", BaseURL: model.URL, OAuthToken: token, User: &agent,
+		Args: []string{"--append-system-prompt", fakemodel.Marker("oauth")}})
+	if res.ExitCode != 0 || res.Final == nil || res.Final.IsError || res.Final.Result != "hello bearer" {
+		t.Fatalf("want a successful run; got %s", res)
+	}
+	r := model.MessageRequests("oauth")[0]
+	if k, how := r.Credential(); k != token || how != "bearer" || !strings.Contains(r.Header.Get("Anthropic-Beta"), "oauth-2025-04-20") {
+		t.Errorf("credential via %q (right token: %v), anthropic-beta %q; want the token as Bearer with oauth-2025-04-20",
+			how, k == token, r.Header.Get("Anthropic-Beta"))
+	}
+}
+
+// TestClaudeOverTLS: the fake over HTTPS with its own CA, trusted by the
+// CLI through NODE_EXTRA_CA_CERTS, as it trusts agent-vault's.
+func TestClaudeOverTLS(t *testing.T) {
+	bin := claudecode.Path(t)
+	agent := users.Add(t, "ccsm")
+	model, caPEM := fakemodel.StartTLS(t, fakemodel.Config{Keys: []string{smokeKey}}, "api.anthropic.com")
+	model.SetScript("tls", fakemodel.Text("hello over tls"))
+	dir, err := os.MkdirTemp("", "clem-claude-ca-") // t.TempDir's parent is closed to the agent
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, caPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := claudecode.Options{Bin: bin, Prompt: "hi", BaseURL: model.URL, APIKey: smokeKey, User: &agent,
+		Args: []string{"--append-system-prompt", fakemodel.Marker("tls")}}
+	if res := claudecode.Run(t, opts); res.ExitCode != 1 || res.Final == nil || !res.Final.IsError {
+		t.Errorf("without the CA: want exit 1 and an error result; got %s", res)
+	} else {
+		t.Logf("without the CA: %s", res.Final.Result)
+	}
+	opts.Env = []string{"NODE_EXTRA_CA_CERTS=" + ca}
+	res := claudecode.Run(t, opts)
+	if res.ExitCode != 0 || res.Final == nil || res.Final.IsError || res.Final.Result != "hello over tls" {
+		t.Fatalf("with NODE_EXTRA_CA_CERTS: want a successful run; got %s", res)
+	}
+	if n := len(model.MessageRequests("tls")); n != 1 {
+		t.Errorf("the fake saw %d requests over TLS, want 1 (none without the CA)", n)
+	}
+}

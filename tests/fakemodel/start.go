@@ -9,9 +9,11 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"log"
 	"math/big"
 	"net"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -52,12 +54,22 @@ func newTest(t testing.TB, cfg Config) (*Server, *httptest.Server) {
 		t.Fatal(err)
 	}
 	hs := httptest.NewUnstartedServer(s)
+	hs.Config.ErrorLog = log.New(logfWriter(cfg.Logf), "fakemodel: ", 0)
 	// Close releases stalled replies first, so hs.Close does not wait on them.
 	t.Cleanup(func() {
 		s.Close()
 		hs.Close()
 	})
 	return s, hs
+}
+
+// logfWriter sends the http.Server's own log lines (TLS handshake errors)
+// to the test log.
+type logfWriter func(string, ...any)
+
+func (f logfWriter) Write(p []byte) (int, error) {
+	f("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // newCert makes a CA and a server certificate for hosts and 127.0.0.1,
