@@ -37,7 +37,9 @@ func TestVersionAndHelp(t *testing.T) {
 // and name the issue, instead of pretending to succeed.
 func TestUnbuiltWorkSaysSo(t *testing.T) {
 	cases := [][]string{
-		{"runner", "run"}, {"watchdog", "run"}, {"clem", "up"},
+		{"runner", "run"},
+		{"watchdog", "run"},
+		{"clem", "login"},
 	}
 	for _, c := range cases {
 		r := runBin(t, t.TempDir(), nil, "", c[0], c[1:]...)

@@ -144,9 +144,6 @@ func daemonFiles(in *Inputs, d *Desired, rs []string) error {
 		if err != nil {
 			return fmt.Errorf("%s config: %w", layout.Binary(r), err)
 		}
-		if data == nil {
-			continue
-		}
 		d.Files = append(d.Files, File{Path: p.DaemonConfig(r), Group: p.User(r), Mode: 0o640, Data: data, Kind: "config"})
 	}
 	if ca := in.Cfg.Egress.UpstreamCA; ca != "" && hasRole(in.Cfg, layout.Vault) {

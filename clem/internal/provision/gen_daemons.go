@@ -1,6 +1,10 @@
 package provision
 
-import "github.com/clemhq/clem/clem/internal/layout"
+import (
+	"fmt"
+
+	"github.com/clemhq/clem/clem/internal/layout"
+)
 
 // daemonConfig writes the configs of coord, sidecar and watchdog.
 func daemonConfig(in *Inputs, role string) ([]byte, error) {
@@ -9,7 +13,8 @@ func daemonConfig(in *Inputs, role string) ([]byte, error) {
 		return coordConfig(in)
 	case layout.MCP:
 		return sidecarConfig(in)
+	case layout.Watchdog:
+		return watchdogConfig(in)
 	}
-	// TODO(provision): watchdog.toml lands with the watchdog (#7).
-	return nil, nil
+	return nil, fmt.Errorf("no config generator for role %q", role)
 }

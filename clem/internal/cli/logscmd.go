@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/clemhq/clem/clem/internal/fleet"
+)
+
+func logsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "logs",
+		Usage:     "show an agent's iteration transcripts: its text, tool calls and results, turns and cost",
+		ArgsUsage: "AGENT",
+		Flags: []cli.Flag{
+			configFlag(),
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep following the newest iteration"},
+			&cli.BoolFlag{Name: "raw", Usage: "print the stream-json lines as recorded"},
+			&cli.IntFlag{Name: "iterations", Aliases: []string{"n"}, Value: 1, Usage: "how many of the latest iterations to show"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return cli.Exit("usage: clem logs AGENT [-f] [--raw] [-n N]", 2)
+			}
+			cfg, p, err := project(c)
+			if err != nil {
+				return err
+			}
+			a := cfg.Agent(c.Args().First())
+			if a == nil {
+				return cli.Exit(fmt.Sprintf("no agent %q in %s (agents: %s)", c.Args().First(), cfg.Path, agentList(cfg)), 1)
+			}
+			dir := p.AgentState(a.Key)
+			render := fleet.Render
+			if c.Bool("raw") {
+				render = func(w io.Writer, r io.Reader) error { _, err := io.Copy(w, r); return err }
+			}
+			if c.Bool("follow") {
+				return fleet.Follow(c.Context, dir, c.App.Writer, render)
+			}
+			paths, err := fleet.Transcripts(dir)
+			if err != nil {
+				return err
+			}
+			if len(paths) == 0 {
+				if _, err := os.Stat(dir); err != nil {
+					return cli.Exit(fmt.Sprintf("cannot read %s: %v (transcripts are readable by root and the watchdog's group: try sudo)", dir, err), 1)
+				}
+				fmt.Fprintf(c.App.Writer, "agent %s has no iterations yet\n", a.Key)
+				return nil
+			}
+			if n := c.Int("iterations"); n > 0 && n < len(paths) {
+				paths = paths[len(paths)-n:]
+			}
+			for _, path := range paths {
+				f, err := os.Open(path)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.App.Writer, "── iteration %s\n", path)
+				err = render(c.App.Writer, f)
+				f.Close()
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,60 @@
+package provision
+
+import (
+	"github.com/clemhq/clem/clem/internal/layout"
+)
+
+// The watchdog.toml schema (docs/watchdog.md) provision writes.
+type wdFile struct {
+	Project     string     `toml:"project"`
+	Interval    string     `toml:"interval"`
+	CoordSocket string     `toml:"coord_socket"`
+	Alert       wdAlert    `toml:"alert"`
+	Agents      []wdAgent  `toml:"agent"`
+	Daemons     []wdDaemon `toml:"daemon"`
+}
+
+type wdAlert struct {
+	Failures int    `toml:"failures"`
+	Window   string `toml:"window"`
+	Cooldown string `toml:"cooldown"`
+}
+
+type wdAgent struct {
+	Key        string `toml:"key"`
+	Unit       string `toml:"unit"`
+	StateFile  string `toml:"state_file"`
+	StallAfter string `toml:"stall_after"`
+}
+
+type wdDaemon struct {
+	Role   string `toml:"role"`
+	Unit   string `toml:"unit"`
+	Health string `toml:"health"`
+}
+
+// watchdogConfig lists every unit the watchdog reads and where each
+// runner's state file is; alerts go to coord.
+func watchdogConfig(in *Inputs) ([]byte, error) {
+	cfg, p := in.Cfg, in.Proj
+	f := wdFile{
+		Project:     p.Name,
+		Interval:    "15s",
+		CoordSocket: p.CoordSocket(),
+		Alert:       wdAlert{Failures: 3, Window: "30m", Cooldown: "1h"},
+	}
+	for _, a := range cfg.Agents {
+		f.Agents = append(f.Agents, wdAgent{Key: a.Key, Unit: p.AgentUnit(a.Key), StateFile: p.AgentState(a.Key) + "/state.json", StallAfter: "25m"})
+	}
+	for _, r := range roles(cfg) {
+		if r == layout.Watchdog {
+			continue
+		}
+		d := wdDaemon{Role: r, Unit: p.DaemonUnit(r)}
+		if r == layout.Pipelock {
+			d.Health = p.PipelockAdmin()
+		}
+		f.Daemons = append(f.Daemons, d)
+	}
+	return encodeTOML(cfg.Path, f)
+}
