@@ -39,7 +39,7 @@ func TestUnbuiltWorkSaysSo(t *testing.T) {
 	cases := [][]string{
 		{"runner", "run"},
 		{"watchdog", "run"},
-		{"clem", "login"},
+		{"clem", "status"},
 	}
 	for _, c := range cases {
 		r := runBin(t, t.TempDir(), nil, "", c[0], c[1:]...)

@@ -32,7 +32,7 @@ Start here:
 			provisionCommand(),
 			deprovisionCommand(),
 			egressCommand(),
-			later("login", "give agents their model credential (root)", "#7"),
+			loginCommand(),
 			upCommand(),
 			downCommand(),
 			restartCommand(),
