@@ -130,15 +130,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		RequestID: s.newID("req_"),
 	}
 	w.Header().Set("Request-Id", rec.RequestID)
-	status := s.serve(w, r, &rec, body, err)
-	rec.Status = status
 	s.mu.Lock()
 	rec.Seq = len(s.reqs)
 	s.reqs = append(s.reqs, rec)
 	s.mu.Unlock()
+	status := s.serve(w, r, &rec, body, err)
+	rec.Status = status
+	s.commit(rec)
 	if s.logf != nil {
 		s.logf("fakemodel: %s %s conversation=%q turn=%d -> %d", rec.Method, rec.Path, rec.Conversation, rec.Turn, status)
 	}
+}
+
+// commit stores what is known of a request so far; a stalled reply is
+// visible in Requests while it hangs.
+func (s *Server) commit(rec Request) {
+	s.mu.Lock()
+	s.reqs[rec.Seq] = rec
+	s.mu.Unlock()
 }
 
 // serve answers one request and returns the status it sent.
@@ -221,9 +230,9 @@ func credential(h http.Header) (string, string) {
 // messages answers POST /v1/messages with the conversation's next turn.
 func (s *Server) messages(w http.ResponseWriter, r *http.Request, rec *Request, req *MessagesRequest, size int) int {
 	turn, idx, msg := s.take(rec.Conversation, req.ToolNames())
-	rec.Turn = idx
-	if len(turn.Tools) == 1 && turn.Tools[0].Name == toolSearch && idx < 0 {
-		rec.ToolSearch = true
+	rec.Turn, rec.ToolSearch = idx, idx == selectIdx
+	if rec.ToolSearch {
+		rec.Turn = -1
 	}
 	if msg != "" {
 		s.problem("%s", msg)
@@ -244,6 +253,8 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, rec *Request, 
 		}
 	}
 	s.mu.Unlock()
+	rec.Status = http.StatusOK
+	s.commit(*rec)
 	if !req.Stream {
 		if turn.Stall {
 			s.stall(r)
@@ -272,6 +283,9 @@ func (s *Server) stall(r *http.Request) {
 	}
 }
 
+// selectIdx is take's turn index for a ToolSearch call of the fake's own.
+const selectIdx = -2
+
 // toolSearch is the CLI's tool that loads deferred tool schemas (MCP tools
 // by default): a model must call it before calling such a tool.
 const toolSearch = "ToolSearch"
@@ -279,7 +293,7 @@ const toolSearch = "ToolSearch"
 // take returns the next turn of a conversation and its index, or why there
 // is none. When the turn calls tools the request does not offer but
 // ToolSearch is offered, it returns (once per tool and conversation) a
-// ToolSearch call that selects them instead, with index -1, and keeps the
+// ToolSearch call that selects them instead, with index selectIdx, and keeps the
 // turn for the next request: scripts name MCP tools directly whether or not
 // the CLI defers them.
 func (s *Server) take(conv string, offered []string) (Turn, int, string) {
@@ -297,7 +311,7 @@ func (s *Server) take(conv string, offered []string) (Turn, int, string) {
 		return Turn{}, i, fmt.Sprintf("fakemodel: the script of conversation %q has %d turns; this is request %d", conv, len(sc), i+1)
 	}
 	if sel := s.toSelect(conv, sc[i], offered); len(sel) > 0 {
-		return Call(toolSearch, map[string]string{"query": "select:" + strings.Join(sel, ",")}), -1, ""
+		return Call(toolSearch, map[string]string{"query": "select:" + strings.Join(sel, ",")}), selectIdx, ""
 	}
 	s.next[conv] = i + 1
 	return sc[i], i, ""

@@ -222,7 +222,18 @@ func TestCloseReleasesStalls(t *testing.T) {
 	done := make(chan struct{})
 	rec := &flushRecorder{header: http.Header{}}
 	go func() { s.ServeHTTP(rec, req); close(done) }()
-	time.Sleep(50 * time.Millisecond)
+	// The request shows in Requests once it is stalling.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		reqs := s.Requests()
+		if len(reqs) == 1 && reqs[0].Status == 200 && reqs[0].Turn == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5 s, Requests() = %v, want the stalled request with turn 0", reqs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	select {
 	case <-done:
 		t.Fatal("a stalled reply returned before Close")
