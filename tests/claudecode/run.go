@@ -194,30 +194,27 @@ func newHome(t testing.TB, u *users.User) string {
 	return home
 }
 
-// Texts returns the text blocks of the assistant lines, in order.
+// Texts returns the text of the assistant lines' text blocks, in order.
 func (r Result) Texts() []string {
 	var out []string
-	for _, e := range r.Events {
-		if e.Type == "assistant" && e.Message != nil {
-			for _, b := range e.Message.Content {
-				if b.Type == "text" {
-					out = append(out, b.Text)
-				}
-			}
-		}
+	for _, b := range r.assistantBlocks("text") {
+		out = append(out, b.Text)
 	}
 	return out
 }
 
 // ToolUses returns the tool_use blocks of the assistant lines, in order.
-func (r Result) ToolUses() []Block {
+func (r Result) ToolUses() []Block { return r.assistantBlocks("tool_use") }
+
+func (r Result) assistantBlocks(typ string) []Block {
 	var out []Block
 	for _, e := range r.Events {
-		if e.Type == "assistant" && e.Message != nil {
-			for _, b := range e.Message.Content {
-				if b.Type == "tool_use" {
-					out = append(out, b)
-				}
+		if e.Type != "assistant" || e.Message == nil {
+			continue
+		}
+		for _, b := range e.Message.Content {
+			if b.Type == typ {
+				out = append(out, b)
 			}
 		}
 	}
