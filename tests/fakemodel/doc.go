@@ -14,7 +14,11 @@
 // Conversations are told apart by a marker (see Marker) that the test puts
 // in the system prompt, for example with claude's --append-system-prompt;
 // without one, by the text of the first user message (the prompt). Within a
-// conversation every /v1/messages request takes the next turn.
+// conversation every /v1/messages request takes the next turn, except when
+// the turn calls a tool the CLI has deferred behind ToolSearch: then the fake
+// first calls ToolSearch to load it, as a real model must.
+//
+// docs/testing-claude.md has the whole contract and what the CLI sends.
 //
 // Only tests import this package.
 package fakemodel
