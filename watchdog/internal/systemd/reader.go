@@ -1,0 +1,173 @@
+package systemd
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	sddbus "github.com/coreos/go-systemd/v22/dbus"
+)
+
+// Reader reads unit state from the system bus. It connects on first use
+// and again after the connection broke (the bus restarted), so a watchdog
+// outlives a dbus restart. It calls only Properties.GetAll.
+type Reader struct {
+	mu   sync.Mutex
+	conn *sddbus.Conn
+	dial func(context.Context) (*sddbus.Conn, error)
+}
+
+// NewReader returns a reader of the system bus
+// ($DBUS_SYSTEM_BUS_ADDRESS, else /run/dbus/system_bus_socket).
+func NewReader() *Reader {
+	return &Reader{dial: sddbus.NewSystemConnectionContext}
+}
+
+// Close drops the connection.
+func (r *Reader) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn != nil {
+		r.conn.Close()
+		r.conn = nil
+	}
+}
+
+func (r *Reader) connect(ctx context.Context) (*sddbus.Conn, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn != nil && r.conn.Connected() {
+		return r.conn, nil
+	}
+	if r.conn != nil {
+		r.conn.Close()
+		r.conn = nil
+	}
+	c, err := r.dial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the system bus: %w", err)
+	}
+	r.conn = c
+	return c, nil
+}
+
+// Unit reads the state of the service unit name.
+func (r *Reader) Unit(ctx context.Context, name string) (State, error) {
+	c, err := r.connect(ctx)
+	if err != nil {
+		return State{}, err
+	}
+	up, err := c.GetUnitPropertiesContext(ctx, name)
+	if err != nil {
+		return State{}, fmt.Errorf("unit %s: read properties over D-Bus: %w", name, err)
+	}
+	s := State{Name: name}
+	p := props{m: up}
+	s.LoadState = p.str("LoadState")
+	s.ActiveState = p.str("ActiveState")
+	s.SubState = p.str("SubState")
+	s.ActiveEnter = p.u64("ActiveEnterTimestamp")
+	if s.LoadState != "loaded" {
+		return s, p.err(name)
+	}
+	sp, err := c.GetUnitTypePropertiesContext(ctx, name, "Service")
+	if err != nil {
+		return State{}, fmt.Errorf("unit %s: read service properties over D-Bus: %w", name, err)
+	}
+	q := props{m: sp}
+	s.Result = q.str("Result")
+	s.NRestarts = q.u32("NRestarts")
+	s.MainPID = q.u32("MainPID")
+	s.ExecMainCode = q.i32("ExecMainCode")
+	s.ExecMainStatus = q.i32("ExecMainStatus")
+	s.ExecMainStart = q.u64("ExecMainStartTimestampMonotonic")
+	s.StartPre = q.execs("ExecStartPre")
+	if err := p.err(name); err != nil {
+		return s, err
+	}
+	return s, q.err(name)
+}
+
+// props reads typed values out of a GetAll answer, remembering the first
+// property that is missing or of another type than systemd documents.
+type props struct {
+	m       map[string]any
+	problem string
+}
+
+func (p *props) note(name string, v any) {
+	if p.problem == "" {
+		p.problem = fmt.Sprintf("property %s is %T, not what systemd documents", name, v)
+	}
+}
+
+func (p *props) err(unit string) error {
+	if p.problem == "" {
+		return nil
+	}
+	return fmt.Errorf("unit %s: %s", unit, p.problem)
+}
+
+func (p *props) str(name string) string {
+	v, ok := p.m[name].(string)
+	if !ok {
+		p.note(name, p.m[name])
+	}
+	return v
+}
+
+func (p *props) u64(name string) uint64 {
+	v, ok := p.m[name].(uint64)
+	if !ok {
+		p.note(name, p.m[name])
+	}
+	return v
+}
+
+func (p *props) u32(name string) uint32 {
+	v, ok := p.m[name].(uint32)
+	if !ok {
+		p.note(name, p.m[name])
+	}
+	return v
+}
+
+func (p *props) i32(name string) int32 {
+	v, ok := p.m[name].(int32)
+	if !ok {
+		p.note(name, p.m[name])
+	}
+	return v
+}
+
+// execs decodes an Exec*= property, D-Bus signature a(sasbttttuii): path,
+// argv, ignore failure, start (realtime, monotonic), exit (realtime,
+// monotonic), pid, code, status.
+func (p *props) execs(name string) []Exec {
+	raw, ok := p.m[name].([][]any)
+	if !ok {
+		if _, empty := p.m[name].([]any); !empty {
+			p.note(name, p.m[name])
+		}
+		return nil
+	}
+	out := make([]Exec, 0, len(raw))
+	for _, f := range raw {
+		if len(f) != 10 {
+			p.note(name, f)
+			return nil
+		}
+		path, ok1 := f[0].(string)
+		start, ok2 := f[4].(uint64)
+		exit, ok3 := f[6].(uint64)
+		pid, ok4 := f[7].(uint32)
+		code, ok5 := f[8].(int32)
+		status, ok6 := f[9].(int32)
+		if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+			p.note(name, f)
+			return nil
+		}
+		out = append(out, Exec{Path: path, Start: start, Exit: exit, PID: pid, Code: code, Status: status})
+	}
+	return out
+}
