@@ -285,3 +285,41 @@ func TestClaudeOverTLS(t *testing.T) {
 		t.Errorf("the fake saw %d requests over TLS, want 1 (none without the CA)", n)
 	}
 }
+
+// TestClaudeContinue: a second run in the same HOME with --continue sends
+// the first run's exchange along with the new prompt.
+func TestClaudeContinue(t *testing.T) {
+	model, opts, agent := smoke(t, "continue", fakemodel.Text("first answer"), fakemodel.Text("second answer"))
+	home, err := os.MkdirTemp("", "clem-claude-home-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(home) })
+	if err := os.Chown(home, int(agent.UID), int(agent.GID)); err != nil {
+		t.Fatal(err)
+	}
+	opts.Home = home
+	first := claudecode.Run(t, opts)
+	opts.Prompt = "and now the second"
+	opts.Args = append(opts.Args, "--continue")
+	second := claudecode.Run(t, opts)
+	if first.ExitCode != 0 || second.ExitCode != 0 || second.Final == nil || second.Final.Result != "second answer" {
+		t.Fatalf("want two successful runs; got\n%s\n%s", first, second)
+	}
+	reqs := model.MessageRequests("continue")
+	if len(reqs) != 2 {
+		t.Fatalf("the fake saw %d requests, want 2", len(reqs))
+	}
+	var roles []string
+	sawFirst := false
+	for _, m := range reqs[1].Messages.Messages {
+		roles = append(roles, m.Role)
+		bs, _ := m.Blocks()
+		for _, b := range bs {
+			sawFirst = sawFirst || (m.Role == "assistant" && b.Text == "first answer")
+		}
+	}
+	if !sawFirst {
+		t.Errorf("the second request (roles %v) does not carry the first answer", roles)
+	}
+}

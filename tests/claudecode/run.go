@@ -50,7 +50,8 @@ type Options struct {
 	// User runs the CLI as that user; nil: as the test process.
 	User *users.User
 	// Home is HOME, created (owned by User, mode 0700) when empty and
-	// removed after the test. CLAUDE_CODE_TMPDIR is Home/tmp.
+	// removed after the test. CLAUDE_CODE_TMPDIR is Home/tmp, made if
+	// missing. Give the same Home to runs that --resume or --continue.
 	Home string
 	// Dir is the working directory; default Home.
 	Dir  string
@@ -97,6 +98,8 @@ func Run(t testing.TB, o Options) Result {
 	}
 	if o.Home == "" {
 		o.Home = newHome(t, o.User)
+	} else {
+		ensureTmp(t, o.Home, o.User)
 	}
 	if o.Dir == "" {
 		o.Dir = o.Home
@@ -180,18 +183,33 @@ func newHome(t testing.TB, u *users.User) string {
 		t.Fatalf("claude: make HOME: %v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(home) })
+	chown(t, home, u)
+	ensureTmp(t, home, u)
+	return home
+}
+
+// ensureTmp makes home/tmp (CLAUDE_CODE_TMPDIR) if it is missing.
+func ensureTmp(t testing.TB, home string, u *users.User) {
+	t.Helper()
 	tmp := filepath.Join(home, "tmp")
-	if err := os.Mkdir(tmp, 0o700); err != nil {
+	err := os.Mkdir(tmp, 0o700)
+	if errors.Is(err, os.ErrExist) {
+		return
+	}
+	if err != nil {
 		t.Fatalf("claude: make %s: %v", tmp, err)
 	}
-	if u != nil {
-		for _, d := range []string{home, tmp} {
-			if err := os.Chown(d, int(u.UID), int(u.GID)); err != nil {
-				t.Fatalf("claude: chown %s to %s: %v", d, u.Name, err)
-			}
-		}
+	chown(t, tmp, u)
+}
+
+func chown(t testing.TB, dir string, u *users.User) {
+	t.Helper()
+	if u == nil {
+		return
 	}
-	return home
+	if err := os.Chown(dir, int(u.UID), int(u.GID)); err != nil {
+		t.Fatalf("claude: chown %s to %s: %v", dir, u.Name, err)
+	}
 }
 
 // Texts returns the text of the assistant lines' text blocks, in order.
