@@ -1,0 +1,149 @@
+// Package check turns one round of observations of a subject (an agent or
+// a daemon) into problems: what systemd says about its unit, what the
+// runner's state file says, what the daemon's health endpoint answers. It
+// keeps the little memory the rules need across rounds (restart and stall
+// counters) and decides nothing about alerting: that is package policy.
+// Only the watchdog imports it.
+//
+// Problem texts are built from systemd's words, numbers and times only,
+// never from free text in a state file: the agent writes that file, and an
+// alert reaches people (and coord marks the watchdog's words as trusted).
+package check
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/clemhq/clem/shared/coordapi"
+	"github.com/clemhq/clem/watchdog/internal/systemd"
+)
+
+// Problem kinds.
+const (
+	KindUnreadable  = "unreadable"   // systemd could not be asked about the unit
+	KindNotLoaded   = "not-loaded"   // the unit is not installed, masked or broken
+	KindEgress      = "egress"       // an agent's ExecStartPre= (egress verification) fails
+	KindStartPre    = "start-pre"    // a daemon's ExecStartPre= fails
+	KindFailed      = "failed"       // the unit is in the failed state
+	KindNotRunning  = "not-running"  // inactive
+	KindRestarting  = "restarting"   // waiting to be restarted
+	KindRestarted   = "restarted"    // NRestarts grew since the last check
+	KindStateFile   = "state-file"   // the runner's state file is missing, unreadable or stale
+	KindStalled     = "stalled"      // no progress within stall_after
+	KindRunnerStuck = "runner-stuck" // the runner's loop does not move on
+	KindStalls      = "stall-killed" // the runner killed a stalled iteration
+	KindCredentials = "credentials"  // the model API rejects the credential
+	KindFailing     = "failing"      // iterations keep failing
+	KindHealth      = "health"       // the daemon's /healthz does not answer ok
+)
+
+// Problem is one thing wrong with a subject in one round.
+type Problem struct {
+	Kind     string
+	Severity coordapi.Severity // Warning or Critical
+	Text     string
+}
+
+func warn(kind, format string, args ...any) Problem {
+	return Problem{Kind: kind, Severity: coordapi.Warning, Text: fmt.Sprintf(format, args...)}
+}
+
+func crit(kind, format string, args ...any) Problem {
+	return Problem{Kind: kind, Severity: coordapi.Critical, Text: fmt.Sprintf(format, args...)}
+}
+
+// Worst is the highest severity among ps (Warning when ps is empty).
+func Worst(ps []Problem) coordapi.Severity {
+	for _, p := range ps {
+		if p.Severity == coordapi.Critical {
+			return coordapi.Critical
+		}
+	}
+	return coordapi.Warning
+}
+
+// Summary joins the problems' texts.
+func Summary(ps []Problem) string {
+	texts := make([]string, len(ps))
+	for i, p := range ps {
+		texts[i] = p.Text
+	}
+	return strings.Join(texts, "; ")
+}
+
+// unitMemory is what the unit rules remember between rounds.
+type unitMemory struct {
+	seen       bool
+	restarts   uint32
+	restarting bool // the last round saw the unit waiting to restart
+}
+
+// unit applies the unit rules. egress says that a failing ExecStartPre= is
+// the agent's egress verification.
+func (m *unitMemory) unit(u systemd.State, err error, egress bool) []Problem {
+	if err != nil {
+		m.seen = false
+		return []Problem{warn(KindUnreadable, "cannot read the unit's state from systemd: %v", err)}
+	}
+	if u.LoadState != "loaded" {
+		m.seen = false
+		return []Problem{crit(KindNotLoaded, "unit %s is %s (not installed? run clem provision)", u.Name, u.LoadState)}
+	}
+	var ps []Problem
+	pre, preFailed := u.StartPreFailure()
+	switch {
+	case preFailed && !u.Running():
+		step := fmt.Sprintf("ExecStartPre %s %s", pre.Path, pre.Outcome())
+		if egress {
+			ps = append(ps, crit(KindEgress, "refuses to start: egress rules missing or changed (%s); see clem egress verify", step))
+		} else {
+			ps = append(ps, crit(KindStartPre, "refuses to start: %s", step))
+		}
+		if u.ActiveState == "failed" {
+			ps = append(ps, crit(KindFailed, "unit failed (%s)", u.Result))
+		}
+	case u.ActiveState == "failed":
+		p := crit(KindFailed, "unit failed (%s", u.Result)
+		if o := u.MainOutcome(); o != "" {
+			p.Text += ", main process " + o
+		}
+		p.Text += ")"
+		if u.Result == "start-limit-hit" {
+			p.Text += "; systemd stopped restarting it: fix the cause, then systemctl reset-failed " + u.Name + " and clem up"
+		}
+		ps = append(ps, p)
+	case u.Restarting():
+		p := warn(KindRestarting, "restarting (%s", u.Result)
+		if o := u.MainOutcome(); o != "" {
+			p.Text += ", main process " + o
+		}
+		p.Text += fmt.Sprintf(", %d restarts so far)", u.NRestarts)
+		ps = append(ps, p)
+	case u.ActiveState == "inactive":
+		ps = append(ps, crit(KindNotRunning, "not running (inactive)"))
+	}
+	if m.seen && u.NRestarts > m.restarts {
+		n := u.NRestarts - m.restarts
+		if m.restarting {
+			n-- // the restart the last round saw coming
+		}
+		if n > 0 {
+			ps = append(ps, warn(KindRestarted, "restarted %d time%s since the last check (%d restarts in all)", n, plural(n), u.NRestarts))
+		}
+	}
+	m.seen, m.restarts, m.restarting = true, u.NRestarts, u.Restarting()
+	return ps
+}
+
+func plural[T uint32 | int | int64](n T) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// Ago says how long before now t was, in whole seconds, and when.
+func ago(now, t time.Time) string {
+	return fmt.Sprintf("%v (since %s)", now.Sub(t).Truncate(time.Second), t.UTC().Format("15:04:05 UTC"))
+}
