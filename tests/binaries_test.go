@@ -39,7 +39,6 @@ func TestUnbuiltWorkSaysSo(t *testing.T) {
 	cases := [][]string{
 		{"runner", "run"},
 		{"watchdog", "run"},
-		{"clem", "status"},
 	}
 	for _, c := range cases {
 		r := runBin(t, t.TempDir(), nil, "", c[0], c[1:]...)

@@ -7,7 +7,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/clemhq/clem/clem/internal/taskcmd"
-	"github.com/clemhq/clem/shared/cmdmain"
 )
 
 // New returns the clem application.
@@ -36,7 +35,7 @@ Start here:
 			upCommand(),
 			downCommand(),
 			restartCommand(),
-			later("status", "show the fleet's health, iterations and costs", "#7"),
+			statusCommand(),
 			logsCommand(),
 			attachCommand(),
 			taskcmd.Command(),
@@ -44,14 +43,6 @@ Start here:
 	}
 }
 
-func later(name, usage, issue string) *cli.Command {
-	return &cli.Command{
-		Name:            name,
-		Usage:           usage + " (not yet: issue " + issue + ")",
-		SkipFlagParsing: true,
-		Action:          cmdmain.NotYet("clem "+name, issue),
-	}
-}
 
 // configFlag is -f, shared by the commands that read clem.yaml.
 func configFlag() *cli.StringFlag {

@@ -1,0 +1,55 @@
+package fleet
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/config"
+	"github.com/clemhq/clem/shared/runstate"
+)
+
+// TestCollectAndPrint: status reads each runner's state file and the
+// newest refusal per agent from pipelock's audit log, and prints a row each.
+func TestCollectAndPrint(t *testing.T) {
+	root := t.TempDir()
+	r := layout.DefaultRoots("/usr/local/bin")
+	r.State = root
+	p := layout.New(r, "p", 3128)
+	cfg := &config.Config{Project: "p", Agents: []*config.Agent{{Key: "lead", Name: "Lead"}, {Key: "dev", Name: "Dev"}}}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	os.MkdirAll(p.AgentState("lead"), 0o755)
+	status := 401
+	err := runstate.Write(p.AgentState("lead"), &runstate.State{
+		Agent: "lead", PID: 42, Updated: now, Phase: runstate.Sleeping, Iteration: 12,
+		NextAt: now.Add(4 * time.Minute), Stalls: 1, Today: runstate.Today{Date: "2026-11-25", Iterations: 3, CostUSD: 0.42},
+		Last: &runstate.Iteration{Iteration: 12, Started: now.Add(-10 * time.Minute), Ended: now.Add(-5 * time.Minute), ExitCode: 1, IsError: true, APIErrorStatus: &status},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Dir(p.AuditLog(layout.Pipelock)), 0o755)
+	log := `{"time":"2026-11-25T11:50:00Z","conn_id":"a","component":"pipelock","decision":"deny","client":"lead","target":"old.test:443","reason":"x"}
+{"time":"2026-11-25T11:57:00Z","conn_id":"b","component":"pipelock","decision":"allow","client":"lead","target":"ok.test:443"}
+{"time":"2026-11-25T11:58:00Z","conn_id":"c","component":"pipelock","decision":"deny","client":"lead","target":"evil.test:443","reason":"not on the list"}
+`
+	os.WriteFile(p.AuditLog(layout.Pipelock), []byte(log), 0o644)
+
+	st := Collect(cfg, p)
+	if len(st.Agents) != 2 || st.Agents[0].State == nil || st.Agents[1].State != nil {
+		t.Fatalf("Collect = %+v", st.Agents)
+	}
+	if r := st.Agents[0].Refusal; r == nil || r.Target != "evil.test:443" {
+		t.Errorf("lead's last refusal = %+v, want evil.test:443", r)
+	}
+	var b strings.Builder
+	st.Print(&b, now)
+	for _, want := range []string{"12 sleeping, next in 4m", "failed (API 401), 5m ago", "$0.42", "evil.test:443 2m ago", "dev"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
+		}
+	}
+}
