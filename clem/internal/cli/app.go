@@ -43,7 +43,6 @@ Start here:
 	}
 }
 
-
 // configFlag is -f, shared by the commands that read clem.yaml.
 func configFlag() *cli.StringFlag {
 	return &cli.StringFlag{Name: "file", Aliases: []string{"f"}, Value: "clem.yaml", Usage: "the team `FILE`", EnvVars: []string{"CLEM_FILE"}}
