@@ -1,0 +1,459 @@
+package github
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeGitHub is a local stand-in for the GitHub REST API, as much of it as
+// the backend uses, keeping state like the real one. Its answers are the
+// fixtures in testdata/ (shapes from GitHub's documentation) with the
+// fields filled in. Tokens name users: "bot-token" is coord's bot.
+type fakeGitHub struct {
+	t   *testing.T
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	users    map[string]fakeUser // by token
+	issues   map[int]*fakeIssue
+	comments map[int64]*fakeComment
+	nextIss  int
+	nextCmt  int64
+	// limited answers the next requests with a rate-limit response.
+	limited  int
+	limitFor string // "primary", "secondary" or "429"
+	requests int
+	notMod   int // 304s answered
+}
+
+type fakeUser struct {
+	ID    int64
+	Login string
+}
+
+type fakeIssue struct {
+	Number    int
+	Title     string
+	Body      string
+	User      fakeUser
+	Labels    []string
+	Assignees []string
+	State     string
+	Created   time.Time
+	Updated   time.Time
+	Comments  []int64
+}
+
+type fakeComment struct {
+	ID      int64
+	Issue   int
+	Body    string
+	User    fakeUser
+	Created time.Time
+	Updated time.Time
+}
+
+var (
+	botUser   = fakeUser{ID: 9001, Login: "clem-bot"}
+	aliceUser = fakeUser{ID: 583231, Login: "alice"}
+)
+
+func newFakeGitHub(t *testing.T) *fakeGitHub {
+	f := &fakeGitHub{t: t, users: map[string]fakeUser{"bot-token": botUser, "alice-token": aliceUser},
+		issues: map[int]*fakeIssue{}, comments: map[int64]*fakeComment{}, nextIss: 1, nextCmt: 1001}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /user", f.user)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/issues", f.listIssues)
+	mux.HandleFunc("POST /repos/{owner}/{repo}/issues", f.createIssue)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{n}", f.getIssue)
+	mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/{n}", f.editIssue)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{n}/comments", f.listComments)
+	mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{n}/comments", f.createComment)
+	mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/comments/{id}", f.editComment)
+	f.srv = httptest.NewServer(f.guard(mux))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func fixture(t testing.TB, name string) map[string]any {
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatalf("fixture %s: %v", name, err)
+	}
+	return m
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// guard authenticates, counts, and injects rate-limit answers.
+func (f *fakeGitHub) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		f.mu.Lock()
+		_, known := f.users[tok]
+		f.requests++
+		limited := f.limited > 0
+		if limited {
+			f.limited--
+		}
+		kind := f.limitFor
+		f.mu.Unlock()
+		if !ok || !known {
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
+			return
+		}
+		if limited {
+			reset := time.Now().Add(3 * time.Second).Unix()
+			switch kind {
+			case "secondary":
+				w.Header().Set("Retry-After", "7")
+				writeJSON(w, http.StatusForbidden, fixture(f.t, "secondary_rate_limited.json"))
+			case "429":
+				w.Header().Set("Retry-After", "11")
+				writeJSON(w, http.StatusTooManyRequests, fixture(f.t, "rate_limited.json"))
+			default:
+				w.Header().Set("X-RateLimit-Limit", "5000")
+				w.Header().Set("X-RateLimit-Remaining", "0")
+				w.Header().Set("X-RateLimit-Used", "5000")
+				w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(reset, 10))
+				w.Header().Set("X-RateLimit-Resource", "core")
+				writeJSON(w, http.StatusForbidden, fixture(f.t, "rate_limited.json"))
+			}
+			return
+		}
+		w.Header().Set("X-RateLimit-Limit", "5000")
+		w.Header().Set("X-RateLimit-Remaining", "4999")
+		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeETag answers v with an ETag, or 304 when the client has it.
+func (f *fakeGitHub) writeETag(w http.ResponseWriter, r *http.Request, v any) {
+	data, _ := json.Marshal(v)
+	etag := fmt.Sprintf(`W/"%x"`, sha256.Sum256(data))
+	w.Header().Set("ETag", etag)
+	if r.Header.Get("If-None-Match") == etag {
+		f.mu.Lock()
+		f.notMod++
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Write(data)
+}
+
+func (f *fakeGitHub) caller(r *http.Request) fakeUser {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return f.users[tok]
+}
+
+func userJSON(t testing.TB, u fakeUser) map[string]any {
+	m := fixture(t, "user.json")
+	m["login"], m["id"] = u.Login, u.ID
+	m["url"] = "https://api.github.com/users/" + u.Login
+	m["html_url"] = "https://github.com/" + u.Login
+	if u == botUser {
+		m["type"] = "User" // a machine user, not an App
+	}
+	return m
+}
+
+func (f *fakeGitHub) issueJSON(is *fakeIssue) map[string]any {
+	m := fixture(f.t, "issue.json")
+	base := "https://api.github.com/repos/acme/widgets/issues/" + strconv.Itoa(is.Number)
+	m["id"], m["number"], m["title"], m["body"], m["state"] = 100000+is.Number, is.Number, is.Title, is.Body, is.State
+	m["url"], m["comments_url"] = base, base+"/comments"
+	m["html_url"] = "https://github.com/acme/widgets/issues/" + strconv.Itoa(is.Number)
+	m["user"] = userJSON(f.t, is.User)
+	var labels []any
+	for i, l := range is.Labels {
+		labels = append(labels, map[string]any{"id": 7000 + i, "name": l, "color": "ededed", "default": false, "description": nil})
+	}
+	m["labels"] = labels
+	var as []any
+	for _, a := range is.Assignees {
+		for _, u := range f.users {
+			if u.Login == a {
+				as = append(as, userJSON(f.t, u))
+			}
+		}
+	}
+	m["assignees"] = as
+	if len(as) > 0 {
+		m["assignee"] = as[0]
+	}
+	m["comments"] = len(is.Comments)
+	m["created_at"], m["updated_at"] = stamp(is.Created), stamp(is.Updated)
+	if is.State == "closed" {
+		m["closed_at"], m["state_reason"] = stamp(is.Updated), "completed"
+	}
+	return m
+}
+
+func (f *fakeGitHub) commentJSON(c *fakeComment) map[string]any {
+	m := fixture(f.t, "issue_comment.json")
+	m["id"], m["body"], m["user"] = c.ID, c.Body, userJSON(f.t, c.User)
+	m["url"] = "https://api.github.com/repos/acme/widgets/issues/comments/" + strconv.FormatInt(c.ID, 10)
+	m["issue_url"] = "https://api.github.com/repos/acme/widgets/issues/" + strconv.Itoa(c.Issue)
+	m["created_at"], m["updated_at"] = stamp(c.Created), stamp(c.Updated)
+	return m
+}
+
+func (f *fakeGitHub) user(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, userJSON(f.t, f.caller(r)))
+}
+
+func hasAll(have, want []string) bool {
+	for _, l := range want {
+		if !slices.ContainsFunc(have, func(h string) bool { return strings.EqualFold(h, l) }) {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *fakeGitHub) listIssues(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var want []string
+	if l := q.Get("labels"); l != "" {
+		want = strings.Split(l, ",")
+	}
+	state := q.Get("state")
+	if state == "" {
+		state = "open"
+	}
+	f.mu.Lock()
+	var list []*fakeIssue
+	for _, is := range f.issues {
+		if (state == "all" || is.State == state) && hasAll(is.Labels, want) {
+			list = append(list, is)
+		}
+	}
+	less := func(a, b *fakeIssue) bool { return a.Number < b.Number }
+	if q.Get("sort") == "updated" {
+		less = func(a, b *fakeIssue) bool {
+			return a.Updated.Before(b.Updated) || a.Updated.Equal(b.Updated) && a.Number < b.Number
+		}
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if q.Get("direction") == "asc" {
+			return less(list[i], list[j])
+		}
+		return less(list[j], list[i])
+	})
+	per, _ := strconv.Atoi(q.Get("per_page"))
+	if per <= 0 {
+		per = 30
+	}
+	page, _ := strconv.Atoi(q.Get("page"))
+	page = max(page, 1)
+	lo, hi := min((page-1)*per, len(list)), min(page*per, len(list))
+	out := []any{}
+	for _, is := range list[lo:hi] {
+		out = append(out, f.issueJSON(is))
+	}
+	f.mu.Unlock()
+	if hi < len(list) {
+		u := *r.URL
+		q.Set("page", strconv.Itoa(page+1))
+		u.RawQuery = q.Encode()
+		w.Header().Set("Link", fmt.Sprintf(`<%s%s>; rel="next"`, f.srv.URL, u.RequestURI()))
+	}
+	f.writeETag(w, r, out)
+}
+
+func (f *fakeGitHub) issue(w http.ResponseWriter, r *http.Request) *fakeIssue {
+	n, _ := strconv.Atoi(r.PathValue("n"))
+	is := f.issues[n]
+	if is == nil {
+		writeJSON(w, http.StatusNotFound, map[string]any{"message": "Not Found", "documentation_url": "https://docs.github.com/rest/issues/issues#get-an-issue", "status": "404"})
+	}
+	return is
+}
+
+type issueRequest struct {
+	Title       *string   `json:"title"`
+	Body        *string   `json:"body"`
+	Labels      *[]string `json:"labels"`
+	Assignees   *[]string `json:"assignees"`
+	State       *string   `json:"state"`
+	StateReason *string   `json:"state_reason"`
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": "Problems parsing JSON: " + err.Error()})
+		return false
+	}
+	return true
+}
+
+// add opens an issue as u (the bot through the API, or a person on the
+// web in tests).
+func (f *fakeGitHub) add(u fakeUser, title, body string, labels []string) *fakeIssue {
+	now := time.Now()
+	is := &fakeIssue{Number: f.nextIss, Title: title, Body: body, User: u, Labels: labels, Assignees: []string{},
+		State: "open", Created: now, Updated: now}
+	f.nextIss++
+	f.issues[is.Number] = is
+	return is
+}
+
+func (f *fakeGitHub) createIssue(w http.ResponseWriter, r *http.Request) {
+	var req issueRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Title == nil || *req.Title == "" {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": "Validation Failed", "errors": []any{map[string]any{"resource": "Issue", "code": "missing_field", "field": "title"}}})
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var labels []string
+	if req.Labels != nil {
+		labels = *req.Labels
+	}
+	is := f.add(f.caller(r), *req.Title, deref(req.Body), labels)
+	writeJSON(w, http.StatusCreated, f.issueJSON(is))
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func (f *fakeGitHub) getIssue(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	is := f.issue(w, r)
+	if is == nil {
+		f.mu.Unlock()
+		return
+	}
+	v := f.issueJSON(is)
+	f.mu.Unlock()
+	f.writeETag(w, r, v)
+}
+
+func (f *fakeGitHub) editIssue(w http.ResponseWriter, r *http.Request) {
+	var req issueRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	is := f.issue(w, r)
+	if is == nil {
+		return
+	}
+	if req.Title != nil {
+		is.Title = *req.Title
+	}
+	if req.Body != nil {
+		is.Body = *req.Body
+	}
+	if req.Labels != nil {
+		is.Labels = slices.Clone(*req.Labels)
+	}
+	if req.Assignees != nil {
+		is.Assignees = slices.Clone(*req.Assignees)
+	}
+	if req.State != nil {
+		is.State = *req.State
+	}
+	is.Updated = time.Now()
+	writeJSON(w, http.StatusOK, f.issueJSON(is))
+}
+
+func (f *fakeGitHub) listComments(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	is := f.issue(w, r)
+	if is == nil {
+		f.mu.Unlock()
+		return
+	}
+	out := []any{}
+	for _, id := range is.Comments {
+		out = append(out, f.commentJSON(f.comments[id]))
+	}
+	f.mu.Unlock()
+	f.writeETag(w, r, out)
+}
+
+// comment adds a comment as u.
+func (f *fakeGitHub) comment(is *fakeIssue, u fakeUser, body string) *fakeComment {
+	now := time.Now()
+	c := &fakeComment{ID: f.nextCmt, Issue: is.Number, Body: body, User: u, Created: now, Updated: now}
+	f.nextCmt++
+	f.comments[c.ID] = c
+	is.Comments = append(is.Comments, c.ID)
+	is.Updated = now
+	return c
+}
+
+func (f *fakeGitHub) createComment(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Body *string `json:"body"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	is := f.issue(w, r)
+	if is == nil {
+		return
+	}
+	writeJSON(w, http.StatusCreated, f.commentJSON(f.comment(is, f.caller(r), deref(req.Body))))
+}
+
+func (f *fakeGitHub) editComment(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Body *string `json:"body"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.comments[id]
+	if c == nil {
+		writeJSON(w, http.StatusNotFound, map[string]any{"message": "Not Found"})
+		return
+	}
+	if c.User != f.caller(r) {
+		writeJSON(w, http.StatusForbidden, map[string]any{"message": "Must have admin rights to Repository."})
+		return
+	}
+	c.Body, c.Updated = deref(req.Body), time.Now()
+	writeJSON(w, http.StatusOK, f.commentJSON(c))
+}

@@ -1,0 +1,261 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clemhq/clem/coord/internal/backend"
+	"github.com/clemhq/clem/coord/internal/backend/backendtest"
+	"github.com/clemhq/clem/coord/internal/backend/remote"
+	"github.com/clemhq/clem/coord/internal/config"
+	"github.com/clemhq/clem/shared/secret"
+)
+
+func section(f *fakeGitHub) config.GitHubSection {
+	return config.GitHubSection{Repo: "acme/widgets", APIURL: f.srv.URL + "/", Token: "github_token",
+		Labels: config.Labels{Task: "clem", InProgress: "in-progress", Blocked: "blocked", Alert: "clem-alert"}}
+}
+
+func newBackend(t *testing.T, f *fakeGitHub, now func() time.Time, name string) *remote.Engine {
+	t.Helper()
+	sec := section(f)
+	sec.PollInterval.Duration = 50 * time.Millisecond
+	b, err := New(Options{Section: sec, Token: secret.New([]byte("bot-token")),
+		FeedPath: filepath.Join(t.TempDir(), name+"-"+FeedFile), Log: slog.New(slog.DiscardHandler)}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func TestConformance(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T, now func() time.Time) backend.Backend {
+		return newBackend(t, newFakeGitHub(t), now, "a")
+	})
+}
+
+var alice = backend.Author{Kind: backend.Person, Name: "alice"}
+
+// TestLabelsAndClose: the state shows on the issue the way people read it.
+func TestLabelsAndClose(t *testing.T) {
+	f := newFakeGitHub(t)
+	b := newBackend(t, f, time.Now, "a")
+	ctx := t.Context()
+	task, err := b.Create(ctx, backend.NewTask{Title: "fix the flaky test", Body: "see CI", To: "dev", Author: alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	is := f.issues[1]
+	if !hasAll(is.Labels, []string{"clem", "for:dev"}) || !strings.Contains(is.Body, "<!-- clem:") || !strings.HasPrefix(is.Body, "see CI") {
+		t.Fatalf("issue = labels %v body %q, want clem and for:dev, the body and a hidden record", is.Labels, is.Body)
+	}
+	if _, err := b.Claim(ctx, task.ID, "dev", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if !hasAll(is.Labels, []string{"agent:dev"}) || len(is.Assignees) != 1 || is.Assignees[0] != "clem-bot" {
+		t.Errorf("claimed issue: labels %v assignees %v, want agent:dev and the bot", is.Labels, is.Assignees)
+	}
+	if _, err := b.Update(ctx, task.ID, "dev", backend.InProgress, "on it", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if !hasAll(is.Labels, []string{"in-progress", "agent:dev"}) {
+		t.Errorf("in progress: labels %v", is.Labels)
+	}
+	if _, err := b.Update(ctx, task.ID, "dev", backend.Done, "fixed in #9", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if is.State != "closed" || hasAll(is.Labels, []string{"agent:dev"}) || hasAll(is.Labels, []string{"in-progress"}) || len(is.Assignees) != 0 {
+		t.Errorf("done: state %s labels %v assignees %v, want closed, no status labels, no assignee", is.State, is.Labels, is.Assignees)
+	}
+	last := f.comments[is.Comments[len(is.Comments)-1]]
+	if !strings.HasPrefix(last.Body, "🤖 dev: done\n\nfixed in #9") {
+		t.Errorf("done comment = %q", last.Body)
+	}
+}
+
+// TestPersonIssue: an issue a person opened on GitHub with the task label
+// and for:<key> is a task for that agent, written by that person; their
+// comments are theirs; a record they forge is text.
+func TestPersonIssue(t *testing.T) {
+	f := newFakeGitHub(t)
+	b := newBackend(t, f, time.Now, "a")
+	ctx := t.Context()
+	forged := withMark("please", remote.Meta{Kind: remote.KindClaim, Agent: "dev", At: time.Now(), Lease: time.Now().Add(time.Hour)})
+	f.mu.Lock()
+	is := f.add(aliceUser, "deploy the docs", "the docs site is stale", []string{"clem", "for:dev"})
+	f.comment(is, aliceUser, forged)
+	f.mu.Unlock()
+	got, err := b.Get(ctx, "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.To != "dev" || got.State != backend.Todo || got.Author.Name != "alice" || got.Author.ID != "583231" || got.Author.Kind != backend.Person {
+		t.Fatalf("Get = %+v, want a todo for dev by person alice (583231)", got)
+	}
+	if len(got.Comments) != 1 || got.Comments[0].Body != forged || got.Comments[0].Author.Name != "alice" {
+		t.Fatalf("comments = %+v, want alice's text as she wrote it", got.Comments)
+	}
+	f.mu.Lock()
+	f.add(aliceUser, "not a task", "", []string{"bug"})
+	f.mu.Unlock()
+	if _, err := b.Get(ctx, "2"); !errors.Is(err, backend.ErrNotFound) {
+		t.Errorf("Get of an issue without the task label: err = %v, want ErrNotFound", err)
+	}
+}
+
+// TestClaimConflict: two coords (two feeds, one repo) racing for one
+// issue: the earlier claim comment counts, the other backs off and
+// withdraws its comment.
+func TestClaimConflict(t *testing.T) {
+	f := newFakeGitHub(t)
+	b1, b2 := newBackend(t, f, time.Now, "one"), newBackend(t, f, time.Now, "two")
+	ctx := t.Context()
+	for i := range 5 {
+		task, err := b1.Create(ctx, backend.NewTask{Title: "race", Author: alice})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for j, b := range []*remote.Engine{b1, b2} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[j] = b.Claim(ctx, task.ID, []string{"a", "b"}[j], time.Hour)
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			if err == nil {
+				won++
+			} else if !errors.Is(err, backend.ErrConflict) {
+				t.Fatalf("race %d: loser's error = %v, want ErrConflict", i, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("race %d: %d winners (%v), want 1", i, won, errs)
+		}
+		g1, _ := b1.Get(ctx, task.ID)
+		g2, _ := b2.Get(ctx, task.ID)
+		if g1.Holder == "" || g1.Holder != g2.Holder {
+			t.Fatalf("race %d: the coords disagree: %q vs %q", i, g1.Holder, g2.Holder)
+		}
+	}
+}
+
+// TestRateLimit: primary (403, X-RateLimit-Remaining: 0), secondary (403
+// with Retry-After) and 429 are temporary, with the service's hint.
+func TestRateLimit(t *testing.T) {
+	for _, tc := range []struct {
+		kind     string
+		min, max time.Duration
+	}{
+		{"primary", time.Second, 3 * time.Second},
+		{"secondary", 7 * time.Second, 7 * time.Second},
+		{"429", 11 * time.Second, 11 * time.Second},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			f := newFakeGitHub(t)
+			b := newBackend(t, f, time.Now, "a")
+			f.mu.Lock()
+			f.limited, f.limitFor = 1, tc.kind
+			f.mu.Unlock()
+			_, err := b.List(t.Context(), backend.Filter{})
+			ra, ok := backend.IsTemporary(err)
+			if !ok || ra < tc.min || ra > tc.max {
+				t.Fatalf("List under a %s rate limit: err = %v, retry after %v; want temporary with %v..%v", tc.kind, err, ra, tc.min, tc.max)
+			}
+		})
+	}
+}
+
+// TestWatchPoll: a person's new issue and comment reach the feed through
+// the conditional poll; unchanged polls are 304s.
+func TestWatchPoll(t *testing.T) {
+	f := newFakeGitHub(t)
+	b := newBackend(t, f, time.Now, "a")
+	ctx := t.Context()
+	task, err := b.Create(ctx, backend.NewTask{Title: "existing", Author: alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cur, err := b.Changes(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := make(chan struct{}, 16)
+	done := make(chan error, 1)
+	wctx, stop := context.WithCancel(ctx)
+	defer func() { stop(); <-done }()
+	go func() { done <- b.Watch(wctx, func() { changed <- struct{}{} }) }()
+	waitFor(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.notMod >= 2 })
+	f.mu.Lock()
+	f.add(aliceUser, "for:dev write the changelog", "for 1.2", []string{"clem"})
+	f.comment(f.issues[1], aliceUser, "also bump the version")
+	f.mu.Unlock()
+	select {
+	case <-changed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not report the person's issue")
+	}
+	evs, _, err := b.Changes(ctx, cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range evs {
+		kinds = append(kinds, string(e.Kind))
+		switch e.Kind {
+		case backend.TaskCreated:
+			if e.Task.Title != "write the changelog" || e.Task.To != "dev" || e.Task.Author.Name != "alice" {
+				t.Errorf("task_created = %+v", e.Task)
+			}
+		case backend.CommentAdded:
+			if e.Comment.Body != "also bump the version" || e.Task.ID != task.ID {
+				t.Errorf("comment_added = %+v on %s", e.Comment, e.Task.ID)
+			}
+		}
+	}
+	if strings.Join(kinds, ",") != "task_created,comment_added" && strings.Join(kinds, ",") != "comment_added,task_created" {
+		t.Fatalf("events = %v, want the new task and the comment", kinds)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestAlert: one open issue per subject; resolved closes it.
+func TestAlert(t *testing.T) {
+	f := newFakeGitHub(t)
+	b := newBackend(t, f, time.Now, "a")
+	ctx := t.Context()
+	wd := backend.Author{Kind: backend.System, Name: "watchdog"}
+	for _, sev := range []backend.Severity{backend.Critical, backend.Warning, backend.Resolved} {
+		if _, err := b.Alert(ctx, backend.NewAlert{Author: wd, Severity: sev, Subject: "lead", Body: string(sev)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(f.issues) != 1 {
+		t.Fatalf("%d issues, want one alert issue", len(f.issues))
+	}
+	is := f.issues[1]
+	if is.Title != "clem alert: lead" || !hasAll(is.Labels, []string{"clem-alert"}) || len(is.Comments) != 2 || is.State != "closed" {
+		t.Errorf("alert issue = %+v, want titled for lead, labelled, two comments, closed", is)
+	}
+}
