@@ -18,6 +18,7 @@ type Config struct {
 	Agents       []*Agent     `yaml:"agents,keyed"`
 	Secrets      []*Secret    `yaml:"secrets,keyed"`
 	Sidecars     []*Sidecar   `yaml:"sidecars,keyed"`
+	Runtimes     Runtimes     `yaml:"runtimes"`
 
 	// Warnings are problems that do not stop the team from loading.
 	Warnings Errors `yaml:"-"`
@@ -124,6 +125,8 @@ type Agent struct {
 	Provider       Provider       `yaml:"provider"`
 	Iteration      Duration       `yaml:"iteration"`
 	IterationNight Duration       `yaml:"iteration_night"`
+	StallTimeout   Duration       `yaml:"stall_timeout"`
+	MaxIteration   Duration       `yaml:"max_iteration"`
 	Egress         AgentEgress    `yaml:"egress"`
 	Secrets        []string       `yaml:"secrets"`
 	Sidecars       []string       `yaml:"sidecars"`
@@ -161,6 +164,14 @@ type Provider struct {
 type ResourceLimits struct {
 	Memory string `yaml:"memory"` // e.g. 4G, 512M, 50%
 	CPU    string `yaml:"cpu"`    // cores ("1.5") or a quota ("150%")
+}
+
+// Runtimes says where each runtime's CLI is installed on the host; an
+// empty path lets the runner look on PATH (/usr/local/bin, /usr/bin).
+type Runtimes struct {
+	ClaudeCode string `yaml:"claude-code"`
+	Codex      string `yaml:"codex"`
+	OpenCode   string `yaml:"opencode"`
 }
 
 // Secret dispositions.

@@ -32,6 +32,7 @@ func (v *validator) validate() {
 	v.sidecars()
 	v.coordination()
 	v.agents()
+	v.runtimes()
 	v.usage()
 }
 

@@ -36,6 +36,10 @@ const (
 	defaultIteration = 10 * time.Minute
 	minIteration     = 30 * time.Second
 	maxIteration     = 24 * time.Hour
+
+	defaultStallTimeout = 20 * time.Minute
+	minStallTimeout     = 5 * time.Second
+	defaultMaxIteration = 2 * time.Hour
 	defaultProxyPort = 3128
 	maxPromptSize    = 256 << 10
 )
@@ -264,6 +268,28 @@ func (v *validator) schedule(a *Agent, p string) {
 	}{{"iteration", a.Iteration.Duration}, {"iteration_night", a.IterationNight.Duration}} {
 		if f.d < minIteration || f.d > maxIteration {
 			v.errorf(p+"."+f.key, "%s is outside the allowed range %s to %s", formatDuration(f.d), formatDuration(minIteration), formatDuration(maxIteration))
+		}
+	}
+	if a.StallTimeout.Duration == 0 {
+		a.StallTimeout.Duration = defaultStallTimeout
+	}
+	if a.MaxIteration.Duration == 0 {
+		a.MaxIteration.Duration = defaultMaxIteration
+	}
+	if a.StallTimeout.Duration < minStallTimeout {
+		v.errorf(p+".stall_timeout", "%s is too short: at least %s (a slow model can be silent that long)", formatDuration(a.StallTimeout.Duration), formatDuration(minStallTimeout))
+	}
+	if a.MaxIteration.Duration < a.StallTimeout.Duration {
+		v.errorf(p+".max_iteration", "%s is shorter than stall_timeout %s", formatDuration(a.MaxIteration.Duration), formatDuration(a.StallTimeout.Duration))
+	}
+}
+
+// runtimes checks the CLIs' paths are absolute.
+func (v *validator) runtimes() {
+	r := v.cfg.Runtimes
+	for key, path := range map[string]string{"claude-code": r.ClaudeCode, "codex": r.Codex, "opencode": r.OpenCode} {
+		if path != "" && !filepath.IsAbs(path) {
+			v.errorf("runtimes."+key, "%q must be an absolute path", path)
 		}
 	}
 }

@@ -22,6 +22,9 @@ type runnerTOML struct {
 	Effort         string            `toml:"effort,omitempty"`
 	Iteration      string            `toml:"iteration"`
 	IterationNight string            `toml:"iteration_night"`
+	StallTimeout   string            `toml:"stall_timeout"`
+	MaxIteration   string            `toml:"max_iteration"`
+	ClaudeBin      string            `toml:"claude_bin,omitempty"`
 	PermissionMode string            `toml:"permission_mode"`
 	PromptFile     string            `toml:"prompt_file"`
 	MCPConfig      string            `toml:"mcp_config"`
@@ -59,6 +62,9 @@ func runnerConfig(in *Inputs, a *config.Agent) ([]byte, error) {
 		Effort:         a.Effort,
 		Iteration:      a.Iteration.String(),
 		IterationNight: a.IterationNight.String(),
+		StallTimeout:   a.StallTimeout.String(),
+		MaxIteration:   a.MaxIteration.String(),
+		ClaudeBin:      in.Cfg.Runtimes.ClaudeCode,
 		PermissionMode: "bypassPermissions",
 		PromptFile:     p.AgentFile(a.Key, layout.PromptFile),
 		MCPConfig:      p.AgentFile(a.Key, layout.MCPConfig),
