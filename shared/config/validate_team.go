@@ -40,8 +40,8 @@ const (
 	defaultStallTimeout = 20 * time.Minute
 	minStallTimeout     = 5 * time.Second
 	defaultMaxIteration = 2 * time.Hour
-	defaultProxyPort = 3128
-	maxPromptSize    = 256 << 10
+	defaultProxyPort    = 3128
+	maxPromptSize       = 256 << 10
 )
 
 func (v *validator) project() {
