@@ -1,0 +1,129 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clemhq/clem/tests/systemdns"
+)
+
+// provisionForSystemd provisions the fleet with its units running the
+// test binaries from a directory outside /tmp: every clem unit has
+// PrivateTmp=, which hides the machine's /tmp (and binDir in it) from the
+// service. The directory holds hard links (copies across file systems) and
+// goes when the test ends, after the machine.
+func (f *fleet) provisionForSystemd(t *testing.T) {
+	t.Helper()
+	bin, err := os.MkdirTemp("/var/lib", "clem-systest-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(bin) })
+	if err := os.Chmod(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range Binaries {
+		src, dst := filepath.Join(binDir, b), filepath.Join(bin, b)
+		if err := os.Link(src, dst); err != nil {
+			if err := copyFile(src, dst, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	args := []string{"provision", "--templates", filepath.Join(repoRoot, "systemd"), "--bin-dir", bin}
+	if r := f.clem(t, args...); r.code != 0 {
+		t.Fatalf("clem %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+}
+
+// boot starts real systemd as PID 1 of a private namespace inside the
+// fleet's network namespace, with the units provision wrote for the project
+// (and no other unit of the host) and the project's runtime directories
+// made from its tmpfiles.d file, as systemd-tmpfiles-setup.service does at
+// a real boot. Call it after f.provisionForSystemd. The machine is powered
+// off before the fleet is deprovisioned (t.Cleanup runs last-in first-out).
+func (f *fleet) boot(t *testing.T) *systemdns.Machine {
+	t.Helper()
+	units := t.TempDir()
+	var found []string
+	for _, pat := range []string{"clem-" + f.name + ".target", "clem-" + f.name + "-*"} {
+		m, _ := filepath.Glob(filepath.Join("/etc/systemd/system", pat))
+		found = append(found, m...)
+	}
+	if len(found) == 0 {
+		t.Fatalf("no units of project %s in /etc/systemd/system: provision first", f.name)
+	}
+	for _, p := range found {
+		if err := copyFile(p, filepath.Join(units, filepath.Base(p)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := systemdns.Boot(t, systemdns.Options{
+		Name:   "clem-" + f.name,
+		NetNS:  f.netns,
+		Units:  units,
+		Passwd: true,
+	})
+	conf := "/etc/tmpfiles.d/clem-" + f.name + ".conf"
+	if out, errOut, code := m.Exec(t, "systemd-tmpfiles", "--create", conf); code != 0 {
+		t.Fatalf("systemd-tmpfiles --create %s: exit %d\n%s%s", conf, code, out, errOut)
+	}
+	return m
+}
+
+func (f *fleet) unit(role string) string { return "clem-" + f.name + "-" + role + ".service" }
+
+// waitProp polls unit's property until ok accepts it or d passes, and
+// returns the last value; the caller judges it.
+func waitProp(t *testing.T, m *systemdns.Machine, unit, prop string, d time.Duration, ok func(string) bool) string {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		v := m.Show(t, unit, prop)[prop]
+		if ok(v) || time.Now().After(deadline) {
+			return v
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitJournal polls unit's journal until it contains want or d passes.
+func waitJournal(t *testing.T, m *systemdns.Machine, unit, want string, d time.Duration) (string, bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		j := m.Journal(t, unit)
+		if strings.Contains(j, want) {
+			return j, true
+		}
+		if time.Now().After(deadline) {
+			return j, false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// procUser is the owner (the effective uid's name) of the process with pid
+// as the machine numbers it.
+func procUser(t *testing.T, m *systemdns.Machine, pid string) string {
+	t.Helper()
+	out, errOut, code := m.Exec(t, "stat", "-c", "%U", "/proc/"+pid)
+	if code != 0 {
+		t.Fatalf("stat /proc/%s inside: exit %d: %s", pid, code, errOut)
+	}
+	return strings.TrimSpace(out)
+}
+
+// fileState is `stat -c '%U %a'` of path inside the machine, or "" when
+// root cannot stat it.
+func fileState(t *testing.T, m *systemdns.Machine, path string) string {
+	t.Helper()
+	out, _, code := m.Exec(t, "stat", "-c", "%U %a", path)
+	if code != 0 {
+		return ""
+	}
+	return strings.TrimSpace(out)
+}
