@@ -38,7 +38,6 @@ func TestVersionAndHelp(t *testing.T) {
 func TestUnbuiltWorkSaysSo(t *testing.T) {
 	cases := [][]string{
 		{"runner", "run"},
-		{"watchdog", "run"},
 	}
 	for _, c := range cases {
 		r := runBin(t, t.TempDir(), nil, "", c[0], c[1:]...)

@@ -1,31 +1,60 @@
-// Package app builds the watchdog command line. The daemon's real work lands
-// with issue #7; until then every command says so and exits non-zero.
+// Package app builds the watchdog command line: run and check.
 package app
 
 import (
+	"fmt"
+	"log/slog"
+	"os"
+
 	"github.com/urfave/cli/v2"
 
-	"github.com/clemhq/clem/shared/cmdmain"
+	"github.com/clemhq/clem/watchdog/internal/config"
+	"github.com/clemhq/clem/watchdog/internal/daemon"
 )
 
 // New returns the watchdog command-line application.
 func New() *cli.App {
+	cfgFlag := &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, Usage: "the TOML config `FILE`"}
 	return &cli.App{
 		Name:  "watchdog",
 		Usage: "watches a clem fleet and alerts after repeated failures",
-		Description: `watchdog runs as its own unprivileged user. It reads agent unit state from
-systemd over D-Bus (read-only) and each runner's state file, detects dead,
-restarting, stalled or failing agents and missing egress rules, and alerts
-through coord only after repeated failures, with a recovery message.
+		Description: `watchdog runs as its own unprivileged user, never as root. Every interval
+it reads each agent's and daemon's unit from systemd over D-Bus (read-only),
+each runner's state file and each daemon's health socket; it detects units
+that failed, do not run, keep restarting or refuse to start (an agent's
+egress verification failing), stalled or stuck runners, iterations that keep
+failing (a rejected credential among them) and unhealthy daemons. It alerts
+through coord only after repeated bad checks, with a cooldown, and says once
+when a subject is healthy again. Everything also goes to the journal (JSON
+lines on stdout).
 
-This release ships the command line only; the daemon itself arrives with
-issue #7. Every command below exits with status 69 until then.`,
+Config (TOML, written by clem provision; unknown keys are errors):
+
+` + config.Example,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
 			{
-				Name:   "run",
-				Usage:  "watch the fleet from its config (not yet: issue #7)",
-				Action: cmdmain.NotYet("watchdog run", "#7"),
+				Name:  "run",
+				Usage: "watch the fleet from a TOML config",
+				Flags: []cli.Flag{cfgFlag},
+				Action: func(c *cli.Context) error {
+					log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+					return daemon.Run(c.Context, c.String("config"), log)
+				},
+			},
+			{
+				Name:  "check",
+				Usage: "validate a TOML config and exit",
+				Flags: []cli.Flag{cfgFlag},
+				Action: func(c *cli.Context) error {
+					cfg, err := config.Load(c.String("config"))
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "ok: %s: project %s, %d agents, %d daemons, every %v; alert after %d bad checks in %v, cooldown %v\n",
+						c.String("config"), cfg.Project, len(cfg.Agents), len(cfg.Daemons), cfg.Interval, cfg.Failures, cfg.Window, cfg.Cooldown)
+					return nil
+				},
 			},
 		},
 	}

@@ -2,11 +2,16 @@ package systemd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 )
+
+// ErrBus marks errors of the bus itself (no connection), as opposed to
+// errors about one unit.
+var ErrBus = errors.New("system bus unreachable")
 
 // Reader reads unit state from the system bus. It connects on first use
 // and again after the connection broke (the bus restarted), so a watchdog
@@ -45,7 +50,7 @@ func (r *Reader) connect(ctx context.Context) (*sddbus.Conn, error) {
 	}
 	c, err := r.dial(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("connect to the system bus: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrBus, err)
 	}
 	r.conn = c
 	return c, nil
@@ -59,6 +64,9 @@ func (r *Reader) Unit(ctx context.Context, name string) (State, error) {
 	}
 	up, err := c.GetUnitPropertiesContext(ctx, name)
 	if err != nil {
+		if !c.Connected() {
+			return State{}, fmt.Errorf("%w: %w", ErrBus, err)
+		}
 		return State{}, fmt.Errorf("unit %s: read properties over D-Bus: %w", name, err)
 	}
 	s := State{Name: name}

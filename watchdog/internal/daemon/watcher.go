@@ -1,0 +1,223 @@
+// Package daemon runs the watchdog: every interval one round of checks
+// (units over D-Bus, the runners' state files, the daemons' health
+// sockets), the alert policy, alerts to coord with a queue for when coord
+// is down, the journal, and sd_notify. Only the watchdog imports it.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/clemhq/clem/shared/coordapi"
+	"github.com/clemhq/clem/watchdog/internal/check"
+	"github.com/clemhq/clem/watchdog/internal/config"
+	"github.com/clemhq/clem/watchdog/internal/outbox"
+	"github.com/clemhq/clem/watchdog/internal/policy"
+	"github.com/clemhq/clem/watchdog/internal/statefile"
+	"github.com/clemhq/clem/watchdog/internal/systemd"
+)
+
+// Clock tells the time; tests step a fake one.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now implements Clock.
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// Units reads a unit's state; *systemd.Reader is one, tests use fakes.
+type Units interface {
+	Unit(ctx context.Context, name string) (systemd.State, error)
+}
+
+// Prober asks a daemon's health socket; health.Probe is one.
+type Prober func(ctx context.Context, socket string) error
+
+// Deps are the watcher's windows on the world.
+type Deps struct {
+	Units  Units
+	States statefile.Reader
+	Health Prober
+	Clock  Clock
+	Sender outbox.Sender
+	Log    *slog.Logger
+}
+
+// Watcher runs rounds of checks for one config.
+type Watcher struct {
+	cfg     *config.Config
+	d       Deps
+	policy  *policy.Policy
+	out     *outbox.Outbox
+	subs    []*subject
+	lastErr error
+}
+
+// subject is one agent or daemon being watched.
+type subject struct {
+	id, label string
+	agent     *config.Agent
+	daemon    *config.Daemon
+	ac        *check.Agent
+	dc        *check.Daemon
+	last      string // summary of the last round's problems, "" when fine
+}
+
+// NewWatcher builds a watcher for cfg.
+func NewWatcher(cfg *config.Config, d Deps) *Watcher {
+	w := &Watcher{cfg: cfg, d: d, policy: policy.New(cfg.Failures, cfg.Window, cfg.Cooldown), out: outbox.New(d.Sender, d.Log)}
+	grace := max(2*cfg.Interval, time.Minute)
+	for i := range cfg.Agents {
+		a := &cfg.Agents[i]
+		w.subs = append(w.subs, &subject{id: "agent " + a.Key, label: fmt.Sprintf("agent %s (%s)", a.Key, a.Unit), agent: a,
+			ac: &check.Agent{Key: a.Key, StallAfter: a.StallAfter.Duration, Grace: grace}})
+	}
+	for i := range cfg.Daemons {
+		dm := &cfg.Daemons[i]
+		w.subs = append(w.subs, &subject{id: "daemon " + dm.Role, label: fmt.Sprintf("daemon %s (%s)", dm.Role, dm.Unit), daemon: dm,
+			dc: &check.Daemon{Role: dm.Role}})
+	}
+	return w
+}
+
+// Round checks every subject once and feeds the policy. It fails, without
+// judging any subject, when the system bus cannot be reached: the watchdog
+// is then blind, which says nothing about the fleet.
+func (w *Watcher) Round(ctx context.Context) error {
+	type seen struct {
+		st  systemd.State
+		err error
+	}
+	units := make([]seen, len(w.subs))
+	for i, s := range w.subs {
+		unit := ""
+		if s.agent != nil {
+			unit = s.agent.Unit
+		} else {
+			unit = s.daemon.Unit
+		}
+		st, err := w.d.Units.Unit(ctx, unit)
+		if errors.Is(err, systemd.ErrBus) || ctx.Err() != nil {
+			if err == nil {
+				err = ctx.Err()
+			}
+			w.lastErr = fmt.Errorf("cannot read unit state from systemd: %w", err)
+			return w.lastErr
+		}
+		units[i] = seen{st, err}
+	}
+	now := w.d.Clock.Now()
+	for i, s := range w.subs {
+		var ps []check.Problem
+		if s.agent != nil {
+			var st *statefile.State
+			var serr error
+			if units[i].err == nil && units[i].st.Running() {
+				st, serr = w.d.States.Read(s.agent.StateFile)
+			}
+			ps = s.ac.Check(now, units[i].st, units[i].err, st, serr)
+		} else {
+			var herr error
+			if s.daemon.Health != "" && units[i].err == nil && units[i].st.Running() {
+				herr = w.d.Health(ctx, s.daemon.Health)
+			}
+			ps = s.dc.Check(now, units[i].st, units[i].err, herr)
+		}
+		w.note(s, ps)
+		w.act(w.policy.Observe(now, s.id, s.label, ps))
+	}
+	w.lastErr = nil
+	return nil
+}
+
+// note logs a subject's problems when they change.
+func (w *Watcher) note(s *subject, ps []check.Problem) {
+	sum := check.Summary(ps)
+	switch {
+	case sum == s.last:
+	case sum == "":
+		w.d.Log.Info("check ok again", "subject", s.id)
+	default:
+		w.d.Log.Warn("check failed", "subject", s.id, "severity", string(check.Worst(ps)), "problems", sum)
+	}
+	s.last = sum
+}
+
+// act logs a notice and queues what goes to coord.
+func (w *Watcher) act(n *policy.Notice) {
+	if n == nil {
+		return
+	}
+	switch n.Kind {
+	case policy.Alert, policy.Recovery:
+		r := n.Request
+		if len(r.Body) > coordapi.MaxText {
+			r.Body = r.Body[:coordapi.MaxText-3] + "..."
+		}
+		level, msg := slog.LevelError, "alert"
+		if n.Kind == policy.Recovery {
+			level, msg = slog.LevelInfo, "recovered"
+		}
+		w.d.Log.Log(context.Background(), level, msg, "subject", r.Subject, "severity", string(r.Severity), "body", r.Body)
+		w.out.Add(r)
+	case policy.Suppressed:
+		w.d.Log.Warn("alert held back by the cooldown", "subject", n.Subject, "until", n.Until.UTC().Format(time.RFC3339))
+	}
+}
+
+// Flush sends queued alerts to coord; they stay queued while it is down.
+func (w *Watcher) Flush(ctx context.Context) {
+	if err := w.out.Flush(ctx); err != nil {
+		w.d.Log.Warn("coord cannot take alerts now; kept for the next round", "waiting", w.out.Len(), "err", err.Error())
+	}
+}
+
+// Status is the line for systemd's STATUS=, like
+// "12 units ok, 1 alerting (lead: restarting)".
+func (w *Watcher) Status() string {
+	if w.lastErr != nil {
+		return "blind: " + w.lastErr.Error()
+	}
+	ok, failing := 0, 0
+	var alerting []string
+	for _, s := range w.subs {
+		if al, sum := w.policy.State(s.id); al {
+			name, _ := strings.CutPrefix(strings.TrimPrefix(s.id, "agent "), "daemon ")
+			alerting = append(alerting, name+": "+shorten(sum))
+			continue
+		}
+		if s.last == "" {
+			ok++
+		} else {
+			failing++
+		}
+	}
+	sort.Strings(alerting)
+	parts := []string{fmt.Sprintf("%d unit%s ok", ok, map[bool]string{true: "", false: "s"}[ok == 1])}
+	if failing > 0 {
+		parts = append(parts, fmt.Sprintf("%d failing", failing))
+	}
+	if len(alerting) > 0 {
+		parts = append(parts, fmt.Sprintf("%d alerting (%s)", len(alerting), strings.Join(alerting, "; ")))
+	}
+	if n := w.out.Len(); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d alert%s waiting for coord", n, map[bool]string{true: "", false: "s"}[n == 1]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// shorten keeps the first problem's leading words: "restarting",
+// "refuses to start".
+func shorten(sum string) string {
+	first, _, _ := strings.Cut(sum, "; ")
+	if i := strings.IndexAny(first, ":("); i > 0 {
+		first = first[:i]
+	}
+	return strings.TrimSpace(first)
+}

@@ -1,0 +1,301 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clemhq/clem/shared/coordapi"
+	"github.com/clemhq/clem/watchdog/internal/config"
+	"github.com/clemhq/clem/watchdog/internal/statefile"
+	"github.com/clemhq/clem/watchdog/internal/systemd"
+)
+
+// fakeClock is stepped by the test.
+type fakeClock struct{ now time.Time }
+
+func (c *fakeClock) Now() time.Time { return c.now }
+
+// fakeUnits stands in for systemd: the policy's tests need unit states on
+// demand (the D-Bus reader itself is tested against real systemd in
+// package systemd).
+type fakeUnits struct {
+	mu    sync.Mutex
+	units map[string]systemd.State
+	down  bool
+}
+
+func (f *fakeUnits) Unit(_ context.Context, name string) (systemd.State, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return systemd.State{}, fmt.Errorf("%w: dial unix /run/dbus/system_bus_socket: no such file", systemd.ErrBus)
+	}
+	st, ok := f.units[name]
+	if !ok {
+		return systemd.State{Name: name, LoadState: "not-found", ActiveState: "inactive"}, nil
+	}
+	return st, nil
+}
+
+func (f *fakeUnits) set(name string, edit func(*systemd.State)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.units[name]
+	edit(&st)
+	f.units[name] = st
+}
+
+// fakeStates hands out state files by path.
+type fakeStates map[string]*statefile.State
+
+func (f fakeStates) Read(path string) (*statefile.State, error) {
+	if st, ok := f[path]; ok {
+		c := *st
+		return &c, nil
+	}
+	return nil, statefile.ErrNotExist
+}
+
+// coordAlerts serves coord's POST /v1/alert on a unix socket, decoding as
+// coord does, so the watcher's real coordapi.Client talks to it.
+type coordAlerts struct {
+	mu   sync.Mutex
+	got  []coordapi.AlertRequest
+	path string
+	srv  *http.Server
+}
+
+func (c *coordAlerts) start(t *testing.T) {
+	t.Helper()
+	ln, err := net.Listen("unix", c.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc(coordapi.RouteAlert, func(w http.ResponseWriter, r *http.Request) {
+		a, err := coordapi.Decode[coordapi.AlertRequest](r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(coordapi.ErrorResponse{Error: err.Error()})
+			return
+		}
+		c.mu.Lock()
+		c.got = append(c.got, a)
+		c.mu.Unlock()
+		io.WriteString(w, `{}`)
+	})
+	c.srv = &http.Server{Handler: mux}
+	go c.srv.Serve(ln)
+	t.Cleanup(func() { c.srv.Close() })
+}
+
+func (c *coordAlerts) alerts() []coordapi.AlertRequest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]coordapi.AlertRequest(nil), c.got...)
+}
+
+const (
+	leadUnit = "clem-p-agent-lead.service"
+	pipeUnit = "clem-p-pipelock.service"
+	leadFile = "/var/lib/clem/p/agents/lead/state.json"
+)
+
+var t0 = time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	w      *Watcher
+	clock  *fakeClock
+	units  *fakeUnits
+	states fakeStates
+	coord  *coordAlerts
+	health map[string]error
+	logs   *strings.Builder
+}
+
+func newFixture(t *testing.T, coordUp bool) *fixture {
+	t.Helper()
+	cfg, err := config.Parse("watchdog.toml", []byte(`project = "p"
+interval = "15s"
+coord_socket = "/unused"
+[alert]
+failures = 3
+window = "30m"
+cooldown = "1h"
+[[agent]]
+key = "lead"
+unit = "`+leadUnit+`"
+state_file = "`+leadFile+`"
+[[daemon]]
+role = "pipelock"
+unit = "`+pipeUnit+`"
+health = "/run/clem/p/pipelock/admin.sock"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{clock: &fakeClock{now: t0}, states: fakeStates{}, health: map[string]error{}, logs: &strings.Builder{}}
+	running := systemd.State{LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success",
+		MainPID: 42, ActiveEnter: uint64(t0.Add(-time.Hour).UnixMicro())}
+	lead, pipe := running, running
+	lead.Name, pipe.Name, pipe.MainPID = leadUnit, pipeUnit, 7
+	f.units = &fakeUnits{units: map[string]systemd.State{leadUnit: lead, pipeUnit: pipe}}
+	f.states[leadFile] = &statefile.State{PID: 42, Phase: statefile.Sleeping, Updated: t0, NextAt: t0.Add(10 * time.Minute)}
+	f.coord = &coordAlerts{path: filepath.Join(t.TempDir(), "coord.sock")}
+	if coordUp {
+		f.coord.start(t)
+	}
+	f.w = NewWatcher(cfg, Deps{
+		Units: f.units, States: f.states, Clock: f.clock,
+		Health: func(_ context.Context, socket string) error { return f.health[socket] },
+		Sender: coordapi.NewClient(f.coord.path),
+		Log:    slog.New(slog.NewJSONHandler(f.logs, nil)),
+	})
+	return f
+}
+
+// round steps the clock one interval and runs a round and a flush.
+func (f *fixture) round(t *testing.T) {
+	t.Helper()
+	f.clock.now = f.clock.now.Add(15 * time.Second)
+	if err := f.w.Round(context.Background()); err != nil {
+		t.Fatalf("Round: %v", err)
+	}
+	f.w.Flush(context.Background())
+}
+
+// kill makes the runner die and come back between two rounds.
+func (f *fixture) kill() {
+	f.units.set(leadUnit, func(s *systemd.State) { s.NRestarts++; s.MainPID++ })
+	f.states[leadFile].PID++
+}
+
+func TestRestartsAlertOnceAndRecoverOnce(t *testing.T) {
+	f := newFixture(t, true)
+	f.round(t)
+	if got := f.w.Status(); got != "2 units ok" {
+		t.Errorf("Status = %q", got)
+	}
+	f.kill()
+	f.round(t)
+	f.kill()
+	f.round(t)
+	if n := len(f.coord.alerts()); n != 0 {
+		t.Fatalf("alerted after 2 restarts with failures = 3: %+v", f.coord.alerts())
+	}
+	if got := f.w.Status(); got != "1 unit ok, 1 failing" {
+		t.Errorf("Status = %q", got)
+	}
+	f.kill()
+	f.round(t)
+	for range 2 { // still failing: no second alert
+		f.kill()
+		f.round(t)
+	}
+	got := f.coord.alerts()
+	if len(got) != 1 || got[0].Severity != coordapi.Warning || got[0].Subject != "agent lead" ||
+		!strings.HasPrefix(got[0].Body, "agent lead (clem-p-agent-lead.service): restarted 1 time since the last check (3 restarts in all). 3 bad checks in 30s") {
+		t.Fatalf("after 3 restarts: alerts %+v, want exactly one", got)
+	}
+	if s := f.w.Status(); s != "1 unit ok, 1 alerting (lead: restarted 1 time since the last check)" {
+		t.Errorf("Status = %q", s)
+	}
+	for range 5 {
+		f.round(t)
+	}
+	got = f.coord.alerts()
+	if len(got) != 2 || got[1].Severity != coordapi.Resolved || !strings.HasPrefix(got[1].Body, "agent lead (clem-p-agent-lead.service) is healthy again: 3 good checks in a row.") {
+		t.Fatalf("after 5 good rounds: %+v, want one recovery", got)
+	}
+	if s := f.w.Status(); s != "2 units ok" {
+		t.Errorf("Status = %q", s)
+	}
+	for _, want := range []string{`"msg":"check failed","subject":"agent lead"`, `"level":"ERROR","msg":"alert","subject":"agent lead"`, `"msg":"recovered"`} {
+		if !strings.Contains(f.logs.String(), want) {
+			t.Errorf("journal lacks %s:\n%s", want, f.logs)
+		}
+	}
+}
+
+func TestEgressRefusalAlerts(t *testing.T) {
+	f := newFixture(t, true)
+	f.round(t)
+	f.units.set(leadUnit, func(s *systemd.State) {
+		s.ActiveState, s.SubState, s.Result, s.MainPID = "activating", "auto-restart", "exit-code", 0
+		s.ExecMainStart = 100
+		s.StartPre = []systemd.Exec{{Path: "/usr/local/bin/clem", Start: 200, Exit: 210, Code: 1, Status: 1}}
+	})
+	for range 3 {
+		f.round(t)
+	}
+	got := f.coord.alerts()
+	if len(got) != 1 || got[0].Severity != coordapi.Critical ||
+		!strings.Contains(got[0].Body, "refuses to start: egress rules missing or changed (ExecStartPre /usr/local/bin/clem exited with status 1)") {
+		t.Fatalf("alerts %+v", got)
+	}
+	if s := f.w.Status(); s != "1 unit ok, 1 alerting (lead: refuses to start)" {
+		t.Errorf("Status = %q", s)
+	}
+}
+
+func TestDaemonHealthAlerts(t *testing.T) {
+	f := newFixture(t, true)
+	f.health["/run/clem/p/pipelock/admin.sock"] = errors.New("HTTP 503: config unreadable")
+	for range 3 {
+		f.round(t)
+	}
+	got := f.coord.alerts()
+	if len(got) != 1 || got[0].Subject != "daemon pipelock" || !strings.Contains(got[0].Body, "health check failed: HTTP 503: config unreadable") {
+		t.Fatalf("alerts %+v", got)
+	}
+}
+
+func TestCoordDownKeepsAlerts(t *testing.T) {
+	f := newFixture(t, false)
+	f.units.set(leadUnit, func(s *systemd.State) { s.ActiveState, s.SubState, s.Result = "failed", "failed", "exit-code" })
+	for range 3 {
+		f.round(t)
+	}
+	if s := f.w.Status(); !strings.HasSuffix(s, "1 alert waiting for coord") {
+		t.Errorf("Status = %q", s)
+	}
+	if !strings.Contains(f.logs.String(), `"msg":"alert","subject":"agent lead","severity":"critical"`) {
+		t.Errorf("the alert is not in the journal while coord is down:\n%s", f.logs)
+	}
+	f.coord.start(t)
+	f.round(t)
+	if got := f.coord.alerts(); len(got) != 1 || got[0].Severity != coordapi.Critical {
+		t.Fatalf("after coord came back: %+v", got)
+	}
+	if s := f.w.Status(); s != "1 unit ok, 1 alerting (lead: unit failed)" {
+		t.Errorf("Status = %q", s)
+	}
+}
+
+func TestBlindRoundJudgesNothing(t *testing.T) {
+	f := newFixture(t, true)
+	f.units.down = true
+	for range 5 {
+		f.clock.now = f.clock.now.Add(15 * time.Second)
+		if err := f.w.Round(context.Background()); err == nil || !errors.Is(err, systemd.ErrBus) {
+			t.Fatalf("Round with the bus down = %v", err)
+		}
+	}
+	if got := f.coord.alerts(); len(got) != 0 {
+		t.Errorf("alerts while blind: %+v", got)
+	}
+	if s := f.w.Status(); !strings.HasPrefix(s, "blind: cannot read unit state from systemd") {
+		t.Errorf("Status = %q", s)
+	}
+}
