@@ -254,3 +254,71 @@ func filesMatching(t *testing.T, re *regexp.Regexp, roots ...string) []string {
 	}
 	return out
 }
+
+// TestDeprovisionKeepHomes: --keep-homes removes users, units, configs and
+// the table but keeps agents' homes, the daemons' state and the
+// placeholder key, so a later provision gives the same placeholders.
+func TestDeprovisionKeepHomes(t *testing.T) {
+	f := newFleet(t, twoAgents)
+	f.provision(t)
+	home := "/home/" + f.user("lead")
+	writeFile(t, home+"/work.txt", "the agent's work")
+	state := "/var/lib/clem/" + f.name
+	key, _ := os.ReadFile(state + "/placeholder.key")
+	r := f.clem(t, "deprovision", "--project", f.name, "--keep-homes")
+	if r.code != 0 {
+		t.Fatalf("deprovision --keep-homes: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	t.Cleanup(func() {
+		for _, p := range []string{home, "/home/" + f.user("dev"), state} {
+			os.RemoveAll(p)
+		}
+	})
+	if b, err := os.ReadFile(home + "/work.txt"); err != nil || string(b) != "the agent's work" {
+		t.Errorf("the agent's work is gone: %v", err)
+	}
+	if b, _ := os.ReadFile(state + "/placeholder.key"); len(key) == 0 || string(b) != string(key) {
+		t.Errorf("the placeholder key was not kept")
+	}
+	for _, gone := range []string{"/etc/clem/" + f.name, "/etc/systemd/system/clem-" + f.name + ".target", "/run/clem/" + f.name} {
+		if _, err := os.Stat(gone); err == nil {
+			t.Errorf("%s is still there", gone)
+		}
+	}
+	if us := f.leftoverUsers(); len(us) > 0 {
+		t.Errorf("users left: %v", us)
+	}
+}
+
+// TestProvisionRefusesWritableBinaries: units run clem's binaries as root,
+// so a binary or template someone else could change is refused.
+func TestProvisionRefusesWritableBinaries(t *testing.T) {
+	f := newFleet(t, twoAgents)
+	bins := t.TempDir()
+	os.Chmod(bins, 0o755)
+	for _, b := range Binaries {
+		if err := copyFile(filepath.Join(binDir, b), filepath.Join(bins, b), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(filepath.Join(bins, "agent-vault"), 0o777)
+	r := f.clem(t, "provision", "--templates", filepath.Join(repoRoot, "systemd"), "--bin-dir", bins)
+	if r.code == 0 || !strings.Contains(r.stderr, "agent-vault must be owned by root and writable by root only") {
+		t.Errorf("provision with a world-writable agent-vault: exit %d\n%s", r.code, r.stderr)
+	}
+	os.Chmod(filepath.Join(bins, "agent-vault"), 0o755)
+	tmpl := t.TempDir()
+	os.Chmod(tmpl, 0o755)
+	entries, _ := os.ReadDir(filepath.Join(repoRoot, "systemd"))
+	for _, e := range entries {
+		copyFile(filepath.Join(repoRoot, "systemd", e.Name()), filepath.Join(tmpl, e.Name()), 0o644)
+	}
+	os.Chmod(filepath.Join(tmpl, "agent.service.tmpl"), 0o666)
+	r = f.clem(t, "provision", "--templates", tmpl, "--bin-dir", bins)
+	if r.code == 0 || !strings.Contains(r.stderr, "agent.service.tmpl must be owned by root") {
+		t.Errorf("provision with a world-writable template: exit %d\n%s", r.code, r.stderr)
+	}
+	if len(f.leftovers()) > 0 || userExists(f.user("lead")) {
+		t.Errorf("a refused provision changed the host: %v", f.leftovers())
+	}
+}

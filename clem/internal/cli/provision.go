@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -46,7 +47,7 @@ func binDirFlag() *cli.StringFlag {
 func provisionAction(c *cli.Context) error {
 	dry := c.Bool("dry-run")
 	if !dry && os.Geteuid() != 0 {
-		return cli.Exit("clem provision creates users, firewall rules and units: run it with sudo (or --dry-run to see the plan)", 1)
+		return cli.Exit("clem provision creates users, firewall rules and units: run it with sudo (sudo clem provision --dry-run only shows the plan)", 1)
 	}
 	cfg, err := loadConfig(c)
 	if err != nil {
@@ -106,12 +107,35 @@ func binDir(c *cli.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, b := range []string{"pipelock", "agent-vault", "sidecar", "runner", "watchdog", "coord"} {
-		if st, err := os.Stat(filepath.Join(d, b)); err != nil || st.Mode()&0o111 == 0 {
+	for _, b := range []string{"clem", "pipelock", "agent-vault", "sidecar", "runner", "watchdog", "coord"} {
+		path := filepath.Join(d, b)
+		st, err := os.Stat(path)
+		if err != nil || st.Mode()&0o111 == 0 {
 			return "", fmt.Errorf("%s has no %s binary: install all clem binaries together (make install) or pass --bin-dir", d, b)
 		}
+		if err := rootOnly(path, st); err != nil {
+			return "", err
+		}
 	}
-	return d, nil
+	st, err := os.Stat(d)
+	if err != nil {
+		return "", err
+	}
+	return d, rootOnly(d, st)
+}
+
+// rootOnly refuses, when clem runs as root, a binary or directory someone
+// else could change: units run these as root (the egress check) and
+// provision runs agent-vault as root.
+func rootOnly(path string, st os.FileInfo) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok || sys.Uid != 0 || st.Mode()&0o022 != 0 {
+		return fmt.Errorf("%s must be owned by root and writable by root only (it is run as root by the units and by provision): chown root %s && chmod go-w %s", path, path, path)
+	}
+	return nil
 }
 
 // vaultSecrets opens the operator's vault when clem.yaml uses secrets.

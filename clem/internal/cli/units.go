@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -19,6 +21,21 @@ func unitRenderer(c *cli.Context, in *provision.Inputs) (func(*provision.Desired
 			return nil, err
 		}
 		if dir, err = units.FindTemplates(exe); err != nil {
+			return nil, err
+		}
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("unit templates: %w", err)
+	}
+	if err := rootOnly(dir, st); err != nil {
+		return nil, err
+	}
+	tmpls, _ := filepath.Glob(filepath.Join(dir, "*.tmpl"))
+	for _, t := range tmpls {
+		if st, err := os.Stat(t); err != nil {
+			return nil, err
+		} else if err := rootOnly(t, st); err != nil {
 			return nil, err
 		}
 	}

@@ -93,6 +93,12 @@ func build(in *Inputs, o Options) (*Desired, error) {
 			return nil, fmt.Errorf("no agent %q in %s", k, in.Cfg.Path)
 		}
 	}
+	// The daemons' configs name every agent by uid: the others must exist.
+	for _, a := range in.Cfg.Agents {
+		if _, ok := in.UID(a.User); !ok && !slices.Contains(o.Only, a.Key) {
+			return nil, fmt.Errorf("agent %s has no user yet, and the daemons' configs name every agent: provision the whole project first (sudo clem provision)", a.Key)
+		}
+	}
 	other := func(path string) bool {
 		for _, a := range in.Cfg.Agents {
 			if slices.Contains(o.Only, a.Key) {
@@ -293,7 +299,7 @@ func (a *applier) egress() error {
 	if err := egress.Apply(*d.Egress); err != nil {
 		return err
 	}
-	a.say("~ egress table inet %s (%d agents pinned)", d.Egress.Table, len(d.Egress.Agents))
+	a.say("~ egress table inet %s (%d agent%s pinned)", d.Egress.Table, len(d.Egress.Agents), map[bool]string{true: "s"}[len(d.Egress.Agents) != 1])
 	return nil
 }
 

@@ -98,17 +98,19 @@ func dirs(cfg *config.Config, p layout.Project, rs []string) []Dir {
 	for _, r := range rs {
 		u := p.User(r)
 		state := Dir{Path: p.DaemonState(r), Owner: u, Group: u, Mode: 0o750, KeepContent: true}
-		run := Dir{Path: p.RunDir(r), Owner: u, Group: watchdog, Mode: 0o750}
+		// setgid: the admin socket the daemon makes inside takes the
+		// watchdog's group, so the watchdog can ask it for /healthz.
+		run := Dir{Path: p.RunDir(r), Owner: u, Group: watchdog, Mode: os.ModeSetgid | 0o750}
 		switch r {
 		case layout.Vault:
 			state.Mode = 0o700
 			// Its socket is 0660 vault:vault; pipelock joins the group
 			// (SupplementaryGroups=), so only pipelock may reach the broker.
-			run.Group = u
+			run.Group, run.Mode = u, 0o750
 		case layout.Coord:
 			run.Group, run.Mode = u, 0o755 // runners and the operator connect; SO_PEERCRED decides
 		case layout.Watchdog:
-			run.Group = u
+			run.Group, run.Mode = u, 0o750
 		}
 		ds = append(ds, state, run)
 		if r == layout.Vault {

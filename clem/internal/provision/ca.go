@@ -6,10 +6,28 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"syscall"
 
 	"github.com/clemhq/clem/clem/internal/layout"
 )
+
+// chownPlain gives path to uid:gid if it is a regular file with one link,
+// through a handle opened without following symlinks.
+func chownPlain(path string, uid, gid int) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("give %s to the vault user: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); !st.Mode().IsRegular() || !ok || sys.Nlink != 1 {
+		return fmt.Errorf("%s is not a plain file with one link: refusing to chown it", path)
+	}
+	return f.Chown(uid, gid)
+}
 
 // currentCA reads agent-vault's published CA certificate, nil if none yet.
 func currentCA(p layout.Project) []byte {
@@ -36,15 +54,13 @@ func ensureCA(p layout.Project) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Only the two files agent-vault makes, never following links and
+	// never a file with other names (a hard link planted there).
 	dir := vaultCADir(p)
-	err = filepath.Walk(dir, func(path string, _ os.FileInfo, err error) error {
-		if err != nil {
-			return err
+	for _, name := range []string{"ca.pem", "ca-key.pem"} {
+		if err := chownPlain(filepath.Join(dir, name), uid, gid); err != nil {
+			return nil, err
 		}
-		return os.Lchown(path, uid, gid)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("give %s to uid %s: %w", dir, strconv.Itoa(uid), err)
 	}
 	return out.Bytes(), nil
 }

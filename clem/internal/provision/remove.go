@@ -133,13 +133,32 @@ func Deprovision(p layout.Project, o DeprovisionOptions, out interface{ Write([]
 		cs = append(cs, Change{Op: "remove", Kind: "egress", Target: "table inet " + m.Table})
 	}
 	for _, f := range m.Files {
+		if o.KeepHomes && f == keyPath(p) {
+			// Kept with the homes, so a later provision gives the same placeholders.
+			cs = append(cs, Change{Op: "keep", Kind: "file", Target: f})
+			continue
+		}
 		if !slices.Contains(m.Units, filepath.Base(f)) || !strings.HasPrefix(f, p.Units+"/") {
 			cs = append(cs, Change{Op: "remove", Kind: "file", Target: f})
 		}
 	}
+	kept := func(dir string) bool {
+		if !o.KeepHomes {
+			return false
+		}
+		if dir == p.StateDir() {
+			return true // holds the kept placeholder key
+		}
+		for _, h := range m.Homes {
+			if h == dir || strings.HasPrefix(h, dir+"/") {
+				return true // a kept directory or one of its parents
+			}
+		}
+		return false
+	}
 	for i := len(m.Dirs) - 1; i >= 0; i-- {
 		dir := m.Dirs[i]
-		if o.KeepHomes && slices.Contains(m.Homes, dir) {
+		if kept(dir) {
 			cs = append(cs, Change{Op: "keep", Kind: "dir", Target: dir})
 			continue
 		}
