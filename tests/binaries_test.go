@@ -32,17 +32,3 @@ func TestVersionAndHelp(t *testing.T) {
 		})
 	}
 }
-
-// TestUnbuiltWorkSaysSo: commands whose work lands in a later issue exit 69
-// and name the issue, instead of pretending to succeed.
-func TestUnbuiltWorkSaysSo(t *testing.T) {
-	cases := [][]string{
-		{"runner", "run"},
-	}
-	for _, c := range cases {
-		r := runBin(t, t.TempDir(), nil, "", c[0], c[1:]...)
-		if r.code != 69 || !strings.Contains(r.stderr, "not implemented in this release yet (tracked in issue #") {
-			t.Errorf("%v: exit %d, stderr %q; want exit 69 naming the issue", c, r.code, r.stderr)
-		}
-	}
-}
