@@ -25,7 +25,7 @@ type Agent struct {
 
 	unit       unitMemory
 	stallsSeen bool
-	stalls     int64
+	stalls     int
 }
 
 // Check judges one round: the unit's state (or the error reading it) and
@@ -65,7 +65,7 @@ func (a *Agent) progress(now time.Time, st *statefile.State) []Problem {
 	var ps []Problem
 	switch st.Phase {
 	case statefile.Running:
-		c := st.Current
+		c := st.Current // statefile.Parse refuses running without it
 		last := c.Started
 		if c.LastEvent.After(last) {
 			last = c.LastEvent
@@ -100,7 +100,11 @@ func (a *Agent) results(st *statefile.State) []Problem {
 	if l == nil || st.ConsecutiveFailures < 1 {
 		return nil
 	}
-	switch l.APIErrorStatus {
+	status := 0
+	if l.APIErrorStatus != nil {
+		status = *l.APIErrorStatus
+	}
+	switch status {
 	case 401:
 		return []Problem{crit(KindCredentials, "the model API rejects the agent's credential (HTTP 401, %d failed iteration%s in a row): expired or revoked; renew it with sudo clem login %s",
 			st.ConsecutiveFailures, plural(st.ConsecutiveFailures), a.Key)}
@@ -117,8 +121,8 @@ func (a *Agent) results(st *statefile.State) []Problem {
 		why = "stalled"
 	case l.TimedOut:
 		why = "hit the iteration time limit"
-	case l.APIErrorStatus != 0:
-		why = "model API HTTP " + strconv.Itoa(l.APIErrorStatus)
+	case status != 0:
+		why = "model API HTTP " + strconv.Itoa(status)
 	}
 	return []Problem{warn(KindFailing, "%d iterations in a row failed (the last, %d: %s)", st.ConsecutiveFailures, l.Iteration, why)}
 }

@@ -136,7 +136,7 @@ func (m *unitMemory) unit(u systemd.State, err error, egress bool) []Problem {
 	return ps
 }
 
-func plural[T uint32 | int | int64](n T) string {
+func plural[T uint32 | int](n T) string {
 	if n == 1 {
 		return ""
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/clemhq/clem/shared/coordapi"
+	"github.com/clemhq/clem/shared/runstate"
 	"github.com/clemhq/clem/watchdog/internal/statefile"
 	"github.com/clemhq/clem/watchdog/internal/systemd"
 )
@@ -124,7 +125,7 @@ func TestStall(t *testing.T) {
 	a := newAgent()
 	started := t0.Add(-40 * time.Minute)
 	st := &statefile.State{PID: 42, Phase: statefile.Running, Updated: t0, Iteration: 12,
-		Current: &statefile.Current{Iteration: 12, Started: started, Events: 41, LastEvent: t0.Add(-10 * time.Minute)}}
+		Current: &runstate.Current{Iteration: 12, Started: started, Events: 41, LastEvent: t0.Add(-10 * time.Minute)}}
 	if ps := a.Check(t0, up(), nil, st, nil); len(ps) != 0 {
 		t.Errorf("last event 10m ago, stall_after 25m: %+v", ps)
 	}
@@ -186,7 +187,10 @@ func TestFailingIterations(t *testing.T) {
 	fail := func(n, status int) *statefile.State {
 		st := sleeping(t0)
 		st.Phase, st.ConsecutiveFailures = statefile.Backoff, n
-		st.Last = &statefile.Last{Iteration: 7, ExitCode: 1, IsError: true, APIErrorStatus: status}
+		st.Last = &runstate.Iteration{Iteration: 7, ExitCode: 1, IsError: true}
+		if status != 0 {
+			st.Last.APIErrorStatus = &status
+		}
 		return st
 	}
 	cases := []struct {

@@ -1,68 +1,38 @@
 // Package statefile reads a runner's state file (<state_dir>/state.json)
 // for the watchdog. The agent's user writes that file, so it is untrusted
 // input: it is opened without following symbolic links and without
-// blocking on a FIFO, must be a regular file of bounded size, and decodes
-// into the few fields the watchdog judges by. Only the watchdog imports it.
+// blocking on a FIFO, must be a regular file of bounded size, and must
+// parse (runstate.Parse) with the fields the watchdog's rules rely on.
+// Only the watchdog imports it.
 //
-// The runner owns the format (shared/runstate once it lands); this reader
-// decodes the fields the watchdog uses by their documented JSON names and
-// ignores the rest.
+// The runner owns the format (shared/runstate); runstate.Read opens the
+// path plainly, this reader adds the safe open.
 package statefile
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"syscall"
-	"time"
+
+	"github.com/clemhq/clem/shared/runstate"
 )
 
-// MaxSize bounds the file; the runner's state is a few KiB.
-const MaxSize = 1 << 20
+// State is the runner's state file, as shared/runstate defines it.
+type State = runstate.State
 
 // Phases of the runner's loop.
 const (
-	Starting = "starting"
-	Running  = "running"
-	Sleeping = "sleeping"
-	Backoff  = "backoff"
-	Stopping = "stopping"
+	Starting = runstate.Starting
+	Running  = runstate.Running
+	Sleeping = runstate.Sleeping
+	Backoff  = runstate.Backoff
+	Stopping = runstate.Stopping
 )
 
-// State is what the watchdog reads of a runner's state file.
-type State struct {
-	Agent               string    `json:"agent"`
-	PID                 int       `json:"pid"`
-	Updated             time.Time `json:"updated"`
-	Phase               string    `json:"phase"`
-	Iteration           int64     `json:"iteration"`
-	Current             *Current  `json:"current,omitempty"`
-	NextAt              time.Time `json:"next_at,omitzero"`
-	ConsecutiveFailures int       `json:"consecutive_failures"`
-	Stalls              int64     `json:"stalls"`
-	Last                *Last     `json:"last,omitempty"`
-}
-
-// Current is the iteration in progress.
-type Current struct {
-	Iteration int64     `json:"iteration"`
-	Started   time.Time `json:"started"`
-	Events    int64     `json:"events"`
-	LastEvent time.Time `json:"last_event,omitzero"`
-}
-
-// Last is the latest finished iteration.
-type Last struct {
-	Iteration      int64     `json:"iteration"`
-	Ended          time.Time `json:"ended,omitzero"`
-	ExitCode       int       `json:"exit_code"`
-	IsError        bool      `json:"is_error"`
-	APIErrorStatus int       `json:"api_error_status"`
-	Stalled        bool      `json:"stalled"`
-	TimedOut       bool      `json:"timed_out"`
-}
+// MaxSize bounds the file.
+const MaxSize = runstate.MaxStateSize
 
 // Reader reads one state file; the watchdog's checks depend on this, not on
 // the file system.
@@ -108,38 +78,27 @@ func Read(path string) (*State, error) {
 	}
 	s, err := Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("state file %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil
 }
 
-// Parse decodes a state file's contents. Errors never quote the input.
+// ErrInvalid: the file is not a state file the watchdog can judge by.
+var ErrInvalid = errors.New("not a valid state file")
+
+// Parse decodes a state file's contents with runstate.Parse and adds the
+// checks the watchdog's rules rely on. Errors never quote the input: the
+// agent wrote it, and problem texts reach people as the watchdog's words.
 func Parse(data []byte) (*State, error) {
-	if len(data) > MaxSize {
-		return nil, fmt.Errorf("%d bytes, more than %d", len(data), MaxSize)
-	}
-	var s State
-	if err := json.Unmarshal(data, &s); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			return nil, fmt.Errorf("not valid JSON at byte %d", se.Offset)
-		case errors.As(err, &te):
-			return nil, fmt.Errorf("field %q has the wrong type", te.Field)
-		}
-		return nil, errors.New("not a state file the watchdog can read")
-	}
-	switch s.Phase {
-	case Starting, Running, Sleeping, Backoff, Stopping:
-	default:
-		return nil, errors.New("unknown phase")
+	s, err := runstate.Parse(data)
+	if err != nil {
+		return nil, ErrInvalid
 	}
 	if s.Phase == Running && s.Current == nil {
-		return nil, errors.New("phase running without a current iteration")
+		return nil, fmt.Errorf("%w: phase running without a current iteration", ErrInvalid)
 	}
 	if s.Updated.IsZero() {
-		return nil, errors.New("no updated time")
+		return nil, fmt.Errorf("%w: no updated time", ErrInvalid)
 	}
-	return &s, nil
+	return s, nil
 }
