@@ -235,4 +235,3 @@ func lookupEnv(env []string, k string) string {
 	}
 	return ""
 }
-

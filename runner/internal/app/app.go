@@ -1,31 +1,93 @@
-// Package app builds the runner command line. The daemon's real work lands
-// with issue #7; until then every command says so and exits non-zero.
+// Package app builds the runner command line: run, check, and the two
+// commands the runner starts in its own tmux session (pane, view).
 package app
 
 import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
 	"github.com/urfave/cli/v2"
 
-	"github.com/clemhq/clem/shared/cmdmain"
+	"github.com/clemhq/clem/runner/internal/agentcmd"
+	"github.com/clemhq/clem/runner/internal/config"
+	"github.com/clemhq/clem/runner/internal/daemon"
+	"github.com/clemhq/clem/runner/internal/pane"
 )
 
 // New returns the runner command-line application.
 func New() *cli.App {
+	cfgFlag := &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, Usage: "the runner.toml `FILE`"}
 	return &cli.App{
 		Name:  "runner",
 		Usage: "loops an agent's CLI (Claude Code first) headless in its tmux session",
 		Description: `runner is the main process of one agent's systemd unit and runs as the agent's
-user. On a timer (and early when coord reports new work) it runs the agent's CLI
-headless in the agent's tmux session with the role prompt and inbox, watches the
-event stream for stalls, records each iteration and reports health to systemd.
+user. On a timer (iteration by day, iteration_night at night, with jitter and
+backoff after failures), and early when coord reports new work, it runs the
+agent's CLI headless (claude -p --output-format stream-json) in a new window
+of the agent's tmux session with the role prompt and the fenced inbox. It
+watches the event stream: no event for stall_timeout, or max_iteration
+reached, and it kills the CLI's whole process group. Each iteration is
+recorded in <state_dir>/state.json, history.jsonl and transcripts/.
+systemd: READY once the tmux session is up, WATCHDOG while the loop is
+healthy, STATUS with the iteration, events and today's cost.
 
-This release ships the command line only; the daemon itself arrives with
-issue #7. Every command below exits with status 69 until then.`,
+See docs/runner.md for runner.toml.`,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
 			{
-				Name:   "run",
-				Usage:  "run the agent loop from its config (not yet: issue #7)",
-				Action: cmdmain.NotYet("runner run", "#7"),
+				Name:  "run",
+				Usage: "run the agent loop from its runner.toml",
+				Flags: []cli.Flag{cfgFlag},
+				Action: func(c *cli.Context) error {
+					log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+					return daemon.Run(c.Context, c.String("config"), log)
+				},
+			},
+			{
+				Name:  "check",
+				Usage: "validate a runner.toml and exit",
+				Flags: []cli.Flag{cfgFlag},
+				Action: func(c *cli.Context) error {
+					cfg, err := config.Load(c.String("config"))
+					if err != nil {
+						return err
+					}
+					w := c.App.Writer
+					fmt.Fprintf(w, "ok: %s: agent %s (%s), runtime %s\n", c.String("config"), cfg.Agent, cfg.Name, cfg.Runtime)
+					night := "no night interval"
+					if cfg.HasNight() {
+						night = fmt.Sprintf("%s at night (%02d:%02d-%02d:%02d)", cfg.NightInterval,
+							cfg.NightStart/60, cfg.NightStart%60, cfg.NightEnd/60, cfg.NightEnd%60)
+					}
+					fmt.Fprintf(w, "  every %s by day, %s, jitter ±%.0f%%, backoff up to %s\n",
+						cfg.Iteration.Duration, night, cfg.JitterFrac*100, cfg.BackoffMax.Duration)
+					fmt.Fprintf(w, "  stall after %s without an event, at most %s per iteration\n", cfg.StallTimeout.Duration, cfg.MaxIteration.Duration)
+					if cfg.Runtime == config.ClaudeCode {
+						fmt.Fprintf(w, "  claude %s\n", strings.Join(agentcmd.ClaudeArgs(cfg), " "))
+					}
+					fmt.Fprintf(w, "  state in %s, tmux session %s\n", cfg.StateDir, cfg.TmuxSession)
+					return nil
+				},
+			},
+			{
+				Name:   "pane",
+				Usage:  "run one iteration's CLI for the runner (started by the runner in its tmux session)",
+				Hidden: true,
+				Flags:  []cli.Flag{&cli.StringFlag{Name: "socket", Required: true}},
+				Action: func(c *cli.Context) error {
+					return pane.Run(c.Context, c.String("socket"), c.App.Writer)
+				},
+			},
+			{
+				Name:   "view",
+				Usage:  "show the runner's state (the first window of its tmux session)",
+				Hidden: true,
+				Flags:  []cli.Flag{&cli.StringFlag{Name: "state", Required: true}},
+				Action: func(c *cli.Context) error {
+					return daemon.View(c.Context, c.String("state"), c.App.Writer)
+				},
 			},
 		},
 	}

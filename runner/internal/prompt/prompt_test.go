@@ -94,10 +94,10 @@ func FuzzBuild(f *testing.F) {
 			t.Fatalf("no fence in %q", got)
 		}
 		nonce := m[1]
-		if n := len(regexp.MustCompile(`(?m)^<<<end inbox-` + nonce + `>>>$`).FindAllString(got, -1)); n != 2 {
+		if n := len(regexp.MustCompile(`(?m)^<<<end inbox-`+nonce+`>>>$`).FindAllString(got, -1)); n != 2 {
 			t.Fatalf("%d end fences with the nonce, want 2: %q", n, got)
 		}
-		if n := len(regexp.MustCompile(`(?m)^<<<inbox-` + nonce + ` item`).FindAllString(got, -1)); n != 2 {
+		if n := len(regexp.MustCompile(`(?m)^<<<inbox-`+nonce+` item`).FindAllString(got, -1)); n != 2 {
 			t.Fatalf("%d open fences with the nonce, want 2: %q", n, got)
 		}
 		if strings.ContainsAny(got, "\x00\x1b\r") {

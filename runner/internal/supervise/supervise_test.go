@@ -63,9 +63,21 @@ func newSup(t *testing.T) (*Supervisor, *inProcess) {
 		KillGrace: time.Second, StartTimeout: 10 * time.Second}, l
 }
 
-// gone reports whether none of the pids in file is alive.
+// alive lists the pids in file still alive after a moment to finish dying
+// (a process closes its pipes just before it becomes a zombie).
 func alive(t *testing.T, file string) []int {
 	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		live := aliveNow(t, file)
+		if len(live) == 0 || time.Now().After(deadline) {
+			return live
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func aliveNow(t *testing.T, file string) []int {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatalf("pid file: %v", err)

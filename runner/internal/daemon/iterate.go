@@ -1,0 +1,222 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/clemhq/clem/runner/internal/agentcmd"
+	"github.com/clemhq/clem/runner/internal/config"
+	"github.com/clemhq/clem/runner/internal/events"
+	"github.com/clemhq/clem/runner/internal/prompt"
+	"github.com/clemhq/clem/runner/internal/supervise"
+	"github.com/clemhq/clem/shared/coordapi"
+	"github.com/clemhq/clem/shared/runstate"
+)
+
+// coordTimeout bounds one inbox call: coord may be down.
+const coordTimeout = 10 * time.Second
+
+// iterate runs one iteration and records it; it reports whether it failed.
+func (d *Daemon) iterate(ctx context.Context) bool {
+	now := d.clock.Now()
+	d.mu.Lock()
+	d.st.Iteration++
+	n := d.st.Iteration
+	d.st.Phase, d.st.NextAt = runstate.Running, time.Time{}
+	d.st.Current = &runstate.Current{Iteration: n, Started: now.UTC()}
+	d.mu.Unlock()
+	d.save()
+	d.notifyStatus()
+	d.log.Info("iteration start", "agent", d.cfg.Agent, "iteration", n)
+
+	it := &runstate.Iteration{Iteration: n, Started: now.UTC(), ExitCode: -1}
+	stopped := d.run(ctx, n, it)
+	it.Ended = d.clock.Now().UTC()
+	if it.Error != "" {
+		it.IsError = true
+	}
+	it.Error = runstate.Clean(it.Error, runstate.MaxError)
+	it.Result = runstate.Clip(it.Result, runstate.MaxResult)
+	failed := it.Failed()
+
+	d.mu.Lock()
+	d.st.Current = nil
+	d.st.Last = it
+	if it.Stalled {
+		d.st.Stalls++
+	}
+	if !stopped {
+		if failed {
+			d.st.ConsecutiveFailures++
+		} else {
+			d.st.ConsecutiveFailures = 0
+		}
+	}
+	d.st.AddToday(it, time.Local)
+	d.mu.Unlock()
+	if err := runstate.AppendHistory(d.cfg.StateDir, it, 0); err != nil {
+		d.log.Error("cannot append to the history", "err", err)
+	}
+	d.save()
+	d.log.Info("iteration end", "agent", d.cfg.Agent, "iteration", n, "outcome", it.Outcome(), "exit_code", it.ExitCode,
+		"turns", it.Turns, "cost_usd", it.CostUSD, "events", it.Events, "session_id", it.SessionID,
+		"duration", it.Duration().Round(time.Second).String(), "error", it.Error)
+	return failed && !stopped
+}
+
+// run fills it from one run of the CLI; it reports whether the runner was
+// stopping meanwhile.
+func (d *Daemon) run(ctx context.Context, n int, it *runstate.Iteration) bool {
+	role, err := os.ReadFile(d.cfg.PromptFile)
+	if err != nil {
+		it.Error = "role prompt: " + err.Error()
+		return false
+	}
+	items := d.inbox(ctx)
+	env := agentcmd.Env(d.cfg, os.Environ(), d.id)
+	spec, err := agentcmd.Build(d.cfg, prompt.Build(string(role), items.Items, prompt.Nonce), env)
+	if err != nil {
+		it.Error = err.Error()
+		return false
+	}
+	if items.Cursor != "" {
+		// Consumed now, before the run: an agent reading its inbox over
+		// MCP meanwhile moves the cursor on, and an ack after the run
+		// would move it back.
+		actx, cancel := context.WithTimeout(ctx, coordTimeout)
+		if err := d.coord.Ack(actx, items.Cursor); err != nil {
+			d.log.Warn("coord: cannot acknowledge the inbox", "err", err)
+		}
+		cancel()
+	}
+
+	tr, err := runstate.CreateTranscript(d.cfg.StateDir, n)
+	if err != nil {
+		it.Error = err.Error()
+		return false
+	}
+	if err := runstate.PruneTranscripts(d.cfg.StateDir, d.cfg.KeepTranscripts); err != nil {
+		d.log.Warn("transcripts", "err", err)
+	}
+	w := bufio.NewWriterSize(tr, 64<<10)
+	defer func() {
+		w.Flush()
+		tr.Close()
+	}()
+
+	hctx, stopHeartbeat := context.WithCancel(ctx)
+	defer stopHeartbeat()
+	go d.heartbeat(hctx)
+
+	parser := events.New(d.cfg.Runtime)
+	res := d.sup.Run(ctx, n, spec, supervise.Hooks{
+		Started: func(pid int) {
+			d.mu.Lock()
+			if d.st.Current != nil {
+				d.st.Current.PID = pid
+			}
+			d.mu.Unlock()
+		},
+		Line: func(line []byte, count int) {
+			writeTranscript(w, line)
+			parser.Line(line)
+			d.mu.Lock()
+			if d.st.Current != nil {
+				d.st.Current.Events = count
+				d.st.Current.LastEvent = d.clock.Now().UTC()
+			}
+			d.mu.Unlock()
+		},
+		Stderr: func(line []byte) { writeWrapped(w, "clem_stderr", line) },
+	})
+	verdict(d.cfg.Runtime, res, parser.Summary(), it)
+	return res.Stopped
+}
+
+// verdict fills it from the process result and the stream's summary.
+// Failures can still say subtype success: is_error, the API status and the
+// exit code decide, and a Claude Code run without a result line failed.
+func verdict(runtime string, res supervise.Result, sum events.Summary, it *runstate.Iteration) {
+	it.ExitCode, it.Events, it.Stalled, it.TimedOut = res.ExitCode, res.Events, res.Stalled, res.TimedOut
+	it.SessionID, it.Turns, it.CostUSD = sum.SessionID, sum.Turns, sum.CostUSD
+	it.InputTokens, it.OutputTokens, it.APIErrorStatus = sum.InputTokens, sum.OutputTokens, sum.APIErrorStatus
+	it.Result = sum.Result
+	it.IsError = sum.IsError || res.ExitCode != 0 || res.Stalled || res.TimedOut
+	switch {
+	case res.Error != "":
+		it.Error = res.Error
+	case sum.APIErrorStatus != nil && *sum.APIErrorStatus >= 400:
+		it.Error = fmt.Sprintf("model API answered HTTP %d: %s", *sum.APIErrorStatus, sum.Error)
+	case sum.IsError:
+		it.Error = sum.Error
+	case res.ExitCode != 0:
+		it.Error = fmt.Sprintf("exit status %d", res.ExitCode)
+	case (runtime == config.ClaudeCode || runtime == config.Codex) && !sum.Final:
+		it.IsError = true
+		it.Error = "the stream ended without a result"
+	}
+	if it.IsError && it.Error == "" {
+		it.Error = "failed"
+	}
+}
+
+// inbox reads coord's inbox; coord down means an empty inbox this time.
+func (d *Daemon) inbox(ctx context.Context) coordapi.InboxResponse {
+	if d.coord == nil {
+		return coordapi.InboxResponse{}
+	}
+	ctx, cancel := context.WithTimeout(ctx, coordTimeout)
+	defer cancel()
+	in, err := d.coord.Inbox(ctx)
+	if err != nil {
+		d.log.Warn("coord: no inbox this iteration", "err", err)
+		return coordapi.InboxResponse{}
+	}
+	return in
+}
+
+// heartbeat renews the agent's task leases while an iteration runs.
+func (d *Daemon) heartbeat(ctx context.Context) {
+	if d.coord == nil {
+		return
+	}
+	t := time.NewTicker(d.cfg.Heartbeat.Duration)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			hctx, cancel := context.WithTimeout(ctx, coordTimeout)
+			if _, err := d.coord.Heartbeat(hctx); err != nil {
+				d.log.Debug("coord: heartbeat", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// writeTranscript keeps a JSON line as it came; other output is wrapped so
+// that the transcript stays JSONL.
+func writeTranscript(w *bufio.Writer, line []byte) {
+	if json.Valid(line) && strings.HasPrefix(strings.TrimSpace(string(line)), "{") {
+		w.Write(line)
+		w.WriteByte('\n')
+		return
+	}
+	writeWrapped(w, "clem_output", line)
+}
+
+func writeWrapped(w *bufio.Writer, typ string, line []byte) {
+	b, _ := json.Marshal(struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}{typ, strings.ToValidUTF8(string(line), "\uFFFD")})
+	w.Write(b)
+	w.WriteByte('\n')
+}
