@@ -1,0 +1,85 @@
+package events
+
+import (
+	"strings"
+	"testing"
+)
+
+// Lines as the real CLI 2.1.328 prints them (shortened).
+const (
+	ccInit   = `{"type":"system","subtype":"init","cwd":"/h","session_id":"ecac961c-996c-4588-9e00-733bfc4b2371","tools":["Bash"],"model":"claude-sonnet-4-5","permissionMode":"bypassPermissions"}`
+	ccText   = `{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"hi there"}]},"session_id":"ecac961c-996c-4588-9e00-733bfc4b2371"}`
+	ccTool   = `{"type":"assistant","message":{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"Bash","input":{"command":"ls"}}]}}`
+	ccResOK  = `{"duration_api_ms":20,"session_id":"ecac961c-996c-4588-9e00-733bfc4b2371","total_cost_usd":0.065592,"usage":{"input_tokens":21854,"cache_creation_input_tokens":10,"cache_read_input_tokens":5,"output_tokens":2},"is_error":false,"num_turns":1,"subtype":"success","api_error_status":null,"result":"hi there","type":"result"}`
+	ccRes401 = `{"type":"result","subtype":"success","is_error":true,"api_error_status":401,"num_turns":1,"total_cost_usd":0,"result":"Invalid API key · Fix external API key","session_id":"s2"}`
+)
+
+func TestClaude(t *testing.T) {
+	p := New("claude-code")
+	for _, l := range []string{ccInit, ccText, "not json", ccTool} {
+		p.Line([]byte(l))
+	}
+	if s := p.Summary(); s.Final || s.SessionID != "ecac961c-996c-4588-9e00-733bfc4b2371" {
+		t.Errorf("before the result: %+v", s)
+	}
+	p.Line([]byte(ccResOK))
+	s := p.Summary()
+	if !s.Final || s.IsError || s.Turns != 1 || s.CostUSD != 0.065592 || s.InputTokens != 21869 || s.OutputTokens != 2 || s.Result != "hi there" || s.APIErrorStatus != nil {
+		t.Errorf("Summary = %+v", s)
+	}
+
+	p = New("claude-code")
+	p.Line([]byte(ccRes401))
+	s = p.Summary()
+	if !s.IsError || s.APIErrorStatus == nil || *s.APIErrorStatus != 401 || s.Error != "Invalid API key · Fix external API key" || s.SessionID != "s2" {
+		t.Errorf("a 401 that says subtype success: %+v", s)
+	}
+	p = New("claude-code")
+	p.Line([]byte(`{"type":"result","subtype":"error_max_turns","is_error":false,"num_turns":40}`))
+	if s := p.Summary(); !s.IsError || s.Error != "error_max_turns" {
+		t.Errorf("error subtype: %+v", s)
+	}
+}
+
+func TestCodexAndPlain(t *testing.T) {
+	p := New("codex")
+	for _, l := range []string{
+		`{"type":"thread.started","thread_id":"th_1"}`,
+		`{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"done it"}}`,
+		`{"type":"turn.completed","usage":{"input_tokens":100,"cached_input_tokens":0,"output_tokens":7}}`,
+	} {
+		p.Line([]byte(l))
+	}
+	if s := p.Summary(); !s.Final || s.IsError || s.SessionID != "th_1" || s.Turns != 1 || s.InputTokens != 100 || s.Result != "done it" {
+		t.Errorf("codex = %+v", s)
+	}
+	p.Line([]byte(`{"type":"turn.failed","error":{"message":"401 Unauthorized"}}`))
+	if s := p.Summary(); !s.IsError || s.Error != "401 Unauthorized" {
+		t.Errorf("codex failure = %+v", s)
+	}
+	p = New("command")
+	p.Line([]byte("working"))
+	p.Line([]byte("all good  "))
+	p.Line([]byte(""))
+	if s := p.Summary(); s.Result != "all good" || s.IsError {
+		t.Errorf("command = %+v", s)
+	}
+}
+
+func TestRender(t *testing.T) {
+	for _, tc := range []struct{ line, want string }{
+		{ccInit, "· session ecac961c-996c-4588-9e00-733bfc4b2371, model claude-sonnet-4-5"},
+		{ccText, "hi there"},
+		{ccTool, `▶ Bash {"command":"ls"}`},
+		{`{"type":"user","message":{"content":[{"type":"tool_result","content":"a\u001b[2Jb","is_error":true}]}}`, "◀ error: a[2Jb"},
+		{ccResOK, "■ done: 1 turns, $0.0656\nhi there"},
+		{"plain \x1b]0;title\x07text", "plain ]0;titletext"},
+	} {
+		if got := Render("claude-code", []byte(tc.line)); got != tc.want {
+			t.Errorf("Render(%.40q) = %q, want %q", tc.line, got, tc.want)
+		}
+	}
+	if got := Render("claude-code", []byte(`{"type":"assistant","message":{"content":[{"type":"text","text":"`+strings.Repeat("x", 5000)+`"}]}}`)); len(got) > 2010 {
+		t.Errorf("long text rendered in %d bytes", len(got))
+	}
+}
