@@ -8,6 +8,7 @@ import (
 	"github.com/clemhq/clem/coord/internal/backend"
 	"github.com/clemhq/clem/coord/internal/backend/github"
 	"github.com/clemhq/clem/coord/internal/backend/local"
+	"github.com/clemhq/clem/coord/internal/backend/slack"
 	"github.com/clemhq/clem/coord/internal/config"
 )
 
@@ -22,6 +23,7 @@ var backends = map[string]Opener{
 		return local.Open(filepath.Join(cfg.State.Dir, local.FileName), now)
 	},
 	config.GitHub: github.Open,
+	config.Slack:  slack.Open,
 }
 
 // OpenBackend builds the configured backend.
