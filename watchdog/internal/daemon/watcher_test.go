@@ -2,13 +2,9 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +13,7 @@ import (
 
 	"github.com/clemhq/clem/shared/coordapi"
 	"github.com/clemhq/clem/watchdog/internal/config"
+	"github.com/clemhq/clem/watchdog/internal/coordtest"
 	"github.com/clemhq/clem/watchdog/internal/statefile"
 	"github.com/clemhq/clem/watchdog/internal/systemd"
 )
@@ -67,45 +64,6 @@ func (f fakeStates) Read(path string) (*statefile.State, error) {
 	return nil, statefile.ErrNotExist
 }
 
-// coordAlerts serves coord's POST /v1/alert on a unix socket, decoding as
-// coord does, so the watcher's real coordapi.Client talks to it.
-type coordAlerts struct {
-	mu   sync.Mutex
-	got  []coordapi.AlertRequest
-	path string
-	srv  *http.Server
-}
-
-func (c *coordAlerts) start(t *testing.T) {
-	t.Helper()
-	ln, err := net.Listen("unix", c.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc(coordapi.RouteAlert, func(w http.ResponseWriter, r *http.Request) {
-		a, err := coordapi.Decode[coordapi.AlertRequest](r.Body)
-		if err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			json.NewEncoder(w).Encode(coordapi.ErrorResponse{Error: err.Error()})
-			return
-		}
-		c.mu.Lock()
-		c.got = append(c.got, a)
-		c.mu.Unlock()
-		io.WriteString(w, `{}`)
-	})
-	c.srv = &http.Server{Handler: mux}
-	go c.srv.Serve(ln)
-	t.Cleanup(func() { c.srv.Close() })
-}
-
-func (c *coordAlerts) alerts() []coordapi.AlertRequest {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]coordapi.AlertRequest(nil), c.got...)
-}
-
 const (
 	leadUnit = "clem-p-agent-lead.service"
 	pipeUnit = "clem-p-pipelock.service"
@@ -119,7 +77,7 @@ type fixture struct {
 	clock  *fakeClock
 	units  *fakeUnits
 	states fakeStates
-	coord  *coordAlerts
+	coord  *coordtest.Alerts
 	health map[string]error
 	logs   *strings.Builder
 }
@@ -152,14 +110,14 @@ health = "/run/clem/p/pipelock/admin.sock"
 	lead.Name, pipe.Name, pipe.MainPID = leadUnit, pipeUnit, 7
 	f.units = &fakeUnits{units: map[string]systemd.State{leadUnit: lead, pipeUnit: pipe}}
 	f.states[leadFile] = &statefile.State{PID: 42, Phase: statefile.Sleeping, Updated: t0, NextAt: t0.Add(10 * time.Minute)}
-	f.coord = &coordAlerts{path: filepath.Join(t.TempDir(), "coord.sock")}
+	f.coord = &coordtest.Alerts{Path: filepath.Join(t.TempDir(), "coord.sock")}
 	if coordUp {
-		f.coord.start(t)
+		f.coord.Start(t)
 	}
 	f.w = NewWatcher(cfg, Deps{
 		Units: f.units, States: f.states, Clock: f.clock,
 		Health: func(_ context.Context, socket string) error { return f.health[socket] },
-		Sender: coordapi.NewClient(f.coord.path),
+		Sender: coordapi.NewClient(f.coord.Path),
 		Log:    slog.New(slog.NewJSONHandler(f.logs, nil)),
 	})
 	return f
@@ -191,8 +149,8 @@ func TestRestartsAlertOnceAndRecoverOnce(t *testing.T) {
 	f.round(t)
 	f.kill()
 	f.round(t)
-	if n := len(f.coord.alerts()); n != 0 {
-		t.Fatalf("alerted after 2 restarts with failures = 3: %+v", f.coord.alerts())
+	if n := len(f.coord.Got()); n != 0 {
+		t.Fatalf("alerted after 2 restarts with failures = 3: %+v", f.coord.Got())
 	}
 	if got := f.w.Status(); got != "1 unit ok, 1 failing" {
 		t.Errorf("Status = %q", got)
@@ -203,7 +161,7 @@ func TestRestartsAlertOnceAndRecoverOnce(t *testing.T) {
 		f.kill()
 		f.round(t)
 	}
-	got := f.coord.alerts()
+	got := f.coord.Got()
 	if len(got) != 1 || got[0].Severity != coordapi.Warning || got[0].Subject != "agent lead" ||
 		!strings.HasPrefix(got[0].Body, "agent lead (clem-p-agent-lead.service): restarted 1 time since the last check (3 restarts in all). 3 bad checks in 30s") {
 		t.Fatalf("after 3 restarts: alerts %+v, want exactly one", got)
@@ -214,7 +172,7 @@ func TestRestartsAlertOnceAndRecoverOnce(t *testing.T) {
 	for range 5 {
 		f.round(t)
 	}
-	got = f.coord.alerts()
+	got = f.coord.Got()
 	if len(got) != 2 || got[1].Severity != coordapi.Resolved || !strings.HasPrefix(got[1].Body, "agent lead (clem-p-agent-lead.service) is healthy again: 3 good checks in a row.") {
 		t.Fatalf("after 5 good rounds: %+v, want one recovery", got)
 	}
@@ -239,7 +197,7 @@ func TestEgressRefusalAlerts(t *testing.T) {
 	for range 3 {
 		f.round(t)
 	}
-	got := f.coord.alerts()
+	got := f.coord.Got()
 	if len(got) != 1 || got[0].Severity != coordapi.Critical ||
 		!strings.Contains(got[0].Body, "refuses to start: egress rules missing or changed (ExecStartPre /usr/local/bin/clem exited with status 1)") {
 		t.Fatalf("alerts %+v", got)
@@ -255,7 +213,7 @@ func TestDaemonHealthAlerts(t *testing.T) {
 	for range 3 {
 		f.round(t)
 	}
-	got := f.coord.alerts()
+	got := f.coord.Got()
 	if len(got) != 1 || got[0].Subject != "daemon pipelock" || !strings.Contains(got[0].Body, "health check failed: HTTP 503: config unreadable") {
 		t.Fatalf("alerts %+v", got)
 	}
@@ -273,9 +231,9 @@ func TestCoordDownKeepsAlerts(t *testing.T) {
 	if !strings.Contains(f.logs.String(), `"msg":"alert","subject":"agent lead","severity":"critical"`) {
 		t.Errorf("the alert is not in the journal while coord is down:\n%s", f.logs)
 	}
-	f.coord.start(t)
+	f.coord.Start(t)
 	f.round(t)
-	if got := f.coord.alerts(); len(got) != 1 || got[0].Severity != coordapi.Critical {
+	if got := f.coord.Got(); len(got) != 1 || got[0].Severity != coordapi.Critical {
 		t.Fatalf("after coord came back: %+v", got)
 	}
 	if s := f.w.Status(); s != "1 unit ok, 1 alerting (lead: unit failed)" {
@@ -292,7 +250,7 @@ func TestBlindRoundJudgesNothing(t *testing.T) {
 			t.Fatalf("Round with the bus down = %v", err)
 		}
 	}
-	if got := f.coord.alerts(); len(got) != 0 {
+	if got := f.coord.Got(); len(got) != 0 {
 		t.Errorf("alerts while blind: %+v", got)
 	}
 	if s := f.w.Status(); !strings.HasPrefix(s, "blind: cannot read unit state from systemd") {

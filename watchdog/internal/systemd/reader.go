@@ -116,37 +116,19 @@ func (p *props) err(unit string) error {
 	return fmt.Errorf("unit %s: %s", unit, p.problem)
 }
 
-func (p *props) str(name string) string {
-	v, ok := p.m[name].(string)
+// get returns property name as a T, noting a missing or mistyped one.
+func get[T any](p *props, name string) T {
+	v, ok := p.m[name].(T)
 	if !ok {
 		p.note(name, p.m[name])
 	}
 	return v
 }
 
-func (p *props) u64(name string) uint64 {
-	v, ok := p.m[name].(uint64)
-	if !ok {
-		p.note(name, p.m[name])
-	}
-	return v
-}
-
-func (p *props) u32(name string) uint32 {
-	v, ok := p.m[name].(uint32)
-	if !ok {
-		p.note(name, p.m[name])
-	}
-	return v
-}
-
-func (p *props) i32(name string) int32 {
-	v, ok := p.m[name].(int32)
-	if !ok {
-		p.note(name, p.m[name])
-	}
-	return v
-}
+func (p *props) str(name string) string { return get[string](p, name) }
+func (p *props) u64(name string) uint64 { return get[uint64](p, name) }
+func (p *props) u32(name string) uint32 { return get[uint32](p, name) }
+func (p *props) i32(name string) int32  { return get[int32](p, name) }
 
 // execs decodes an Exec*= property, D-Bus signature a(sasbttttuii): path,
 // argv, ignore failure, start (realtime, monotonic), exit (realtime,
