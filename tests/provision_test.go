@@ -9,6 +9,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/google/nftables"
+
+	"github.com/clemhq/clem/shared/testutil/netns"
 )
 
 const twoAgents = `project: PROJECT
@@ -132,6 +136,19 @@ func TestProvisionLifecycle(t *testing.T) {
 		t.Errorf("dev's runner.toml after the change:\n%s", b)
 	}
 
+	// After a reboot the table is gone; the boot unit's command restores it.
+	f.clem(t, "egress", "apply", "--project", f.name) // replace: same table
+	dropTable(t, f)
+	if r := f.clem(t, "egress", "verify", "--project", f.name); r.code == 0 {
+		t.Errorf("egress verify passes without the table")
+	}
+	if r := f.clem(t, "egress", "apply", "--project", f.name); r.code != 0 || !strings.Contains(r.stdout, "2 agents pinned") {
+		t.Errorf("egress apply: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := f.clem(t, "egress", "verify", "--project", f.name); r.code != 0 {
+		t.Errorf("egress verify after apply: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
 	if r := f.clem(t, "deprovision", "--project", f.name); r.code != 0 {
 		t.Fatalf("deprovision: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -162,6 +179,22 @@ func TestProvisionRefusesForeignUser(t *testing.T) {
 	if userExists(f.user("lead")) || len(f.leftovers()) > 0 {
 		t.Errorf("a refused provision changed the host: lead exists=%v, paths %v", userExists(f.user("lead")), f.leftovers())
 	}
+}
+
+// dropTable removes the project's table inside its namespace, as a
+// reboot (or root) would.
+func dropTable(t *testing.T, f *fleet) {
+	t.Helper()
+	netns.In(t, f.netns, func() {
+		c, err := nftables.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.DelTable(&nftables.Table{Name: tableName(f), Family: nftables.TableFamilyINet})
+		if err := c.Flush(); err != nil {
+			t.Fatalf("delete table %s: %v", tableName(f), err)
+		}
+	})
 }
 
 // changeLines are the plan's change lines (+, ~, -).

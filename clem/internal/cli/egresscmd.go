@@ -27,6 +27,14 @@ clem.yaml and the users on this host. Reading nftables needs root.`,
 				&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing when the table matches"},
 			},
 			Action: egressVerify,
+		}, {
+			Name:  "apply",
+			Usage: "put the egress table provision wrote back in place (root; its boot unit runs this)",
+			Description: `Reads /etc/clem/PROJECT/egress.json and replaces the project's nftables
+table with it in one netlink batch. The clem-PROJECT-egress.service unit
+runs it once per boot, before any agent starts.`,
+			Flags:  []cli.Flag{&cli.StringFlag{Name: "project", Required: true, Usage: "the project `NAME`"}},
+			Action: egressApply,
 		}},
 	}
 }
@@ -61,5 +69,18 @@ func egressVerify(c *cli.Context) error {
 	if !c.Bool("quiet") {
 		fmt.Fprintf(c.App.Writer, "ok: table inet %s pins %d agent%s to pipelock on 127.0.0.1:%d\n", spec.Table, len(spec.Agents), plural(len(spec.Agents)), spec.ProxyPort)
 	}
+	return nil
+}
+
+func egressApply(c *cli.Context) error {
+	p := layout.New(layout.DefaultRoots(""), c.String("project"), 0)
+	spec, err := egress.LoadSpec(p.EgressSpec())
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("egress apply: %v (run `sudo clem provision`)", err), 1)
+	}
+	if err := egress.Apply(spec); err != nil {
+		return cli.Exit(fmt.Sprintf("egress apply: %v", err), 1)
+	}
+	fmt.Fprintf(c.App.Writer, "applied table inet %s: %d agent%s pinned to 127.0.0.1:%d\n", spec.Table, len(spec.Agents), plural(len(spec.Agents)), spec.ProxyPort)
 	return nil
 }

@@ -163,6 +163,7 @@ func (p Project) SidecarURL(i int) string {
 // Units.
 func (p Project) Target() string                { return "clem-" + p.Name + ".target" }
 func (p Project) DaemonUnit(role string) string { return "clem-" + p.Name + "-" + role + ".service" }
+func (p Project) EgressUnit() string            { return "clem-" + p.Name + "-egress.service" }
 func (p Project) AgentUnit(agent string) string {
 	return "clem-" + p.Name + "-agent-" + agent + ".service"
 }

@@ -36,6 +36,10 @@ func UnitData(in *Inputs) units.Data {
 		}
 		d.Daemons = append(d.Daemons, dm)
 	}
+	pinned := egressSpec(in) != nil
+	if pinned {
+		d.Egress = &units.Egress{Unit: p.EgressUnit(), Exec: p.Bin("clem") + " egress apply --project " + p.Name}
+	}
 	for _, a := range cfg.Agents {
 		ua := units.Agent{
 			Key: a.Key, User: a.User, Unit: p.AgentUnit(a.Key), Home: p.Home(a.Key),
@@ -48,6 +52,7 @@ func UnitData(in *Inputs) units.Data {
 		}
 		if a.EgressEff.IsEnabled() {
 			ua.VerifyExec = p.Bin("clem") + " egress verify --quiet --project " + p.Name
+			ua.After = append([]string{p.EgressUnit()}, ua.After...)
 		}
 		if len(brokeredOf(cfg, a)) > 0 {
 			ua.After = append(ua.After, p.DaemonUnit(layout.Vault))

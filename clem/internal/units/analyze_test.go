@@ -57,6 +57,9 @@ func unitNames(d Data) []string {
 	for _, a := range d.Agents {
 		names = append(names, a.Unit)
 	}
+	if d.Egress != nil {
+		names = append(names, d.Egress.Unit)
+	}
 	return names
 }
 
@@ -131,12 +134,12 @@ const (
 
 func TestSecurity(t *testing.T) {
 	d, scores := securityScores(t)
-	if len(scores) != len(d.Daemons)+len(d.Agents) {
-		t.Fatalf("scored %d units, want %d", len(scores), len(d.Daemons)+len(d.Agents))
+	if len(scores) != len(d.Daemons)+len(d.Agents)+1 {
+		t.Fatalf("scored %d units, want %d", len(scores), len(d.Daemons)+len(d.Agents)+1)
 	}
 	for i, s := range scores {
-		limit := daemonCeiling
-		if i >= len(d.Daemons) {
+		limit := daemonCeiling // daemons and the egress oneshot
+		if i >= len(d.Daemons) && i < len(d.Daemons)+len(d.Agents) {
 			limit = agentCeiling
 		}
 		if s.Value > limit || s.Level != "SAFE" && s.Level != "OK" {
@@ -160,6 +163,9 @@ func scoreTable(version string, d Data, scores []Score) string {
 		if a.VerifyExec == "" {
 			what[a.Unit] += " (egress not pinned)"
 		}
+	}
+	if d.Egress != nil {
+		what[d.Egress.Unit] = "oneshot: restores the egress table at boot (root, CAP_NET_ADMIN only)"
 	}
 	for _, s := range scores {
 		fmt.Fprintf(&b, "| `%s` | %s | %.1f | %s |\n", s.Unit, what[s.Unit], s.Value, s.Level)

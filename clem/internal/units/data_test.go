@@ -59,7 +59,7 @@ func fleet(binDir string) Data {
 			EnvFile:    p.AgentFile(key, layout.EnvFile),
 			VerifyExec: p.Bin("clem") + " egress verify --project " + p.Name,
 			StateDir:   p.AgentState(key),
-			After:      []string{p.DaemonUnit(layout.Pipelock), p.DaemonUnit(layout.Vault), p.DaemonUnit(layout.Coord)},
+			After:      []string{p.EgressUnit(), p.DaemonUnit(layout.Pipelock), p.DaemonUnit(layout.Vault), p.DaemonUnit(layout.Coord)},
 		}
 	}
 	lead := agent("lead")
@@ -70,6 +70,7 @@ func fleet(binDir string) Data {
 		Project: p.Name, Target: p.Target(), BinDir: p.BinDir,
 		Daemons: []Daemon{pipelock, vault, mcp, coord, watchdog},
 		Agents:  []Agent{lead, agent("dev"), solo},
+		Egress:  &Egress{Unit: p.EgressUnit(), Exec: p.Bin("clem") + " egress apply --project " + p.Name},
 	}
 }
 

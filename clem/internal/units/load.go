@@ -17,6 +17,7 @@ import (
 const (
 	TargetTemplate = "target.tmpl"
 	AgentTemplate  = "agent.service.tmpl"
+	EgressTemplate = "egress.service.tmpl"
 )
 
 // DaemonTemplate is the template file of a daemon role.
@@ -72,7 +73,7 @@ func Load(dir string) (*Set, error) {
 }
 
 func requiredTemplates() []string {
-	names := []string{TargetTemplate, AgentTemplate}
+	names := []string{TargetTemplate, AgentTemplate, EgressTemplate}
 	for _, role := range layout.DaemonRoles {
 		names = append(names, DaemonTemplate(role))
 	}

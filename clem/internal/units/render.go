@@ -9,6 +9,11 @@ type daemonView struct {
 	Daemon
 }
 
+type egressView struct {
+	Project, Target, BinDir string
+	Egress
+}
+
 type agentView struct {
 	Project, Target, BinDir string
 	Agent
@@ -38,6 +43,13 @@ func (s *Set) Render(d Data) (map[string][]byte, error) {
 			return nil, err
 		}
 		out[dm.Unit] = b
+	}
+	if e := d.Egress; e != nil {
+		b, err := s.execute(EgressTemplate, egressView{Project: d.Project, Target: d.Target, BinDir: d.BinDir, Egress: *e})
+		if err != nil {
+			return nil, err
+		}
+		out[e.Unit] = b
 	}
 	for _, a := range d.Agents {
 		b, err := s.execute(AgentTemplate, agentView{Project: d.Project, Target: d.Target, BinDir: d.BinDir, Agent: a})

@@ -17,7 +17,7 @@ func TestRenderGolden(t *testing.T) {
 	}
 	want := []string{
 		"clem-acme-agent-dev.service", "clem-acme-agent-lead.service", "clem-acme-agent-solo.service", "clem-acme-coord.service",
-		"clem-acme-mcp.service", "clem-acme-pipelock.service", "clem-acme-vault.service",
+		"clem-acme-egress.service", "clem-acme-mcp.service", "clem-acme-pipelock.service", "clem-acme-vault.service",
 		"clem-acme-watchdog.service", "clem-acme.target",
 	}
 	if got := sortedNames(out); !slices.Equal(got, want) {
@@ -94,7 +94,7 @@ func TestRenderContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := parseUnit(t, out[d.Target])
-	var wants []string
+	wants := []string{d.Egress.Unit}
 	for _, dm := range d.Daemons {
 		wants = append(wants, dm.Unit)
 	}
@@ -230,8 +230,12 @@ func TestRenderOnlyPresent(t *testing.T) {
 	if _, ok := out["clem-acme-mcp.service"]; ok {
 		t.Error("sidecar unit rendered for a project without sidecars")
 	}
-	if len(out) != 1+len(d.Daemons)+len(d.Agents) {
+	if len(out) != 2+len(d.Daemons)+len(d.Agents) { // the target and the egress unit
 		t.Errorf("Render made %v", sortedNames(out))
+	}
+	d.Egress = nil
+	if out, err := loadRepo(t).Render(d); err != nil || out["clem-acme-egress.service"] != nil || bytes.Contains(out[d.Target], []byte("egress")) {
+		t.Errorf("a project without pinned agents still gets the egress unit (err %v)", err)
 	}
 	if bytes.Contains(out[d.Target], []byte("mcp")) || bytes.Contains(out[d.Target], []byte("agent-dev")) || bytes.Contains(out[d.Target], []byte("agent-solo")) {
 		t.Errorf("target names a unit that is not rendered:\n%s", out[d.Target])

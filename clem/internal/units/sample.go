@@ -34,6 +34,7 @@ func sampleData() Data {
 			WriteExecute:        true,
 		})
 	}
+	d.Egress = &Egress{Unit: p.EgressUnit(), Exec: p.Bin("clem") + " egress apply --project " + p.Name}
 	d.Agents = append(d.Agents, Agent{
 		Key: "lead", User: p.User("lead"), Unit: p.AgentUnit("lead"), Home: p.Home("lead"),
 		RunnerExec: p.Bin("runner") + " run -c " + p.AgentFile("lead", layout.RunnerConfig),

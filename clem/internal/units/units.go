@@ -9,6 +9,18 @@ type Data struct {
 	BinDir  string   // where clem's binaries are installed (named in each unit's header)
 	Daemons []Daemon // in start order; a role that does not run has no entry
 	Agents  []Agent
+	// Egress restores the agents' egress table at boot; nil when no agent
+	// is pinned.
+	Egress *Egress
+}
+
+// Egress is the oneshot unit that puts the egress table back at boot
+// (nftables rules do not survive a reboot), before any agent starts. It
+// runs once per boot: a table removed later keeps agents from starting
+// until a person looks.
+type Egress struct {
+	Unit string // clem-<project>-egress.service
+	Exec string // <clem> egress apply --project <project>
 }
 
 // Daemon is one daemon unit. Role picks the template

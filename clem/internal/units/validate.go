@@ -77,6 +77,10 @@ func validate(d Data) error {
 		}
 		after(where, dm.After)
 	}
+	if e := d.Egress; e != nil {
+		unit("egress", e.Unit, serviceRE, "a name ending in .service")
+		command("egress", "Exec", e.Exec)
+	}
 	for i, a := range d.Agents {
 		where := fmt.Sprintf("agent %d (%s)", i, a.Unit)
 		name(where, "Key", a.Key)
