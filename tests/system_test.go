@@ -132,7 +132,7 @@ func TestSystemUnits(t *testing.T) {
 		m.Systemctl(t, "stop", agent)
 		m.Exec(t, "systemctl", "reset-failed", agent)
 
-		deleteTable(t, f)
+		sysDeleteTable(t, f)
 		out, errOut, code := m.Exec(t, "systemctl", "start", agent)
 		if code == 0 {
 			t.Fatalf("systemctl start %s succeeded without the egress table:\n%s%s", agent, out, errOut)
@@ -166,10 +166,10 @@ func TestSystemUnits(t *testing.T) {
 // Exec* properties say code=(null) before).
 var ranRE = regexp.MustCompile(`code=(exited|killed|dumped)`)
 
-// deleteTable removes the project's egress table from the fleet's network
+// sysDeleteTable removes the project's egress table from the fleet's network
 // namespace, as a root process there would (there is no `clem egress
 // delete`), and checks it is gone.
-func deleteTable(t *testing.T, f *fleet) {
+func sysDeleteTable(t *testing.T, f *fleet) {
 	t.Helper()
 	b, err := os.ReadFile("/etc/clem/" + f.name + "/egress.json")
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -81,6 +82,15 @@ func (c *console) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return string(c.buf)
+}
+
+// settle waits up to d for the last writer to go, so that String has
+// everything the machine wrote before it exited.
+func (c *console) settle(d time.Duration) {
+	select {
+	case <-c.done:
+	case <-time.After(d):
+	}
 }
 
 func (c *console) Close() {

@@ -69,6 +69,7 @@ type Machine struct {
 	state   string // host temp dir: etc/ (passwd copies), system/ (units), keep/
 	cgroup  string
 	console *console
+	first   *exec.Cmd         // nsenter/unshare: the machine's first process, on the host
 	exitc   chan struct{}     // closed once the first process has exited
 	waitErr error             // its Wait result, once exitc is closed
 	ns      map[string]string // "pid", "mnt": the machine's namespaces, as readlink shows them
@@ -182,6 +183,7 @@ func (m *Machine) start() error {
 	cmd.Dir = "/"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.ExtraFiles = []*os.File{pw}
+	m.first = cmd
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setsid: true, Setctty: true, Ctty: 0,
 		// If the test binary dies (a -timeout panic runs no cleanup),
@@ -273,12 +275,16 @@ func (m *Machine) Shutdown(t testing.TB) {
 			errs = append(errs, fmt.Errorf("still running %v after poweroff; killed", m.opts.Timeout))
 		}
 	}
-	if !m.hasExited() {
-		// SIGKILL to PID 1 of a pid namespace ends every process in it.
+	if m.first != nil && m.first.Process != nil && !m.hasExited() {
+		// SIGKILL to PID 1 of a pid namespace ends every process in it;
+		// unshare's --kill-child does the same if systemd never started.
 		if m.PID != 0 {
 			unix.Kill(m.PID, unix.SIGKILL)
 		}
-		m.waitExit(5 * time.Second)
+		m.first.Process.Kill()
+		if !m.waitExit(10 * time.Second) {
+			errs = append(errs, fmt.Errorf("first process %d did not exit after SIGKILL", m.first.Process.Pid))
+		}
 	}
 	if m.cgroup != "" {
 		if err := removeCgroup(m.cgroup); err != nil {
@@ -336,6 +342,9 @@ func (m *Machine) Console() string { return m.consoleText() }
 func (m *Machine) consoleText() string {
 	if m.console == nil {
 		return ""
+	}
+	if m.hasExited() {
+		m.console.settle(time.Second)
 	}
 	return m.console.String()
 }
