@@ -193,9 +193,30 @@ agents:
 	if got := strings.Join(c.Agent("worker").EgressEff.Domains, ","); got != "github.com" {
 		t.Errorf("worker domains = %s", got)
 	}
-	// The worker cannot reach api.anthropic.com, where its model credential goes.
-	if !strings.Contains(c.Warnings.Error(), "agents.worker: secret \"anthropic_api_key\" is brokered to api.anthropic.com") {
-		t.Errorf("warnings = %v, want one about the worker's unreachable model host", c.Warnings)
+	// Brokered hosts need no egress.domains entry: provision allows them.
+	if len(c.Warnings) != 0 {
+		t.Errorf("warnings = %v, want none", c.Warnings)
+	}
+}
+
+func TestTestKnobsWarn(t *testing.T) {
+	src := `project: p
+egress:
+  resolve: ["api.anthropic.com:443=127.0.0.1:9443"]
+  upstream_ca: /etc/ssl/test-ca.pem
+agents:
+  lead: {}
+`
+	c, err := Parse("clem.yaml", []byte(src), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Warnings.Error()
+	if !strings.Contains(w, "egress.resolve") || !strings.Contains(w, "egress.upstream_ca") {
+		t.Errorf("warnings = %v, want both test knobs named", c.Warnings)
+	}
+	if got := c.Egress.ResolveMap["api.anthropic.com:443"].String(); got != "127.0.0.1:9443" {
+		t.Errorf("ResolveMap = %v", c.Egress.ResolveMap)
 	}
 }
 

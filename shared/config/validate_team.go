@@ -71,6 +71,14 @@ func (v *validator) egress() {
 	if e.ProxyPort < 1 || e.ProxyPort > 65535 {
 		v.errorf("egress.proxy_port", "%d is not a TCP port (1-65535)", e.ProxyPort)
 	}
+	// The project's loopback ports are a block from the proxy port: the
+	// transparent listener, coord's MCP endpoint, then one per sidecar.
+	if last := e.ProxyPort + 3 + len(v.cfg.Sidecars); e.ProxyPort >= 1 && last > 65535 {
+		v.errorf("egress.proxy_port", "%d leaves no room for the project's ports (up to %d with %d sidecars); pick a port below %d", e.ProxyPort, last, len(v.cfg.Sidecars), 65535-3-len(v.cfg.Sidecars))
+	}
+	if len(v.cfg.Sidecars) > 28 {
+		v.errorf("sidecars", "%d sidecars: at most 28 fit in a project's block of 32 loopback ports", len(v.cfg.Sidecars))
+	}
 	v.resolve(e)
 	if e.UpstreamCA != "" && !filepath.IsAbs(e.UpstreamCA) {
 		e.UpstreamCA = filepath.Join(v.cfg.Dir, e.UpstreamCA)

@@ -64,7 +64,7 @@ func Binary(role string) string {
 const (
 	OffsetTransparent = 1 // pipelock's transparent listener
 	OffsetCoordMCP    = 2 // coord's MCP endpoint for agents
-	OffsetSidecars    = 3 // first sidecar server; the rest follow in name order
+	OffsetSidecars    = 3 // first sidecar server; the rest follow in clem.yaml's order
 	PortBlock         = 32
 )
 
