@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,8 +39,14 @@ func TestCollectAndPrint(t *testing.T) {
 `
 	os.WriteFile(p.AuditLog(layout.Pipelock), []byte(log), 0o644)
 
+	// dev's state file is a FIFO the agent planted: status must not hang.
+	os.MkdirAll(p.AgentState("dev"), 0o755)
+	if err := syscall.Mkfifo(runstate.StatePath(p.AgentState("dev")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	st := Collect(cfg, p)
-	if len(st.Agents) != 2 || st.Agents[0].State == nil || st.Agents[1].State != nil {
+	if len(st.Agents) != 2 || st.Agents[0].State == nil || st.Agents[1].State != nil || st.Agents[1].StateErr == "" {
 		t.Fatalf("Collect = %+v", st.Agents)
 	}
 	if r := st.Agents[0].Refusal; r == nil || r.Target != "evil.test:443" {
