@@ -43,8 +43,10 @@ func (f *fleet) provisionForSystemd(t *testing.T) {
 // fleet's network namespace, with the units provision wrote for the project
 // (and no other unit of the host) and the project's runtime directories
 // made from its tmpfiles.d file, as systemd-tmpfiles-setup.service does at
-// a real boot. Call it after f.provisionForSystemd. The machine is powered
-// off before the fleet is deprovisioned (t.Cleanup runs last-in first-out).
+// a real boot. Call it after f.provisionForSystemd. The machine reads
+// copies of the account files taken now: after provisioning more users,
+// call m.RefreshPasswd. It is powered off before the fleet is
+// deprovisioned (t.Cleanup runs last-in first-out).
 func (f *fleet) boot(t *testing.T) *systemdns.Machine {
 	t.Helper()
 	units := t.TempDir()

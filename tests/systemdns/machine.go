@@ -30,7 +30,7 @@ type Options struct {
 	Name string
 	// NetNS is a named network namespace (a path, from
 	// shared/testutil/netns.NewNamed) for systemd and everything it starts;
-	// "" gives the machine a fresh one with nothing in it, not even lo up.
+	// "" gives the machine a fresh one with only lo (systemd brings it up).
 	NetNS string
 	// Units is a directory whose contents are copied into the machine's
 	// /etc/systemd/system (drop-in directories too). They may override the
