@@ -120,8 +120,11 @@ func (m *unitMemory) unit(u systemd.State, err error, egress bool) []Problem {
 		}
 		p.Text += fmt.Sprintf(", %d restarts so far)", u.NRestarts)
 		ps = append(ps, p)
-	case u.ActiveState == "inactive":
-		ps = append(ps, crit(KindNotRunning, "not running (inactive)"))
+	case u.ActiveState == "inactive" && u.Result != "success" && u.Result != "":
+		ps = append(ps, crit(KindNotRunning, "not running (inactive, %s)", u.Result))
+		// inactive with Result=success: stopped on purpose (clem down,
+		// systemctl stop) or never started; a crash under Restart=always
+		// shows as auto-restart or failed instead.
 	}
 	if m.seen && u.NRestarts > m.restarts {
 		n := u.NRestarts - m.restarts

@@ -58,7 +58,9 @@ func TestUnitRules(t *testing.T) {
 	failed := up()
 	failed.ActiveState, failed.SubState, failed.Result, failed.ExecMainCode, failed.ExecMainStatus = "failed", "failed", "start-limit-hit", 1, 1
 	inactive := up()
-	inactive.ActiveState, inactive.SubState = "inactive", "dead"
+	inactive.ActiveState, inactive.SubState, inactive.Result = "inactive", "dead", "exit-code"
+	stopped := up()
+	stopped.ActiveState, stopped.SubState, stopped.Result = "inactive", "dead", "success"
 	missing := systemd.State{Name: "clem-p-agent-lead.service", LoadState: "not-found", ActiveState: "inactive"}
 	cases := []struct {
 		name  string
@@ -72,7 +74,7 @@ func TestUnitRules(t *testing.T) {
 		{"egress, start limit hit", failedPre, nil, KindEgress + "," + KindFailed, coordapi.Critical, "unit failed (start-limit-hit)"},
 		{"restarting", restarting, nil, KindRestarting, coordapi.Warning, "restarting (signal, main process was killed by signal 9, 1 restarts so far)"},
 		{"failed", failed, nil, KindFailed, coordapi.Critical, "unit failed (start-limit-hit, main process exited with status 1); systemd stopped restarting it"},
-		{"inactive", inactive, nil, KindNotRunning, coordapi.Critical, "not running (inactive)"},
+		{"inactive", inactive, nil, KindNotRunning, coordapi.Critical, "not running (inactive, exit-code)"},
 		{"not found", missing, nil, KindNotLoaded, coordapi.Critical, "unit clem-p-agent-lead.service is not-found"},
 		{"unreadable", systemd.State{}, errors.New("no bus"), KindUnreadable, coordapi.Warning, "cannot read the unit's state from systemd: no bus"},
 	}
@@ -81,6 +83,10 @@ func TestUnitRules(t *testing.T) {
 		if kinds(ps) != tt.kinds || Worst(ps) != tt.sev || !strings.Contains(Summary(ps), tt.text) {
 			t.Errorf("%s: Check = %+v, want kinds %s severity %s text %q", tt.name, ps, tt.kinds, tt.sev, tt.text)
 		}
+	}
+	// Stopped on purpose (clem down, systemctl stop): nothing to alert.
+	if ps := newAgent().Check(t0, stopped, nil, nil, nil); len(ps) != 0 {
+		t.Errorf("a unit stopped on purpose: Check = %+v, want no problem", ps)
 	}
 	// A daemon's failing ExecStartPre= is not about egress.
 	if ps := (&Daemon{Role: "pipelock"}).Check(t0, pre, nil, nil); kinds(ps) != KindStartPre || strings.Contains(Summary(ps), "egress") {
