@@ -127,44 +127,56 @@ func tcpListen(t *testing.T, addr string) net.Listener {
 
 // startDaemons runs pipelock and agent-vault as their users, as their units
 // would: pipelock with agent-vault's group for the hand-off socket,
-// agent-vault with its credentials in a directory only it can read.
-func (cm *containment) startDaemons(t *testing.T) {
+// agent-vault with its credentials in a directory only it can read. It
+// returns once pipelock accepts on proxyPort.
+func (cm *containment) startDaemons(t *testing.T, proxyPort int) {
 	t.Helper()
 	f := cm.f
 	pl := cm.cred(t, f.user("pipelock"), f.user("vault"))
 	av := cm.cred(t, f.user("vault"))
-	creds, err := os.MkdirTemp("", "clem-cm-creds-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(creds) })
-	os.Chown(creds, int(av.Uid), int(av.Gid))
-	src := cm.etc + "/credentials/vault"
-	entries, _ := os.ReadDir(src)
-	for _, e := range entries {
-		dst := filepath.Join(creds, e.Name())
-		if err := copyFile(filepath.Join(src, e.Name()), dst, 0o400); err != nil {
-			t.Fatal(err)
-		}
-		os.Chown(dst, int(av.Uid), int(av.Gid))
-	}
-	vault := exec.Command(filepath.Join(binDir, "agent-vault"), "run", "-c", cm.etc+"/agent-vault.toml")
-	vault.Env = []string{"PATH=/usr/bin:/bin", "CREDENTIALS_DIRECTORY=" + creds}
-	vault.SysProcAttr = &syscall.SysProcAttr{Credential: av}
-	vd := startCmd(t, vault)
+	creds := cm.credCopy(t, cm.etc+"/credentials/vault", av)
+	vd := startCmdAs(t, av, []string{"CREDENTIALS_DIRECTORY=" + creds}, "agent-vault", "run", "-c", cm.etc+"/agent-vault.toml")
 	sock := "/run/clem/" + f.name + "/vault/vault.sock"
 	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, vd)
-	proxy := exec.Command(filepath.Join(binDir, "pipelock"), "run", "-c", cm.etc+"/pipelock.toml")
-	proxy.Env = []string{"PATH=/usr/bin:/bin"}
-	proxy.SysProcAttr = &syscall.SysProcAttr{Credential: pl}
-	pd := startCmd(t, proxy)
+	pd := startCmdAs(t, pl, nil, "pipelock", "run", "-c", cm.etc+"/pipelock.toml")
 	waitFor(t, func() bool {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", cmProxyPort), time.Second)
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", proxyPort), time.Second)
 		if err == nil {
 			c.Close()
 		}
 		return err == nil
 	}, pd)
+}
+
+// credCopy copies a unit's credential files into a directory only owner
+// can read, as LoadCredential= would.
+func (cm *containment) credCopy(t *testing.T, src string, owner *syscall.Credential) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "clem-creds-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chown(dir, int(owner.Uid), int(owner.Gid))
+	entries, _ := os.ReadDir(src)
+	for _, e := range entries {
+		dst := filepath.Join(dir, e.Name())
+		if err := copyFile(filepath.Join(src, e.Name()), dst, 0o400); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(dst, int(owner.Uid), int(owner.Gid))
+	}
+	return dir
+}
+
+// startCmdAs starts one of the built binaries with the given credential and
+// environment (besides a minimal PATH).
+func startCmdAs(t *testing.T, cred *syscall.Credential, env []string, name string, args ...string) *daemon {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	return startCmd(t, cmd)
 }
 
 // cred is a user's credential with extra supplementary groups.

@@ -104,7 +104,7 @@ func TestContainment(t *testing.T) {
 		writeFile(t, filepath.Join(f.dir, "clem.yaml"), yaml)
 		f.provision(t)
 		cm := newContainment(t, f, probeBin, filepath.Join(f.dir, "upstream-ca.pem"))
-		cm.startDaemons(t)
+		cm.startDaemons(t, cmProxyPort)
 		rows = cm.attempts(&seen)
 		for _, a := range rows {
 			cm.try(t, a)

@@ -28,6 +28,9 @@ func run(m *testing.M) int {
 	if spec := os.Getenv(probeEnv); spec != "" {
 		return probeMain(spec)
 	}
+	if len(os.Args) > 1 && os.Args[1] == mcpChildArg {
+		return mcpChildMain()
+	}
 	var err error
 	repoRoot, err = filepath.Abs("..")
 	if err != nil {
