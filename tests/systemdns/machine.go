@@ -69,10 +69,11 @@ type Machine struct {
 	state   string // host temp dir: etc/ (passwd copies), system/ (units), keep/
 	cgroup  string
 	console *console
-	first   *exec.Cmd         // nsenter/unshare: the machine's first process, on the host
-	exitc   chan struct{}     // closed once the first process has exited
-	waitErr error             // its Wait result, once exitc is closed
-	ns      map[string]string // "pid", "mnt": the machine's namespaces, as readlink shows them
+	first   *exec.Cmd     // nsenter/unshare: the machine's first process, on the host
+	exitc   chan struct{} // closed once the first process has exited
+	waitErr error         // its Wait result, once exitc is closed
+	pidns   string        // the machine's pid namespace, as readlink shows it
+	pidnsFD *os.File      // held open so no later namespace gets the same inode
 	passwd  sync.Mutex
 	stopped bool
 }
@@ -108,7 +109,12 @@ func Boot(t testing.TB, o Options) *Machine {
 		m.removeState()
 		t.Fatalf("systemdns: %s: %v", o.Name, err)
 	}
-	t.Cleanup(func() { m.Shutdown(t) })
+	t.Cleanup(func() {
+		m.Shutdown(t)
+		if m.pidnsFD != nil {
+			m.pidnsFD.Close()
+		}
+	})
 	if err := m.start(); err != nil {
 		t.Fatalf("systemdns: %s: start: %v\nconsole:\n%s", o.Name, err, m.consoleText())
 	}
@@ -226,11 +232,14 @@ func (m *Machine) start() error {
 	case <-time.After(m.opts.Timeout):
 		return fmt.Errorf("namespace setup did not finish in %v", m.opts.Timeout)
 	}
-	m.ns = map[string]string{}
-	for _, n := range []string{"pid", "mnt"} {
-		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", m.PID, n)); err == nil {
-			m.ns[n] = l
-		}
+	// Every process of the machine, and every one run in it with Exec, is
+	// in this pid namespace: Leftovers looks for them by it.
+	ns := fmt.Sprintf("/proc/%d/ns/pid", m.PID)
+	if m.pidns, err = os.Readlink(ns); err != nil {
+		return err
+	}
+	if m.pidnsFD, err = os.Open(ns); err != nil {
+		return err
 	}
 	return nil
 }
@@ -301,7 +310,7 @@ func (m *Machine) Shutdown(t testing.TB) {
 }
 
 // Leftovers lists what of the machine still exists on the host: its
-// cgroup, its state directory, processes in its pid or mount namespace.
+// cgroup, its state directory, processes in its pid namespace, host mounts.
 // After Shutdown it must be empty.
 func (m *Machine) Leftovers() []string {
 	var out []string
@@ -315,15 +324,12 @@ func (m *Machine) Leftovers() []string {
 			out = append(out, "state directory "+m.state)
 		}
 	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/ns")
+	procs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, p := range procs {
-		for n, id := range m.ns {
-			if l, err := os.Readlink(filepath.Join(p, n)); err == nil && l == id {
-				comm, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "comm"))
-				out = append(out, fmt.Sprintf("process %s (%s) in the machine's %s namespace",
-					filepath.Base(filepath.Dir(p)), strings.TrimSpace(string(comm)), n))
-				break
-			}
+		if l, err := os.Readlink(filepath.Join(p, "ns", "pid")); err == nil && m.pidns != "" && l == m.pidns {
+			comm, _ := os.ReadFile(filepath.Join(p, "comm"))
+			out = append(out, fmt.Sprintf("process %s (%s) in the machine's pid namespace",
+				filepath.Base(p), strings.TrimSpace(string(comm))))
 		}
 	}
 	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil && m.state != "" {
