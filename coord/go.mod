@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/clemhq/clem/shared => ../shared
 
 require (
+	github.com/bwmarrin/discordgo v0.29.0
 	github.com/clemhq/clem/shared v0.0.0-00010101000000-000000000000
 	github.com/google/go-github/v75 v75.0.0
 	github.com/gorilla/websocket v1.5.3
@@ -25,6 +26,7 @@ require (
 	github.com/spf13/cast v1.7.1 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
 	github.com/yosida95/uritemplate/v3 v3.0.2 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 )

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/clemhq/clem/coord/internal/backend"
+	"github.com/clemhq/clem/coord/internal/backend/discord"
 	"github.com/clemhq/clem/coord/internal/backend/github"
 	"github.com/clemhq/clem/coord/internal/backend/local"
 	"github.com/clemhq/clem/coord/internal/backend/slack"
@@ -22,8 +23,9 @@ var backends = map[string]Opener{
 	config.Local: func(cfg *config.Config, now func() time.Time) (backend.Backend, error) {
 		return local.Open(filepath.Join(cfg.State.Dir, local.FileName), now)
 	},
-	config.GitHub: github.Open,
-	config.Slack:  slack.Open,
+	config.GitHub:  github.Open,
+	config.Slack:   slack.Open,
+	config.Discord: discord.Open,
 }
 
 // OpenBackend builds the configured backend.
