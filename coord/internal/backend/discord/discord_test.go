@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/clemhq/clem/coord/internal/backend"
 	"github.com/clemhq/clem/coord/internal/backend/backendtest"
 	"github.com/clemhq/clem/coord/internal/backend/remote"
+	"github.com/clemhq/clem/coord/internal/backend/remote/remotetest"
 	"github.com/clemhq/clem/coord/internal/config"
 	"github.com/clemhq/clem/shared/secret"
 )
@@ -107,29 +107,7 @@ func TestPersonPost(t *testing.T) {
 // TestClaimConflict: two coords race; the first claim message counts.
 func TestClaimConflict(t *testing.T) {
 	f := newFakeDiscord(t)
-	b1, b2 := newBackend(t, f, time.Now, "one"), newBackend(t, f, time.Now, "two")
-	ctx := t.Context()
-	for i := range 5 {
-		task, err := b1.Create(ctx, backend.NewTask{Title: "race", Author: alice})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
-		for j, b := range []*remote.Engine{b1, b2} {
-			wg.Add(1)
-			go func() { defer wg.Done(); _, errs[j] = b.Claim(ctx, task.ID, []string{"a", "b"}[j], time.Hour) }()
-		}
-		wg.Wait()
-		if (errs[0] == nil) == (errs[1] == nil) {
-			t.Fatalf("race %d: errors %v, want exactly one winner", i, errs)
-		}
-		for _, err := range errs {
-			if err != nil && !errors.Is(err, backend.ErrConflict) {
-				t.Fatalf("race %d: loser's error %v, want ErrConflict", i, err)
-			}
-		}
-	}
+	remotetest.TwoCoordRace(t, newBackend(t, f, time.Now, "one"), newBackend(t, f, time.Now, "two"), 5)
 }
 
 // TestRateLimit: 429 with retry_after is temporary with the hint.
@@ -164,7 +142,7 @@ func TestGateway(t *testing.T) {
 	wctx, stop := context.WithCancel(ctx)
 	defer func() { stop(); <-done }()
 	go func() { done <- b.Watch(wctx, func() { changed <- struct{}{} }) }()
-	waitFor(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.sockets) > 0 })
+	remotetest.WaitFor(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.sockets) > 0 })
 	f.mu.Lock()
 	if in, _ := f.identify[0]["intents"].(float64); int(in) != int(Intents) {
 		t.Errorf("IDENTIFY intents = %v, want %d", f.identify[0]["intents"], Intents)
@@ -202,16 +180,5 @@ func TestGateway(t *testing.T) {
 				t.Errorf("comment_added = %+v", e.Comment)
 			}
 		}
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/clemhq/clem/coord/internal/backend/remote/remotetest"
 )
 
 // fakeDiscord is a local stand-in for the Discord REST API (v9) and the
@@ -100,17 +100,7 @@ func newFakeDiscord(t *testing.T) *fakeDiscord {
 	return f
 }
 
-func fixture(t testing.TB, name string) map[string]any {
-	data, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatalf("fixture %s: %v", name, err)
-	}
-	return m
-}
+func fixture(t testing.TB, name string) map[string]any { return remotetest.Fixture(t, name) }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -15,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/clemhq/clem/coord/internal/backend/remote/remotetest"
 )
 
 // fakeGitHub is a local stand-in for the GitHub REST API, as much of it as
@@ -87,17 +87,7 @@ func newFakeGitHub(t *testing.T) *fakeGitHub {
 	return f
 }
 
-func fixture(t testing.TB, name string) map[string]any {
-	data, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatalf("fixture %s: %v", name, err)
-	}
-	return m
-}
+func fixture(t testing.TB, name string) map[string]any { return remotetest.Fixture(t, name) }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 

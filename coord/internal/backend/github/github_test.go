@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/clemhq/clem/coord/internal/backend"
 	"github.com/clemhq/clem/coord/internal/backend/backendtest"
 	"github.com/clemhq/clem/coord/internal/backend/remote"
+	"github.com/clemhq/clem/coord/internal/backend/remote/remotetest"
 	"github.com/clemhq/clem/coord/internal/config"
 	"github.com/clemhq/clem/shared/secret"
 )
@@ -115,40 +115,7 @@ func TestPersonIssue(t *testing.T) {
 // withdraws its comment.
 func TestClaimConflict(t *testing.T) {
 	f := newFakeGitHub(t)
-	b1, b2 := newBackend(t, f, time.Now, "one"), newBackend(t, f, time.Now, "two")
-	ctx := t.Context()
-	for i := range 5 {
-		task, err := b1.Create(ctx, backend.NewTask{Title: "race", Author: alice})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
-		for j, b := range []*remote.Engine{b1, b2} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, errs[j] = b.Claim(ctx, task.ID, []string{"a", "b"}[j], time.Hour)
-			}()
-		}
-		wg.Wait()
-		won := 0
-		for _, err := range errs {
-			if err == nil {
-				won++
-			} else if !errors.Is(err, backend.ErrConflict) {
-				t.Fatalf("race %d: loser's error = %v, want ErrConflict", i, err)
-			}
-		}
-		if won != 1 {
-			t.Fatalf("race %d: %d winners (%v), want 1", i, won, errs)
-		}
-		g1, _ := b1.Get(ctx, task.ID)
-		g2, _ := b2.Get(ctx, task.ID)
-		if g1.Holder == "" || g1.Holder != g2.Holder {
-			t.Fatalf("race %d: the coords disagree: %q vs %q", i, g1.Holder, g2.Holder)
-		}
-	}
+	remotetest.TwoCoordRace(t, newBackend(t, f, time.Now, "one"), newBackend(t, f, time.Now, "two"), 5)
 }
 
 // TestRateLimit: primary (403, X-RateLimit-Remaining: 0), secondary (403
@@ -196,7 +163,7 @@ func TestWatchPoll(t *testing.T) {
 	wctx, stop := context.WithCancel(ctx)
 	defer func() { stop(); <-done }()
 	go func() { done <- b.Watch(wctx, func() { changed <- struct{}{} }) }()
-	waitFor(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.notMod >= 2 })
+	remotetest.WaitFor(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.notMod >= 2 })
 	f.mu.Lock()
 	f.add(aliceUser, "for:dev write the changelog", "for 1.2", []string{"clem"})
 	f.comment(f.issues[1], aliceUser, "also bump the version")
@@ -226,17 +193,6 @@ func TestWatchPoll(t *testing.T) {
 	}
 	if strings.Join(kinds, ",") != "task_created,comment_added" && strings.Join(kinds, ",") != "comment_added,task_created" {
 		t.Fatalf("events = %v, want the new task and the comment", kinds)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

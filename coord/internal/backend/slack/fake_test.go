@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/clemhq/clem/coord/internal/backend/remote/remotetest"
 )
 
 // fakeSlack is a local stand-in for the Slack Web API and Socket Mode, as
@@ -72,17 +72,7 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 	return f
 }
 
-func fixture(t testing.TB, name string) map[string]any {
-	data, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatalf("fixture %s: %v", name, err)
-	}
-	return m
-}
+func fixture(t testing.TB, name string) map[string]any { return remotetest.Fixture(t, name) }
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -7,13 +7,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/clemhq/clem/coord/internal/backend"
 	"github.com/clemhq/clem/coord/internal/backend/backendtest"
 	"github.com/clemhq/clem/coord/internal/backend/remote"
+	"github.com/clemhq/clem/coord/internal/backend/remote/remotetest"
 	"github.com/clemhq/clem/coord/internal/config"
 	"github.com/clemhq/clem/shared/secret"
 )
@@ -123,29 +123,7 @@ func TestPersonTask(t *testing.T) {
 // claim reply wins, the loser withdraws its reply.
 func TestClaimConflict(t *testing.T) {
 	f := newFakeSlack(t)
-	b1, b2 := newBackend(t, f, time.Now, "one"), newBackend(t, f, time.Now, "two")
-	ctx := t.Context()
-	for i := range 5 {
-		task, err := b1.Create(ctx, backend.NewTask{Title: "race", Author: alice})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
-		for j, b := range []*remote.Engine{b1, b2} {
-			wg.Add(1)
-			go func() { defer wg.Done(); _, errs[j] = b.Claim(ctx, task.ID, []string{"a", "b"}[j], time.Hour) }()
-		}
-		wg.Wait()
-		if (errs[0] == nil) == (errs[1] == nil) {
-			t.Fatalf("race %d: errors %v, want exactly one winner", i, errs)
-		}
-		for _, err := range errs {
-			if err != nil && !errors.Is(err, backend.ErrConflict) {
-				t.Fatalf("race %d: loser's error %v, want ErrConflict", i, err)
-			}
-		}
-	}
+	remotetest.TwoCoordRace(t, newBackend(t, f, time.Now, "one"), newBackend(t, f, time.Now, "two"), 5)
 }
 
 // TestRateLimit: 429 with Retry-After is temporary with the hint.
@@ -179,7 +157,7 @@ func TestSocketMode(t *testing.T) {
 	wctx, stop := context.WithCancel(ctx)
 	defer func() { stop(); <-done }()
 	go func() { done <- b.Watch(wctx, func() { changed <- struct{}{} }) }()
-	waitFor(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.sockets) > 0 })
+	remotetest.WaitFor(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.sockets) > 0 })
 
 	f.mu.Lock()
 	m := f.add(aliceID, "for:dev write the changelog", "", nil)
@@ -195,7 +173,7 @@ func TestSocketMode(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Watch did not report the pushed message")
 	}
-	waitFor(t, func() bool {
+	remotetest.WaitFor(t, func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return slices.Contains(f.acks, env["envelope_id"].(string))
@@ -206,17 +184,6 @@ func TestSocketMode(t *testing.T) {
 	}
 	if len(evs) != 1 || evs[0].Kind != backend.TaskCreated || evs[0].Task.Title != "write the changelog" || evs[0].Task.To != "dev" {
 		t.Fatalf("events after the push = %+v, want alice's task for dev", evs)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
