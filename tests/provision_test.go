@@ -109,6 +109,8 @@ func TestProvisionLifecycle(t *testing.T) {
 		{"agent-vault", "check", "-c", etc + "/agent-vault.toml"},
 		{"coord", "check", "-c", etc + "/coord.toml"},
 		{"sidecar", "check", "-c", etc + "/sidecar.toml"},
+		{"watchdog", "check", "-c", etc + "/watchdog.toml"},
+		{"runner", "check", "-c", etc + "/agents/lead/runner.toml"},
 	} {
 		creds := etc + "/credentials/vault"
 		if c[0] == "sidecar" {

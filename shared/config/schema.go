@@ -19,6 +19,7 @@ type Config struct {
 	Secrets      []*Secret    `yaml:"secrets,keyed"`
 	Sidecars     []*Sidecar   `yaml:"sidecars,keyed"`
 	Runtimes     Runtimes     `yaml:"runtimes"`
+	Watchdog     Watchdog     `yaml:"watchdog"`
 
 	// Warnings are problems that do not stop the team from loading.
 	Warnings Errors `yaml:"-"`
@@ -164,6 +165,14 @@ type Provider struct {
 type ResourceLimits struct {
 	Memory string `yaml:"memory"` // e.g. 4G, 512M, 50%
 	CPU    string `yaml:"cpu"`    // cores ("1.5") or a quota ("150%")
+}
+
+// Watchdog tunes how the watchdog checks and when it alerts.
+type Watchdog struct {
+	Interval   Duration `yaml:"interval"`    // between checks; default 15s
+	AlertAfter int      `yaml:"alert_after"` // bad checks of one subject within window before an alert; default 3
+	Window     Duration `yaml:"window"`      // default 30m
+	Cooldown   Duration `yaml:"cooldown"`    // no repeat alert for a subject within this; default 1h
 }
 
 // Runtimes says where each runtime's CLI is installed on the host; an

@@ -33,6 +33,7 @@ func (v *validator) validate() {
 	v.coordination()
 	v.agents()
 	v.runtimes()
+	v.watchdog()
 	v.usage()
 }
 

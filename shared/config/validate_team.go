@@ -292,6 +292,31 @@ func (v *validator) schedule(a *Agent, p string) {
 	}
 }
 
+// watchdog applies defaults and bounds (the watchdog checks them again).
+func (v *validator) watchdog() {
+	w := &v.cfg.Watchdog
+	def := func(d *Duration, val time.Duration) {
+		if d.Duration == 0 {
+			d.Duration = val
+		}
+	}
+	def(&w.Interval, 15*time.Second)
+	def(&w.Window, 30*time.Minute)
+	def(&w.Cooldown, time.Hour)
+	if w.AlertAfter == 0 {
+		w.AlertAfter = 3
+	}
+	if w.Interval.Duration < time.Second || w.Interval.Duration > 10*time.Minute {
+		v.errorf("watchdog.interval", "%s is outside the allowed range 1s to 10m", w.Interval)
+	}
+	if w.AlertAfter < 1 || w.AlertAfter > 100 {
+		v.errorf("watchdog.alert_after", "%d: want 1 to 100 bad checks", w.AlertAfter)
+	}
+	if w.Window.Duration < time.Duration(w.AlertAfter)*w.Interval.Duration {
+		v.errorf("watchdog.window", "%s is shorter than alert_after x interval (%d x %s)", w.Window, w.AlertAfter, w.Interval)
+	}
+}
+
 // runtimes checks the CLIs' paths are absolute.
 func (v *validator) runtimes() {
 	r := v.cfg.Runtimes

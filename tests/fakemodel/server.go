@@ -24,6 +24,10 @@ type Config struct {
 	// Default answers conversations without a script of their own, each
 	// from its first turn. Nil: such requests get a 400 and a Problem.
 	Default Script
+	// Idle, if set, answers every request of a conversation that has no
+	// script of its own, however many: an agent's idle iterations, which
+	// all send the same prompt.
+	Idle *Turn
 	// Logf, if set, gets one line per request (never a header or a body).
 	Logf func(format string, args ...any)
 }
@@ -45,6 +49,7 @@ type Server struct {
 	mu       sync.Mutex
 	scripts  map[string]Script
 	def      Script
+	idle     *Turn
 	next     map[string]int // conversation -> index of its next turn
 	reqs     []Request
 	problems []string
@@ -75,6 +80,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("fakemodel: Config.Default: %w", err)
 	}
 	s.def = cfg.Default
+	s.idle = cfg.Idle
 	for name, sc := range cfg.Scripts {
 		if err := validate(sc); err != nil {
 			return nil, fmt.Errorf("fakemodel: Config.Scripts[%q]: %w", name, err)
@@ -300,6 +306,9 @@ func (s *Server) take(conv string, offered []string) (Turn, int, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sc, ok := s.scripts[conv]
+	if !ok && s.idle != nil {
+		return *s.idle, 0, ""
+	}
 	if !ok {
 		sc = s.def
 	}

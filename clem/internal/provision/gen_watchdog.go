@@ -1,6 +1,8 @@
 package provision
 
 import (
+	"time"
+
 	"github.com/clemhq/clem/clem/internal/layout"
 )
 
@@ -39,12 +41,12 @@ func watchdogConfig(in *Inputs) ([]byte, error) {
 	cfg, p := in.Cfg, in.Proj
 	f := wdFile{
 		Project:     p.Name,
-		Interval:    "15s",
+		Interval:    cfg.Watchdog.Interval.String(),
 		CoordSocket: p.CoordSocket(),
-		Alert:       wdAlert{Failures: 3, Window: "30m", Cooldown: "1h"},
+		Alert:       wdAlert{Failures: cfg.Watchdog.AlertAfter, Window: cfg.Watchdog.Window.String(), Cooldown: cfg.Watchdog.Cooldown.String()},
 	}
 	for _, a := range cfg.Agents {
-		f.Agents = append(f.Agents, wdAgent{Key: a.Key, Unit: p.AgentUnit(a.Key), StateFile: p.AgentState(a.Key) + "/state.json", StallAfter: "25m"})
+		f.Agents = append(f.Agents, wdAgent{Key: a.Key, Unit: p.AgentUnit(a.Key), StateFile: p.AgentState(a.Key) + "/state.json", StallAfter: (a.StallTimeout.Duration + 5*time.Minute).String()})
 	}
 	for _, r := range roles(cfg) {
 		if r == layout.Watchdog {
