@@ -22,6 +22,7 @@ type fleet struct {
 	env    []string // CLEM_KEY_FILE for the operator's vault
 	netns  string   // /run/netns/<name> path
 	secret string   // the real model key in the vault
+	sysBin string   // binaries the units run, outside /tmp (provisionForSystemd)
 }
 
 // uniqueProject returns a project name no other test run uses.

@@ -22,6 +22,7 @@ func (f *fleet) provisionForSystemd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(bin) })
+	f.sysBin = bin
 	if err := os.Chmod(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +50,13 @@ func (f *fleet) provisionForSystemd(t *testing.T) {
 // deprovisioned (t.Cleanup runs last-in first-out).
 func (f *fleet) boot(t *testing.T) *systemdns.Machine {
 	t.Helper()
+	return f.bootWith(t, systemdns.Options{Passwd: true})
+}
+
+// bootWith is boot with more options (D-Bus for the watchdog, binds); the
+// name, network namespace and units are the fleet's.
+func (f *fleet) bootWith(t *testing.T, o systemdns.Options) *systemdns.Machine {
+	t.Helper()
 	units := t.TempDir()
 	var found []string
 	for _, pat := range []string{"clem-" + f.name + ".target", "clem-" + f.name + "-*"} {
@@ -63,12 +71,8 @@ func (f *fleet) boot(t *testing.T) *systemdns.Machine {
 			t.Fatal(err)
 		}
 	}
-	m := systemdns.Boot(t, systemdns.Options{
-		Name:   "clem-" + f.name,
-		NetNS:  f.netns,
-		Units:  units,
-		Passwd: true,
-	})
+	o.Name, o.NetNS, o.Units = "clem-"+f.name, f.netns, units
+	m := systemdns.Boot(t, o)
 	conf := "/etc/tmpfiles.d/clem-" + f.name + ".conf"
 	if out, errOut, code := m.Exec(t, "systemd-tmpfiles", "--create", conf); code != 0 {
 		t.Fatalf("systemd-tmpfiles --create %s: exit %d\n%s%s", conf, code, out, errOut)

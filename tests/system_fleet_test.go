@@ -1,0 +1,177 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clemhq/clem/shared/runstate"
+	"github.com/clemhq/clem/shared/testutil/netns"
+	"github.com/clemhq/clem/tests/claudecode"
+	"github.com/clemhq/clem/tests/fakemodel"
+	"github.com/clemhq/clem/tests/systemdns"
+)
+
+const fleetYAML = `project: PROJECT
+egress:
+  proxy_port: 26128
+  resolve: ["api.anthropic.com:443=MODEL"]
+  upstream_ca: ./model-ca.pem
+runtimes:
+  claude-code: CLAUDE
+watchdog:
+  interval: 1s
+  alert_after: 3
+  window: 1m
+agents:
+  lead:
+    role: lead engineer
+    iteration: 30s
+    stall_timeout: 8s
+  dev:
+    role: developer
+    iteration: 30s
+`
+
+// systemFleet is a two-agent fleet running under real systemd with the
+// real Claude Code CLI against a fake model reached through pipelock and
+// agent-vault.
+type systemFleet struct {
+	f     *fleet
+	m     *systemdns.Machine
+	model *fakemodel.Server
+	cfg   string // clem.yaml
+}
+
+// TestSystemFleet is the fleet's proof under real systemd: provision, clem
+// up, and the scenarios of the fleet issue, each a subtest; the last line
+// of its log is `system: N/N scenarios passed`.
+func TestSystemFleet(t *testing.T) {
+	s := startFleet(t)
+	scenarios := []struct {
+		name string
+		fn   func(*testing.T, *systemFleet)
+	}{
+		{"task_claimed_and_done", scenarioTask},
+		{"exfiltration_refused", scenarioExfiltration},
+		{"stall_detected", scenarioStall},
+		{"runner_killed_alerts_once", scenarioKill},
+		{"egress_table_deleted", scenarioEgressGone},
+	}
+	passed := 0
+	for _, sc := range scenarios {
+		if t.Run(sc.name, func(t *testing.T) { sc.fn(t, s) }) {
+			passed++
+		}
+	}
+	line := fmt.Sprintf("system: %d/%d scenarios passed", passed, len(scenarios))
+	t.Log(line)
+	if p := os.Getenv("CLEM_SYSTEM_REPORT"); p != "" {
+		os.WriteFile(p, []byte(line+"\n"), 0o644)
+	}
+}
+
+func startFleet(t *testing.T) *systemFleet {
+	claudeBin := claudecode.Path(t)
+	f := newFleet(t, "")
+	s := &systemFleet{f: f, cfg: filepath.Join(f.dir, "clem.yaml")}
+	idle := fakemodel.Text("Nothing new; checking back later.")
+	netns.In(t, f.netns, func() {
+		var caPEM []byte
+		s.model, caPEM = fakemodel.StartTLS(t, fakemodel.Config{Keys: []string{f.secret}, Idle: &idle, Logf: t.Logf}, "api.anthropic.com")
+		writeFile(t, filepath.Join(f.dir, "model-ca.pem"), string(caPEM))
+	})
+	yaml := strings.NewReplacer("PROJECT", f.name, "MODEL", strings.TrimPrefix(s.model.URL, "https://"), "CLAUDE", claudeBin).Replace(fleetYAML)
+	writeFile(t, s.cfg, yaml)
+	f.provisionForSystemd(t)
+	s.m = f.bootWith(t, systemdns.Options{Passwd: true, Dbus: true, Binds: []string{f.dir}})
+	if out, code := s.clem(t, "up"); code != 0 {
+		t.Fatalf("clem up: exit %d\n%s", code, out)
+	}
+	// Both agents finish their first (idle) iteration.
+	for _, a := range []string{"lead", "dev"} {
+		st := s.waitState(t, a, 90*time.Second, func(st *runstate.State) bool { return st.Last != nil })
+		if st == nil || st.Last.IsError {
+			t.Fatalf("agent %s's first iteration: %+v\n%s", a, st, s.m.Journal(t, f.unit("agent-"+a)))
+		}
+	}
+	return s
+}
+
+// clem runs the clem binary inside the machine with the fleet's clem.yaml.
+func (s *systemFleet) clem(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	out, errOut, code := s.m.Exec(t, append([]string{"env", "CLEM_FILE=" + s.cfg, s.f.sysBin + "/clem"}, args...)...)
+	return out + errOut, code
+}
+
+// state reads an agent's runner state from the host (/var/lib is shared).
+func (s *systemFleet) state(agent string) *runstate.State {
+	st, err := runstate.Read(runstate.StatePath("/var/lib/clem/" + s.f.name + "/agents/" + agent))
+	if err != nil {
+		return nil
+	}
+	return st
+}
+
+func (s *systemFleet) waitState(t *testing.T, agent string, d time.Duration, ok func(*runstate.State) bool) *runstate.State {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		st := s.state(agent)
+		if st != nil && ok(st) || time.Now().After(deadline) {
+			return st
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// statusJSON is the part of `clem status --json` the tests read.
+type statusJSON struct {
+	Agents []struct {
+		Agent string          `json:"agent"`
+		State *runstate.State `json:"state"`
+	} `json:"agents"`
+}
+
+// status is `clem status --json` from inside the machine.
+func (s *systemFleet) status(t *testing.T) *statusJSON {
+	t.Helper()
+	out, code := s.clem(t, "status", "--json")
+	var st statusJSON
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+		t.Fatalf("clem status --json: exit %d\n%s", code, out)
+	}
+	return &st
+}
+
+// alerts are the watchdog's alert lines about subject, from its journal.
+func (s *systemFleet) alerts(t *testing.T, subject string) (raised, resolved []string) {
+	t.Helper()
+	for _, l := range strings.Split(s.m.Journal(t, s.f.unit("watchdog")), "\n") {
+		if !strings.Contains(l, `"msg":"alert"`) && !strings.Contains(l, `"msg":"recovered"`) || !strings.Contains(l, `"subject":"`+subject+`"`) {
+			continue
+		}
+		if strings.Contains(l, `"severity":"resolved"`) {
+			resolved = append(resolved, l)
+		} else {
+			raised = append(raised, l)
+		}
+	}
+	return raised, resolved
+}
+
+func waitFor2(d time.Duration, ok func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return true
+}
