@@ -14,7 +14,7 @@ PKG      := github.com/clemhq/clem/shared/version
 LDFLAGS  := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 export CGO_ENABLED := 0
 
-.PHONY: help build test test-short test-containment verify dist install uninstall quickstart clean bench-pipelock bench-vault
+.PHONY: help build test test-short test-containment test-system demo verify dist install uninstall quickstart clean bench-pipelock bench-vault
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -32,6 +32,16 @@ test-containment: ## the attack matrix alone (root); ends with "containment: N/N
 	[ $$rc -eq 0 ] || cat $$report.log; \
 	if [ -s $$report ]; then cat $$report; else echo "containment: 0/0 attempts held (the matrix did not run)"; fi; \
 	rm -f $$report $$report.log; exit $$rc
+
+test-system: ## the fleet under real systemd with the real Claude Code CLI (root); ends with "system: N/N scenarios passed"
+	@report=$$(mktemp /tmp/clem-system.XXXXXX); \
+	(cd tests && CLEM_SYSTEM_REPORT=$$report $(GO) test -count=1 -timeout 20m -run '^TestSystemFleet$$' . >$$report.log 2>&1); rc=$$?; \
+	[ $$rc -eq 0 ] || cat $$report.log; \
+	if [ -s $$report ]; then cat $$report; else echo "system: 0/5 scenarios passed (the fleet did not start)"; fi; \
+	rm -f $$report $$report.log; exit $$rc
+
+demo: ## (root) a throwaway systemd runs a two-agent fleet against a fake model: a task done, exfiltration refused; then cleans up
+	./tests/demo.sh
 
 verify: ## go.work lists every module; go vet, gofmt and go mod tidy are clean
 	@for m in $(MODULES); do grep -q "^\s*\./$$m$$" go.work || { echo "go.work does not use ./$$m"; exit 1; }; done

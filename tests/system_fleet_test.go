@@ -82,7 +82,11 @@ func startFleet(t *testing.T) *systemFleet {
 	idle := fakemodel.Text("Nothing new; checking back later.")
 	netns.In(t, f.netns, func() {
 		var caPEM []byte
-		s.model, caPEM = fakemodel.StartTLS(t, fakemodel.Config{Keys: []string{f.secret}, Idle: &idle, Logf: t.Logf}, "api.anthropic.com")
+		cfg := fakemodel.Config{Keys: []string{f.secret}, Idle: &idle, Logf: t.Logf}
+		if demo {
+			cfg.Logf = nil
+		}
+		s.model, caPEM = fakemodel.StartTLS(t, cfg, "api.anthropic.com")
 		writeFile(t, filepath.Join(f.dir, "model-ca.pem"), string(caPEM))
 	})
 	yaml := strings.NewReplacer("PROJECT", f.name, "MODEL", strings.TrimPrefix(s.model.URL, "https://"), "CLAUDE", claudeBin).Replace(fleetYAML)
@@ -99,7 +103,27 @@ func startFleet(t *testing.T) *systemFleet {
 			t.Fatalf("agent %s's first iteration: %+v\n%s", a, st, s.m.Journal(t, f.unit("agent-"+a)))
 		}
 	}
+	out, _ := s.clem(t, "status")
+	s.narrate(t, "DEMO: project "+f.name+" runs under a throwaway systemd (PID 1 of a private namespace)",
+		"Two agents (lead, dev), each a real Linux user pinned by nftables to pipelock; agent-vault holds\n"+
+			"the model key, the agents a placeholder; coord runs the built-in board; the watchdog watches.\n"+
+			"The model is a LOCAL FAKE of the Anthropic API (no account, nothing leaves this machine);\n"+
+			"the agents run the real Claude Code CLI.\n\n$ clem status\n"+out)
 	return s
+}
+
+// demo is set by `make demo`: the fleet test then tells what happens, on
+// stdout, as it goes.
+var demo = os.Getenv("CLEM_DEMO") == "1"
+
+// narrate prints a titled block for `make demo` (and logs it otherwise).
+func (s *systemFleet) narrate(t *testing.T, title, body string) {
+	t.Helper()
+	if !demo {
+		t.Logf("%s\n%s", title, body)
+		return
+	}
+	fmt.Printf("\n\033[1m== %s\033[0m\n%s\n", title, strings.TrimRight(body, "\n"))
 }
 
 // clem runs the clem binary inside the machine with the fleet's clem.yaml.
