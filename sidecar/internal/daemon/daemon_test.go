@@ -175,6 +175,12 @@ func TestCrashedChildRestarts(t *testing.T) {
 	if _, isErr, err := call(ctx, c, "crash", nil); err == nil && !isErr {
 		t.Fatal("crash succeeded")
 	}
+	// The supervisor notices the exit and starts a new child; a call that
+	// races it may still meet the dead one's closed transport.
+	child := d.Relay("tools").Backend("lead").(*backend.Child)
+	for deadline := time.Now().Add(10 * time.Second); child.Starts.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	text, isErr, err := call(ctx, c, "echo", map[string]any{"text": "back"})
 	if err != nil || isErr || text != "back" {
 		t.Fatalf("echo after crash = %q, %v, %v", text, isErr, err)

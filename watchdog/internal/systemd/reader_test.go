@@ -105,9 +105,14 @@ func TestReaderRealSystemd(t *testing.T) {
 	}
 
 	var first map[string]State
+	// The properties are read one by one, so a read can straddle a state
+	// change (auto-restart with the old main pid and result): wait for a
+	// read that is settled, running or failed with its result.
 	waitFor(t, 20*time.Second, "the restart loop and the failing ExecStartPre to restart twice", func() bool {
 		first = read()
-		return first[unitLoop].NRestarts >= 2 && first[unitPre].NRestarts >= 2
+		loop := first[unitLoop]
+		settled := loop.Running() || loop.Result == "exit-code"
+		return loop.NRestarts >= 2 && first[unitPre].NRestarts >= 2 && settled
 	})
 
 	ok := first[unitOK]
