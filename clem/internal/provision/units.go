@@ -26,6 +26,7 @@ func UnitData(in *Inputs) units.Data {
 		case layout.Pipelock:
 			if hasRole(cfg, layout.Vault) {
 				dm.SupplementaryGroups = []string{p.User(layout.Vault)}
+				dm.After = []string{p.DaemonUnit(layout.Vault)} // its hand-off socket
 			}
 		case layout.MCP:
 			dm.WriteExecute = true // stdio MCP servers are often Node or Python
