@@ -18,10 +18,6 @@ import (
 	"github.com/clemhq/clem/shared/version"
 )
 
-// ExitUnavailable is the exit status of a command whose work lands in a later
-// release (EX_UNAVAILABLE from sysexits.h), so scripts can tell it apart.
-const ExitUnavailable = 69
-
 // Main runs app with the process arguments and exits with its status.
 func Main(app *cli.App) {
 	os.Exit(Run(app, os.Args, os.Stderr))
@@ -54,13 +50,5 @@ func prepare(app *cli.App, stderr io.Writer) {
 	app.ExitErrHandler = func(*cli.Context, error) {}
 	cli.VersionPrinter = func(c *cli.Context) {
 		fmt.Fprintln(c.App.Writer, version.String(c.App.Name))
-	}
-}
-
-// NotYet is the action of a command whose real work comes in a later issue:
-// it says so plainly and exits with ExitUnavailable instead of pretending.
-func NotYet(what, issue string) cli.ActionFunc {
-	return func(*cli.Context) error {
-		return cli.Exit(fmt.Sprintf("%s is not implemented in this release yet (tracked in issue %s)", what, issue), ExitUnavailable)
 	}
 }

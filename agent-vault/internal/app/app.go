@@ -3,13 +3,14 @@ package app
 
 import (
 	"fmt"
-	"log/slog"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/clemhq/clem/agent-vault/internal/config"
 	"github.com/clemhq/clem/agent-vault/internal/daemon"
+	"github.com/clemhq/clem/shared/cmdmain"
 )
 
 // New returns the agent-vault command-line application.
@@ -75,27 +76,10 @@ Secrets are sent only over TLS to port 443. SIGHUP re-reads the config and
 secrets; a bad config is rejected and the old one keeps serving.`,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
-			{
-				Name:  "run",
-				Usage: "serve the broker from a TOML config",
-				Flags: []cli.Flag{cfgFlag},
-				Action: func(c *cli.Context) error {
-					return daemon.Run(c.Context, c.String("config"), slog.New(slog.NewJSONHandler(os.Stderr, nil)))
-				},
-			},
-			{
-				Name:  "check",
-				Usage: "validate a TOML config (and that every secret file is there) and exit",
-				Flags: []cli.Flag{cfgFlag},
-				Action: func(c *cli.Context) error {
-					cfg, err := config.Load(c.String("config"))
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(c.App.Writer, "ok: %s: %d bindings, %d hosts, %d agents\n", c.String("config"), len(cfg.File.Bindings), len(cfg.Hosts), len(cfg.Agents))
-					return nil
-				},
-			},
+			cmdmain.RunCommand("serve the broker from a TOML config", cfgFlag, os.Stderr, daemon.Run),
+			cmdmain.CheckCommand("validate a TOML config (and that every secret file is there) and exit", cfgFlag, config.Load, func(w io.Writer, path string, cfg *config.Config) {
+				fmt.Fprintf(w, "ok: %s: %d bindings, %d hosts, %d agents\n", path, len(cfg.File.Bindings), len(cfg.Hosts), len(cfg.Agents))
+			}),
 			{
 				Name:  "ca",
 				Usage: "print the broker CA certificate (PEM) for agents' trust stores",

@@ -3,13 +3,14 @@ package app
 
 import (
 	"fmt"
-	"log/slog"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/clemhq/clem/coord/internal/config"
 	"github.com/clemhq/clem/coord/internal/daemon"
+	"github.com/clemhq/clem/shared/cmdmain"
 )
 
 // New returns the coord command-line application.
@@ -32,29 +33,11 @@ SIGTERM stops serving; reports the backend could not take yet stay queued
 in coord.db and are sent after a restart.`,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
-			{
-				Name:  "run",
-				Usage: "serve coordination from a TOML config",
-				Flags: []cli.Flag{cfgFlag},
-				Action: func(c *cli.Context) error {
-					log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-					return daemon.Run(c.Context, c.String("config"), log)
-				},
-			},
-			{
-				Name:  "check",
-				Usage: "validate a TOML config and exit",
-				Flags: []cli.Flag{cfgFlag},
-				Action: func(c *cli.Context) error {
-					cfg, err := config.Load(c.String("config"))
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(c.App.Writer, "ok: %s: %s backend, %d agents, mcp %s, socket %s\n",
-						c.String("config"), cfg.Backend, len(cfg.Agents), cfg.MCPAddr, cfg.Socket.Path)
-					return nil
-				},
-			},
+			cmdmain.RunCommand("serve coordination from a TOML config", cfgFlag, os.Stderr, daemon.Run),
+			cmdmain.CheckCommand("validate a TOML config and exit", cfgFlag, config.Load, func(w io.Writer, path string, cfg *config.Config) {
+				fmt.Fprintf(w, "ok: %s: %s backend, %d agents, mcp %s, socket %s\n",
+					path, cfg.Backend, len(cfg.Agents), cfg.MCPAddr, cfg.Socket.Path)
+			}),
 		},
 	}
 }

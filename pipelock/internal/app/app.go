@@ -3,13 +3,14 @@ package app
 
 import (
 	"fmt"
-	"log/slog"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/clemhq/clem/pipelock/internal/config"
 	"github.com/clemhq/clem/pipelock/internal/daemon"
+	"github.com/clemhq/clem/shared/cmdmain"
 )
 
 // New returns the pipelock command-line application.
@@ -73,28 +74,10 @@ SIGHUP or POST /reload re-reads the file; a bad file is rejected and the old
 config keeps serving. SIGTERM drains open tunnels (up to 30s).`,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
-			{
-				Name:  "run",
-				Usage: "serve the proxy from a TOML config",
-				Flags: []cli.Flag{cfgFlag},
-				Action: func(c *cli.Context) error {
-					log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-					return daemon.Run(c.Context, c.String("config"), log)
-				},
-			},
-			{
-				Name:  "check",
-				Usage: "validate a TOML config and exit",
-				Flags: []cli.Flag{cfgFlag},
-				Action: func(c *cli.Context) error {
-					cfg, err := config.Load(c.String("config"))
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(c.App.Writer, "ok: %s: proxy %s, %d clients\n", c.String("config"), cfg.File.Listen.Proxy, len(cfg.Clients))
-					return nil
-				},
-			},
+			cmdmain.RunCommand("serve the proxy from a TOML config", cfgFlag, os.Stderr, daemon.Run),
+			cmdmain.CheckCommand("validate a TOML config and exit", cfgFlag, config.Load, func(w io.Writer, path string, cfg *config.Config) {
+				fmt.Fprintf(w, "ok: %s: proxy %s, %d clients\n", path, cfg.File.Listen.Proxy, len(cfg.Clients))
+			}),
 		},
 	}
 }

@@ -4,7 +4,7 @@ package app
 
 import (
 	"fmt"
-	"log/slog"
+	"io"
 	"os"
 	"strings"
 
@@ -14,6 +14,7 @@ import (
 	"github.com/clemhq/clem/runner/internal/config"
 	"github.com/clemhq/clem/runner/internal/daemon"
 	"github.com/clemhq/clem/runner/internal/pane"
+	"github.com/clemhq/clem/shared/cmdmain"
 )
 
 // New returns the runner command-line application.
@@ -36,41 +37,22 @@ healthy, STATUS with the iteration, events and today's cost.
 See docs/runner.md for runner.toml.`,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
-			{
-				Name:  "run",
-				Usage: "run the agent loop from its runner.toml",
-				Flags: []cli.Flag{cfgFlag},
-				Action: func(c *cli.Context) error {
-					log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-					return daemon.Run(c.Context, c.String("config"), log)
-				},
-			},
-			{
-				Name:  "check",
-				Usage: "validate a runner.toml and exit",
-				Flags: []cli.Flag{cfgFlag},
-				Action: func(c *cli.Context) error {
-					cfg, err := config.Load(c.String("config"))
-					if err != nil {
-						return err
-					}
-					w := c.App.Writer
-					fmt.Fprintf(w, "ok: %s: agent %s (%s), runtime %s\n", c.String("config"), cfg.Agent, cfg.Name, cfg.Runtime)
-					night := "no night interval"
-					if cfg.HasNight() {
-						night = fmt.Sprintf("%s at night (%02d:%02d-%02d:%02d)", cfg.NightInterval,
-							cfg.NightStart/60, cfg.NightStart%60, cfg.NightEnd/60, cfg.NightEnd%60)
-					}
-					fmt.Fprintf(w, "  every %s by day, %s, jitter ±%.0f%%, backoff up to %s\n",
-						cfg.Iteration.Duration, night, cfg.JitterFrac*100, cfg.BackoffMax.Duration)
-					fmt.Fprintf(w, "  stall after %s without an event, at most %s per iteration\n", cfg.StallTimeout.Duration, cfg.MaxIteration.Duration)
-					if cfg.Runtime == config.ClaudeCode {
-						fmt.Fprintf(w, "  claude %s\n", strings.Join(agentcmd.ClaudeArgs(cfg), " "))
-					}
-					fmt.Fprintf(w, "  state in %s, tmux session %s\n", cfg.StateDir, cfg.TmuxSession)
-					return nil
-				},
-			},
+			cmdmain.RunCommand("run the agent loop from its runner.toml", cfgFlag, os.Stderr, daemon.Run),
+			cmdmain.CheckCommand("validate a runner.toml and exit", cfgFlag, config.Load, func(w io.Writer, path string, cfg *config.Config) {
+				fmt.Fprintf(w, "ok: %s: agent %s (%s), runtime %s\n", path, cfg.Agent, cfg.Name, cfg.Runtime)
+				night := "no night interval"
+				if cfg.HasNight() {
+					night = fmt.Sprintf("%s at night (%02d:%02d-%02d:%02d)", cfg.NightInterval,
+						cfg.NightStart/60, cfg.NightStart%60, cfg.NightEnd/60, cfg.NightEnd%60)
+				}
+				fmt.Fprintf(w, "  every %s by day, %s, jitter ±%.0f%%, backoff up to %s\n",
+					cfg.Iteration.Duration, night, cfg.JitterFrac*100, cfg.BackoffMax.Duration)
+				fmt.Fprintf(w, "  stall after %s without an event, at most %s per iteration\n", cfg.StallTimeout.Duration, cfg.MaxIteration.Duration)
+				if cfg.Runtime == config.ClaudeCode {
+					fmt.Fprintf(w, "  claude %s\n", strings.Join(agentcmd.ClaudeArgs(cfg), " "))
+				}
+				fmt.Fprintf(w, "  state in %s, tmux session %s\n", cfg.StateDir, cfg.TmuxSession)
+			}),
 			{
 				Name:   "pane",
 				Usage:  "run one iteration's CLI for the runner (started by the runner in its tmux session)",

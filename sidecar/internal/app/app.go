@@ -3,11 +3,12 @@ package app
 
 import (
 	"fmt"
-	"log/slog"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/clemhq/clem/shared/cmdmain"
 	"github.com/clemhq/clem/sidecar/internal/config"
 	"github.com/clemhq/clem/sidecar/internal/daemon"
 )
@@ -78,39 +79,21 @@ rejected and the old config keeps serving. Servers whose command, url,
 identity, env and secrets did not change keep their children.`,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
-			{
-				Name:  "run",
-				Usage: "serve the configured MCP servers from a TOML config",
-				Flags: []cli.Flag{cfgFlag},
-				Action: func(c *cli.Context) error {
-					log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-					return daemon.Run(c.Context, c.String("config"), log)
-				},
-			},
-			{
-				Name:  "check",
-				Usage: "validate a TOML config (and that its secrets are readable) and exit",
-				Flags: []cli.Flag{cfgFlag},
-				Action: func(c *cli.Context) error {
-					cfg, err := config.Load(c.String("config"))
-					if err != nil {
-						return err
+			cmdmain.RunCommand("serve the configured MCP servers from a TOML config", cfgFlag, os.Stderr, daemon.Run),
+			cmdmain.CheckCommand("validate a TOML config (and that its secrets are readable) and exit", cfgFlag, config.Load, func(w io.Writer, path string, cfg *config.Config) {
+				fmt.Fprintf(w, "ok: %s: %d servers, %d clients\n", path, len(cfg.Servers), len(cfg.File.Clients))
+				for _, s := range cfg.Servers {
+					what := "url " + s.URL
+					if s.URL == "" {
+						what = "command " + s.Command[0]
 					}
-					fmt.Fprintf(c.App.Writer, "ok: %s: %d servers, %d clients\n", c.String("config"), len(cfg.Servers), len(cfg.File.Clients))
-					for _, s := range cfg.Servers {
-						what := "url " + s.URL
-						if s.URL == "" {
-							what = "command " + s.Command[0]
-						}
-						id := config.Shared
-						if s.PerAgent {
-							id = config.PerAgent
-						}
-						fmt.Fprintf(c.App.Writer, "  %s on %s: %s, %s, agents %v, %d secrets\n", s.Name, s.Listen, what, id, s.Agents, len(s.Secrets))
+					id := config.Shared
+					if s.PerAgent {
+						id = config.PerAgent
 					}
-					return nil
-				},
-			},
+					fmt.Fprintf(w, "  %s on %s: %s, %s, agents %v, %d secrets\n", s.Name, s.Listen, what, id, s.Agents, len(s.Secrets))
+				}
+			}),
 		},
 	}
 }

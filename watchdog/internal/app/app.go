@@ -3,11 +3,12 @@ package app
 
 import (
 	"fmt"
-	"log/slog"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/clemhq/clem/shared/cmdmain"
 	"github.com/clemhq/clem/watchdog/internal/config"
 	"github.com/clemhq/clem/watchdog/internal/daemon"
 )
@@ -33,29 +34,11 @@ Config (TOML, written by clem provision; unknown keys are errors):
 ` + config.Example,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
-			{
-				Name:  "run",
-				Usage: "watch the fleet from a TOML config",
-				Flags: []cli.Flag{cfgFlag},
-				Action: func(c *cli.Context) error {
-					log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-					return daemon.Run(c.Context, c.String("config"), log)
-				},
-			},
-			{
-				Name:  "check",
-				Usage: "validate a TOML config and exit",
-				Flags: []cli.Flag{cfgFlag},
-				Action: func(c *cli.Context) error {
-					cfg, err := config.Load(c.String("config"))
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(c.App.Writer, "ok: %s: project %s, %d agents, %d daemons, every %v; alert after %d bad checks in %v, cooldown %v\n",
-						c.String("config"), cfg.Project, len(cfg.Agents), len(cfg.Daemons), cfg.Interval, cfg.Failures, cfg.Window, cfg.Cooldown)
-					return nil
-				},
-			},
+			cmdmain.RunCommand("watch the fleet from a TOML config", cfgFlag, os.Stdout, daemon.Run),
+			cmdmain.CheckCommand("validate a TOML config and exit", cfgFlag, config.Load, func(w io.Writer, path string, cfg *config.Config) {
+				fmt.Fprintf(w, "ok: %s: project %s, %d agents, %d daemons, every %v; alert after %d bad checks in %v, cooldown %v\n",
+					path, cfg.Project, len(cfg.Agents), len(cfg.Daemons), cfg.Interval, cfg.Failures, cfg.Window, cfg.Cooldown)
+			}),
 		},
 	}
 }
