@@ -15,9 +15,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/clemhq/clem/pipelock/internal/admin"
 	"github.com/clemhq/clem/pipelock/internal/config"
 	"github.com/clemhq/clem/pipelock/internal/proxy"
+	"github.com/clemhq/clem/shared/admin"
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/sdnotify"
 )

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/clemhq/clem/shared/admin"
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/peer"
 	"github.com/clemhq/clem/shared/sdnotify"
@@ -103,7 +104,7 @@ func Start(path string, o Options) (*Daemon, error) {
 		d.ports[sc.Name] = d.serve(sc, lns[sc.Name], relay.New(sc, d.relayOptions()))
 	}
 	if s := cfg.File.Admin.Socket; s != "" {
-		if d.admin, err = listenAdmin(s, d); err != nil {
+		if d.admin, err = admin.Listen(s, admin.Handlers{Healthy: d.Healthy, Reload: d.Reload}); err != nil {
 			d.Close()
 			return nil, err
 		}

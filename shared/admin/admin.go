@@ -1,6 +1,7 @@
-// Package admin serves pipelock's control endpoints on a unix socket, never
-// on the proxy port: GET /healthz, GET /metrics (Prometheus text format) and
-// POST /reload. Only pipelock imports it.
+// Package admin serves a daemon's control endpoints on a unix socket, never
+// on a port agents reach: GET /healthz (the watchdog's probe), GET /metrics
+// (Prometheus text format, when the daemon has metrics) and POST /reload
+// (like SIGHUP). pipelock and sidecar import it.
 package admin
 
 import (
@@ -14,7 +15,7 @@ import (
 	"time"
 )
 
-// Handlers are what the endpoints call.
+// Handlers are what the endpoints call; a nil Metrics serves no /metrics.
 type Handlers struct {
 	Healthy func() error
 	Metrics func(io.Writer)
@@ -60,10 +61,12 @@ func Mux(h Handlers) *http.ServeMux {
 		}
 		io.WriteString(w, "ok\n")
 	})
-	m.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		h.Metrics(w)
-	})
+	if h.Metrics != nil {
+		m.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+			h.Metrics(w)
+		})
+	}
 	m.HandleFunc("POST /reload", func(w http.ResponseWriter, _ *http.Request) {
 		if err := h.Reload(); err != nil {
 			http.Error(w, "reload rejected, the old config keeps serving:\n"+err.Error(), http.StatusBadRequest)
