@@ -12,6 +12,8 @@ import (
 
 	"github.com/clemhq/clem/shared/testutil/netns"
 	"github.com/clemhq/clem/shared/testutil/users"
+
+	"github.com/clemhq/clem/shared/nsthread"
 )
 
 // listenTransparent stands in for pipelock's transparent listener: it
@@ -245,7 +247,7 @@ func TestConcurrent(t *testing.T) {
 // refuses to run it anywhere else: f must never touch the host's rules.
 func inNamespace(ns *os.File, ino uint64, f func() error) error {
 	var err error
-	onThrowawayThread(func() {
+	nsthread.Do(func() {
 		if e := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); e != nil {
 			err = fmt.Errorf("setns: %w", e)
 			return

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"runtime"
 	"strings"
 
 	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/clemhq/clem/shared/nsthread"
 )
 
 // DiffError is Verify's answer when the live table is not the spec's: one
@@ -65,7 +66,7 @@ func reference(s Spec) (snapshot, error) {
 		snap snapshot
 		err  error
 	)
-	onThrowawayThread(func() {
+	nsthread.Do(func() {
 		if e := unix.Unshare(unix.CLONE_NEWNET); e != nil {
 			err = fmt.Errorf("egress: verify: scratch network namespace for the reference table (needs CAP_SYS_ADMIN): %w", e)
 			return
@@ -79,24 +80,6 @@ func reference(s Spec) (snapshot, error) {
 		}
 	})
 	return snap, err
-}
-
-// onThrowawayThread runs f on a new goroutine locked to a thread that dies
-// with it. Never the main thread: the runtime parks that one instead of
-// ending it, which would leak the namespace and make /proc/<pid>/ns lie.
-func onThrowawayThread(f func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		if unix.Gettid() == unix.Getpid() {
-			onThrowawayThread(f)
-			runtime.UnlockOSThread()
-			return
-		}
-		f()
-	}()
-	<-done
 }
 
 // compare lists how got differs from want, in words.

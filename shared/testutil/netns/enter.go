@@ -3,7 +3,6 @@ package netns
 import (
 	"fmt"
 	"os"
-	"runtime/debug"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -15,38 +14,15 @@ import (
 func In(t testing.TB, path string, fn func()) {
 	t.Helper()
 	requireRoot(t)
-	var (
-		setupErr error
-		returned bool
-		panicked any
-		stack    []byte
-	)
-	onThrowawayThread(func() {
+	inside(t, "enter "+path, func() error {
 		f, err := os.Open(path)
 		if err != nil {
-			setupErr = err
-			return
+			return err
 		}
-		err = unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
-		f.Close()
-		if err != nil {
-			setupErr = fmt.Errorf("setns %s: %w", path, err)
-			return
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("setns %s: %w", path, err)
 		}
-		defer func() {
-			if v := recover(); v != nil {
-				panicked, stack = v, debug.Stack()
-			}
-		}()
-		fn()
-		returned = true
-	})
-	switch {
-	case setupErr != nil:
-		t.Fatalf("netns: enter %s: %v", path, setupErr)
-	case panicked != nil:
-		t.Fatalf("netns: panic in the namespace: %v\n%s", panicked, stack)
-	case !returned:
-		t.FailNow()
-	}
+		return nil
+	}, fn)
 }

@@ -26,6 +26,19 @@ import (
 func Run(t testing.TB, fn func()) {
 	t.Helper()
 	requireRoot(t)
+	inside(t, "new network namespace", func() error {
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("unshare(CLONE_NEWNET): %w", err)
+		}
+		return loopbackUp()
+	}, fn)
+}
+
+// inside runs fn on a throwaway thread after enter moved that thread into
+// a namespace, and turns what happened into the test's result: a failed
+// enter or a panic fails the test, and a t.FailNow in fn stops it.
+func inside(t testing.TB, what string, enter func() error, fn func()) {
+	t.Helper()
 	var (
 		setupErr error
 		returned bool
@@ -33,11 +46,7 @@ func Run(t testing.TB, fn func()) {
 		stack    []byte
 	)
 	onThrowawayThread(func() {
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			setupErr = fmt.Errorf("unshare(CLONE_NEWNET): %w", err)
-			return
-		}
-		if setupErr = loopbackUp(); setupErr != nil {
+		if setupErr = enter(); setupErr != nil {
 			return
 		}
 		defer func() {
@@ -51,7 +60,7 @@ func Run(t testing.TB, fn func()) {
 	})
 	switch {
 	case setupErr != nil:
-		t.Fatalf("netns: new network namespace: %v", setupErr)
+		t.Fatalf("netns: %s: %v", what, setupErr)
 	case panicked != nil:
 		t.Fatalf("netns: panic in the namespace: %v\n%s", panicked, stack)
 	case !returned:
