@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"sync"
 	"syscall"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/clemhq/clem/shared/testutil/users"
 )
 
 // connPair returns both ends of a fresh TCP connection: server is the
@@ -133,7 +134,7 @@ func TestTCPPeerUIDOtherUser(t *testing.T) {
 		return
 	}
 	const nobody = 65534
-	exe := exportTestBinary(t)
+	exe := users.ExportTestBinary(t)
 	for _, tt := range []struct{ name, network, listen string }{
 		{"ipv4", "tcp4", "127.0.0.1:0"},
 		{"ipv6", "tcp6", "[::1]:0"},
@@ -181,33 +182,6 @@ func TestTCPPeerUIDOtherUser(t *testing.T) {
 			}
 		})
 	}
-}
-
-// exportTestBinary copies the test binary where another user may run it:
-// go test builds it inside a directory only its owner can enter.
-func exportTestBinary(t *testing.T) string {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "clem-peer-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exe := filepath.Join(dir, "peer.test")
-	if err := os.WriteFile(exe, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return exe
 }
 
 func TestTCPPeerUIDGone(t *testing.T) {

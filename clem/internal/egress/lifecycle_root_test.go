@@ -47,7 +47,7 @@ func originalDst(c net.Conn) string {
 // else of its traffic does, and another agent is not redirected.
 func TestTransparent(t *testing.T) {
 	alice, bob := users.Add(t, "egta"), users.Add(t, "egtb")
-	exe := exportTestBinary(t)
+	exe := users.ExportTestBinary(t)
 	s := Spec{Table: "clem_transparent", ProxyPort: proxyPort, TransparentPort: transparentPort, Agents: []Agent{
 		{Name: "alice", UID: alice.UID, Transparent: true},
 		{Name: "bob", UID: bob.UID},
@@ -95,7 +95,7 @@ func TestTransparent(t *testing.T) {
 // and over never gets through (no moment without rules).
 func TestApplyReplaces(t *testing.T) {
 	alice := users.Add(t, "egaa")
-	exe := exportTestBinary(t)
+	exe := users.ExportTestBinary(t)
 	s1 := Spec{Table: "clem_replace", ProxyPort: proxyPort, Agents: []Agent{{Name: "alice", UID: alice.UID, MCPPorts: []int{aliceMCP}}}}
 	s2 := Spec{Table: "clem_replace", ProxyPort: proxyPort + 100, TransparentPort: transparentPort, Agents: []Agent{
 		{Name: "alice", UID: alice.UID, MCPPorts: []int{bobMCP}, Transparent: true},

@@ -55,7 +55,7 @@ func serveLoopback(t *testing.T) {
 // and a third uncontained uid, try every kind of traffic.
 func TestPinning(t *testing.T) {
 	alice, bob, carol := users.Add(t, "egra"), users.Add(t, "egrb"), users.Add(t, "egrc")
-	exe := exportTestBinary(t)
+	exe := users.ExportTestBinary(t)
 	const refusedTCP, refusedOther = "ECONNREFUSED", "EPERM"
 	tests := []struct {
 		name              string

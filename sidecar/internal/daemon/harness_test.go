@@ -104,31 +104,6 @@ func call(ctx context.Context, c *client.Client, tool string, args map[string]an
 	return sb.String(), res.IsError, nil
 }
 
-// sharedBinary copies this test binary where every user may run it, for
-// children and for calls made as other users.
-func sharedBinary(t *testing.T) string {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "sidecar-test-bin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	b, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, "sidecar-test")
-	if err := os.WriteFile(p, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // env is one test's sidecar: config, secrets, audit file.
 type env struct {
 	t       *testing.T

@@ -77,7 +77,7 @@ func TestRealUsersInANamespace(t *testing.T) {
 	t.Cleanup(func() { res.Close() })
 
 	e := newEnv(t)
-	e.bin = sharedBinary(t)
+	e.bin = users.ExportTestBinary(t)
 	e.secret("tool_key", "key-for-children-9d2b")
 	e.write(fmt.Sprintf(`
 [[client]]
