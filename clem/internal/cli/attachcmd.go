@@ -18,16 +18,9 @@ func attachCommand() *cli.Command {
 without typing into it. Detach with the tmux prefix and d (Ctrl-b d).`,
 		Flags: []cli.Flag{configFlag(), &cli.BoolFlag{Name: "read-only", Aliases: []string{"r"}, Usage: "watch only"}},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return cli.Exit("usage: clem attach AGENT [--read-only]", 2)
-			}
-			cfg, p, err := project(c)
+			a, p, err := oneAgent(c, "clem attach AGENT [--read-only]")
 			if err != nil {
 				return err
-			}
-			a := cfg.Agent(c.Args().First())
-			if a == nil {
-				return cli.Exit(fmt.Sprintf("no agent %q in %s (agents: %s)", c.Args().First(), cfg.Path, agentList(cfg)), 1)
 			}
 			if os.Geteuid() != 0 {
 				return cli.Exit("clem attach runs tmux as the agent's user: run it with sudo", 1)

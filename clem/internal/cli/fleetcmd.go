@@ -36,6 +36,23 @@ func agentUnits(c *cli.Context, cfg *config.Config, p layout.Project) ([]string,
 	return units, nil
 }
 
+// oneAgent is the single AGENT argument of attach and logs, looked up in
+// clem.yaml; usage is the command's usage line for a wrong count.
+func oneAgent(c *cli.Context, usage string) (*config.Agent, layout.Project, error) {
+	if c.NArg() != 1 {
+		return nil, layout.Project{}, cli.Exit("usage: "+usage, 2)
+	}
+	cfg, p, err := project(c)
+	if err != nil {
+		return nil, p, err
+	}
+	a := cfg.Agent(c.Args().First())
+	if a == nil {
+		return nil, p, cli.Exit(fmt.Sprintf("no agent %q in %s (agents: %s)", c.Args().First(), cfg.Path, agentList(cfg)), 1)
+	}
+	return a, p, nil
+}
+
 func agentList(cfg *config.Config) string {
 	s := ""
 	for i, a := range cfg.Agents {

@@ -22,16 +22,9 @@ func logsCommand() *cli.Command {
 			&cli.IntFlag{Name: "iterations", Aliases: []string{"n"}, Value: 1, Usage: "how many of the latest iterations to show"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return cli.Exit("usage: clem logs AGENT [-f] [--raw] [-n N]", 2)
-			}
-			cfg, p, err := project(c)
+			a, p, err := oneAgent(c, "clem logs AGENT [-f] [--raw] [-n N]")
 			if err != nil {
 				return err
-			}
-			a := cfg.Agent(c.Args().First())
-			if a == nil {
-				return cli.Exit(fmt.Sprintf("no agent %q in %s (agents: %s)", c.Args().First(), cfg.Path, agentList(cfg)), 1)
 			}
 			dir := p.AgentState(a.Key)
 			render := fleet.Render
