@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,4 +60,46 @@ func TestCollectAndPrint(t *testing.T) {
 			t.Errorf("status lacks %q:\n%s", want, b.String())
 		}
 	}
+}
+
+// TestCollectTwentyAgentsFast: status for 20 agents, each with a state
+// file, and a 4 MiB audit log to search, loads well under a second.
+func TestCollectTwentyAgentsFast(t *testing.T) {
+	root := t.TempDir()
+	r := layout.DefaultRoots("/usr/local/bin")
+	r.State = root
+	p := layout.New(r, "p", 3128)
+	cfg := &config.Config{Project: "p"}
+	now := time.Now()
+	for i := range 20 {
+		key := fmt.Sprintf("agent%d", i)
+		cfg.Agents = append(cfg.Agents, &config.Agent{Key: key, Name: key})
+		os.MkdirAll(p.AgentState(key), 0o755)
+		if err := runstate.Write(p.AgentState(key), &runstate.State{Agent: key, PID: 1, Updated: now, Phase: runstate.Sleeping, Iteration: i + 1,
+			Last: &runstate.Iteration{Iteration: i + 1, Started: now, Ended: now, Turns: 3, CostUSD: 0.1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Dir(p.AuditLog(layout.Pipelock)), 0o755)
+	var log strings.Builder
+	for i := 0; log.Len() < 4<<20; i++ {
+		fmt.Fprintf(&log, `{"time":"2026-11-25T11:50:00Z","conn_id":"%d","component":"pipelock","decision":"allow","client":"agent%d","target":"github.com:443"}`+"\n", i, i%20)
+		if i%1000 == 0 {
+			fmt.Fprintf(&log, `{"time":"2026-11-25T11:50:00Z","conn_id":"d%d","component":"pipelock","decision":"deny","client":"agent%d","target":"evil.test:443"}`+"\n", i, i%20)
+		}
+	}
+	os.WriteFile(p.AuditLog(layout.Pipelock), []byte(log.String()), 0o644)
+	start := time.Now()
+	st := Collect(cfg, p)
+	took := time.Since(start)
+	if len(st.Agents) != 20 || st.Agents[19].State == nil || st.Agents[0].Refusal == nil {
+		t.Fatalf("Collect = %d agents, last state %v, first refusal %v", len(st.Agents), st.Agents[19].State, st.Agents[0].Refusal)
+	}
+	var b strings.Builder
+	st.Print(&b, now)
+	took = time.Since(start)
+	if took > 300*time.Millisecond {
+		t.Errorf("status for 20 agents took %v, want well under a second (at most 300ms here)", took)
+	}
+	t.Logf("status for 20 agents and a 4 MiB audit log: %v", took)
 }
