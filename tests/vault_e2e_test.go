@@ -188,6 +188,10 @@ brokered = ["example.com", "other.example.com"]
 		for _, pr := range pipeRecs {
 			if allowed != nil && pr.ConnID == allowed.ConnID && pr.Client == "agent1" && pr.UID != nil && *pr.UID == agent.UID {
 				shared = true
+				// pipelock passed the client's socket itself: it left the data path.
+				if !strings.Contains(pr.Reason, "connection handed over") {
+					t.Errorf("pipelock relayed the brokered tunnel instead of handing the connection over: %+v", pr)
+				}
 			}
 		}
 		if !shared {

@@ -177,9 +177,9 @@ func measure(ctx context.Context, o options, out io.Writer, paths [2]path, pipel
 	for _, p := range paths {
 		upload(ctx, p, min(uploadWarmup, o.uploadBytes))
 	}
-	res = timed("upload", func(p path) result { return upload(ctx, p, o.uploadBytes) },
+	res = timed("upload", func(p path) result { return uploads(ctx, p, o.uploadBytes, o.duration) },
 		func(r result) string {
-			return fmt.Sprintf("%8.1f MB/s (%d MiB in %.2fs)", r.MBPerSecond(), o.uploadBytes>>20, r.Elapsed.Seconds())
+			return fmt.Sprintf("%8.1f MB/s (%d uploads of %d MiB in %.2fs)", r.MBPerSecond(), r.OK, o.uploadBytes>>20, r.Elapsed.Seconds())
 		})
 	rep.ratio("upload", res, "MB/s", result.MBPerSecond, uploadMinRatio)
 	return rep

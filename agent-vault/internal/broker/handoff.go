@@ -2,9 +2,11 @@ package broker
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -67,11 +69,33 @@ func (s *Server) handoff(c net.Conn) {
 		return
 	}
 	c.SetDeadline(time.Now().Add(30 * time.Second))
-	br := bufio.NewReaderSize(c, 4096)
+	var stream io.Reader = c
+	var control net.Conn // fd hand-off: the proxy's socket, for the verdict
+	if uc, ok := c.(*net.UnixConn); ok && isProxy {
+		first, client, err := firstMessage(uc)
+		if err != nil {
+			s.refuseConn(c, rec, "hand-off: "+err.Error())
+			return
+		}
+		stream = io.MultiReader(bytes.NewReader(first), c)
+		if client != nil {
+			control, c = c, client
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			defer func() { verdict(control, 403, rec.Reason) }() // no-op once answered
+		}
+	}
+	br := bufio.NewReaderSize(stream, 4096)
 	req, err := http.ReadRequest(br)
-	if err != nil || req.Method != http.MethodConnect {
+	if err != nil || req.Method != http.MethodConnect || (control != nil) != (req.Header.Get(HeaderFD) == "1") {
 		s.refuseConn(c, rec, "expected a CONNECT request")
 		return
+	}
+	var pre []byte
+	if control != nil {
+		if pre, err = readBuffered(br, req.Header.Get(HeaderBuffered)); err != nil {
+			s.refuseConn(c, rec, "hand-off: "+err.Error())
+			return
+		}
 	}
 	rec.Method, rec.Target = http.MethodConnect, req.RequestURI
 	agent := client
@@ -114,7 +138,11 @@ func (s *Server) handoff(c net.Conn) {
 	if _, err := c.Write([]byte("HTTP/1.1 200 Connection Established\r\n\r\n")); err != nil {
 		return
 	}
-	tc := tls.Server(c, &tls.Config{
+	if control != nil {
+		verdict(control, 200, "")
+		control = nil
+	}
+	tc := tls.Server(newPrefixConn(c, pre), &tls.Config{
 		GetCertificate: s.ca.Load().GetCertificate,
 		NextProtos:     []string{"h2", "http/1.1"},
 		MinVersion:     tls.VersionTLS12,

@@ -15,9 +15,11 @@ import (
 // CONNECT naming the target and the agent. agent-vault believes the agent
 // header only because the socket's peer is pipelock's uid (SO_PEERCRED).
 const (
-	HeaderAgent  = "Clem-Agent"
-	HeaderConnID = "Clem-Conn-Id"
-	HeaderUID    = "Clem-Agent-Uid"
+	HeaderAgent    = "Clem-Agent"
+	HeaderConnID   = "Clem-Conn-Id"
+	HeaderUID      = "Clem-Agent-Uid"
+	HeaderFD       = "Clem-Fd"       // "1": the client's socket travels with the CONNECT
+	HeaderBuffered = "Clem-Buffered" // client bytes already read, after the header block
 )
 
 // handOff tunnels a brokered CONNECT to agent-vault instead of the target.
@@ -30,6 +32,11 @@ func (s *Server) handOff(c net.Conn, br *bufio.Reader, who caller, rec *audit.Re
 		return
 	}
 	defer vc.Close()
+	if who.policy.BudgetBytes == 0 {
+		if ok := s.handOver(c, br, who, rec, target, vc); ok {
+			return
+		}
+	}
 	fmt.Fprintf(vc, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s: %s\r\n%s: %d\r\n%s: %s\r\n\r\n",
 		target, target, HeaderAgent, who.name, HeaderUID, who.uid, HeaderConnID, rec.ConnID)
 	vc.SetReadDeadline(time.Now().Add(s.cfg.Load().Dial))
