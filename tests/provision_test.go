@@ -85,7 +85,7 @@ func TestProvisionLifecycle(t *testing.T) {
 	if len(holders) != 1 || holders[0] != etc+"/credentials/vault/anthropic_api_key" {
 		t.Errorf("the model key is in %v; want only the vault's credential file", holders)
 	}
-	if h := filesContaining(t, []byte(dbPassword), etc, "/var/lib/clem/"+f.name, "/home/"+f.user("dev"), "/etc/systemd/system"); len(h) != 1 || h[0] != etc+"/credentials/mcp/db_password" {
+	if h := filesContaining(t, []byte(dbPassword), etc, "/var/lib/clem/"+f.name, "/home/"+f.user("dev"), "/etc/systemd/system"); len(h) != 1 || h[0] != etc+"/credentials/mcp-db/db_password" {
 		t.Errorf("the sidecar's secret is in %v; want only the sidecar's credential file", h)
 	}
 	if h := filesContaining(t, []byte(unused), etc, "/var/lib/clem/"+f.name, "/etc/systemd/system"); len(h) > 0 {
@@ -108,13 +108,13 @@ func TestProvisionLifecycle(t *testing.T) {
 		{"pipelock", "check", "-c", etc + "/pipelock.toml"},
 		{"agent-vault", "check", "-c", etc + "/agent-vault.toml"},
 		{"coord", "check", "-c", etc + "/coord.toml"},
-		{"sidecar", "check", "-c", etc + "/sidecar.toml"},
+		{"sidecar", "check", "-c", etc + "/sidecar-db.toml"},
 		{"watchdog", "check", "-c", etc + "/watchdog.toml"},
 		{"runner", "check", "-c", etc + "/agents/lead/runner.toml"},
 	} {
 		creds := etc + "/credentials/vault"
 		if c[0] == "sidecar" {
-			creds = etc + "/credentials/mcp"
+			creds = etc + "/credentials/mcp-db"
 		}
 		if r := runBin(t, "/", []string{"CREDENTIALS_DIRECTORY=" + creds}, "", c[0], c[1:]...); r.code != 0 {
 			t.Errorf("%s: exit %d\n%s%s", strings.Join(c, " "), r.code, r.stdout, r.stderr)

@@ -138,8 +138,8 @@ func agentEnv(t *testing.T, path string) []string {
 func (cm *containment) startSidecar(t *testing.T) {
 	t.Helper()
 	sc := cm.cred(t, cm.f.user("mcp"))
-	creds := cm.credCopy(t, cm.etc+"/credentials/mcp", sc)
-	d := startCmdAs(t, sc, []string{"CREDENTIALS_DIRECTORY=" + creds}, "sidecar", "run", "-c", cm.etc+"/sidecar.toml")
-	sock := "/run/clem/" + cm.f.name + "/mcp/admin.sock"
+	creds := cm.credCopy(t, cm.etc+"/credentials/mcp-db", sc)
+	d := startCmdAs(t, sc, []string{"CREDENTIALS_DIRECTORY=" + creds}, "sidecar", "run", "-c", cm.etc+"/sidecar-db.toml")
+	sock := "/run/clem/" + cm.f.name + "/mcp/db.sock"
 	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, d)
 }

@@ -147,7 +147,6 @@ func (p Project) RunDir(role string) string { return filepath.Join(p.Run, p.Name
 func (p Project) VaultSocket() string   { return filepath.Join(p.RunDir(Vault), "vault.sock") }
 func (p Project) PipelockAdmin() string { return filepath.Join(p.RunDir(Pipelock), "admin.sock") }
 func (p Project) CoordSocket() string   { return filepath.Join(p.RunDir(Coord), "coord.sock") }
-func (p Project) SidecarAdmin() string  { return filepath.Join(p.RunDir(MCP), "admin.sock") }
 func (p Project) TransparentPort() int  { return p.ProxyPort + OffsetTransparent }
 func (p Project) CoordMCPPort() int     { return p.ProxyPort + OffsetCoordMCP }
 func (p Project) SidecarPort(i int) int { return p.ProxyPort + OffsetSidecars + i }
@@ -178,6 +177,32 @@ func (p Project) Table() string { return "clem_" + strings.ReplaceAll(p.Name, "-
 
 // Bin is the absolute path of an installed clem binary.
 func (p Project) Bin(name string) string { return filepath.Join(p.BinDir, name) }
+
+// Each sidecar server runs as its own unit with only its own credentials,
+// so one server's child can never read another's secrets.
+
+// SidecarUnit is a sidecar server's unit.
+func (p Project) SidecarUnit(server string) string {
+	return "clem-" + p.Name + "-mcp-" + server + ".service"
+}
+
+// SidecarConfig is a sidecar server's sidecar.toml.
+func (p Project) SidecarConfig(server string) string {
+	return filepath.Join(p.EtcDir(), "sidecar-"+server+".toml")
+}
+
+// SidecarCreds is the credential directory of a sidecar server's unit.
+func (p Project) SidecarCreds(server string) string { return p.CredDir(MCP + "-" + server) }
+
+// SidecarAdmin is a sidecar server's admin socket (healthz, reload).
+func (p Project) SidecarAdmin(server string) string {
+	return filepath.Join(p.RunDir(MCP), server+".sock")
+}
+
+// SidecarAudit is a sidecar server's audit log.
+func (p Project) SidecarAudit(server string) string {
+	return filepath.Join(p.DaemonState(MCP), server+".audit.log")
+}
 
 // EgressSpec is the expected egress table, written by provision and read by
 // `clem egress verify --project NAME` (the agent units' ExecStartPre), so

@@ -120,6 +120,11 @@ func dirs(cfg *config.Config, p layout.Project, rs []string) []Dir {
 			ds = append(ds, Dir{Path: p.CredDir(r), Mode: 0o700})
 		}
 	}
+	for _, sc := range usedSidecars(cfg) {
+		if len(sidecarCreds(sc)) > 0 {
+			ds = append(ds, Dir{Path: p.SidecarCreds(sc.Name), Mode: 0o700})
+		}
+	}
 	for _, a := range cfg.Agents {
 		ds = append(ds,
 			Dir{Path: p.AgentDir(a.Key), Group: a.User, Mode: 0o750},
@@ -135,6 +140,16 @@ func daemonFiles(in *Inputs, d *Desired, rs []string) error {
 	for _, r := range rs {
 		var data []byte
 		var err error
+		if r == layout.MCP {
+			for _, sc := range usedSidecars(in.Cfg) {
+				data, err := sidecarConfig(in, sc)
+				if err != nil {
+					return fmt.Errorf("sidecar %s config: %w", sc.Name, err)
+				}
+				d.Files = append(d.Files, File{Path: p.SidecarConfig(sc.Name), Group: p.User(r), Mode: 0o640, Data: data, Kind: "config"})
+			}
+			continue
+		}
 		switch r {
 		case layout.Pipelock:
 			data, err = pipelockConfig(in)
@@ -211,12 +226,16 @@ func credNames(cfg *config.Config, role string) []string {
 				out = append(out, n)
 			}
 		}
-	case layout.MCP:
-		for _, sc := range usedSidecars(cfg) {
-			for _, n := range sc.Secrets {
-				out = appendNew(out, n)
-			}
-		}
+	}
+	return out
+}
+
+// sidecarCreds are the secrets of one sidecar server: its unit's only
+// credentials.
+func sidecarCreds(sc *config.Sidecar) []string {
+	var out []string
+	for _, n := range sc.Secrets {
+		out = appendNew(out, n)
 	}
 	return out
 }
@@ -224,10 +243,18 @@ func credNames(cfg *config.Config, role string) []string {
 // credentials installs each used secret only for the unit that needs it,
 // root 0600; LoadCredential= hands it to that unit alone.
 func credentials(in *Inputs, d *Desired) {
+	cred := func(dir, n string) {
+		v, _ := in.Secret(n)
+		d.Files = append(d.Files, File{Path: dir + "/" + n, Mode: 0o600, Data: v.Reveal(), Secret: true, Kind: "credential"})
+	}
 	for _, r := range roles(in.Cfg) {
 		for _, n := range credNames(in.Cfg, r) {
-			v, _ := in.Secret(n)
-			d.Files = append(d.Files, File{Path: in.Proj.Cred(r, n), Mode: 0o600, Data: v.Reveal(), Secret: true, Kind: "credential"})
+			cred(in.Proj.CredDir(r), n)
+		}
+	}
+	for _, sc := range usedSidecars(in.Cfg) {
+		for _, n := range sidecarCreds(sc) {
+			cred(in.Proj.SidecarCreds(sc.Name), n)
 		}
 	}
 }

@@ -11,8 +11,6 @@ func daemonConfig(in *Inputs, role string) ([]byte, error) {
 	switch role {
 	case layout.Coord:
 		return coordConfig(in)
-	case layout.MCP:
-		return sidecarConfig(in)
 	case layout.Watchdog:
 		return watchdogConfig(in)
 	}

@@ -42,48 +42,46 @@ type scSecret struct {
 	Prefix string `toml:"prefix,omitempty"`
 }
 
-// sidecarConfig serves each used sidecar on its own loopback port for the
-// agents subscribed to it; each child gets only its own secrets.
-func sidecarConfig(in *Inputs) ([]byte, error) {
+// sidecarConfig is the config of one sidecar server's unit: its loopback
+// port, the agents subscribed to it (by uid), and its own secrets, which
+// only this unit's credentials hold.
+func sidecarConfig(in *Inputs, sc *config.Sidecar) ([]byte, error) {
 	cfg, p := in.Cfg, in.Proj
+	agents := cfg.SidecarAgents(sc.Name)
 	f := scFile{
-		Admin:    scSocket{Socket: p.SidecarAdmin()},
-		Audit:    audit(p, layout.MCP),
-		Children: coordDir{Dir: p.RunDir(layout.MCP) + "/children"},
+		Admin:    scSocket{Socket: p.SidecarAdmin(sc.Name)},
+		Audit:    auditTOML{Path: p.SidecarAudit(sc.Name), MaxSizeMB: auditMaxMB, Keep: auditKeep},
+		Children: coordDir{Dir: p.RunDir(layout.MCP) + "/children-" + sc.Name},
 	}
-	for _, a := range cfg.Agents {
-		if len(a.Sidecars) > 0 {
-			f.Clients = append(f.Clients, scClient{Name: a.Key, UIDs: []uint32{in.uid(a.User)}})
-		}
+	for _, k := range agents {
+		f.Clients = append(f.Clients, scClient{Name: k, UIDs: []uint32{in.uid(p.User(k))}})
 	}
-	for i, sc := range usedSidecars(cfg) {
-		s := scServer{
-			Name:     sc.Name,
-			Listen:   "127.0.0.1:" + strconv.Itoa(p.SidecarPort(i)),
-			Command:  sc.Command,
-			URL:      sc.URL,
-			Identity: sc.Identity,
-			Agents:   cfg.SidecarAgents(sc.Name),
+	s := scServer{
+		Name:     sc.Name,
+		Listen:   "127.0.0.1:" + strconv.Itoa(p.SidecarPort(sidecarIndex(cfg, sc.Name))),
+		Command:  sc.Command,
+		URL:      sc.URL,
+		Identity: sc.Identity,
+		Agents:   agents,
+	}
+	if s.Identity == "" {
+		s.Identity = config.IdentityShared
+	}
+	for _, n := range sc.Secrets {
+		sec := cfg.Secret(n)
+		if sec == nil {
+			continue
 		}
-		if s.Identity == "" {
-			s.Identity = config.IdentityShared
-		}
-		for _, n := range sc.Secrets {
-			sec := cfg.Secret(n)
-			if sec == nil {
-				continue
+		if sc.URL != "" {
+			h := scSecret{Name: n, Header: "Authorization", Prefix: "Bearer "}
+			if sec.Auth == "header" && sec.Header != "" {
+				h.Header, h.Prefix = sec.Header, ""
 			}
-			if sc.URL != "" {
-				h := scSecret{Name: n, Header: "Authorization", Prefix: "Bearer "}
-				if sec.Auth == "header" && sec.Header != "" {
-					h.Header, h.Prefix = sec.Header, ""
-				}
-				s.Secrets = append(s.Secrets, h)
-			} else {
-				s.Secrets = append(s.Secrets, scSecret{Name: n, Env: sec.Env})
-			}
+			s.Secrets = append(s.Secrets, h)
+		} else {
+			s.Secrets = append(s.Secrets, scSecret{Name: n, Env: sec.Env})
 		}
-		f.Servers = append(f.Servers, s)
 	}
+	f.Servers = []scServer{s}
 	return encodeTOML(cfg.Path, f)
 }

@@ -45,8 +45,13 @@ func fleet(binDir string) Data {
 	pipelock.SupplementaryGroups = []string{p.User(layout.Vault)}
 	pipelock.After = []string{p.DaemonUnit(layout.Vault)}
 	vault := daemon(layout.Vault, "github_push", "anthropic_key")
+	// One sidecar unit per server, each blind to the other's credentials.
 	mcp := daemon(layout.MCP, "pg_password")
-	mcp.WriteExecute = true
+	mcp.Unit, mcp.Config, mcp.WriteExecute = p.SidecarUnit("db"), p.SidecarConfig("db"), true
+	mcp.InaccessiblePaths = []string{"/run/credentials/" + p.SidecarUnit("search")}
+	search := daemon(layout.MCP, "search_key")
+	search.Unit, search.Config, search.WriteExecute = p.SidecarUnit("search"), p.SidecarConfig("search"), true
+	search.InaccessiblePaths = []string{"/run/credentials/" + p.SidecarUnit("db")}
 	coord := daemon(layout.Coord, "github_token")
 	watchdog := daemon(layout.Watchdog)
 	watchdog.ReadWritePaths = []string{p.DaemonState(layout.Watchdog)}
@@ -68,7 +73,7 @@ func fleet(binDir string) Data {
 	solo.VerifyExec, solo.After = "", nil
 	return Data{
 		Project: p.Name, Target: p.Target(), BinDir: p.BinDir,
-		Daemons: []Daemon{pipelock, vault, mcp, coord, watchdog},
+		Daemons: []Daemon{pipelock, vault, mcp, search, coord, watchdog},
 		Agents:  []Agent{lead, agent("dev"), solo},
 		Egress:  &Egress{Unit: p.EgressUnit(), Exec: p.Bin("clem") + " egress apply --project " + p.Name},
 	}

@@ -17,7 +17,7 @@ func TestRenderGolden(t *testing.T) {
 	}
 	want := []string{
 		"clem-acme-agent-dev.service", "clem-acme-agent-lead.service", "clem-acme-agent-solo.service", "clem-acme-coord.service",
-		"clem-acme-egress.service", "clem-acme-mcp.service", "clem-acme-pipelock.service", "clem-acme-vault.service",
+		"clem-acme-egress.service", "clem-acme-mcp-db.service", "clem-acme-mcp-search.service", "clem-acme-pipelock.service", "clem-acme-vault.service",
 		"clem-acme-watchdog.service", "clem-acme.target",
 	}
 	if got := sortedNames(out); !slices.Equal(got, want) {
@@ -227,8 +227,10 @@ func TestRenderOnlyPresent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := out["clem-acme-mcp.service"]; ok {
-		t.Error("sidecar unit rendered for a project without sidecars")
+	for name := range out {
+		if strings.Contains(name, "-mcp-") {
+			t.Errorf("sidecar unit %s rendered for a project without sidecars", name)
+		}
 	}
 	if len(out) != 2+len(d.Daemons)+len(d.Agents) { // the target and the egress unit
 		t.Errorf("Render made %v", sortedNames(out))

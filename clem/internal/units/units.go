@@ -45,6 +45,9 @@ type Daemon struct {
 	// a daemon that talks to nothing beyond this host (coord with the local
 	// board). The watchdog has no network at all regardless.
 	LoopbackOnly bool
+	// InaccessiblePaths are hidden from it (other sidecar units' credential
+	// directories); a path that does not exist is ignored.
+	InaccessiblePaths []string
 	// WriteExecute drops MemoryDenyWriteExecute=: a sidecar running stdio
 	// MCP servers on a JIT runtime (Node, Java) needs writable code pages.
 	WriteExecute bool

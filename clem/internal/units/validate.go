@@ -72,6 +72,9 @@ func validate(d Data) error {
 		for _, p := range dm.ReadWritePaths {
 			path(where, "ReadWritePaths", p)
 		}
+		for _, p := range dm.InaccessiblePaths {
+			path(where, "InaccessiblePaths", p)
+		}
 		for _, g := range dm.SupplementaryGroups {
 			name(where, "SupplementaryGroups", g)
 		}
