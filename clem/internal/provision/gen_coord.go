@@ -3,6 +3,7 @@ package provision
 import (
 	"os"
 	"strconv"
+	"syscall"
 
 	"github.com/clemhq/clem/clem/internal/layout"
 	"github.com/clemhq/clem/shared/config"
@@ -84,7 +85,7 @@ func coordConfig(in *Inputs) ([]byte, error) {
 		Socket: coordSocket{
 			Path:         p.CoordSocket(),
 			WatchdogUIDs: []uint32{in.uid(p.User(layout.Watchdog))},
-			OperatorUIDs: operatorUIDs(),
+			OperatorUIDs: operatorUIDs(cfg.Path),
 		},
 		State: coordDir{Dir: p.DaemonState(layout.Coord)},
 		Audit: audit(p, layout.Coord),
@@ -103,12 +104,15 @@ func coordConfig(in *Inputs) ([]byte, error) {
 	return encodeTOML(cfg.Path, f)
 }
 
-// operatorUIDs is the operator who ran `sudo clem provision`, so `clem
-// task` works for them without sudo.
-func operatorUIDs() []uint32 {
+// operatorUIDs is the owner of clem.yaml, so `clem task` works for the
+// person whose team file it is, without sudo; root needs no entry. It
+// depends only on the file, so every provision writes the same.
+func operatorUIDs(path string) []uint32 {
 	out := []uint32{}
-	if id, err := strconv.ParseUint(os.Getenv("SUDO_UID"), 10, 32); err == nil && id != 0 {
-		out = append(out, uint32(id))
+	if st, err := os.Stat(path); err == nil {
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Uid != 0 {
+			out = append(out, sys.Uid)
+		}
 	}
 	return out
 }
