@@ -19,10 +19,12 @@ first), each a real non-root Linux user whose egress the kernel pins to an
 auditing proxy, holding placeholders instead of credentials.
 
 Start here:
-   clem init              write clem.yaml and role prompts
-   clem check             validate it and show who gets what
-   clem vault init        create the encrypted secrets file
-   clem vault set NAME    store a secret (read from stdin or a prompt)`,
+   clem init                      write clem.yaml and role prompts
+   clem check                     validate it and show who gets what
+   clem vault init                create the encrypted secrets file
+   sudo clem login --with api-key the model key, brokered (agents get a placeholder)
+   sudo clem provision            users, configs, credentials, egress rules, units
+   sudo clem up                   start the fleet; then clem task, clem status, clem logs`,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
 			initCommand(),
