@@ -60,7 +60,7 @@ func TestProvisionLifecycle(t *testing.T) {
 
 	out := f.provision(t)
 	t.Logf("first provision:\n%s", out)
-	for _, u := range []string{"pipelock", "vault", "mcp", "coord", "watchdog", "lead", "dev"} {
+	for _, u := range []string{"pipelock", "vault", "mcp-db", "coord", "watchdog", "lead", "dev"} {
 		if !userExists(f.user(u)) {
 			t.Errorf("user %s missing after provision", f.user(u))
 		}

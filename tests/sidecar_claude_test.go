@@ -94,7 +94,7 @@ func TestSidecarToolFromClaude(t *testing.T) {
 		if len(results) != 1 || results[0].IsError || !strings.Contains(results[0].Content, want) {
 			t.Fatalf("the sidecar tool's answer = %+v, want it to contain %q", results, want)
 		}
-		mcp, _ := user.Lookup(f.user("mcp"))
+		mcp, _ := user.Lookup(f.user("mcp-db"))
 		if !strings.HasSuffix(results[0].Content, "served by uid "+mcp.Uid) {
 			t.Errorf("the tool ran as %q, want the sidecar user %s (uid %s)", results[0].Content, mcp.Username, mcp.Uid)
 		}
@@ -137,9 +137,9 @@ func agentEnv(t *testing.T, path string) []string {
 // a directory only it can read, as its unit would.
 func (cm *containment) startSidecar(t *testing.T) {
 	t.Helper()
-	sc := cm.cred(t, cm.f.user("mcp"))
+	sc := cm.cred(t, cm.f.user("mcp-db"))
 	creds := cm.credCopy(t, cm.etc+"/credentials/mcp-db", sc)
 	d := startCmdAs(t, sc, []string{"CREDENTIALS_DIRECTORY=" + creds}, "sidecar", "run", "-c", cm.etc+"/sidecar-db.toml")
-	sock := "/run/clem/" + cm.f.name + "/mcp/db.sock"
+	sock := "/run/clem/" + cm.f.name + "/mcp-db/admin.sock"
 	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, d)
 }

@@ -30,8 +30,9 @@ agents:
 `
 
 // TestSystemSidecarIsolation: under real systemd each sidecar server is its
-// own unit holding only its own secret, and the sidecar user inside one
-// unit cannot read the other unit's credentials, though both run as it.
+// own unit and its own user holding only its own secret: from inside one
+// server's unit, the other's credentials are out of reach by path, through
+// /proc/<pid>/root and through /proc/<pid>/environ.
 func TestSystemSidecarIsolation(t *testing.T) {
 	f := newFleet(t, twoSidecarsYAML)
 	f.vaultSet(t, "a_key", "alpha-secret-1")
@@ -46,22 +47,25 @@ func TestSystemSidecarIsolation(t *testing.T) {
 		}
 	}
 	pid := m.Show(t, alpha, "MainPID")["MainPID"]
-	user := f.user("mcp")
-	read := func(path string) (string, int) {
+	betaPID := m.Show(t, beta, "MainPID")["MainPID"]
+	alphaUser, betaUser := f.user("mcp-alpha"), f.user("mcp-beta")
+	as := func(user, path string) (string, int) {
 		out, errOut, code := m.Exec(t, "nsenter", "-t", pid, "-m", "--", "setpriv", "--reuid="+user, "--regid="+user, "--init-groups", "cat", path)
 		return out + errOut, code
 	}
 	own := filepath.Join("/run/credentials", alpha, "a_key")
-	if out, code := read(own); code != 0 || strings.TrimSpace(out) != "alpha-secret-1" {
+	if out, code := as(alphaUser, own); code != 0 || strings.TrimSpace(out) != "alpha-secret-1" {
 		t.Errorf("alpha's unit cannot read its own credential %s: exit %d %q", own, code, out)
 	}
 	other := filepath.Join("/run/credentials", beta, "b_key")
-	if out, code := read(other); code == 0 || strings.Contains(out, "beta-secret-2") {
-		t.Errorf("alpha's unit read beta's credential %s: exit %d %q", other, code, out)
+	for _, path := range []string{other, "/proc/" + betaPID + "/root" + other, "/proc/" + betaPID + "/environ"} {
+		if out, code := as(alphaUser, path); code == 0 || strings.Contains(out, "beta-secret-2") {
+			t.Errorf("alpha's user, inside alpha's unit, read %s: exit %d %q", path, code, out)
+		}
 	}
-	// The control: outside alpha's unit the same user can open beta's
-	// file (it is beta's own user), so the unit's sandbox is what hides it.
-	if out, _, code := m.Exec(t, "setpriv", "--reuid="+user, "--regid="+user, "--init-groups", "cat", other); code != 0 || strings.TrimSpace(out) != "beta-secret-2" {
-		t.Errorf("control: the sidecar user outside alpha's unit cannot read beta's credential (exit %d): the test proves nothing", code)
+	// The control: beta's own user reads it (inside beta's unit).
+	out, errOut, code := m.Exec(t, "nsenter", "-t", betaPID, "-m", "--", "setpriv", "--reuid="+betaUser, "--regid="+betaUser, "--init-groups", "cat", other)
+	if code != 0 || strings.TrimSpace(out) != "beta-secret-2" {
+		t.Errorf("control: beta's user cannot read its own credential (exit %d %s): the test proves nothing", code, errOut)
 	}
 }

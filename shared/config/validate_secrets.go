@@ -115,6 +115,8 @@ func (v *validator) sidecars() {
 		p := "sidecars." + sc.Name
 		if !sidecarRE.MatchString(sc.Name) {
 			v.keyErrorf(p, "sidecar name %q is not valid; want a lower-case letter, then up to 30 lower-case letters, digits, - or _", sc.Name)
+		} else if u := v.cfg.Project + "-mcp-" + sc.Name; NameRE.MatchString(v.cfg.Project) && len(u) > MaxUserName {
+			v.keyErrorf(p, "each sidecar server runs as its own user, %q: %d characters, more than Linux allows (%d); shorten the sidecar or the project name", u, len(u), MaxUserName)
 		}
 		switch {
 		case len(sc.Command) == 0 && sc.URL == "":

@@ -51,6 +51,9 @@ func (v *validator) project() {
 		v.errs = append(v.errs, &Error{File: v.d.file, Line: 1, Column: 1, Key: "project", Msg: "missing; add `project: NAME`, the prefix of every user the team gets (" + nameRule + ")"})
 	case !NameRE.MatchString(c.Project):
 		v.errorf("project", "%q is not a valid user-name prefix; want %s", c.Project, nameRule)
+	case len(c.Project)+len("-watchdog") > MaxUserName:
+		v.errorf("project", "%q is %d characters: its daemons' users (%s-watchdog, %s-pipelock) would be longer than Linux allows (%d); use at most %d characters",
+			c.Project, len(c.Project), c.Project, c.Project, MaxUserName, MaxUserName-len("-watchdog"))
 	}
 }
 

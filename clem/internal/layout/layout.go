@@ -49,6 +49,9 @@ var DaemonRoles = []string{Pipelock, Vault, MCP, Coord, Watchdog}
 
 // Binary is the program a daemon role runs.
 func Binary(role string) string {
+	if _, ok := SidecarServer(role); ok {
+		return "sidecar"
+	}
 	switch role {
 	case Vault:
 		return "agent-vault"
@@ -56,6 +59,16 @@ func Binary(role string) string {
 		return "sidecar"
 	}
 	return role
+}
+
+// SidecarRole is the daemon role of one sidecar server: each server is its
+// own unit and its own OS user (<project>-mcp-<server>), so one server's
+// processes can never read another's secrets.
+func SidecarRole(server string) string { return MCP + "-" + server }
+
+// SidecarServer reports the server of a sidecar role.
+func SidecarServer(role string) (string, bool) {
+	return strings.CutPrefix(role, MCP+"-")
 }
 
 // Port offsets from egress.proxy_port: every project's loopback ports are a
@@ -97,6 +110,9 @@ func (p Project) EtcDir() string { return filepath.Join(p.Etc, p.Name) }
 
 // DaemonConfig is the TOML config of a daemon role.
 func (p Project) DaemonConfig(role string) string {
+	if server, ok := SidecarServer(role); ok {
+		return filepath.Join(p.EtcDir(), "sidecar-"+server+".toml")
+	}
 	return filepath.Join(p.EtcDir(), Binary(role)+".toml")
 }
 
@@ -178,30 +194,9 @@ func (p Project) Table() string { return "clem_" + strings.ReplaceAll(p.Name, "-
 // Bin is the absolute path of an installed clem binary.
 func (p Project) Bin(name string) string { return filepath.Join(p.BinDir, name) }
 
-// Each sidecar server runs as its own unit with only its own credentials,
-// so one server's child can never read another's secrets.
-
-// SidecarUnit is a sidecar server's unit.
-func (p Project) SidecarUnit(server string) string {
-	return "clem-" + p.Name + "-mcp-" + server + ".service"
-}
-
-// SidecarConfig is a sidecar server's sidecar.toml.
-func (p Project) SidecarConfig(server string) string {
-	return filepath.Join(p.EtcDir(), "sidecar-"+server+".toml")
-}
-
-// SidecarCreds is the credential directory of a sidecar server's unit.
-func (p Project) SidecarCreds(server string) string { return p.CredDir(MCP + "-" + server) }
-
 // SidecarAdmin is a sidecar server's admin socket (healthz, reload).
 func (p Project) SidecarAdmin(server string) string {
-	return filepath.Join(p.RunDir(MCP), server+".sock")
-}
-
-// SidecarAudit is a sidecar server's audit log.
-func (p Project) SidecarAudit(server string) string {
-	return filepath.Join(p.DaemonState(MCP), server+".audit.log")
+	return filepath.Join(p.RunDir(SidecarRole(server)), "admin.sock")
 }
 
 // EgressSpec is the expected egress table, written by provision and read by

@@ -120,11 +120,6 @@ func dirs(cfg *config.Config, p layout.Project, rs []string) []Dir {
 			ds = append(ds, Dir{Path: p.CredDir(r), Mode: 0o700})
 		}
 	}
-	for _, sc := range usedSidecars(cfg) {
-		if len(sidecarCreds(sc)) > 0 {
-			ds = append(ds, Dir{Path: p.SidecarCreds(sc.Name), Mode: 0o700})
-		}
-	}
 	for _, a := range cfg.Agents {
 		ds = append(ds,
 			Dir{Path: p.AgentDir(a.Key), Group: a.User, Mode: 0o750},
@@ -140,14 +135,12 @@ func daemonFiles(in *Inputs, d *Desired, rs []string) error {
 	for _, r := range rs {
 		var data []byte
 		var err error
-		if r == layout.MCP {
-			for _, sc := range usedSidecars(in.Cfg) {
-				data, err := sidecarConfig(in, sc)
-				if err != nil {
-					return fmt.Errorf("sidecar %s config: %w", sc.Name, err)
-				}
-				d.Files = append(d.Files, File{Path: p.SidecarConfig(sc.Name), Group: p.User(r), Mode: 0o640, Data: data, Kind: "config"})
+		if sc := sidecarOf(in.Cfg, r); sc != nil {
+			data, err := sidecarConfig(in, sc)
+			if err != nil {
+				return fmt.Errorf("sidecar %s config: %w", sc.Name, err)
 			}
+			d.Files = append(d.Files, File{Path: p.DaemonConfig(r), Group: p.User(r), Mode: 0o640, Data: data, Kind: "config"})
 			continue
 		}
 		switch r {
@@ -226,16 +219,12 @@ func credNames(cfg *config.Config, role string) []string {
 				out = append(out, n)
 			}
 		}
-	}
-	return out
-}
-
-// sidecarCreds are the secrets of one sidecar server: its unit's only
-// credentials.
-func sidecarCreds(sc *config.Sidecar) []string {
-	var out []string
-	for _, n := range sc.Secrets {
-		out = appendNew(out, n)
+	default:
+		if sc := sidecarOf(cfg, role); sc != nil {
+			for _, n := range sc.Secrets {
+				out = appendNew(out, n)
+			}
+		}
 	}
 	return out
 }
@@ -250,11 +239,6 @@ func credentials(in *Inputs, d *Desired) {
 	for _, r := range roles(in.Cfg) {
 		for _, n := range credNames(in.Cfg, r) {
 			cred(in.Proj.CredDir(r), n)
-		}
-	}
-	for _, sc := range usedSidecars(in.Cfg) {
-		for _, n := range sidecarCreds(sc) {
-			cred(in.Proj.SidecarCreds(sc.Name), n)
 		}
 	}
 }

@@ -48,10 +48,11 @@ type scSecret struct {
 func sidecarConfig(in *Inputs, sc *config.Sidecar) ([]byte, error) {
 	cfg, p := in.Cfg, in.Proj
 	agents := cfg.SidecarAgents(sc.Name)
+	role := layout.SidecarRole(sc.Name)
 	f := scFile{
 		Admin:    scSocket{Socket: p.SidecarAdmin(sc.Name)},
-		Audit:    auditTOML{Path: p.SidecarAudit(sc.Name), MaxSizeMB: auditMaxMB, Keep: auditKeep},
-		Children: coordDir{Dir: p.RunDir(layout.MCP) + "/children-" + sc.Name},
+		Audit:    audit(p, role),
+		Children: coordDir{Dir: p.RunDir(role) + "/children"},
 	}
 	for _, k := range agents {
 		f.Clients = append(f.Clients, scClient{Name: k, UIDs: []uint32{in.uid(p.User(k))}})

@@ -48,16 +48,16 @@ func watchdogConfig(in *Inputs) ([]byte, error) {
 	for _, a := range cfg.Agents {
 		f.Agents = append(f.Agents, wdAgent{Key: a.Key, Unit: p.AgentUnit(a.Key), StateFile: p.AgentState(a.Key) + "/state.json", StallAfter: (a.StallTimeout.Duration + 5*time.Minute).String()})
 	}
-	for _, sc := range usedSidecars(cfg) {
-		f.Daemons = append(f.Daemons, wdDaemon{Role: layout.MCP + "-" + sc.Name, Unit: p.SidecarUnit(sc.Name), Health: p.SidecarAdmin(sc.Name)})
-	}
 	for _, r := range roles(cfg) {
-		if r == layout.Watchdog || r == layout.MCP {
+		if r == layout.Watchdog {
 			continue
 		}
 		d := wdDaemon{Role: r, Unit: p.DaemonUnit(r)}
 		if r == layout.Pipelock {
 			d.Health = p.PipelockAdmin()
+		}
+		if server, ok := layout.SidecarServer(r); ok {
+			d.Health = p.SidecarAdmin(server)
 		}
 		f.Daemons = append(f.Daemons, d)
 	}

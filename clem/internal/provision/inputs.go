@@ -34,8 +34,8 @@ func (in *Inputs) uid(user string) uint32 {
 }
 
 // Roles the project needs: pipelock, coord and watchdog always; agent-vault
-// when an agent has a brokered secret; the sidecar daemon when any agent
-// subscribes to a sidecar.
+// when an agent has a brokered secret; one sidecar role (its own unit and
+// user) per sidecar server an agent subscribes to.
 func roles(cfg *config.Config) []string {
 	var out []string
 	for _, r := range layout.DaemonRoles {
@@ -45,13 +45,28 @@ func roles(cfg *config.Config) []string {
 				continue
 			}
 		case layout.MCP:
-			if len(usedSidecars(cfg)) == 0 {
-				continue
+			for _, sc := range usedSidecars(cfg) {
+				out = append(out, layout.SidecarRole(sc.Name))
 			}
+			continue
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// sidecarOf is the sidecar server of a sidecar role.
+func sidecarOf(cfg *config.Config, role string) *config.Sidecar {
+	name, ok := layout.SidecarServer(role)
+	if !ok {
+		return nil
+	}
+	for _, sc := range cfg.Sidecars {
+		if sc.Name == name {
+			return sc
+		}
+	}
+	return nil
 }
 
 // brokeredSecrets are the brokered secrets some agent uses.

@@ -14,10 +14,6 @@ func UnitData(in *Inputs) units.Data {
 	cfg, p := in.Cfg, in.Proj
 	d := units.Data{Project: p.Name, Target: p.Target(), BinDir: p.BinDir}
 	for _, r := range roles(cfg) {
-		if r == layout.MCP {
-			d.Daemons = append(d.Daemons, sidecarUnits(in)...)
-			continue
-		}
 		dm := units.Daemon{
 			Role: r, User: p.User(r), Unit: p.DaemonUnit(r),
 			Exec: p.Bin(layout.Binary(r)), Config: p.DaemonConfig(r),
@@ -25,6 +21,10 @@ func UnitData(in *Inputs) units.Data {
 		}
 		for _, n := range credNames(cfg, r) {
 			dm.Credentials = append(dm.Credentials, units.Credential{Name: n, Path: p.Cred(r, n)})
+		}
+		if _, ok := layout.SidecarServer(r); ok {
+			dm.Role = layout.MCP   // the sidecar template
+			dm.WriteExecute = true // stdio MCP servers are often Node or Python
 		}
 		switch r {
 		case layout.Pipelock:
@@ -61,7 +61,7 @@ func UnitData(in *Inputs) units.Data {
 			ua.After = append(ua.After, p.DaemonUnit(layout.Vault))
 		}
 		for _, sc := range a.Sidecars {
-			ua.After = append(ua.After, p.SidecarUnit(sc))
+			ua.After = append(ua.After, p.DaemonUnit(layout.SidecarRole(sc)))
 		}
 		d.Agents = append(d.Agents, ua)
 	}
@@ -78,31 +78,4 @@ func cpuQuota(s string) string {
 		return s // the loader validated it; the renderer rejects anything odd
 	}
 	return strconv.FormatFloat(cores*100, 'f', -1, 64) + "%"
-}
-
-// sidecarUnits is one unit per used sidecar server, each holding only its
-// server's secrets and unable to see the others' credential directories
-// (they all run as the sidecar user).
-func sidecarUnits(in *Inputs) []units.Daemon {
-	p := in.Proj
-	used := usedSidecars(in.Cfg)
-	var out []units.Daemon
-	for _, sc := range used {
-		dm := units.Daemon{
-			Role: layout.MCP, User: p.User(layout.MCP), Unit: p.SidecarUnit(sc.Name),
-			Exec: p.Bin("sidecar"), Config: p.SidecarConfig(sc.Name),
-			ReadWritePaths: []string{p.DaemonState(layout.MCP), p.RunDir(layout.MCP)},
-			WriteExecute:   true, // stdio MCP servers are often Node or Python
-		}
-		for _, n := range sidecarCreds(sc) {
-			dm.Credentials = append(dm.Credentials, units.Credential{Name: n, Path: p.SidecarCreds(sc.Name) + "/" + n})
-		}
-		for _, other := range used {
-			if other.Name != sc.Name {
-				dm.InaccessiblePaths = append(dm.InaccessiblePaths, "/run/credentials/"+p.SidecarUnit(other.Name))
-			}
-		}
-		out = append(out, dm)
-	}
-	return out
 }

@@ -45,13 +45,14 @@ func fleet(binDir string) Data {
 	pipelock.SupplementaryGroups = []string{p.User(layout.Vault)}
 	pipelock.After = []string{p.DaemonUnit(layout.Vault)}
 	vault := daemon(layout.Vault, "github_push", "anthropic_key")
-	// One sidecar unit per server, each blind to the other's credentials.
-	mcp := daemon(layout.MCP, "pg_password")
-	mcp.Unit, mcp.Config, mcp.WriteExecute = p.SidecarUnit("db"), p.SidecarConfig("db"), true
-	mcp.InaccessiblePaths = []string{"/run/credentials/" + p.SidecarUnit("search")}
-	search := daemon(layout.MCP, "search_key")
-	search.Unit, search.Config, search.WriteExecute = p.SidecarUnit("search"), p.SidecarConfig("search"), true
-	search.InaccessiblePaths = []string{"/run/credentials/" + p.SidecarUnit("db")}
+	// One sidecar unit and user per server (the sidecar template).
+	sidecar := func(server, cred string) Daemon {
+		dm := daemon(layout.SidecarRole(server), cred)
+		dm.Role, dm.WriteExecute = layout.MCP, true
+		dm.InaccessiblePaths = []string{"/run/credentials/" + p.DaemonUnit(layout.SidecarRole("other"))}
+		return dm
+	}
+	mcp, search := sidecar("db", "pg_password"), sidecar("search", "search_key")
 	coord := daemon(layout.Coord, "github_token")
 	watchdog := daemon(layout.Watchdog)
 	watchdog.ReadWritePaths = []string{p.DaemonState(layout.Watchdog)}
