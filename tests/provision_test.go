@@ -65,6 +65,11 @@ func TestProvisionLifecycle(t *testing.T) {
 			t.Errorf("user %s missing after provision", f.user(u))
 		}
 	}
+	for _, file := range []string{"/etc/subuid", "/etc/subgid"} {
+		if b, err := os.ReadFile(file); err == nil && strings.Contains(string(b), f.user("lead")+":") {
+			t.Errorf("%s gives agent %s a subordinate id range", file, f.user("lead"))
+		}
+	}
 	etc := "/etc/clem/" + f.name
 	checkOwner(t, etc+"/agents/lead/runner.toml", "root", f.user("lead"), 0o640)
 	checkOwner(t, etc+"/agents/lead/env", "root", f.user("lead"), 0o640)
@@ -197,6 +202,24 @@ func dropTable(t *testing.T, f *fleet) {
 			t.Fatalf("delete table %s: %v", tableName(f), err)
 		}
 	})
+}
+
+// TestProvisionRefusesForeignGroup: a group with a user's name but no such
+// user is someone else's; provision refuses before making anything.
+func TestProvisionRefusesForeignGroup(t *testing.T) {
+	f := newFleet(t, twoAgents)
+	g := f.user("lead")
+	if out, err := exec.Command("groupadd", g).CombinedOutput(); err != nil {
+		t.Fatalf("groupadd: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("groupdel", g).Run() })
+	r := f.clem(t, "provision", "--templates", filepath.Join(repoRoot, "systemd"), "--bin-dir", binDir)
+	if r.code == 0 || !strings.Contains(r.stderr, "group "+g+" already exists without its user") {
+		t.Fatalf("provision with a foreign group %s: exit %d\n%s", g, r.code, r.stderr)
+	}
+	if userExists(f.user("pipelock")) || len(f.leftovers()) > 0 {
+		t.Errorf("a refused provision changed the host: %v", f.leftovers())
+	}
 }
 
 // changeLines are the plan's change lines (+, ~, -).
@@ -356,4 +379,28 @@ func TestProvisionRefusesWritableBinaries(t *testing.T) {
 	if len(f.leftovers()) > 0 || userExists(f.user("lead")) {
 		t.Errorf("a refused provision changed the host: %v", f.leftovers())
 	}
+}
+
+// TestProvisionRefusesPlantedSymlink: a directory clem keeps inside one a
+// daemon owns (agent-vault's CA directory) replaced by a symlink is never
+// followed by root's chown or chmod.
+func TestProvisionRefusesPlantedSymlink(t *testing.T) {
+	f := newFleet(t, twoAgents)
+	f.provision(t)
+	target := t.TempDir()
+	os.Chmod(target, 0o755)
+	caDir := "/var/lib/clem/" + f.name + "/vault/ca"
+	os.RemoveAll(caDir)
+	if err := os.Symlink(target, caDir); err != nil {
+		t.Fatal(err)
+	}
+	r := f.clem(t, "provision", "--templates", filepath.Join(repoRoot, "systemd"), "--bin-dir", binDir)
+	if r.code == 0 || !strings.Contains(r.stderr, "is not a directory clem can take") {
+		t.Errorf("provision over a planted symlink: exit %d\n%s", r.code, r.stderr)
+	}
+	st, _ := os.Stat(target)
+	if sys := st.Sys().(*syscall.Stat_t); sys.Uid != 0 || st.Mode().Perm() != 0o755 {
+		t.Errorf("root followed the link: %s is now %d %04o", target, sys.Uid, st.Mode().Perm())
+	}
+	os.Remove(caDir)
 }

@@ -127,6 +127,31 @@ func Load(path string) (*Config, error) {
 	return Compile(path, f)
 }
 
+// LoadCA reads what the CA needs from path: its directory and every bound
+// host pattern, without the secrets. `agent-vault ca` uses it, so it runs
+// as the vault's user before the unit's credentials exist.
+func LoadCA(path string) (dir string, hosts []string, err error) {
+	var f File
+	if err := tomlconf.Load(path, &f); err != nil {
+		return "", nil, err
+	}
+	if f.CA.Dir == "" {
+		return "", nil, fmt.Errorf("%s: ca.dir is required", path)
+	}
+	for i, b := range f.Bindings {
+		list, err := hostpattern.ParseList(b.Hosts)
+		if err != nil {
+			return "", nil, fmt.Errorf("%s: binding[%d] (%s).hosts: %w", path, i, b.Name, err)
+		}
+		for _, h := range list {
+			if !contains(hosts, h.String()) {
+				hosts = append(hosts, h.String())
+			}
+		}
+	}
+	return f.CA.Dir, hosts, nil
+}
+
 // Compile validates f, reads its secrets and builds the engine. Every
 // problem is reported, one per line.
 func Compile(file string, f File) (*Config, error) {

@@ -162,11 +162,11 @@ func openAudit(cfg *config.Config) (*audit.Writer, error) {
 
 // CA prints the CA certificate for cfg (creating it if needed).
 func CA(path string) ([]byte, error) {
-	cfg, err := config.Load(path)
+	dir, hosts, err := config.LoadCA(path)
 	if err != nil {
 		return nil, err
 	}
-	authority, _, err := ca.LoadOrCreate(cfg.File.CA.Dir, cfg.Hosts)
+	authority, _, err := ca.LoadOrCreate(dir, hosts)
 	if err != nil {
 		return nil, err
 	}

@@ -60,7 +60,9 @@ func dirChange(d Dir) (string, error) {
 	return diff, nil
 }
 
-// ensureDir creates d or fixes its owner and mode.
+// ensureDir creates d or fixes its owner and mode, through a handle that
+// refuses a symlink: some of these directories sit in ones a daemon or an
+// agent owns, and root must never chown or chmod where a link points.
 func ensureDir(d Dir) error {
 	uid, gid, err := ids(d.Owner, d.Group)
 	if err != nil {
@@ -69,10 +71,15 @@ func ensureDir(d Dir) error {
 	if err := os.Mkdir(d.Path, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	if err := os.Lchown(d.Path, uid, gid); err != nil {
+	f, err := os.OpenFile(d.Path, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("%s is not a directory clem can take (a symlink or a file?): %w", d.Path, err)
+	}
+	defer f.Close()
+	if err := f.Chown(uid, gid); err != nil {
 		return err
 	}
-	return os.Chmod(d.Path, modeBits(d.Mode))
+	return f.Chmod(modeBits(d.Mode))
 }
 
 // fileChange says what ensureFile would do: "", "create", or what differs.

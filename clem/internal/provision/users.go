@@ -55,13 +55,18 @@ func ids(owner, group string) (int, int, error) {
 }
 
 // checkUser says whether u needs creating, and refuses a user of that name
-// that clem did not make: it is never touched.
+// that clem did not make: it is never touched. A group of that name
+// without the user belongs to someone else too (useradd --user-group would
+// fail on it).
 func checkUser(u User) (create bool, err error) {
 	_, comment, ok, err := lookupUser(u.Name)
 	if err != nil {
 		return false, err
 	}
 	if !ok {
+		if _, gerr := user.LookupGroup(u.Name); gerr == nil {
+			return false, fmt.Errorf("group %s already exists without its user; clem would make both: rename the project or agent in clem.yaml, or remove that group yourself", u.Name)
+		}
 		return true, nil
 	}
 	if comment != u.Comment {
@@ -76,7 +81,10 @@ func checkUser(u User) (create bool, err error) {
 func createUser(u User) error {
 	args := []string{"--comment", u.Comment, "--user-group"}
 	if u.Agent {
-		args = append(args, "--create-home", "--home-dir", u.Home, "--shell", "/bin/bash")
+		// No subordinate uid/gid ranges: with them (and newuidmap), an
+		// agent could run processes as uids its egress rule does not name.
+		args = append(args, "--create-home", "--home-dir", u.Home, "--shell", "/bin/bash",
+			"-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0")
 	} else {
 		args = append(args, "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", nologin())
 	}
