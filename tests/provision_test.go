@@ -404,3 +404,25 @@ func TestProvisionRefusesPlantedSymlink(t *testing.T) {
 	}
 	os.Remove(caDir)
 }
+
+// TestDeprovisionKeepUsers: --keep-users leaves the users and a manifest
+// naming them, so a later deprovision still removes them.
+func TestDeprovisionKeepUsers(t *testing.T) {
+	f := newFleet(t, twoAgents)
+	f.provision(t)
+	if r := f.clem(t, "deprovision", "--project", f.name, "--keep-users"); r.code != 0 {
+		t.Fatalf("deprovision --keep-users: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !userExists(f.user("lead")) || !userExists(f.user("pipelock")) {
+		t.Fatalf("--keep-users removed users")
+	}
+	if _, err := os.Stat("/etc/clem/" + f.name); err == nil {
+		t.Errorf("configs stayed with --keep-users")
+	}
+	if r := f.clem(t, "deprovision", "--project", f.name); r.code != 0 {
+		t.Fatalf("second deprovision: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if us := f.leftoverUsers(); len(us) > 0 {
+		t.Errorf("the kept users were not removed by the second deprovision: %v", us)
+	}
+}

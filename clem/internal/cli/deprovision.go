@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/clemhq/clem/clem/internal/layout"
 	"github.com/clemhq/clem/clem/internal/provision"
+	"github.com/clemhq/clem/shared/config"
 )
 
 func deprovisionCommand() *cli.Command {
@@ -35,6 +37,9 @@ egress table, the configs, credentials and directories, then the users.`,
 					return err
 				}
 				name = cfg.Project
+			}
+			if !config.NameRE.MatchString(name) {
+				return cli.Exit(fmt.Sprintf("--project %q is not a project name (%s)", name, config.NameRE), 2)
 			}
 			p := layout.New(layout.DefaultRoots(""), name, 0)
 			return provision.Deprovision(p, provision.DeprovisionOptions{

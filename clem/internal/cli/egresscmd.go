@@ -8,6 +8,7 @@ import (
 	"github.com/clemhq/clem/clem/internal/egress"
 	"github.com/clemhq/clem/clem/internal/layout"
 	"github.com/clemhq/clem/clem/internal/provision"
+	"github.com/clemhq/clem/shared/config"
 )
 
 func egressCommand() *cli.Command {
@@ -42,6 +43,9 @@ runs it once per boot, before any agent starts.`,
 func egressVerify(c *cli.Context) error {
 	var spec egress.Spec
 	if name := c.String("project"); name != "" {
+		if !config.NameRE.MatchString(name) {
+			return cli.Exit(fmt.Sprintf("--project %q is not a project name (%s)", name, config.NameRE), 2)
+		}
 		p := layout.New(layout.DefaultRoots(""), name, 0)
 		s, err := egress.LoadSpec(p.EgressSpec())
 		if err != nil {
@@ -73,6 +77,9 @@ func egressVerify(c *cli.Context) error {
 }
 
 func egressApply(c *cli.Context) error {
+	if !config.NameRE.MatchString(c.String("project")) {
+		return cli.Exit(fmt.Sprintf("--project %q is not a project name (%s)", c.String("project"), config.NameRE), 2)
+	}
 	p := layout.New(layout.DefaultRoots(""), c.String("project"), 0)
 	spec, err := egress.LoadSpec(p.EgressSpec())
 	if err != nil {

@@ -190,6 +190,15 @@ func Deprovision(p layout.Project, o DeprovisionOptions, out interface{ Write([]
 		}
 		a.say("- %s %s", c.Kind, c.Target)
 	}
+	if o.KeepUsers && len(m.Users) > 0 {
+		// The kept users stay on record, so a later deprovision removes them.
+		kept := &Manifest{Project: p.Name, Users: m.Users, Dirs: []string{p.State, p.StateDir()}}
+		if err := kept.Save(p.Manifest()); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "done: project removed; its %d users stay (a later `clem deprovision --project %s` removes them)\n", len(m.Users), p.Name)
+		return nil
+	}
 	if err := removePath(p.Manifest(), false); err != nil {
 		return err
 	}

@@ -111,8 +111,9 @@ const EnvDir = "CLEM_SYSTEMD_DIR"
 // FindTemplates returns the template directory for the clem binary at exe:
 // $CLEM_SYSTEMD_DIR when set (and then only it), else the first of
 // <dir of exe>/../share/clem/systemd (exe as given, then with symlinks
-// resolved), /usr/local/share/clem/systemd and /usr/share/clem/systemd that
-// holds target.tmpl. The error lists every place it looked.
+// resolved), <dir of exe>/../systemd (a checkout's bin/),
+// /usr/local/share/clem/systemd and /usr/share/clem/systemd that holds
+// target.tmpl. The error lists every place it looked.
 func FindTemplates(exe string) (string, error) {
 	if dir := os.Getenv(EnvDir); dir != "" {
 		if hasTemplates(dir) {
@@ -134,6 +135,8 @@ func FindTemplates(exe string) (string, error) {
 		if real, err := filepath.EvalSymlinks(exe); err == nil {
 			add(shareDir(real))
 		}
+		// A checkout's `make build`: bin/clem beside systemd/.
+		add(filepath.Join(filepath.Dir(shareDir(exe)), "..", "..", "systemd"))
 	}
 	for _, d := range systemDirs {
 		add(d)
