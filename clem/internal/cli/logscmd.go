@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -16,7 +18,8 @@ func logsCommand() *cli.Command {
 		Usage:     "show an agent's iteration transcripts: its text, tool calls and results, turns and cost",
 		ArgsUsage: "AGENT",
 		Flags: []cli.Flag{
-			configFlag(),
+			// -f is --follow here (as in tail and journalctl); the team file is --file.
+			&cli.StringFlag{Name: "file", Value: "clem.yaml", Usage: "the team `FILE`", EnvVars: []string{"CLEM_FILE"}},
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep following the newest iteration"},
 			&cli.BoolFlag{Name: "raw", Usage: "print the stream-json lines as recorded"},
 			&cli.IntFlag{Name: "iterations", Aliases: []string{"n"}, Value: 1, Usage: "how many of the latest iterations to show"},
@@ -39,7 +42,9 @@ func logsCommand() *cli.Command {
 				return err
 			}
 			if len(paths) == 0 {
-				if _, err := os.Stat(dir); err != nil {
+				if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+					return cli.Exit(fmt.Sprintf("agent %s has no state directory %s: is the project provisioned (sudo clem provision)?", a.Key, dir), 1)
+				} else if err != nil {
 					return cli.Exit(fmt.Sprintf("cannot read %s: %v (transcripts are readable by root and the watchdog's group: try sudo)", dir, err), 1)
 				}
 				fmt.Fprintf(c.App.Writer, "agent %s has no iterations yet\n", a.Key)

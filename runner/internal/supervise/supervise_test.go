@@ -177,6 +177,9 @@ sleep 300`)
 func TestMaxIteration(t *testing.T) {
 	s, l := newSup(t)
 	s.MaxIteration = 1500 * time.Millisecond
+	// Events every 0.1 s, but a loaded machine may pause the script longer
+	// than the default one-second stall timeout: only the hard limit may end it.
+	s.StallTimeout = 10 * time.Second
 	spec, pids := fakeCLI(t, `echo $$ >> "$PIDS"
 while :; do echo '{"type":"assistant"}'; sleep 0.1; done`)
 	res := s.Run(context.Background(), 3, spec, Hooks{})
