@@ -37,7 +37,7 @@ test-system: ## the fleet under real systemd with the real Claude Code CLI (root
 	@report=$$(mktemp /tmp/clem-system.XXXXXX); \
 	(cd tests && CLEM_SYSTEM_REPORT=$$report $(GO) test -count=1 -timeout 20m -run '^TestSystemFleet$$' . >$$report.log 2>&1); rc=$$?; \
 	[ $$rc -eq 0 ] || cat $$report.log; \
-	if [ -s $$report ]; then cat $$report; else echo "system: 0/5 scenarios passed (the fleet did not start)"; fi; \
+	if [ -s $$report ]; then cat $$report; else echo "system: 0/6 scenarios passed (the fleet did not start)"; fi; \
 	rm -f $$report $$report.log; exit $$rc
 
 demo: ## (root) a throwaway systemd runs a two-agent fleet against a fake model: a task done, exfiltration refused; then cleans up

@@ -30,11 +30,11 @@ watchdog:
 agents:
   lead:
     role: lead engineer
-    iteration: 30s
-    stall_timeout: 8s
+    iteration: 10m
   dev:
     role: developer
     iteration: 30s
+    stall_timeout: 8s
 `
 
 // systemFleet is a two-agent fleet running under real systemd with the
@@ -60,6 +60,7 @@ func TestSystemFleet(t *testing.T) {
 		{"exfiltration_refused", scenarioExfiltration},
 		{"stall_detected", scenarioStall},
 		{"runner_killed_alerts_once", scenarioKill},
+		{"operator_commands", scenarioOperator},
 		{"egress_table_deleted", scenarioEgressGone},
 	}
 	passed := 0

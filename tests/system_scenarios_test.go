@@ -24,15 +24,24 @@ func scenarioTask(t *testing.T, s *systemFleet) {
 		fakemodel.Call("mcp__coord__update_task", map[string]any{"id": "1", "status": "done", "note": "CHANGELOG.md written"}),
 		fakemodel.Text("Task 1 is done."))
 	before := s.state("lead").Iteration
+	lastEnd := s.state("lead").Last.Ended
 	body := filepath.Join(s.f.dir, "task1.md")
 	writeFile(t, body, "Please write CHANGELOG.md.\n\n"+fakemodel.Marker("task1")+"\n")
 	if out, code := s.clem(t, "task", "add", "--body", body, "--to", "lead", "Write the changelog"); code != 0 || !strings.Contains(out, "task 1 added") {
 		t.Fatalf("clem task add: exit %d\n%s", code, out)
 	}
-	s.narrate(t, "a person posts a task for the lead", `$ clem task add "Write the changelog" --to lead`)
+	added := time.Now()
+	s.narrate(t, "a person posts a task for the lead (its next timed iteration is 10 minutes away)", `$ clem task add "Write the changelog" --to lead`)
+	seen := map[string]bool{}
 	done := waitFor2(120*time.Second, func() bool {
-		out, _ := s.clem(t, "task", "list", "--state", "done")
-		return strings.Contains(out, "Write the changelog")
+		out, _ := s.clem(t, "task", "show", "1")
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "state:") && !seen[l] {
+				seen[l] = true
+				s.narrate(t, "  "+time.Since(added).Round(time.Second).String()+" after posting", "  task 1 "+strings.TrimSpace(l))
+			}
+		}
+		return strings.Contains(out, "state:   done")
 	})
 	if !done {
 		out, _ := s.clem(t, "task", "list")
@@ -48,8 +57,16 @@ func scenarioTask(t *testing.T, s *systemFleet) {
 			lead = a.State.Last
 		}
 	}
-	if lead == nil || lead.Turns < 4 || lead.SessionID == "" || lead.IsError || st == nil {
-		t.Errorf("clem status --json: lead's last iteration = %+v, want the task's (4 turns, a session)", lead)
+	if lead == nil || lead.Turns < 4 || lead.SessionID == "" || lead.IsError || lead.CostUSD <= 0 || st == nil {
+		t.Errorf("clem status --json: lead's last iteration = %+v, want the task's (4 turns, a session, a cost)", lead)
+	}
+	// coord woke the lead: its 10-minute interval had not come round; the
+	// runner waits at most min_gap (30 s) after its last iteration.
+	if lead != nil && lead.Started.After(maxTime(added, lastEnd.Add(30*time.Second)).Add(15*time.Second)) {
+		t.Errorf("the task's iteration started at %v, %v after the task was added: coord did not wake the lead", lead.Started, lead.Started.Sub(added))
+	}
+	if logs, code := s.clem(t, "logs", "lead"); code != 0 || !strings.Contains(logs, "mcp__coord__claim_task") || !strings.Contains(logs, "result: ok") {
+		t.Errorf("clem logs lead: exit %d, does not show the claim and the result:\n%s", code, logs)
 	}
 	results := s.model.ToolResults("task1")
 	if len(results) < 3 {
@@ -130,6 +147,8 @@ func scenarioExfiltration(t *testing.T, s *systemFleet) {
 		"curl through the proxy (run by the agent):\n"+curl+
 			"\ncurl straight to "+cmPublic4+", around the proxy (the kernel's nftables rule refuses it):\n"+direct+"\ncat of its env file (placeholders only, no real key):\n"+cat+
 			"\npipelock's audit log, the refusals:\n"+strings.Join(lines, "\n"))
+	status, _ := s.clem(t, "status")
+	s.narrate(t, "$ clem status (see LAST EGRESS REFUSAL)", status)
 }
 
 // scenarioStall: a model that stops streaming mid-answer is detected as a
@@ -137,14 +156,14 @@ func scenarioExfiltration(t *testing.T, s *systemFleet) {
 // one runs.
 func scenarioStall(t *testing.T, s *systemFleet) {
 	s.model.SetScript("task3", fakemodel.Stall())
-	stallsBefore := s.state("lead").Stalls
+	stallsBefore := s.state("dev").Stalls
 	added := time.Now()
-	if out, code := s.clem(t, "task", "add", "Think hard "+fakemodel.Marker("task3"), "--to", "lead"); code != 0 {
+	if out, code := s.clem(t, "task", "add", "Think hard "+fakemodel.Marker("task3"), "--to", "dev"); code != 0 {
 		t.Fatalf("clem task add: exit %d\n%s", code, out)
 	}
-	// The lead may first wait out its min_gap (30 s) after task 1.
+	// dev may first wait out its min_gap (30 s) after task 2.
 	var started time.Time
-	st := s.waitState(t, "lead", 120*time.Second, func(st *runstate.State) bool {
+	st := s.waitState(t, "dev", 120*time.Second, func(st *runstate.State) bool {
 		if c := st.Current; c != nil && started.IsZero() && len(s.model.MessageRequests("task3")) > 0 {
 			started = c.Started
 		}
@@ -157,7 +176,7 @@ func scenarioStall(t *testing.T, s *systemFleet) {
 		t.Errorf("the stall was handled after %v, want within stall_timeout (8s) + 30s", took)
 	}
 	stalled := st.Last.Iteration
-	next := s.waitState(t, "lead", 150*time.Second, func(st *runstate.State) bool { return st.Last != nil && st.Last.Iteration > stalled })
+	next := s.waitState(t, "dev", 150*time.Second, func(st *runstate.State) bool { return st.Last != nil && st.Last.Iteration > stalled })
 	if next == nil || next.Last.Iteration <= stalled || next.Last.Stalled {
 		t.Errorf("no iteration ran after the stalled one (%d): %+v", stalled, next)
 	}
@@ -193,6 +212,36 @@ func scenarioKill(t *testing.T, s *systemFleet) {
 	}
 	if n := len(resolved) - len(resolved0); n != 1 {
 		t.Errorf("the watchdog sent %d recovery messages, want exactly 1", n)
+	}
+}
+
+// scenarioOperator: clem restart, down and up act on one agent; an agent
+// stopped on purpose raises no alert.
+func scenarioOperator(t *testing.T, s *systemFleet) {
+	unit := s.f.unit("agent-dev")
+	inv := s.m.Show(t, unit, "InvocationID")["InvocationID"]
+	if out, code := s.clem(t, "restart", "dev"); code != 0 {
+		t.Fatalf("clem restart dev: exit %d\n%s", code, out)
+	}
+	if got := s.m.Show(t, unit, "InvocationID")["InvocationID"]; got == inv || got == "" {
+		t.Errorf("clem restart dev did not start a new invocation (%s)", got)
+	}
+	raised0, _ := s.alerts(t, "agent dev")
+	if out, code := s.clem(t, "down", "dev"); code != 0 {
+		t.Fatalf("clem down dev: exit %d\n%s", code, out)
+	}
+	if st := s.m.Show(t, unit, "ActiveState")["ActiveState"]; st != "inactive" {
+		t.Errorf("after clem down dev the unit is %s, want inactive", st)
+	}
+	time.Sleep(5 * time.Second) // several watchdog rounds
+	if raised, _ := s.alerts(t, "agent dev"); len(raised) != len(raised0) {
+		t.Errorf("an agent stopped on purpose raised alerts:\n%s", strings.Join(raised[len(raised0):], "\n"))
+	}
+	if out, code := s.clem(t, "up", "dev"); code != 0 {
+		t.Fatalf("clem up dev: exit %d\n%s", code, out)
+	}
+	if st := waitProp(t, s.m, unit, "ActiveState", 30*time.Second, func(v string) bool { return v == "active" }); st != "active" {
+		t.Errorf("after clem up dev the unit is %s", st)
 	}
 }
 
@@ -245,4 +294,11 @@ func withoutToolSearch(rs []fakemodel.ToolResult) []fakemodel.ToolResult {
 		}
 	}
 	return out
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
