@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/clemhq/clem/clem/internal/hostcmd"
 	"github.com/clemhq/clem/clem/internal/layout"
 	"github.com/clemhq/clem/clem/internal/provision"
 	"github.com/clemhq/clem/shared/config"
@@ -46,7 +47,7 @@ egress table, the configs, credentials and directories, then the users.`,
 				KeepUsers: c.Bool("keep-users"),
 				KeepHomes: c.Bool("keep-homes"),
 				DryRun:    dry,
-				Systemd:   provision.SystemdRunning(),
+				Systemd:   hostcmd.SystemdRunning(),
 			}, c.App.Writer)
 		},
 	}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/clemhq/clem/clem/internal/fleet"
+	"github.com/clemhq/clem/clem/internal/hostcmd"
 	"github.com/clemhq/clem/clem/internal/layout"
 	"github.com/clemhq/clem/shared/config"
 )
@@ -70,7 +70,7 @@ func needRootSystemd(what string) error {
 	if os.Geteuid() != 0 {
 		return cli.Exit("clem "+what+" starts and stops system services: run it with sudo", 1)
 	}
-	if !fleet.Running() {
+	if !hostcmd.SystemdRunning() {
 		return cli.Exit("clem "+what+": systemd is not running as PID 1 here; clem's units need it (try `sudo make demo` for a throwaway systemd)", 1)
 	}
 	return nil
@@ -101,7 +101,7 @@ func upCommand() *cli.Command {
 			if c.NArg() == 0 {
 				args = []string{"enable", "--now"}
 			}
-			if err := fleet.Systemctl(append(args, units...)...); err != nil {
+			if err := hostcmd.Systemctl(append(args, units...)...); err != nil {
 				return err
 			}
 			fmt.Fprintf(c.App.Writer, "started %v; `clem status` shows how they are doing\n", units)
@@ -132,7 +132,7 @@ func downCommand() *cli.Command {
 			if c.NArg() == 0 {
 				args = []string{"disable", "--now"}
 			}
-			if err := fleet.Systemctl(append(args, units...)...); err != nil {
+			if err := hostcmd.Systemctl(append(args, units...)...); err != nil {
 				return err
 			}
 			fmt.Fprintf(c.App.Writer, "stopped %v\n", units)
@@ -163,7 +163,7 @@ func restartCommand() *cli.Command {
 			} else if units, err = agentUnits(c, cfg, p); err != nil {
 				return err
 			}
-			if err := fleet.Systemctl(append([]string{"restart"}, units...)...); err != nil {
+			if err := hostcmd.Systemctl(append([]string{"restart"}, units...)...); err != nil {
 				return err
 			}
 			fmt.Fprintf(c.App.Writer, "restarted %v\n", units)

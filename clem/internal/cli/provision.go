@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/clemhq/clem/clem/internal/hostcmd"
 	"github.com/clemhq/clem/clem/internal/layout"
 	"github.com/clemhq/clem/clem/internal/provision"
 	"github.com/clemhq/clem/clem/internal/vault"
@@ -66,13 +67,13 @@ func provisionAction(c *cli.Context) error {
 	if in.Secret, err = vaultSecrets(c, cfg); err != nil {
 		return err
 	}
-	if in.Units, err = unitRenderer(c, in); err != nil {
+	if in.Units, err = unitRenderer(c); err != nil {
 		return err
 	}
 	_, err = provision.Run(in, provision.Options{
 		DryRun:  dry,
 		Out:     c.App.Writer,
-		Systemd: provision.SystemdRunning(),
+		Systemd: hostcmd.SystemdRunning(),
 		Only:    c.Args().Slice(),
 	})
 	return err

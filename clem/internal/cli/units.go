@@ -7,13 +7,12 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/clemhq/clem/clem/internal/provision"
 	"github.com/clemhq/clem/clem/internal/units"
 )
 
 // unitRenderer loads the unit templates (--templates, or found beside
-// this clem) and renders them from the desired state.
-func unitRenderer(c *cli.Context, in *provision.Inputs) (func(*provision.Desired) (map[string][]byte, error), error) {
+// this clem) and returns their renderer.
+func unitRenderer(c *cli.Context) (func(units.Data) (map[string][]byte, error), error) {
 	dir := c.String("templates")
 	if dir == "" {
 		exe, err := os.Executable()
@@ -43,5 +42,5 @@ func unitRenderer(c *cli.Context, in *provision.Inputs) (func(*provision.Desired
 	if err != nil {
 		return nil, err
 	}
-	return func(*provision.Desired) (map[string][]byte, error) { return set.Render(provision.UnitData(in)) }, nil
+	return set.Render, nil
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/clemhq/clem/clem/internal/hostcmd"
 	"github.com/clemhq/clem/clem/internal/layout"
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/config"
@@ -45,7 +46,7 @@ type Status struct {
 // Collect reads unit states (one systemctl call), each runner's state file
 // and the tail of pipelock's audit log.
 func Collect(cfg *config.Config, p layout.Project) *Status {
-	st := &Status{Project: p.Name, Systemd: Running(), Daemons: map[string]UnitState{}}
+	st := &Status{Project: p.Name, Systemd: hostcmd.SystemdRunning(), Daemons: map[string]UnitState{}}
 	var units []string
 	for _, r := range layout.DaemonRoles {
 		units = append(units, p.DaemonUnit(r))

@@ -4,35 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/clemhq/clem/clem/internal/hostcmd"
 )
-
-// Running reports whether systemd is PID 1 here.
-func Running() bool {
-	st, err := os.Stat("/run/systemd/system")
-	return err == nil && st.IsDir()
-}
-
-// Systemctl runs systemctl with args and returns its error with output.
-func Systemctl(args ...string) error {
-	out, err := exec.Command(systemctlPath(), args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("systemctl %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
-}
-
-func systemctlPath() string {
-	for _, p := range []string{"/usr/bin/systemctl", "/bin/systemctl"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "systemctl"
-}
 
 // UnitState is what status shows of one unit.
 type UnitState struct {
@@ -47,7 +24,7 @@ type UnitState struct {
 // Show reads the state of units with one systemctl call.
 func Show(units []string) (map[string]UnitState, error) {
 	args := append([]string{"show", "--no-pager", "-p", "Id,LoadState,ActiveState,SubState,Result,NRestarts"}, units...)
-	out, err := exec.Command(systemctlPath(), args...).Output()
+	out, err := exec.Command(hostcmd.Path("systemctl"), args...).Output()
 	if err != nil {
 		return nil, fmt.Errorf("systemctl show: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/clemhq/clem/clem/internal/egress"
+	"github.com/clemhq/clem/clem/internal/hostcmd"
 	"github.com/clemhq/clem/clem/internal/layout"
 )
 
@@ -127,6 +128,7 @@ type applier struct {
 	in      *Inputs
 	o       Options
 	m       *Manifest
+	d       *Desired        // rebuilt once the users exist and again after the CA step
 	changed map[string]bool // paths written this run
 }
 
@@ -146,7 +148,7 @@ func (a *applier) apply(removeStale bool) error {
 			return fmt.Errorf("state directory: %w", err)
 		}
 	}
-	if err := a.record(func(m *Manifest) { m.Dirs = addNew(addNew(m.Dirs, p.State), p.StateDir()) }); err != nil {
+	if err := a.record(func(m *Manifest) { m.Dirs = appendNew(appendNew(m.Dirs, p.State), p.StateDir()) }); err != nil {
 		return err
 	}
 	steps := []struct {
@@ -155,7 +157,7 @@ func (a *applier) apply(removeStale bool) error {
 	}{
 		{"users", a.users},
 		{"directories", a.dirs},
-		{"files", func() error { return a.files(func(f File) bool { return f.Kind != "unit" }) }},
+		{"files", func() error { return a.files(func(f File) bool { return f.Kind != "unit" && f.Kind != "trust" }) }},
 		{"broker CA", a.ca},
 		{"egress", a.egress},
 		{"units", a.units},
@@ -175,8 +177,20 @@ func (a *applier) apply(removeStale bool) error {
 	return a.reloadChanged()
 }
 
-// desired rebuilds the desired state with what earlier steps made (uids, CA).
-func (a *applier) desired() (*Desired, error) { return build(a.in, a.o) }
+// desired is the desired state with what earlier steps made; refresh
+// recomputes it once they changed its inputs (the users' uids, the CA).
+func (a *applier) desired() (*Desired, error) {
+	if a.d == nil {
+		return a.refresh()
+	}
+	return a.d, nil
+}
+
+func (a *applier) refresh() (*Desired, error) {
+	d, err := build(a.in, a.o)
+	a.d = d
+	return d, err
+}
 
 func (a *applier) users() error {
 	d, err := a.desired()
@@ -189,11 +203,11 @@ func (a *applier) users() error {
 			return err
 		}
 		if err := a.record(func(m *Manifest) {
-			m.Users = addNew(m.Users, u.Name)
+			m.Users = appendNew(m.Users, u.Name)
 			if u.Agent {
 				// useradd makes the home: record it with the user.
-				m.Dirs = addNew(m.Dirs, u.Home)
-				m.Homes = addNew(m.Homes, u.Home)
+				m.Dirs = appendNew(m.Dirs, u.Home)
+				m.Homes = appendNew(m.Homes, u.Home)
 			}
 		}); err != nil {
 			return err
@@ -205,7 +219,8 @@ func (a *applier) users() error {
 			a.say("+ user %s", u.Name)
 		}
 	}
-	return nil
+	_, err = a.refresh() // the configs name the new users' uids
+	return err
 }
 
 func (a *applier) dirs() error {
@@ -219,9 +234,9 @@ func (a *applier) dirs() error {
 			return err
 		}
 		if err := a.record(func(m *Manifest) {
-			m.Dirs = addNew(m.Dirs, dir.Path)
+			m.Dirs = appendNew(m.Dirs, dir.Path)
 			if dir.KeepContent {
-				m.Homes = addNew(m.Homes, dir.Path)
+				m.Homes = appendNew(m.Homes, dir.Path)
 			}
 		}); err != nil {
 			return err
@@ -250,7 +265,7 @@ func (a *applier) files(which func(File) bool) error {
 		if err != nil {
 			return err
 		}
-		if err := a.record(func(m *Manifest) { m.Files = addNew(m.Files, f.Path) }); err != nil {
+		if err := a.record(func(m *Manifest) { m.Files = appendNew(m.Files, f.Path) }); err != nil {
 			return err
 		}
 		if ch == "" {
@@ -278,8 +293,11 @@ func (a *applier) ca() error {
 	if !bytes.Equal(pem, a.in.VaultCA) {
 		a.in.VaultCA = pem
 		a.say("~ agent-vault CA (new certificate)")
+		if _, err := a.refresh(); err != nil {
+			return err
+		}
 	}
-	return a.files(func(f File) bool { return f.Kind == "agent" })
+	return a.files(func(f File) bool { return f.Kind == "trust" })
 }
 
 func (a *applier) egress() error {
@@ -314,13 +332,13 @@ func (a *applier) units() error {
 	}
 	for _, f := range d.Files {
 		if f.Kind == "unit" {
-			if err := a.record(func(m *Manifest) { m.Units = addNew(m.Units, filepath.Base(f.Path)) }); err != nil {
+			if err := a.record(func(m *Manifest) { m.Units = appendNew(m.Units, filepath.Base(f.Path)) }); err != nil {
 				return err
 			}
 		}
 	}
 	if len(a.changed) > before && a.o.Systemd {
-		if err := systemctl("daemon-reload"); err != nil {
+		if err := hostcmd.Systemctl("daemon-reload"); err != nil {
 			return err
 		}
 		a.say("~ systemctl daemon-reload")

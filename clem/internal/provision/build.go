@@ -51,7 +51,7 @@ func Build(in *Inputs) (*Desired, error) {
 	}
 	d.Files = append(d.Files, File{Path: p.TmpfilesConf(), Mode: 0o644, Data: tmpfiles(d, p), Kind: "tmpfiles"})
 	if in.Units != nil {
-		units, err := in.Units(d)
+		units, err := in.Units(UnitData(in))
 		if err != nil {
 			return nil, fmt.Errorf("render units: %w", err)
 		}
@@ -172,7 +172,11 @@ func agentFiles(in *Inputs, d *Desired, a *config.Agent) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		d.Files = append(d.Files, File{Path: p.AgentFile(a.Key, name), Group: a.User, Mode: 0o640, Data: data, Kind: "agent"})
+		kind := "agent"
+		if name == layout.CACert || name == layout.CABundle {
+			kind = "trust" // written after agent-vault made its CA
+		}
+		d.Files = append(d.Files, File{Path: p.AgentFile(a.Key, name), Group: a.User, Mode: 0o640, Data: data, Kind: kind})
 		return nil
 	}
 	runner, err := runnerConfig(in, a)

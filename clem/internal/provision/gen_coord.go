@@ -16,7 +16,7 @@ type coordFile struct {
 	Operators []string       `toml:"operators"`
 	MCP       coordListen    `toml:"mcp"`
 	Socket    coordSocket    `toml:"socket"`
-	State     coordDir       `toml:"state"`
+	State     dirTOML        `toml:"state"`
 	Audit     auditTOML      `toml:"audit"`
 	GitHub    *coordGitHub   `toml:"github,omitempty"`
 	Slack     *coordChannels `toml:"slack,omitempty"`
@@ -34,7 +34,7 @@ type coordSocket struct {
 	OperatorUIDs []uint32 `toml:"operator_uids"`
 }
 
-type coordDir struct {
+type dirTOML struct {
 	Dir string `toml:"dir"`
 }
 
@@ -87,7 +87,7 @@ func coordConfig(in *Inputs) ([]byte, error) {
 			WatchdogUIDs: []uint32{in.uid(p.User(layout.Watchdog))},
 			OperatorUIDs: operatorUIDs(cfg.Path),
 		},
-		State: coordDir{Dir: p.DaemonState(layout.Coord)},
+		State: dirTOML{Dir: p.DaemonState(layout.Coord)},
 		Audit: audit(p, layout.Coord),
 	}
 	switch co.Backend {

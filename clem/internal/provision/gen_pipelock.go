@@ -139,12 +139,3 @@ func brokeredOf(cfg *config.Config, a *config.Agent) []*config.Secret {
 	}
 	return out
 }
-
-func appendNew(ss []string, s string) []string {
-	for _, x := range ss {
-		if x == s {
-			return ss
-		}
-	}
-	return append(ss, s)
-}

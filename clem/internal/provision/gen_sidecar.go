@@ -11,7 +11,7 @@ import (
 type scFile struct {
 	Admin    scSocket   `toml:"admin"`
 	Audit    auditTOML  `toml:"audit"`
-	Children coordDir   `toml:"children"`
+	Children dirTOML    `toml:"children"`
 	Clients  []scClient `toml:"client"`
 	Servers  []scServer `toml:"server"`
 }
@@ -52,7 +52,7 @@ func sidecarConfig(in *Inputs, sc *config.Sidecar) ([]byte, error) {
 	f := scFile{
 		Admin:    scSocket{Socket: p.SidecarAdmin(sc.Name)},
 		Audit:    audit(p, role),
-		Children: coordDir{Dir: p.RunDir(role) + "/children"},
+		Children: dirTOML{Dir: p.RunDir(role) + "/children"},
 	}
 	for _, k := range agents {
 		f.Clients = append(f.Clients, scClient{Name: k, UIDs: []uint32{in.uid(p.User(k))}})

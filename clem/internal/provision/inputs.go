@@ -2,6 +2,7 @@ package provision
 
 import (
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/clem/internal/units"
 	"github.com/clemhq/clem/shared/config"
 	"github.com/clemhq/clem/shared/secret"
 )
@@ -10,8 +11,8 @@ import (
 type Inputs struct {
 	Cfg  *config.Config
 	Proj layout.Project
-	// UID and GID look users up on the host; ok is false for a user that
-	// does not exist yet (a dry run on a fresh host).
+	// UID looks a user up on the host; ok is false for a user that does
+	// not exist yet (a dry run on a fresh host).
 	UID func(user string) (uid uint32, ok bool)
 	// Secret returns a vault value; ok is false when the vault lacks it.
 	Secret func(name string) (secret.Value, bool)
@@ -21,8 +22,8 @@ type Inputs struct {
 	VaultCA []byte
 	// SystemRoots is the host's CA bundle, the base of the agents' bundle.
 	SystemRoots []byte
-	// Units renders the unit files; nil skips them (tests of the configs).
-	Units func(d *Desired) (map[string][]byte, error)
+	// Units renders the unit files from UnitData; nil skips them.
+	Units func(units.Data) (map[string][]byte, error)
 }
 
 func (in *Inputs) uid(user string) uint32 {

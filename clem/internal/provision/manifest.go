@@ -52,7 +52,8 @@ func (m *Manifest) Save(path string) error {
 	return fsutil.WriteFileAtomic(path, append(b, '\n'), 0o600)
 }
 
-func addNew(ss []string, s string) []string {
+// appendNew appends s unless ss holds it already.
+func appendNew(ss []string, s string) []string {
 	if slices.Contains(ss, s) {
 		return ss
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/clemhq/clem/clem/internal/egress"
+	"github.com/clemhq/clem/clem/internal/hostcmd"
 	"github.com/clemhq/clem/clem/internal/layout"
 )
 
@@ -36,13 +37,13 @@ func (a *applier) remove(c Change) error {
 	case "file":
 		unit := strings.HasPrefix(c.Target, a.in.Proj.Units+"/")
 		if unit && a.o.Systemd {
-			_ = systemctl("disable", "--now", filepath.Base(c.Target)) // already stopped or unknown is fine
+			_ = hostcmd.Systemctl("disable", "--now", filepath.Base(c.Target)) // already stopped or unknown is fine
 		}
 		if err := removePath(c.Target, false); err != nil {
 			return err
 		}
 		if unit && a.o.Systemd {
-			if err := systemctl("daemon-reload"); err != nil {
+			if err := hostcmd.Systemctl("daemon-reload"); err != nil {
 				return err
 			}
 		}
@@ -81,14 +82,14 @@ func (a *applier) reloadChanged() error {
 	p := a.in.Proj
 	for _, r := range roles(a.in.Cfg) {
 		if a.changedUnder(p.DaemonConfig(r)) || a.changedUnder(p.CredDir(r)) {
-			if err := systemctl("try-reload-or-restart", p.DaemonUnit(r)); err != nil {
+			if err := hostcmd.Systemctl("try-reload-or-restart", p.DaemonUnit(r)); err != nil {
 				return err
 			}
 		}
 	}
 	for _, ag := range a.in.Cfg.Agents {
 		if a.changedUnder(p.AgentDir(ag.Key)) {
-			if err := systemctl("try-restart", p.AgentUnit(ag.Key)); err != nil {
+			if err := hostcmd.Systemctl("try-restart", p.AgentUnit(ag.Key)); err != nil {
 				return err
 			}
 		}

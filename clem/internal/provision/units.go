@@ -39,8 +39,7 @@ func UnitData(in *Inputs) units.Data {
 		}
 		d.Daemons = append(d.Daemons, dm)
 	}
-	pinned := egressSpec(in) != nil
-	if pinned {
+	if anyPinned(cfg) {
 		d.Egress = &units.Egress{Unit: p.EgressUnit(), Exec: p.Bin("clem") + " egress apply --project " + p.Name}
 	}
 	for _, a := range cfg.Agents {
@@ -78,4 +77,15 @@ func cpuQuota(s string) string {
 		return s // the loader validated it; the renderer rejects anything odd
 	}
 	return strconv.FormatFloat(cores*100, 'f', -1, 64) + "%"
+}
+
+// anyPinned reports whether some agent's egress is pinned (and so the
+// project has an egress table to restore at boot).
+func anyPinned(cfg *config.Config) bool {
+	for _, a := range cfg.Agents {
+		if a.EgressEff.IsEnabled() {
+			return true
+		}
+	}
+	return false
 }

@@ -3,11 +3,11 @@ package provision
 import (
 	"errors"
 	"fmt"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
+
+	"github.com/clemhq/clem/clem/internal/hostcmd"
 )
 
 // lookupUser returns the user's uid and GECOS comment; ok is false when no
@@ -89,10 +89,7 @@ func createUser(u User) error {
 		args = append(args, "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", nologin())
 	}
 	args = append(args, u.Name)
-	if out, err := exec.Command(tool("useradd"), args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("useradd %s: %v: %s", u.Name, err, strings.TrimSpace(string(out)))
-	}
-	return nil
+	return hostcmd.Run("useradd", args...)
 }
 
 // deleteUser runs userdel (its home is a Dir, removed separately); a user
@@ -102,14 +99,11 @@ func deleteUser(name string) error {
 	if err != nil || !ok {
 		return err
 	}
-	if out, err := exec.Command(tool("userdel"), name).CombinedOutput(); err != nil {
-		return fmt.Errorf("userdel %s: %v: %s", name, err, strings.TrimSpace(string(out)))
-	}
-	return nil
+	return hostcmd.Run("userdel", name)
 }
 
 func nologin() string {
-	if p := tool("nologin"); filepath.IsAbs(p) {
+	if p := hostcmd.Path("nologin"); filepath.IsAbs(p) {
 		return p
 	}
 	return "/bin/false"
