@@ -65,7 +65,7 @@ func scenarioTask(t *testing.T, s *systemFleet) {
 	if lead != nil && lead.Started.After(maxTime(added, lastEnd.Add(30*time.Second)).Add(15*time.Second)) {
 		t.Errorf("the task's iteration started at %v, %v after the task was added: coord did not wake the lead", lead.Started, lead.Started.Sub(added))
 	}
-	if logs, code := s.clem(t, "logs", "lead"); code != 0 || !strings.Contains(logs, "mcp__coord__claim_task") || !strings.Contains(logs, "result: ok") {
+	if logs, code := s.clem(t, "logs", "lead"); code != 0 || !strings.Contains(logs, "mcp__coord__claim_task") || !strings.Contains(logs, "■ done:") {
 		t.Errorf("clem logs lead: exit %d, does not show the claim and the result:\n%s", code, logs)
 	}
 	results := s.model.ToolResults("task1")

@@ -30,7 +30,7 @@ func logsCommand() *cli.Command {
 				return err
 			}
 			dir := p.AgentState(a.Key)
-			render := fleet.Render
+			render := func(w io.Writer, r io.Reader) error { return fleet.Render(w, r, a.Runtime) }
 			if c.Bool("raw") {
 				render = func(w io.Writer, r io.Reader) error { _, err := io.Copy(w, r); return err }
 			}

@@ -1,7 +1,6 @@
 package events
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -63,23 +62,5 @@ func TestCodexAndPlain(t *testing.T) {
 	p.Line([]byte(""))
 	if s := p.Summary(); s.Result != "all good" || s.IsError {
 		t.Errorf("command = %+v", s)
-	}
-}
-
-func TestRender(t *testing.T) {
-	for _, tc := range []struct{ line, want string }{
-		{ccInit, "· session ecac961c-996c-4588-9e00-733bfc4b2371, model claude-sonnet-4-5"},
-		{ccText, "hi there"},
-		{ccTool, `▶ Bash {"command":"ls"}`},
-		{`{"type":"user","message":{"content":[{"type":"tool_result","content":"a\u001b[2Jb","is_error":true}]}}`, "◀ error: a[2Jb"},
-		{ccResOK, "■ done: 1 turns, $0.0656\nhi there"},
-		{"plain \x1b]0;title\x07text", "plain ]0;titletext"},
-	} {
-		if got := Render("claude-code", []byte(tc.line)); got != tc.want {
-			t.Errorf("Render(%.40q) = %q, want %q", tc.line, got, tc.want)
-		}
-	}
-	if got := Render("claude-code", []byte(`{"type":"assistant","message":{"content":[{"type":"text","text":"`+strings.Repeat("x", 5000)+`"}]}}`)); len(got) > 2010 {
-		t.Errorf("long text rendered in %d bytes", len(got))
 	}
 }

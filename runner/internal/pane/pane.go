@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/clemhq/clem/runner/internal/agentcmd"
-	"github.com/clemhq/clem/runner/internal/events"
+	"github.com/clemhq/clem/shared/streamview"
 )
 
 // drainWait is how long what the CLI left in its group gets between
@@ -177,9 +177,9 @@ func (p *pane) pump(r *os.File, kind byte, stdout bool) {
 func (p *pane) forward(kind byte, line []byte, stdout bool) {
 	p.send(kind, line)
 	if stdout {
-		p.show(events.Render(p.runtime, line))
+		p.show(streamview.Render(p.runtime, line))
 	} else {
-		p.show("! " + events.Render("", line))
+		p.show("! " + streamview.Render("", line))
 	}
 }
 
