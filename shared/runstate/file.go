@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"unicode"
 
 	"github.com/clemhq/clem/shared/fsutil"
@@ -49,20 +50,44 @@ func Write(dir string, s *State) error {
 // Read reads and parses a state file (a path, usually StatePath(dir)). A
 // missing file is an error that satisfies errors.Is(err, fs.ErrNotExist).
 func Read(path string) (*State, error) {
-	f, err := os.Open(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("state file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxStateSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("state file %s: %w", path, err)
+		return nil, err
 	}
 	s, err := Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// ReadFile reads a state file the way root and the watchdog must read a
+// file in a directory the agent controls: no symlink followed, no blocking
+// on a FIFO, a regular file of at most MaxStateSize bytes.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("state file %s is a symbolic link; the runner writes a regular file", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("state file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("state file %s is not a regular file (%v)", path, fi.Mode().Type())
+	}
+	if fi.Size() > MaxStateSize {
+		return nil, fmt.Errorf("state file %s: %d bytes, more than %d", path, fi.Size(), MaxStateSize)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxStateSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	return data, nil
 }
 
 // Parse decodes a state file and checks it: the agent's user writes it, so

@@ -3,11 +3,9 @@ package fleet
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/clemhq/clem/clem/internal/hostcmd"
@@ -69,7 +67,7 @@ func Collect(cfg *config.Config, p layout.Project) *Status {
 	for _, a := range cfg.Agents {
 		as := AgentStatus{Agent: a.Key, Name: a.Name, Unit: states[p.AgentUnit(a.Key)], Refusal: refusals[a.Key]}
 		as.Unit.Unit = p.AgentUnit(a.Key)
-		s, err := readState(runstate.StatePath(p.AgentState(a.Key)))
+		s, err := runstate.Read(runstate.StatePath(p.AgentState(a.Key)))
 		switch {
 		case err == nil:
 			as.State = s
@@ -80,32 +78,6 @@ func Collect(cfg *config.Config, p layout.Project) *Status {
 		st.Agents = append(st.Agents, as)
 	}
 	return st
-}
-
-// maxState bounds a state file; a real one is a few KiB.
-const maxState = 64 << 10
-
-// readState reads a runner's state file the way root must read a file in a
-// directory the agent controls: no symlinks followed, no blocking on a
-// FIFO, a regular file of bounded size only.
-func readState(path string) (*runstate.State, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() || st.Size() > maxState {
-		return nil, fmt.Errorf("%s is not a regular file of at most %d bytes", path, maxState)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxState+1))
-	if err != nil {
-		return nil, err
-	}
-	return runstate.Parse(b)
 }
 
 // auditTail is how much of the audit log status reads: the newest

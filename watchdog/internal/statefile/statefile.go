@@ -5,16 +5,14 @@
 // parse (runstate.Parse) with the fields the watchdog's rules rely on.
 // Only the watchdog imports it.
 //
-// The runner owns the format (shared/runstate); runstate.Read opens the
-// path plainly, this reader adds the safe open.
+// The runner owns the format and the safe open (shared/runstate); this
+// reader adds the checks the watchdog's rules rely on.
 package statefile
 
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"syscall"
 
 	"github.com/clemhq/clem/shared/runstate"
 )
@@ -49,32 +47,14 @@ func (Files) Read(path string) (*State, error) { return Read(path) }
 // ErrNotExist: the runner has not written its state file (yet).
 var ErrNotExist = errors.New("no state file")
 
-// Read opens path safely and decodes it.
+// Read opens path safely (runstate.ReadFile) and decodes it.
 func Read(path string) (*State, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	data, err := runstate.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", path, ErrNotExist)
+	}
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w", path, ErrNotExist)
-		}
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("%s is a symbolic link; the runner writes a regular file", path)
-		}
-		return nil, fmt.Errorf("state file: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("state file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%v)", path, fi.Mode().Type())
-	}
-	if fi.Size() > MaxSize {
-		return nil, fmt.Errorf("%s: %d bytes, more than %d", path, fi.Size(), MaxSize)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("state file %s: %w", path, err)
+		return nil, err
 	}
 	s, err := Parse(data)
 	if err != nil {
