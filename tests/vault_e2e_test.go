@@ -178,7 +178,8 @@ brokered = ["example.com", "other.example.com"]
 				refused = r
 			}
 		}
-		if allowed == nil || allowed.Agent != "agent1" || allowed.Binding != "api" || allowed.Status != 200 || allowed.Path != "/v1/check" {
+		if allowed == nil || allowed.Agent != "agent1" || allowed.Binding != "api" || allowed.Status != 200 || allowed.Path != "/v1/check" ||
+			allowed.UID == nil || *allowed.UID != agent.UID {
 			t.Errorf("vault record of the brokered request = %+v", allowed)
 		}
 		if refused == nil || refused.Agent != "agent1" || !strings.Contains(refused.Reason, "api") {

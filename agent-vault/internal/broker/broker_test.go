@@ -22,6 +22,7 @@ import (
 	"github.com/clemhq/clem/agent-vault/internal/ca"
 	"github.com/clemhq/clem/agent-vault/internal/config"
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/handoff"
 	"github.com/clemhq/clem/shared/tomlconf"
 )
 
@@ -140,7 +141,7 @@ func (e *env) handoff(target, agent string) (net.Conn, int, string) {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { c.Close() })
-	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nClem-Agent: %s\r\nClem-Conn-Id: test-conn-1\r\n\r\n", target, target, agent)
+	c.Write(handoff.Request{Target: target, Agent: agent, UID: agentUID, ConnID: "test-conn-1"}.Append(nil))
 	resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: http.MethodConnect})
 	if err != nil {
 		e.t.Fatalf("hand-off: %v", err)

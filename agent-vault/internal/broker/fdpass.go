@@ -10,19 +10,13 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/clemhq/clem/shared/handoff"
 )
 
-// Hand-off by descriptor: a trusted proxy (pipelock) may send the client's
-// TCP socket itself with its CONNECT (SCM_RIGHTS on the first byte), plus
-// the bytes it already read from it (HeaderBuffered of them after the
-// header block). agent-vault then talks to the client directly and the
-// proxy leaves the data path; the unix connection carries only the
-// verdict (an HTTP status line) back to the proxy for its audit record.
-const (
-	HeaderFD       = "Clem-Fd"       // "1": a descriptor came with the CONNECT
-	HeaderBuffered = "Clem-Buffered" // bytes of client data that follow the header block
-	maxBuffered    = 64 << 10
-)
+// maxBuffered bounds the client bytes a proxy may pass with a descriptor
+// hand-off (handoff.HeaderBuffered).
+const maxBuffered = 64 << 10
 
 // firstMessage reads the caller's first message, and the client socket if
 // it sent one. first holds the bytes read with it, to be parsed before
@@ -70,7 +64,7 @@ func readBuffered(r io.Reader, header string) ([]byte, error) {
 	}
 	n, err := strconv.Atoi(header)
 	if err != nil || n < 0 || n > maxBuffered {
-		return nil, fmt.Errorf("%s %q: want 0 to %d", HeaderBuffered, header, maxBuffered)
+		return nil, fmt.Errorf("%s %q: want 0 to %d", handoff.HeaderBuffered, header, maxBuffered)
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(r, b); err != nil {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/clemhq/clem/shared/handoff"
 )
 
 // handOver plays pipelock's side of the descriptor hand-off: it accepts
@@ -41,12 +43,11 @@ func (e *env) handOver(t *testing.T, target, agent string, pre string) (agentEnd
 		t.Fatal(err)
 	}
 	defer vc.Close()
-	msg := fmt.Sprintf("CONNECT %s HTTP/1.1\r\nHost: %s\r\nClem-Agent: %s\r\nClem-Conn-Id: fd-conn-1\r\n%s: 1\r\n%s: %d\r\n\r\n%s",
-		target, target, agent, HeaderFD, HeaderBuffered, len(pre), pre)
+	msg := handoff.Request{Target: target, Agent: agent, UID: agentUID, ConnID: "fd-conn-1", FD: true, Buffered: []byte(pre)}.Append(nil)
 	raw, _ := proxySide.(*net.TCPConn).SyscallConn()
 	var sendErr error
 	raw.Control(func(fd uintptr) {
-		_, _, sendErr = vc.(*net.UnixConn).WriteMsgUnix([]byte(msg), unix.UnixRights(int(fd)), nil)
+		_, _, sendErr = vc.(*net.UnixConn).WriteMsgUnix(msg, unix.UnixRights(int(fd)), nil)
 	})
 	if sendErr != nil {
 		t.Fatal(sendErr)
@@ -88,8 +89,8 @@ func TestDescriptorHandOff(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != "auth=Bearer "+phLead+" q=" {
 		t.Errorf("brokered GET over the handed-over socket = %d %q", resp.StatusCode, body)
 	}
-	if !strings.Contains(e.audit.String(), `"conn_id":"fd-conn-1"`) {
-		t.Errorf("audit lacks the proxy's conn id:\n%s", e.audit.String())
+	if !strings.Contains(e.audit.String(), `"conn_id":"fd-conn-1"`) || !strings.Contains(e.audit.String(), `"uid":4242`) {
+		t.Errorf("audit lacks the proxy's conn id or the agent's uid:\n%s", e.audit.String())
 	}
 
 	// An unbound host: the broker refuses the client itself, and says so.
@@ -122,3 +123,7 @@ func TestReadBuffered(t *testing.T) {
 		}
 	}
 }
+
+// agentUID is the uid the tests' proxy names for the agent; agent-vault
+// records it (not the proxy's own) in its audit lines.
+const agentUID = 4242

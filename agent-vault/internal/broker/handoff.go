@@ -15,14 +15,9 @@ import (
 	"time"
 
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/handoff"
 	"github.com/clemhq/clem/shared/hostpattern"
 	"github.com/clemhq/clem/shared/peer"
-)
-
-// Hand-off headers pipelock sends on CONNECT (see pipelock's proxy package).
-const (
-	HeaderAgent  = "Clem-Agent"
-	HeaderConnID = "Clem-Conn-Id"
 )
 
 // tunnel is what one authenticated, TLS-terminated connection is for.
@@ -86,25 +81,32 @@ func (s *Server) handoff(c net.Conn) {
 	}
 	br := bufio.NewReaderSize(stream, 4096)
 	req, err := http.ReadRequest(br)
-	if err != nil || req.Method != http.MethodConnect || (control != nil) != (req.Header.Get(HeaderFD) == "1") {
+	if err != nil || req.Method != http.MethodConnect || (control != nil) != (req.Header.Get(handoff.HeaderFD) == "1") {
 		s.refuseConn(c, rec, "expected a CONNECT request")
 		return
 	}
 	var pre []byte
 	if control != nil {
-		if pre, err = readBuffered(br, req.Header.Get(HeaderBuffered)); err != nil {
+		if pre, err = readBuffered(br, req.Header.Get(handoff.HeaderBuffered)); err != nil {
 			s.refuseConn(c, rec, "hand-off: "+err.Error())
 			return
 		}
 	}
 	rec.Method, rec.Target = http.MethodConnect, req.RequestURI
-	agent := client
+	agent, agentUID := client, uid
 	if isProxy {
 		// Believed only because the kernel says the peer is a trusted proxy.
-		agent = req.Header.Get(HeaderAgent)
-		if id := req.Header.Get(HeaderConnID); id != "" {
+		agent = req.Header.Get(handoff.HeaderAgent)
+		if id := req.Header.Get(handoff.HeaderConnID); id != "" {
 			rec.ConnID = id
 		}
+		n, err := strconv.ParseUint(req.Header.Get(handoff.HeaderUID), 10, 32)
+		if err != nil {
+			s.refuseConn(c, rec, "the proxy named no agent uid ("+handoff.HeaderUID+")")
+			return
+		}
+		agentUID = uint32(n)
+		rec.UID = &agentUID
 	}
 	rec.Agent = agent
 	if !cfg.Agents[agent] {
@@ -160,7 +162,7 @@ func (s *Server) handoff(c net.Conn) {
 	if rec.ConnID == "" {
 		rec.ConnID = audit.NewConnID()
 	}
-	tunnels.Store(tc, &tunnel{agent: agent, host: host, connID: rec.ConnID, uid: uid})
+	tunnels.Store(tc, &tunnel{agent: agent, host: host, connID: rec.ConnID, uid: agentUID})
 	if !s.tlsIn.push(tc) {
 		tunnels.Delete(tc)
 		tc.Close()

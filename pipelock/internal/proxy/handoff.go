@@ -2,24 +2,13 @@ package proxy
 
 import (
 	"bufio"
-	"fmt"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/clemhq/clem/shared/audit"
-)
-
-// Hand-off headers: pipelock opens agent-vault's unix socket and sends a
-// CONNECT naming the target and the agent. agent-vault believes the agent
-// header only because the socket's peer is pipelock's uid (SO_PEERCRED).
-const (
-	HeaderAgent    = "Clem-Agent"
-	HeaderConnID   = "Clem-Conn-Id"
-	HeaderUID      = "Clem-Agent-Uid"
-	HeaderFD       = "Clem-Fd"       // "1": the client's socket travels with the CONNECT
-	HeaderBuffered = "Clem-Buffered" // client bytes already read, after the header block
+	"github.com/clemhq/clem/shared/handoff"
 )
 
 // handOff tunnels a brokered CONNECT to agent-vault instead of the target.
@@ -37,8 +26,10 @@ func (s *Server) handOff(c net.Conn, br *bufio.Reader, who caller, rec *audit.Re
 			return
 		}
 	}
-	fmt.Fprintf(vc, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s: %s\r\n%s: %d\r\n%s: %s\r\n\r\n",
-		target, target, HeaderAgent, who.name, HeaderUID, who.uid, HeaderConnID, rec.ConnID)
+	if _, err := vc.Write(handoff.Request{Target: target, Agent: who.name, UID: who.uid, ConnID: rec.ConnID}.Append(nil)); err != nil {
+		s.refuse(c, rec, http.StatusBadGateway, "agent-vault hand-off failed: "+err.Error(), rec.Rule)
+		return
+	}
 	vc.SetReadDeadline(time.Now().Add(s.cfg.Load().Dial))
 	vbr := bufio.NewReader(vc)
 	resp, err := http.ReadResponse(vbr, nil)

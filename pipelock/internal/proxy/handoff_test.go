@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/clemhq/clem/shared/handoff"
 )
 
 // fakeVault is agent-vault's side of the hand-off, enough to see what
@@ -102,7 +104,7 @@ brokered = ["api.example.com"]
 				t.Fatalf("CONNECT = %d, want 200", status)
 			}
 			h := <-v.headers
-			if h.Get(HeaderAgent) != "lead" || (h.Get(HeaderFD) == "1") != tt.fd {
+			if h.Get(handoff.HeaderAgent) != "lead" || (h.Get(handoff.HeaderFD) == "1") != tt.fd {
 				t.Errorf("hand-off headers = %v, want agent lead, descriptor %v", h, tt.fd)
 			}
 			fmt.Fprint(c, "hello\n")

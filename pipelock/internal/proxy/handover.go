@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/handoff"
 )
 
 // handOver gives the client's socket itself to agent-vault (SCM_RIGHTS),
@@ -31,15 +31,17 @@ func (s *Server) handOver(c net.Conn, br *bufio.Reader, who caller, rec *audit.R
 		return false
 	}
 	pre, _ := br.Peek(br.Buffered())
-	msg := fmt.Appendf(nil, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s: %s\r\n%s: %d\r\n%s: %s\r\n%s: 1\r\n%s: %d\r\n\r\n",
-		target, target, HeaderAgent, who.name, HeaderUID, who.uid, HeaderConnID, rec.ConnID, HeaderFD, HeaderBuffered, len(pre))
-	msg = append(msg, pre...)
+	msg := handoff.Request{Target: target, Agent: who.name, UID: who.uid, ConnID: rec.ConnID, FD: true, Buffered: pre}.Append(nil)
+	var n int
 	var sendErr error
 	err = raw.Control(func(fd uintptr) {
-		_, _, sendErr = uc.WriteMsgUnix(msg, unix.UnixRights(int(fd)), nil)
+		n, _, sendErr = uc.WriteMsgUnix(msg, unix.UnixRights(int(fd)), nil)
 	})
 	if err == nil {
 		err = sendErr
+	}
+	if err == nil && n < len(msg) { // a stream socket may take part of it
+		_, err = vc.Write(msg[n:])
 	}
 	if err != nil {
 		s.refuse(c, rec, http.StatusBadGateway, "agent-vault hand-off failed: "+err.Error(), rec.Rule)
@@ -51,9 +53,11 @@ func (s *Server) handOver(c net.Conn, br *bufio.Reader, who caller, rec *audit.R
 	rec.BytesUp = int64(len(pre))
 	switch {
 	case err != nil:
+		s.Stats.count(false)
 		s.finish(rec, audit.Deny, "agent-vault took the connection but sent no verdict", err)
 	case resp.StatusCode != http.StatusOK:
 		resp.Body.Close()
+		s.Stats.count(false)
 		s.finish(rec, audit.Deny, "agent-vault refused: "+resp.Status, nil)
 	default:
 		resp.Body.Close()
