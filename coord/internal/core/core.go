@@ -18,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/clemhq/clem/coord/internal/backend"
+	"github.com/clemhq/clem/coord/internal/boltdb"
 	"github.com/clemhq/clem/coord/internal/config"
 )
 
@@ -48,9 +49,9 @@ type Core struct {
 // (time.Now in the daemon).
 func New(cfg *config.Config, be backend.Backend, log *slog.Logger, now func() time.Time) (*Core, error) {
 	path := filepath.Join(cfg.State.Dir, DBFile)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	db, err := boltdb.Open(path, bCursors, bOutbox)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bCursors, bOutbox} {

@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/clemhq/clem/coord/internal/backend"
+	"github.com/clemhq/clem/coord/internal/boltdb"
 )
 
 // Kind is the backend's name in coord.toml.
@@ -41,21 +42,9 @@ var _ backend.Backend = (*Board)(nil)
 // leases are judged by (time.Now in the daemon). A board already open in
 // another process makes Open fail after a second rather than wait.
 func Open(path string, now func() time.Time) (*Board, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	db, err := boltdb.Open(path, bTasks, bComments, bMessages, bAlerts, bEvents)
 	if err != nil {
-		return nil, fmt.Errorf("open local board %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bTasks, bComments, bMessages, bAlerts, bEvents} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open local board %s: %w", path, err)
+		return nil, fmt.Errorf("local board: %w", err)
 	}
 	return &Board{db: db, now: now}, nil
 }

@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/clemhq/clem/coord/internal/backend"
+	"github.com/clemhq/clem/coord/internal/boltdb"
 )
 
 // The feed: events in order, and what of the service has been seen, so a
@@ -27,21 +28,9 @@ type snapshot struct {
 }
 
 func openFeed(path string) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 0})
+	db, err := boltdb.Open(path, bEvents, bSeen, bMeta)
 	if err != nil {
-		return nil, fmt.Errorf("open feed %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bEvents, bSeen, bMeta} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open feed %s: %w", path, err)
+		return nil, fmt.Errorf("feed: %w", err)
 	}
 	return db, nil
 }
