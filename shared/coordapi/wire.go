@@ -185,6 +185,26 @@ func (r *PostRequest) Validate() error {
 	return text("body", r.Body, true, MaxText)
 }
 
+// Clip trims the subject and body to the sizes Validate allows, at UTF-8
+// boundaries, so a long alert is shortened rather than refused.
+func (r *AlertRequest) Clip() {
+	r.Subject = clip(r.Subject, MaxTitle)
+	if len(r.Body) > MaxText {
+		r.Body = clip(r.Body, MaxText-len("...")) + "..."
+	}
+}
+
+// clip cuts s to at most n bytes at a UTF-8 boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
 // Validate checks an AlertRequest.
 func (r *AlertRequest) Validate() error {
 	sev, err := ParseSeverity(string(r.Severity))

@@ -77,3 +77,16 @@ func FuzzDecode(f *testing.F) {
 		Decode[AckRequest](strings.NewReader(s))
 	})
 }
+
+// TestAlertClip: a long alert, cut inside a multi-byte character, still
+// validates after Clip.
+func TestAlertClip(t *testing.T) {
+	r := AlertRequest{Severity: Critical, Subject: strings.Repeat("ü", MaxTitle), Body: strings.Repeat("ß", MaxText)}
+	r.Clip()
+	if err := r.Validate(); err != nil {
+		t.Errorf("a clipped alert does not validate: %v", err)
+	}
+	if !strings.HasSuffix(r.Body, "...") || len(r.Subject) > MaxTitle {
+		t.Errorf("Clip: subject %d bytes, body ends %q", len(r.Subject), r.Body[len(r.Body)-5:])
+	}
+}

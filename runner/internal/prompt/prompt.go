@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/clemhq/clem/shared/coordapi"
+	"github.com/clemhq/clem/shared/runstate"
 )
 
 // Limits on the inbox part of a prompt.
@@ -61,7 +62,7 @@ func Build(role string, items []coordapi.InboxItem, newNonce func() string) stri
 	for i, it := range items {
 		text := texts[i]
 		if len(text) > MaxItem {
-			text = clip(text, MaxItem) + "\n[... cut at 32 KiB by the runner]"
+			text = runstate.Clip(text, MaxItem) + "\n[... cut at 32 KiB by the runner]"
 		}
 		if used+len(text) > MaxInbox {
 			fmt.Fprintf(&b, "\n%d more item(s) did not fit in this prompt; list_tasks shows open tasks.\n", len(items)-i)
@@ -98,11 +99,4 @@ func clean(s string) string {
 		}
 		return r
 	}, strings.TrimRight(s, "\n"))
-}
-
-func clip(s string, n int) string {
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clemhq/clem/shared/coordapi"
 	"github.com/clemhq/clem/watchdog/internal/check"
 	"github.com/clemhq/clem/watchdog/internal/config"
 	"github.com/clemhq/clem/watchdog/internal/outbox"
@@ -157,9 +156,7 @@ func (w *Watcher) act(n *policy.Notice) {
 	switch n.Kind {
 	case policy.Alert, policy.Recovery:
 		r := n.Request
-		if len(r.Body) > coordapi.MaxText {
-			r.Body = r.Body[:coordapi.MaxText-3] + "..."
-		}
+		r.Clip()
 		level, msg := slog.LevelError, "alert"
 		if n.Kind == policy.Recovery {
 			level, msg = slog.LevelInfo, "recovered"
