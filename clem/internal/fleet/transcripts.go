@@ -5,25 +5,21 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clemhq/clem/shared/runstate"
 )
 
-// Transcripts lists an agent's iteration transcripts, oldest first
-// (<state dir>/transcripts/<iteration>.jsonl).
+// Transcripts lists an agent's iteration transcripts, oldest first (the
+// runner's files under <state dir>/transcripts).
 func Transcripts(stateDir string) ([]string, error) {
-	paths, err := filepath.Glob(filepath.Join(stateDir, "transcripts", "*.jsonl"))
-	if err != nil {
-		return nil, err
+	ns, err := runstate.Transcripts(stateDir)
+	paths := make([]string, len(ns))
+	for i, n := range ns {
+		paths[i] = runstate.TranscriptPath(stateDir, n)
 	}
-	num := func(p string) int {
-		n, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(p), ".jsonl"))
-		return n
-	}
-	sort.Slice(paths, func(i, j int) bool { return num(paths[i]) < num(paths[j]) })
-	return paths, nil
+	return paths, err
 }
 
 // Follow copies the newest transcript to w as it grows, moving on to each
