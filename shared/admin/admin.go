@@ -8,11 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/clemhq/clem/shared/unixsock"
 )
 
 // Handlers are what the endpoints call; a nil Metrics serves no /metrics.
@@ -25,21 +25,8 @@ type Handlers struct {
 // Listen creates the unix socket at path (mode 0660, replacing a stale
 // socket) and serves h on it until the returned server is closed.
 func Listen(path string, h Handlers) (*http.Server, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("admin socket: %w", err)
-	}
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode()&os.ModeSocket == 0 {
-			return nil, fmt.Errorf("admin socket: %s exists and is not a socket", path)
-		}
-		os.Remove(path)
-	}
-	ln, err := net.Listen("unix", path)
+	ln, err := unixsock.Listen(path, 0o750, 0o660)
 	if err != nil {
-		return nil, fmt.Errorf("admin socket: %w", err)
-	}
-	if err := os.Chmod(path, 0o660); err != nil {
-		ln.Close()
 		return nil, fmt.Errorf("admin socket: %w", err)
 	}
 	srv := &http.Server{Handler: Mux(h), ReadHeaderTimeout: 5 * time.Second}

@@ -19,6 +19,7 @@ import (
 	"github.com/clemhq/clem/agent-vault/internal/config"
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/sdnotify"
+	"github.com/clemhq/clem/shared/unixsock"
 )
 
 // Run serves the config at path until ctx is cancelled, reloading on SIGHUP.
@@ -50,12 +51,13 @@ func serve(ctx context.Context, path string, log *slog.Logger, hup <-chan os.Sig
 	}
 	var lns []net.Listener
 	if p := cfg.File.Listen.Socket; p != "" {
-		ln, err := listenUnix(p)
+		// Mode 0660: only its owner and group (pipelock's, under clem) can
+		// connect; SO_PEERCRED decides the rest. Closing it unlinks it.
+		ln, err := unixsock.Listen(p, 0o750, 0o660)
 		if err != nil {
-			return err
+			return fmt.Errorf("listen.socket: %w", err)
 		}
 		lns = append(lns, ln)
-		defer os.Remove(p)
 	}
 	if a := cfg.File.Listen.TCP; a != "" {
 		ln, err := net.Listen("tcp", a)
@@ -130,29 +132,6 @@ func loadCA(cfg *config.Config, aw *audit.Writer) (*ca.CA, error) {
 		aw.Write(&audit.Record{Component: "agent-vault", Event: "ca_rotation", Decision: audit.Allow, Reason: fmt.Sprintf("new CA for %d hosts; agents must trust %s", len(cfg.Hosts), filepath.Join(cfg.File.CA.Dir, "ca.pem"))})
 	}
 	return authority, nil
-}
-
-// listenUnix binds the hand-off socket: mode 0660, so only its owner and
-// group (pipelock's, under clem) can connect; SO_PEERCRED decides the rest.
-func listenUnix(path string) (net.Listener, error) {
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode()&os.ModeSocket == 0 {
-			return nil, fmt.Errorf("listen.socket %s exists and is not a socket", path)
-		}
-		os.Remove(path)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o660); err != nil {
-		ln.Close()
-		return nil, err
-	}
-	return ln, nil
 }
 
 func openAudit(cfg *config.Config) (*audit.Writer, error) {

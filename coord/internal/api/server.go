@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/clemhq/clem/coord/internal/backend"
@@ -21,6 +19,7 @@ import (
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/coordapi"
 	"github.com/clemhq/clem/shared/peer"
+	"github.com/clemhq/clem/shared/unixsock"
 )
 
 type ctxKey struct{}
@@ -59,21 +58,8 @@ func New(c *core.Core, aw *audit.Writer) *Server {
 // SO_PEERCRED, not by file mode, since agents, the watchdog and operators
 // are different users.
 func Listen(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("coord socket: %w", err)
-	}
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode()&os.ModeSocket == 0 {
-			return nil, fmt.Errorf("coord socket: %s exists and is not a socket", path)
-		}
-		os.Remove(path)
-	}
-	ln, err := net.Listen("unix", path)
+	ln, err := unixsock.Listen(path, 0o755, 0o666)
 	if err != nil {
-		return nil, fmt.Errorf("coord socket: %w", err)
-	}
-	if err := os.Chmod(path, 0o666); err != nil {
-		ln.Close()
 		return nil, fmt.Errorf("coord socket: %w", err)
 	}
 	return ln, nil

@@ -51,7 +51,6 @@ func Run(ctx context.Context, path string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(cfg.Socket.Path)
 	mln, err := net.Listen("tcp", cfg.MCPAddr.String())
 	if err != nil {
 		uln.Close()

@@ -280,8 +280,7 @@ func (d *Daemon) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	if d.admin != nil {
-		d.admin.Shutdown(ctx)
-		os.Remove(d.cfg.Load().File.Admin.Socket)
+		d.admin.Shutdown(ctx) // closing its listener unlinks the socket
 	}
 	var wg sync.WaitGroup
 	for _, p := range d.ports {
