@@ -130,19 +130,20 @@ func TestVaultArgvHygiene(t *testing.T) {
 // waitBlockedOnStdin waits until the process sits in read(0, ...).
 func waitBlockedOnStdin(t *testing.T, pid string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	blocked := poll(10*time.Second, func() bool {
 		tasks, _ := filepath.Glob("/proc/" + pid + "/task/*/syscall")
 		for _, f := range tasks {
 			b, err := os.ReadFile(f)
 			// "0 0x0 ..." is read(2) on fd 0 (x86-64); "63 0x0" on arm64.
 			if err == nil && (strings.HasPrefix(string(b), "0 0x0 ") || strings.HasPrefix(string(b), "63 0x0 ")) {
-				return
+				return true
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
+		return false
+	})
+	if !blocked {
+		t.Fatalf("process %s never blocked reading stdin", pid)
 	}
-	t.Fatalf("process %s never blocked reading stdin", pid)
 }
 
 func TestVaultRefusesValueInArgv(t *testing.T) {

@@ -57,10 +57,8 @@ func newContainment(t *testing.T, f *fleet, probeBin, upstreamCA string) *contai
 	// A file in the other agent's home.
 	notes := "/home/" + f.user("dev") + "/notes.txt"
 	writeFile(t, notes, "dev's notes")
-	dev, _ := user.Lookup(f.user("dev"))
-	uid, _ := strconv.Atoi(dev.Uid)
-	gid, _ := strconv.Atoi(dev.Gid)
-	os.Chown(notes, uid, gid)
+	uid, gid := userIDs(t, f.user("dev"))
+	os.Chown(notes, int(uid), int(gid))
 	return cm
 }
 
@@ -182,20 +180,10 @@ func startCmdAs(t *testing.T, cred *syscall.Credential, env []string, name strin
 // cred is a user's credential with extra supplementary groups.
 func (cm *containment) cred(t *testing.T, name string, groups ...string) *syscall.Credential {
 	t.Helper()
-	u, err := user.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	c := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
+	uid, gid := userIDs(t, name)
+	c := &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}
 	for _, g := range groups {
-		gr, err := user.LookupGroup(g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, _ := strconv.Atoi(gr.Gid)
-		c.Groups = append(c.Groups, uint32(id))
+		c.Groups = append(c.Groups, groupID(t, g))
 	}
 	return c
 }

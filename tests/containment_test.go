@@ -7,7 +7,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/testutil/netns"
+	"github.com/clemhq/clem/shared/testutil/users"
 )
 
 // Hosts and addresses of the attack matrix. The public-looking ones live
@@ -86,10 +86,7 @@ func TestContainment(t *testing.T) {
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          log.New(io.Discard, "", 0), // the SNI attempt's aborted handshake is expected
 	}
-	probeBin := filepath.Join(binDir, "probe")
-	if err := copyFile(os.Args[0], probeBin, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	probeBin := users.ExportTestBinary(t)
 	var rows []*attempt
 	netns.In(t, f.netns, func() {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -252,28 +252,14 @@ func regexpLine(out, id, state string) bool {
 // startCoord runs coord inside the namespace and waits for its socket.
 func startCoord(t *testing.T, ns, cfgPath, sock string) {
 	t.Helper()
-	cmd := exec.Command("nsenter", "--net="+ns, filepath.Join(binDir, "coord"), "run", "-c", cfgPath)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(unix.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("coord log:\n%s", logs.String())
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("unix", sock); err == nil {
+	d := startCmd(t, exec.Command("nsenter", "--net="+ns, filepath.Join(binDir, "coord"), "run", "-c", cfgPath))
+	waitFor(t, func() bool {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
 			c.Close()
-			return
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("coord did not open %s in 10s:\n%s", sock, logs.String())
+		return err == nil
+	}, d)
 }
 
 // asUser runs fn on an OS thread that has joined namespace ns (when not

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -75,17 +74,6 @@ type result struct {
 func runBin(t *testing.T, dir string, env []string, stdin string, name string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, name), args...)
-	cmd.Dir = dir
-	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + dir}, env...)
 	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run %s %v: %v", name, args, err)
-	}
-	return result{out.String(), errb.String(), code}
+	return runCmd(t, cmd, dir, env)
 }

@@ -154,23 +154,34 @@ func runCmd(t *testing.T, cmd *exec.Cmd, dir string, env []string) result {
 	return result{out.String(), errb.String(), code}
 }
 
-func lookupIDs(t *testing.T, owner, group string) (uint32, uint32) {
+// userIDs is a user's uid and primary gid.
+func userIDs(t *testing.T, name string) (uid, gid uint32) {
 	t.Helper()
-	u, err := user.Lookup(owner)
+	u, err := user.Lookup(name)
 	if err != nil {
-		t.Fatalf("user %s: %v", owner, err)
+		t.Fatalf("user %s: %v", name, err)
 	}
-	g, err := user.LookupGroup(group)
-	if err != nil {
-		t.Fatalf("group %s: %v", group, err)
-	}
-	var uid, gid uint32
-	fmtSscan(u.Uid, &uid)
-	fmtSscan(g.Gid, &gid)
-	return uid, gid
+	return parseID(u.Uid), parseID(u.Gid)
 }
 
-func fmtSscan(s string, v *uint32) {
+// groupID is a group's gid.
+func groupID(t *testing.T, name string) uint32 {
+	t.Helper()
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		t.Fatalf("group %s: %v", name, err)
+	}
+	return parseID(g.Gid)
+}
+
+// lookupIDs is owner's uid and group's gid.
+func lookupIDs(t *testing.T, owner, group string) (uint32, uint32) {
+	t.Helper()
+	uid, _ := userIDs(t, owner)
+	return uid, groupID(t, group)
+}
+
+func parseID(s string) uint32 {
 	n, _ := strconv.ParseUint(s, 10, 32)
-	*v = uint32(n)
+	return uint32(n)
 }

@@ -191,20 +191,17 @@ func (e *runnerEnv) asAgent(name string, args ...string) error {
 // waitHistory polls history.jsonl until it holds n iterations.
 func (e *runnerEnv) waitHistory(t *testing.T, n int, within time.Duration, out *lockedBuffer) []runstate.Iteration {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		h, err := runstate.ReadHistory(e.state, 0)
-		if err != nil {
+	var h []runstate.Iteration
+	if !poll(within, func() bool {
+		var err error
+		if h, err = runstate.ReadHistory(e.state, 0); err != nil {
 			t.Fatal(err)
 		}
-		if len(h) >= n {
-			return h
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d iterations recorded after %v, want %d: %+v\nrunner output:\n%s", len(h), within, n, h, out.String())
-		}
-		time.Sleep(200 * time.Millisecond)
+		return len(h) >= n
+	}) {
+		t.Fatalf("%d iterations recorded after %v, want %d: %+v\nrunner output:\n%s", len(h), within, n, h, out.String())
 	}
+	return h
 }
 
 // TestRunnerE2E: iterations of the real CLI in tmux are recorded; a model
@@ -294,10 +291,7 @@ func TestRunnerE2E(t *testing.T) {
 	case <-time.After(40 * time.Second):
 		t.Fatalf("runner still running 40s after SIGTERM:\n%s", out.String())
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(processesOf(t, e.agent.UID)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	poll(10*time.Second, func() bool { return len(processesOf(t, e.agent.UID)) == 0 })
 	if left := processesOf(t, e.agent.UID); len(left) > 0 {
 		t.Errorf("processes of the agent left after the runner stopped: %v", left)
 	}

@@ -6,7 +6,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -47,10 +46,7 @@ func TestSidecarToolFromClaude(t *testing.T) {
 	f := newFleet(t, "")
 	const dbPassword = "pg-sidecar-only-secret-7731"
 	f.vaultSet(t, "db_password", dbPassword)
-	child := filepath.Join(binDir, "mcp-child")
-	if err := copyFile(os.Args[0], child, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	child := users.ExportTestBinary(t)
 	netns.In(t, f.netns, func() {
 		model, caPEM := fakemodel.StartTLS(t, fakemodel.Config{Keys: []string{f.secret}, Logf: t.Logf}, "api.anthropic.com")
 		model.SetScript("sidecar",
@@ -69,13 +65,12 @@ func TestSidecarToolFromClaude(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		uid, _ := strconv.Atoi(lead.Uid)
-		gid, _ := strconv.Atoi(lead.Gid)
+		uid, gid := userIDs(t, lead.Username)
 		env := agentEnv(t, etc+"/agents/lead/env")
 		res := claudecode.Run(t, claudecode.Options{
 			Bin:    claudeBin,
 			Prompt: "Ask the database how many rows there are.",
-			User:   &users.User{Name: lead.Username, UID: uint32(uid), GID: uint32(gid)},
+			User:   &users.User{Name: lead.Username, UID: uid, GID: gid},
 			Home:   lead.HomeDir,
 			Args: []string{"--mcp-config", etc + "/agents/lead/mcp.json", "--strict-mcp-config",
 				"--append-system-prompt", fakemodel.Marker("sidecar")},

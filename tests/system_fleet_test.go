@@ -145,14 +145,9 @@ func (s *systemFleet) state(agent string) *runstate.State {
 
 func (s *systemFleet) waitState(t *testing.T, agent string, d time.Duration, ok func(*runstate.State) bool) *runstate.State {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		st := s.state(agent)
-		if st != nil && ok(st) || time.Now().After(deadline) {
-			return st
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	var st *runstate.State
+	poll(d, func() bool { st = s.state(agent); return st != nil && ok(st) })
+	return st
 }
 
 // statusJSON is the part of `clem status --json` the tests read.
@@ -188,15 +183,4 @@ func (s *systemFleet) alerts(t *testing.T, subject string) (raised, resolved []s
 		}
 	}
 	return raised, resolved
-}
-
-func waitFor2(d time.Duration, ok func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	return true
 }

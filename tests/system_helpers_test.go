@@ -86,30 +86,17 @@ func (f *fleet) unit(role string) string { return "clem-" + f.name + "-" + role 
 // returns the last value; the caller judges it.
 func waitProp(t *testing.T, m *systemdns.Machine, unit, prop string, d time.Duration, ok func(string) bool) string {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		v := m.Show(t, unit, prop)[prop]
-		if ok(v) || time.Now().After(deadline) {
-			return v
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var v string
+	poll(d, func() bool { v = m.Show(t, unit, prop)[prop]; return ok(v) })
+	return v
 }
 
 // waitJournal polls unit's journal until it contains want or d passes.
 func waitJournal(t *testing.T, m *systemdns.Machine, unit, want string, d time.Duration) (string, bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		j := m.Journal(t, unit)
-		if strings.Contains(j, want) {
-			return j, true
-		}
-		if time.Now().After(deadline) {
-			return j, false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var j string
+	found := poll(d, func() bool { j = m.Journal(t, unit); return strings.Contains(j, want) })
+	return j, found
 }
 
 // procUser is the owner (the effective uid's name) of the process with pid

@@ -33,7 +33,7 @@ func scenarioTask(t *testing.T, s *systemFleet) {
 	added := time.Now()
 	s.narrate(t, "a person posts a task for the lead (its next timed iteration is 10 minutes away)", `$ clem task add "Write the changelog" --to lead`)
 	seen := map[string]bool{}
-	done := waitFor2(120*time.Second, func() bool {
+	done := poll(120*time.Second, func() bool {
 		out, _ := s.clem(t, "task", "show", "1")
 		for _, l := range strings.Split(out, "\n") {
 			if strings.HasPrefix(l, "state:") && !seen[l] {
@@ -109,7 +109,7 @@ func scenarioExfiltration(t *testing.T, s *systemFleet) {
 		t.Fatalf("clem task add: exit %d\n%s", code, out)
 	}
 	var results []fakemodel.ToolResult
-	if !waitFor2(120*time.Second, func() bool { results = withoutToolSearch(s.model.ToolResults("task2")); return len(results) >= 4 }) {
+	if !poll(120*time.Second, func() bool { results = withoutToolSearch(s.model.ToolResults("task2")); return len(results) >= 4 }) {
 		t.Fatalf("the dev agent did not make the four calls: %+v\n%s", results, s.m.Journal(t, s.f.unit("agent-dev")))
 	}
 	claim, curl, cat, direct := results[0], results[1].Content, results[2].Content, results[3].Content
@@ -129,7 +129,7 @@ func scenarioExfiltration(t *testing.T, s *systemFleet) {
 		t.Errorf("cat of the env file shows the real key or no placeholder:\n%s", cat)
 	}
 	log := "/var/lib/clem/" + s.f.name + "/pipelock/audit.log"
-	if !waitFor2(10*time.Second, func() bool {
+	if !poll(10*time.Second, func() bool {
 		return anyRecord(auditRecords(log), func(r audit.Record) bool {
 			return r.Decision == audit.Deny && r.Client == "dev" && r.Target == "evil.test:443"
 		})
@@ -199,7 +199,7 @@ func scenarioKill(t *testing.T, s *systemFleet) {
 		t.Fatalf("%s is %s after the restart", unit, active)
 	}
 	var raised, resolved []string
-	if !waitFor2(60*time.Second, func() bool {
+	if !poll(60*time.Second, func() bool {
 		raised, resolved = s.alerts(t, "agent dev")
 		return len(resolved) > len(resolved0)
 	}) {
@@ -257,7 +257,7 @@ func scenarioEgressGone(t *testing.T, s *systemFleet) {
 		t.Errorf("the egress check did not refuse: ExecStartPre=%s", pre)
 	}
 	var raised []string
-	if !waitFor2(30*time.Second, func() bool {
+	if !poll(30*time.Second, func() bool {
 		raised, _ = s.alerts(t, "agent lead")
 		for _, a := range raised {
 			if strings.Contains(a, "egress rules missing or changed") {

@@ -1,10 +1,8 @@
 package tests
 
 import (
-	"bufio"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -224,7 +222,7 @@ func writeFile(t *testing.T, path, content string) {
 // daemon is a started binary whose output is kept for failure messages.
 type daemon struct {
 	cmd *exec.Cmd
-	out *strings.Builder
+	out *lockedBuffer // its stdout and stderr, safe to read while it runs
 }
 
 func startDaemon(t *testing.T, name string, args ...string) *daemon {
@@ -236,15 +234,8 @@ func startDaemon(t *testing.T, name string, args ...string) *daemon {
 // SIGKILL after 10 s) when the test ends.
 func startCmd(t *testing.T, cmd *exec.Cmd) *daemon {
 	t.Helper()
-	out := &strings.Builder{}
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	go func() {
-		s := bufio.NewScanner(pr)
-		for s.Scan() {
-			out.WriteString(s.Text() + "\n")
-		}
-	}()
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -258,26 +249,25 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *daemon {
 			cmd.Process.Kill()
 			<-done
 		}
-		pw.Close()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(cmd.Path), out.String())
+		}
 	})
 	return &daemon{cmd: cmd, out: out}
 }
 
+// waitFor waits up to 5 s for d to be ready by ok, else fails with its output.
 func waitFor(t *testing.T, ok func() bool, d *daemon) {
 	t.Helper()
-	for i := 0; i < 500; i++ {
-		if ok() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !poll(5*time.Second, ok) {
+		t.Fatalf("%s did not come up:\n%s", filepath.Base(d.cmd.Path), d.out.String())
 	}
-	t.Fatalf("%s did not come up:\n%s", filepath.Base(d.cmd.Path), d.out.String())
 }
 
 func readAudit(t *testing.T, path string, atLeast int) []audit.Record {
 	t.Helper()
 	var recs []audit.Record
-	for i := 0; i < 300; i++ {
+	if !poll(3*time.Second, func() bool {
 		recs = recs[:0]
 		b, _ := os.ReadFile(path)
 		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
@@ -290,11 +280,9 @@ func readAudit(t *testing.T, path string, atLeast int) []audit.Record {
 			}
 			recs = append(recs, r)
 		}
-		if len(recs) >= atLeast {
-			return recs
-		}
-		time.Sleep(10 * time.Millisecond)
+		return len(recs) >= atLeast
+	}) {
+		t.Fatalf("%s has %d records, want at least %d", path, len(recs), atLeast)
 	}
-	t.Fatalf("%s has %d records, want at least %d", path, len(recs), atLeast)
-	return nil
+	return recs
 }
