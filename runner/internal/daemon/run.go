@@ -218,26 +218,42 @@ func (d *Daemon) save() {
 	}
 }
 
-// statusLoop refreshes STATUS and, while an iteration runs, the state file.
+// statusLoop refreshes STATUS when its line changes and, while an
+// iteration runs, the state file when new events came (each save is a
+// synced atomic write) or at least every stateEvery, so readers see a
+// fresh Updated time.
 func (d *Daemon) statusLoop(ctx context.Context) {
+	const stateEvery = 30 * time.Second
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
+	var lastLine string
+	var lastEvents int
+	var lastSave time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			d.mu.Lock()
-			running := d.st.Phase == runstate.Running
-			d.mu.Unlock()
-			if running {
-				d.save()
+			events := -1
+			if d.st.Phase == runstate.Running && d.st.Current != nil {
+				events = d.st.Current.Events
 			}
-			d.notifyStatus()
+			line := StatusLine(&d.st, d.clock.Now(), time.Local)
+			d.mu.Unlock()
+			if events >= 0 && (events != lastEvents || time.Since(lastSave) >= stateEvery) {
+				d.save()
+				lastEvents, lastSave = events, time.Now()
+			}
+			if line != lastLine {
+				sdnotify.Status("%s", line)
+				lastLine = line
+			}
 		}
 	}
 }
 
+// notifyStatus sends the STATUS line now (at a change of phase).
 func (d *Daemon) notifyStatus() {
 	d.mu.Lock()
 	s := StatusLine(&d.st, d.clock.Now(), time.Local)
