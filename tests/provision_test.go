@@ -103,6 +103,9 @@ func TestProvisionLifecycle(t *testing.T) {
 	if r := f.clem(t, "egress", "verify", "--project", f.name); r.code != 0 {
 		t.Errorf("egress verify in the namespace: exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
+	if r := f.clem(t, "egress", "show", "--project", f.name); r.code != 0 || !strings.Contains(r.stdout, "table inet "+tableName(f)) || !strings.Contains(r.stdout, "23128") {
+		t.Errorf("egress show: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	hostCheck := runCmd(t, exec.Command(filepath.Join(binDir, "clem"), "egress", "verify", "--project", f.name), f.dir, nil)
 	if hostCheck.code == 0 {
 		t.Errorf("the project's table exists in the host namespace: %s", hostCheck.stdout)

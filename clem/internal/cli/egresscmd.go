@@ -36,37 +36,64 @@ table with it in one netlink batch. The clem-PROJECT-egress.service unit
 runs it once per boot, before any agent starts.`,
 			Flags:  []cli.Flag{&cli.StringFlag{Name: "project", Required: true, Usage: "the project `NAME`"}},
 			Action: egressApply,
+		}, {
+			Name:  "show",
+			Usage: "print the egress table clem.yaml asks for (or provision wrote, with --project), as `nft list table` shows it",
+			Flags: []cli.Flag{
+				configFlag(),
+				&cli.StringFlag{Name: "project", Usage: "show the spec provision wrote for project `NAME`"},
+			},
+			Action: egressShow,
 		}},
 	}
 }
 
-func egressVerify(c *cli.Context) error {
-	var spec egress.Spec
-	if name := c.String("project"); name != "" {
-		if !config.NameRE.MatchString(name) {
-			return cli.Exit(fmt.Sprintf("--project %q is not a project name (%s)", name, config.NameRE), 2)
-		}
-		p := layout.New(layout.DefaultRoots(""), name, 0)
-		s, err := egress.LoadSpec(p.EgressSpec())
-		if err != nil {
-			return cli.Exit(fmt.Sprintf("egress verify: %v (run `sudo clem provision`)", err), 1)
-		}
-		spec = s
-	} else {
+// egressSpec is the spec provision wrote for --project, or else the one
+// clem.yaml asks for with this host's uids; nil when no agent is pinned.
+func egressSpec(c *cli.Context) (*egress.Spec, error) {
+	name := c.String("project")
+	if name == "" {
 		cfg, err := loadConfig(c)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		s, err := provision.EgressSpec(cfg)
-		if err != nil {
-			return err
-		}
-		if s == nil {
-			fmt.Fprintln(c.App.Writer, "no agent is pinned (egress.enabled is false for all): nothing to verify")
-			return nil
-		}
-		spec = *s
+		return provision.EgressSpec(cfg)
 	}
+	if !config.NameRE.MatchString(name) {
+		return nil, cli.Exit(fmt.Sprintf("--project %q is not a project name (%s)", name, config.NameRE), 2)
+	}
+	s, err := egress.LoadSpec(layout.New(layout.DefaultRoots(""), name, 0).EgressSpec())
+	if err != nil {
+		return nil, cli.Exit(fmt.Sprintf("egress: %v (run `sudo clem provision`)", err), 1)
+	}
+	return &s, nil
+}
+
+func egressShow(c *cli.Context) error {
+	spec, err := egressSpec(c)
+	if err != nil {
+		return err
+	}
+	if spec == nil {
+		fmt.Fprintln(c.App.Writer, "no agent is pinned (egress.enabled is false for all): no table")
+		return nil
+	}
+	for _, l := range egress.Describe(*spec) {
+		fmt.Fprintln(c.App.Writer, l)
+	}
+	return nil
+}
+
+func egressVerify(c *cli.Context) error {
+	s, err := egressSpec(c)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		fmt.Fprintln(c.App.Writer, "no agent is pinned (egress.enabled is false for all): nothing to verify")
+		return nil
+	}
+	spec := *s
 	if err := egress.Verify(spec); err != nil {
 		return cli.Exit(fmt.Sprintf("egress verify: %v", err), 1)
 	}
@@ -77,14 +104,11 @@ func egressVerify(c *cli.Context) error {
 }
 
 func egressApply(c *cli.Context) error {
-	if !config.NameRE.MatchString(c.String("project")) {
-		return cli.Exit(fmt.Sprintf("--project %q is not a project name (%s)", c.String("project"), config.NameRE), 2)
-	}
-	p := layout.New(layout.DefaultRoots(""), c.String("project"), 0)
-	spec, err := egress.LoadSpec(p.EgressSpec())
+	s, err := egressSpec(c) // --project is required here
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("egress apply: %v (run `sudo clem provision`)", err), 1)
+		return err
 	}
+	spec := *s
 	if err := egress.Apply(spec); err != nil {
 		return cli.Exit(fmt.Sprintf("egress apply: %v", err), 1)
 	}

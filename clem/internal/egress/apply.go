@@ -47,17 +47,3 @@ func Delete(table string) error {
 	}
 	return nil
 }
-
-// Exists reports whether the inet table exists.
-func Exists(table string) (bool, error) {
-	c, err := dial()
-	if err != nil {
-		return false, fmt.Errorf("egress: look up table inet %s: %w", table, err)
-	}
-	defer c.Close()
-	attrs, err := getTable(c, table)
-	if err != nil {
-		return false, fmt.Errorf("egress: look up table inet %s: %w", table, err)
-	}
-	return attrs != nil, nil
-}

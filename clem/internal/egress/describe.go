@@ -6,7 +6,7 @@ import (
 )
 
 // Describe renders the table Apply writes for s as `nft list table` shows
-// it, one line per element, for provision's plan and the docs. A spec that
+// it, one line per element, for `clem egress show` and the docs. A spec that
 // fails Validate is described by its errors instead.
 func Describe(s Spec) []string {
 	if err := s.Validate(); err != nil {

@@ -165,7 +165,7 @@ func TestDeleteAndExists(t *testing.T) {
 	a, b := testSpec("clem_one"), testSpec("clem_two")
 	b.ProxyPort, b.TransparentPort = 4128, 4129
 	netns.Run(t, func() {
-		if ok, err := Exists(a.Table); err != nil || ok {
+		if ok, err := exists(a.Table); err != nil || ok {
 			t.Fatalf("Exists before Apply = %v, %v; want false, nil", ok, err)
 		}
 		if err := Delete(a.Table); err != nil {
@@ -176,13 +176,13 @@ func TestDeleteAndExists(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if ok, err := Exists(a.Table); err != nil || !ok {
+		if ok, err := exists(a.Table); err != nil || !ok {
 			t.Fatalf("Exists after Apply = %v, %v; want true, nil", ok, err)
 		}
 		if err := Delete(a.Table); err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := Exists(a.Table); err != nil || ok {
+		if ok, err := exists(a.Table); err != nil || ok {
 			t.Errorf("Exists after Delete = %v, %v; want false, nil", ok, err)
 		}
 		if err := Verify(a); err == nil || !strings.Contains(err.Error(), "table inet clem_one is missing") {
@@ -260,4 +260,18 @@ func inNamespace(ns *os.File, ino uint64, f func() error) error {
 		err = f()
 	})
 	return err
+}
+
+// exists reports whether the inet table exists (tests only).
+func exists(table string) (bool, error) {
+	c, err := dial()
+	if err != nil {
+		return false, fmt.Errorf("egress: look up table inet %s: %w", table, err)
+	}
+	defer c.Close()
+	attrs, err := getTable(c, table)
+	if err != nil {
+		return false, fmt.Errorf("egress: look up table inet %s: %w", table, err)
+	}
+	return attrs != nil, nil
 }
