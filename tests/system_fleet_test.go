@@ -11,9 +11,9 @@ import (
 
 	"github.com/clemhq/clem/shared/runstate"
 	"github.com/clemhq/clem/shared/testutil/netns"
+	"github.com/clemhq/clem/shared/testutil/systemdns"
 	"github.com/clemhq/clem/tests/claudecode"
 	"github.com/clemhq/clem/tests/fakemodel"
-	"github.com/clemhq/clem/tests/systemdns"
 )
 
 const fleetYAML = `project: PROJECT

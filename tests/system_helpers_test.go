@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clemhq/clem/tests/systemdns"
+	"github.com/clemhq/clem/shared/testutil/systemdns"
 )
 
 // provisionForSystemd provisions the fleet with its units running the

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clemhq/clem/tests/systemdns"
+	"github.com/clemhq/clem/shared/testutil/systemdns"
 )
 
 const twoSidecarsYAML = `project: PROJECT

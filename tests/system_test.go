@@ -12,7 +12,7 @@ import (
 	"github.com/google/nftables"
 
 	"github.com/clemhq/clem/shared/testutil/netns"
-	"github.com/clemhq/clem/tests/systemdns"
+	"github.com/clemhq/clem/shared/testutil/systemdns"
 )
 
 // TestSystemBoot: real systemd boots as PID 1 of a private namespace with

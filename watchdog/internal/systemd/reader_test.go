@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/clemhq/clem/shared/testutil/systemdns"
+	"github.com/clemhq/clem/shared/testutil/users"
 )
 
 // helperEnv makes the test binary, run inside the namespace as an
@@ -46,6 +49,10 @@ func helperMain(units []string) int {
 	return 0
 }
 
+// reader is the unprivileged user the reader runs as inside the machine:
+// nobody, which every host has (the machine reads the host's passwd).
+const reader = "nobody"
+
 const (
 	unitOK = "wdt-ok.service"
 	// unitLoop exits 1 shortly after each start and is restarted forever.
@@ -71,22 +78,26 @@ var testUnits = map[string]string{
 // loop, one whose ExecStartPre= fails and one whose main process failed,
 // and reads them through the system bus as an unprivileged user.
 func TestReaderRealSystemd(t *testing.T) {
-	s := bootSystemd(t, testUnits)
-	bin := s.installBinary()
-	s.run("systemctl", "start", unitOK, unitMain)
-	s.run("systemctl", "start", "--no-block", unitLoop, unitPre)
+	unitDir := t.TempDir()
+	for name, body := range testUnits {
+		if err := os.WriteFile(filepath.Join(unitDir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := users.ExportTestBinary(t)
+	m := systemdns.Boot(t, systemdns.Options{Name: fmt.Sprintf("wdt-%d", os.Getpid()), Units: unitDir,
+		Dbus: true, Binds: []string{filepath.Dir(bin)}})
+	m.Systemctl(t, "start", unitOK, unitMain)
+	m.Systemctl(t, "start", "--no-block", unitLoop, unitPre)
 
 	read := func() map[string]State {
 		t.Helper()
-		cmd := s.asUser([]string{helperEnv + "=1"}, append([]string{bin}, unitOK, unitLoop, unitPre, unitMain, unitNone)...)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("reader as uid %d: %v\n%s", helperUID, err, stderr.String())
+		out, stderr, code := m.ExecAs(t, reader, append([]string{"env", helperEnv + "=1", bin}, unitOK, unitLoop, unitPre, unitMain, unitNone)...)
+		if code != 0 {
+			t.Fatalf("reader as %s: exit %d\n%s", reader, code, stderr)
 		}
 		var raw map[string]json.RawMessage
-		if err := json.Unmarshal(out, &raw); err != nil {
+		if err := json.Unmarshal([]byte(out), &raw); err != nil {
 			t.Fatalf("reader output %q: %v", out, err)
 		}
 		states := map[string]State{}
@@ -164,8 +175,19 @@ func TestReaderRealSystemd(t *testing.T) {
 	})
 
 	// An unprivileged reader cannot change anything: the bus refuses it.
-	out, err := s.asUser(nil, "systemctl", "stop", unitOK).CombinedOutput()
-	if err == nil {
-		t.Errorf("systemctl stop as uid %d succeeded; the test's premise (no polkit, read-only bus) is wrong: %s", helperUID, out)
+	if out, errOut, code := m.ExecAs(t, reader, "systemctl", "stop", unitOK); code == 0 {
+		t.Errorf("systemctl stop as %s succeeded; the test's premise (no polkit, read-only bus) is wrong: %s%s", reader, out, errOut)
+	}
+}
+
+// waitFor polls cond every 20 ms until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -2,7 +2,8 @@
 // 252 on Debian 12) as PID 1 of private pid, mount, uts, ipc, net and cgroup
 // namespaces, so that clem's system tests run the project's real units under
 // real systemd on machines (and CI runners) whose own PID 1 is not systemd.
-// Only tests import it (the tests module); everything needs root.
+// Only tests import it (system tests and the watchdog's D-Bus reader
+// test); everything needs root.
 //
 // Boot builds the machine, waits until `systemctl is-system-running` says
 // running or degraded, and registers a t.Cleanup that powers it off and
