@@ -6,7 +6,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -252,7 +251,7 @@ func Compile(file string, f File) (*Config, error) {
 		default:
 			bad("%s.auth %q: allowed: bearer, basic, header (or none)", where, b.Auth)
 		}
-		val, err := readSecret(secretsDir, b.Secret)
+		val, err := secret.ReadFile(secretsDir, b.Secret)
 		if err != nil {
 			bad("%s.secret: %v", where, err)
 		}
@@ -284,32 +283,6 @@ func Compile(file string, f File) (*Config, error) {
 		return nil, errors.New(strings.Join(errs, "\n"))
 	}
 	return c, nil
-}
-
-// readSecret reads one secret file; a trailing newline is not part of it.
-func readSecret(dir, name string) (secret.Value, error) {
-	if name == "" {
-		return secret.Value{}, errors.New("missing: name the secret's file")
-	}
-	if strings.ContainsAny(name, "/\\") || name == "." || name == ".." {
-		return secret.Value{}, fmt.Errorf("%q must be a plain file name", name)
-	}
-	if dir == "" {
-		return secret.Value{}, errors.New("no secrets directory: set secrets.dir or run under systemd with LoadCredential= ($CREDENTIALS_DIRECTORY)")
-	}
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return secret.Value{}, fmt.Errorf("secret %q not found in %s", name, dir)
-	}
-	if err != nil {
-		return secret.Value{}, fmt.Errorf("secret %q: %w", name, err)
-	}
-	defer clear(b)
-	v := strings.TrimRight(string(b), "\r\n")
-	if v == "" {
-		return secret.Value{}, fmt.Errorf("secret %q in %s is empty", name, dir)
-	}
-	return secret.New([]byte(v)), nil
 }
 
 func upper(ss []string) []string {

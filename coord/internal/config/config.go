@@ -354,13 +354,7 @@ func (c *Config) ReadSecret(name string) (secret.Value, error) {
 	if !secretRE.MatchString(name) || name == "." || name == ".." {
 		return secret.Value{}, fmt.Errorf("secret %q: not a valid secret name", name)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		return secret.Value{}, fmt.Errorf("secret %s: %w", name, err)
-	}
-	v := secret.New([]byte(strings.TrimRight(string(b), "\r\n")))
-	clear(b)
-	return v, nil
+	return secret.ReadFile(dir, name)
 }
 
 // IsOperator reports whether a person's name or backend id is listed in

@@ -112,6 +112,11 @@ func TestReadSecret(t *testing.T) {
 	if _, err := c.ReadSecret("../etc/passwd"); err == nil {
 		t.Error("ReadSecret(../etc/passwd) succeeded")
 	}
+	// An empty token file is an error here, not a 401 from the service later.
+	os.WriteFile(filepath.Join(dir, "empty_token"), []byte("\n"), 0o600)
+	if _, err := c.ReadSecret("empty_token"); err == nil || !strings.Contains(err.Error(), "is empty") {
+		t.Errorf("ReadSecret(empty_token) = %v, want an error saying it is empty", err)
+	}
 	t.Setenv("CREDENTIALS_DIRECTORY", "")
 	if _, err := c.ReadSecret("github_token"); err == nil || !strings.Contains(err.Error(), "secrets.dir") {
 		t.Errorf("ReadSecret without a directory = %v, want it to name secrets.dir", err)

@@ -260,7 +260,10 @@ func Compile(file string, f File) (*Config, error) {
 		for j, r := range s.Secrets {
 			sw := fmt.Sprintf("%s.secret[%d] (%s)", where, j, r.Name)
 			checkRef(bad, sw, s.URL != "", r, s.Env, envs, files)
-			val, err := readSecret(secretsDir, r.Name)
+			if r.Name != "" && !nameRE.MatchString(r.Name) {
+				bad("%s: name %q must be a plain file name", sw, r.Name)
+			}
+			val, err := secret.ReadFile(secretsDir, r.Name)
 			if err != nil {
 				bad("%s: %v", sw, err)
 			}
