@@ -5,34 +5,22 @@ import (
 	"io"
 	"math"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/clemhq/clem/tests/benchkit"
 )
 
-// row is one line of the result table.
-type row struct {
-	name, direct, via, ratio, target, verdict string
-	value                                     float64 // for the summary line; NaN when not measured
-	notes                                     []string
-}
-
 // report collects the rows in the order they are measured.
 type report struct {
-	rows     []row
-	warnings []string
+	rows     []benchkit.Row
+	notes    []string // on the rows' errors, in row order
+	warnings []string // on disturbed runs
 }
-
-// maxOthers is how much of a core other tasks may use during a run before
-// the report says the run was disturbed.
-const maxOthers = 0.10
 
 // disturbed warns when something besides the bench and pipelock took CPU
 // time during a run, which skews that run's numbers.
 func (r *report) disturbed(scenario, path string, u usage) {
-	if u.others > maxOthers {
-		r.warnings = append(r.warnings, fmt.Sprintf("%s %s: other tasks (or the hypervisor) took %.0f%% of a core during the run; rerun on a quiet machine",
-			scenario, path, 100*u.others))
+	if n := benchkit.Disturbed(scenario, path, u.others); n != "" {
+		r.warnings = append(r.warnings, n)
 	}
 }
 
@@ -40,62 +28,55 @@ func (r *report) disturbed(scenario, path string, u usage) {
 // when it reaches minRatio and neither run failed.
 func (r *report) ratio(name string, res [2]result, unit string, value func(result) float64, minRatio float64) {
 	d, v := value(res[0]), value(res[1])
-	w := row{
-		name:   name,
-		direct: fmt.Sprintf("%.1f %s", d, unit),
-		via:    fmt.Sprintf("%.1f %s", v, unit),
-		target: fmt.Sprintf(">= %.2f", minRatio),
-		value:  v / d,
+	w := benchkit.Row{
+		Name:   name,
+		Direct: fmt.Sprintf("%.1f %s", d, unit),
+		Via:    fmt.Sprintf("%.1f %s", v, unit),
+		Target: fmt.Sprintf(">= %.2f", minRatio),
+		Value:  v / d,
 	}
 	if d == 0 {
-		w.value = math.NaN()
+		w.Value = math.NaN()
 	}
-	w.ratio = fmt.Sprintf("%.2f", w.value)
+	w.Ratio = fmt.Sprintf("%.2f", w.Value)
 	notes, failed := benchkit.ErrorNotes(name, "pipelock", res)
-	w.notes = append(w.notes, notes...)
-	w.verdict = benchkit.Verdict(failed, w.value >= minRatio)
+	r.notes = append(r.notes, notes...)
+	w.Verdict = benchkit.Verdict(failed, w.Value >= minRatio)
 	r.rows = append(r.rows, w)
 }
 
 // limit adds a row for a number that must stay at or under max; err means
 // it could not be measured.
 func (r *report) limit(name, direct, via string, value, max float64, err error) {
-	w := row{name: name, direct: direct, via: via, ratio: "-", target: fmt.Sprintf("<= %g", max), value: value}
+	w := benchkit.Row{Name: name, Direct: direct, Via: via, Ratio: "-", Target: fmt.Sprintf("<= %g", max), Value: value}
 	switch {
 	case err != nil:
-		w.value, w.verdict = math.NaN(), "FAIL (not measured)"
-		w.notes = append(w.notes, fmt.Sprintf("%s: %v", name, err))
+		w.Value, w.Verdict = math.NaN(), "FAIL (not measured)"
+		r.notes = append(r.notes, fmt.Sprintf("%s: %v", name, err))
 	case value <= max:
-		w.verdict = "PASS"
+		w.Verdict = "PASS"
 	default:
-		w.verdict = "FAIL"
+		w.Verdict = "FAIL"
 	}
-	if w.direct == "" {
-		w.direct = "-"
+	if w.Direct == "" {
+		w.Direct = "-"
 	}
-	if w.via == "" {
-		w.via = "-"
+	if w.Via == "" {
+		w.Via = "-"
 	}
 	r.rows = append(r.rows, w)
 }
 
 // print writes the table, the notes, and the summary line last.
 func (r *report) print(out io.Writer) {
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tdirect\tvia pipelock\tratio\ttarget\tresult")
-	var notes, summary []string
+	benchkit.PrintTable(out, "via pipelock", r.rows, append(r.notes, r.warnings...))
+	var summary []string
 	for _, w := range r.rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", w.name, w.direct, w.via, w.ratio, w.target, w.verdict)
-		notes = append(notes, w.notes...)
 		format := "%s=%.1f"
-		if w.ratio != "-" {
+		if w.Ratio != "-" {
 			format = "%s=%.2f"
 		}
-		summary = append(summary, fmt.Sprintf(format, w.name, w.value))
-	}
-	tw.Flush()
-	for _, n := range append(notes, r.warnings...) {
-		fmt.Fprintln(out, "  note:", n)
+		summary = append(summary, fmt.Sprintf(format, w.Name, w.Value))
 	}
 	fmt.Fprintln(out, "bench pipelock: "+strings.Join(summary, " "))
 }

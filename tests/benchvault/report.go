@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"text/tabwriter"
 
 	"github.com/clemhq/clem/tests/benchkit"
 )
@@ -16,26 +15,16 @@ const (
 	uploadMinRatio    = 0.80
 )
 
-// maxOthers is how much of a core other tasks may take during a run before
-// the report says the run was disturbed.
-const maxOthers = 0.10
-
-// row is one line of the result table.
-type row struct {
-	name, direct, brokered, ratio, target, verdict string
-	value                                          float64 // for the summary line; NaN when not measured
-}
-
 // report collects rows, notes and the summary values of one placement.
 type report struct {
-	rows  []row
+	rows  []benchkit.Row
 	notes []string
 }
 
+// disturbed notes a run during which other tasks took CPU time.
 func (r *report) disturbed(scenario, path string, u usage) {
-	if u.others > maxOthers {
-		r.notes = append(r.notes, fmt.Sprintf("%s %s: other tasks (or the hypervisor) took %.0f%% of a core; rerun on a quiet machine",
-			scenario, path, 100*u.others))
+	if n := benchkit.Disturbed(scenario, path, u.others); n != "" {
+		r.notes = append(r.notes, n)
 	}
 }
 
@@ -57,10 +46,10 @@ func (r *report) ratio(name string, res [2]result, unit string, value func(resul
 		v = math.NaN()
 	}
 	failed := r.errorsNote(name, res)
-	r.rows = append(r.rows, row{
-		name: name, direct: fmt.Sprintf("%.1f %s", d, unit), brokered: fmt.Sprintf("%.1f %s", b, unit),
-		ratio: fmt.Sprintf("%.2f", v), target: fmt.Sprintf(">= %.2f", minRatio),
-		verdict: verdict(failed, v >= minRatio), value: v,
+	r.rows = append(r.rows, benchkit.Row{
+		Name: name, Direct: fmt.Sprintf("%.1f %s", d, unit), Via: fmt.Sprintf("%.1f %s", b, unit),
+		Ratio: fmt.Sprintf("%.2f", v), Target: fmt.Sprintf(">= %.2f", minRatio),
+		Verdict: verdict(failed, v >= minRatio), Value: v,
 	})
 }
 
@@ -71,19 +60,19 @@ func (r *report) added(name string, res [2]result) {
 		v = math.NaN()
 	}
 	failed := r.errorsNote(name, res)
-	r.rows = append(r.rows, row{
-		name:     name,
-		direct:   fmt.Sprintf("%.3f ms p50 (p99 %.3f)", res[0].P50(), res[0].P99()),
-		brokered: fmt.Sprintf("%.3f ms p50 (p99 %.3f)", res[1].P50(), res[1].P99()),
-		ratio:    fmt.Sprintf("%+.2f ms", v), target: fmt.Sprintf("<= %.2f ms", maxAddedP50MS),
-		verdict: verdict(failed, v <= maxAddedP50MS), value: v,
+	r.rows = append(r.rows, benchkit.Row{
+		Name:   name,
+		Direct: fmt.Sprintf("%.3f ms p50 (p99 %.3f)", res[0].P50(), res[0].P99()),
+		Via:    fmt.Sprintf("%.3f ms p50 (p99 %.3f)", res[1].P50(), res[1].P99()),
+		Ratio:  fmt.Sprintf("%+.2f ms", v), Target: fmt.Sprintf("<= %.2f ms", maxAddedP50MS),
+		Verdict: verdict(failed, v <= maxAddedP50MS), Value: v,
 	})
 }
 
 // passed says every row passed.
 func (r *report) passed() bool {
 	for _, w := range r.rows {
-		if w.verdict != "PASS" {
+		if w.Verdict != "PASS" {
 			return false
 		}
 	}
@@ -94,20 +83,10 @@ func (r *report) passed() bool {
 func (r *report) summary() string {
 	v := map[string]float64{"keepalive": math.NaN(), "added_p50_ms": math.NaN(), "upload": math.NaN()}
 	for _, w := range r.rows {
-		v[w.name] = w.value
+		v[w.Name] = w.Value
 	}
 	return fmt.Sprintf("keepalive=%.2f added_p50_ms=%.2f upload=%.2f", v["keepalive"], v["added_p50_ms"], v["upload"])
 }
 
 // print writes the table and the notes.
-func (r *report) print(out io.Writer) {
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tdirect\tbrokered\tratio\ttarget\tresult")
-	for _, w := range r.rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", w.name, w.direct, w.brokered, w.ratio, w.target, w.verdict)
-	}
-	tw.Flush()
-	for _, n := range r.notes {
-		fmt.Fprintln(out, "  note:", n)
-	}
-}
+func (r *report) print(out io.Writer) { benchkit.PrintTable(out, "brokered", r.rows, r.notes) }
