@@ -16,6 +16,7 @@ import (
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/testutil/netns"
 	"github.com/clemhq/clem/shared/testutil/users"
+	"github.com/clemhq/clem/tests/testpki"
 )
 
 // Hosts and addresses of the attack matrix. The public-looking ones live
@@ -76,7 +77,10 @@ type attempt struct {
 func TestContainment(t *testing.T) {
 	f := newFleet(t, "")
 	f.vaultSet(t, "other_token", "sk-other-real-token-5f2a")
-	pki := newTestPKI(t, cmAllowed, cmOther, cmModel)
+	pki, err := testpki.New(cmAllowed, cmOther, cmModel)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var seen sync.Map // X-Api-Key values upstream received, by host
 	up := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -93,10 +97,10 @@ func TestContainment(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		up.TLSConfig = &tls.Config{Certificates: []tls.Certificate{pki.leaf}}
+		up.TLSConfig = &tls.Config{Certificates: []tls.Certificate{pki.Leaf}}
 		go up.ServeTLS(ln, "", "")
 		t.Cleanup(func() { up.Close() })
-		writeFile(t, filepath.Join(f.dir, "upstream-ca.pem"), string(pki.caPEM))
+		writeFile(t, filepath.Join(f.dir, "upstream-ca.pem"), string(pki.CAPEM))
 		yaml := strings.ReplaceAll(strings.ReplaceAll(containmentYAML, "PROJECT", f.name), "UPSTREAM", ln.Addr().String())
 		writeFile(t, filepath.Join(f.dir, "clem.yaml"), yaml)
 		f.provision(t)

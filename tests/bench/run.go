@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/clemhq/clem/tests/benchkit"
+	"github.com/clemhq/clem/tests/testpki"
 )
 
 // scenario is a request-rate comparison: the same URL fetched by the same
@@ -48,10 +49,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if !o.keep {
 		defer os.RemoveAll(dir)
 	}
-	cert, pool, err := benchkit.NewCert(benchHost)
+	pki, err := testpki.New(benchHost)
 	if err != nil {
-		return fmt.Errorf("certificate: %w", err)
+		return err
 	}
+	cert, pool := pki.Leaf, pki.Pool()
 	up, err := startUpstream(cert)
 	if err != nil {
 		return err

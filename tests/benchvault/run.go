@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net/url"
@@ -14,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/clemhq/clem/tests/benchkit"
+	"github.com/clemhq/clem/tests/testpki"
 )
 
 // uploadWarmup is how much each path uploads before the timed upload.
@@ -29,12 +29,13 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if !o.keep {
 		defer os.RemoveAll(dir)
 	}
-	cert, upPool, err := benchkit.NewCert(benchHost)
+	pki, err := testpki.New(benchHost)
 	if err != nil {
-		return fmt.Errorf("certificate: %w", err)
+		return err
 	}
+	cert, upPool := pki.Leaf, pki.Pool()
 	upPEM := filepath.Join(dir, "upstream.pem")
-	if err := os.WriteFile(upPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o644); err != nil {
+	if err := os.WriteFile(upPEM, pki.CAPEM, 0o644); err != nil {
 		return err
 	}
 	secrets := filepath.Join(dir, "secrets")

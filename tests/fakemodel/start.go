@@ -1,21 +1,13 @@
 package fakemodel
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"fmt"
 	"log"
-	"math/big"
-	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/clemhq/clem/tests/testpki"
 )
 
 // Start serves a new Server over plain HTTP on 127.0.0.1 (s.URL is
@@ -35,14 +27,14 @@ func Start(t testing.TB, cfg Config) *Server {
 func StartTLS(t testing.TB, cfg Config, hosts ...string) (s *Server, caPEM []byte) {
 	t.Helper()
 	s, hs := newTest(t, cfg)
-	cert, caPEM, err := newCert(hosts)
+	pki, err := testpki.New(hosts...)
 	if err != nil {
 		t.Fatalf("fakemodel: %v", err)
 	}
-	hs.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
+	hs.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Leaf}, NextProtos: []string{"http/1.1"}}
 	hs.StartTLS()
 	s.URL = hs.URL
-	return s, caPEM
+	return s, pki.CAPEM
 }
 
 func newTest(t testing.TB, cfg Config) (*Server, *httptest.Server) {
@@ -70,40 +62,4 @@ type logfWriter func(string, ...any)
 func (f logfWriter) Write(p []byte) (int, error) {
 	f("%s", strings.TrimRight(string(p), "\n"))
 	return len(p), nil
-}
-
-// newCert makes a CA and a server certificate for hosts and 127.0.0.1,
-// valid for a day.
-func newCert(hosts []string) (tls.Certificate, []byte, error) {
-	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, nil, fmt.Errorf("CA key: %w", err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fakemodel test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return tls.Certificate{}, nil, fmt.Errorf("CA certificate: %w", err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, nil, fmt.Errorf("server key: %w", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "fakemodel"},
-		DNSNames: hosts, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return tls.Certificate{}, nil, fmt.Errorf("server certificate: %w", err)
-	}
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, caPEM, nil
 }
