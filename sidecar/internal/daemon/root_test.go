@@ -5,14 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/peer"
@@ -21,56 +17,19 @@ import (
 	"github.com/clemhq/clem/sidecar/internal/testmcp"
 )
 
-// nsThread runs functions on one OS thread inside a network namespace:
-// sidecar's listeners and the kernel lookups are made there, and the agent
-// processes are started from there, while the daemon's own goroutines run
-// anywhere.
-type nsThread chan func()
-
-func enterNamespace(t *testing.T, path string) nsThread {
-	t.Helper()
-	ch := make(nsThread)
-	errc := make(chan error, 1)
-	go func() {
-		// Never unlocked: the thread ends with the goroutine instead of
-		// going back to the pool inside the namespace.
-		runtime.LockOSThread()
-		f, err := os.Open(path)
-		if err == nil {
-			err = unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
-			f.Close()
-		}
-		errc <- err
-		if err != nil {
-			return
-		}
-		for fn := range ch {
-			fn()
-		}
-	}()
-	if err := <-errc; err != nil {
-		t.Fatalf("enter %s: %v", path, err)
-	}
-	t.Cleanup(func() { close(ch) })
-	return ch
-}
-
-func (n nsThread) do(fn func()) {
-	done := make(chan struct{})
-	n <- func() { defer close(done); fn() }
-	<-done
-}
-
 // TestRealUsersInANamespace: in a fresh network namespace, real agent users
 // call sidecar from their own processes. The allowed agent gets its answer;
 // another is refused and audited with its own uid; per-agent identity gives
 // each agent its own child, so state never crosses agents.
 func TestRealUsersInANamespace(t *testing.T) {
 	alice, bob, carol := users.Add(t, "scra"), users.Add(t, "scrb"), users.Add(t, "scrc")
-	ns := enterNamespace(t, netns.NewNamed(t))
+	// Listeners, the kernel lookups and the agents' processes are made
+	// inside a fresh namespace; the daemon's own goroutines run anywhere.
+	path := netns.NewNamed(t)
+	inNS := func(fn func()) { netns.In(t, path, fn) }
 	var res *peer.Resolver
 	var err error
-	ns.do(func() { res, err = peer.NewResolver() })
+	inNS(func() { res, err = peer.NewResolver() })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +71,7 @@ agents = ["alice", "carol"]
 	e.start(Options{
 		Identify: func(l, r netip.AddrPort) (uint32, error) { uid, _, err := res.TCPPeerUIDAddr(l, r); return uid, err },
 		Listen: func(addr string) (ln net.Listener, err error) {
-			ns.do(func() { ln, err = net.Listen("tcp", addr) })
+			inNS(func() { ln, err = net.Listen("tcp", addr) })
 			return ln, err
 		},
 	})
@@ -120,7 +79,7 @@ agents = ["alice", "carol"]
 		a, _ := json.Marshal(args)
 		var out []byte
 		var code int
-		ns.do(func() {
+		inNS(func() {
 			cmd := exec.Command(e.bin, modeCall, e.url(server), tool, string(a))
 			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID}}
 			cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/"}
