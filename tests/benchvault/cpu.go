@@ -25,3 +25,11 @@ func (u usage) String() string {
 	return fmt.Sprintf("CPU busy: bench %.0f%%, pipelock %.0f%%, agent-vault %.0f%%, others %.0f%%",
 		100*u.bench, 100*u.pipelock, 100*u.vault, 100*u.others)
 }
+
+func (u usage) times(f float64) usage {
+	return usage{bench: u.bench * f, pipelock: u.pipelock * f, vault: u.vault * f, others: u.others * f}
+}
+
+func (u usage) plus(v usage) usage {
+	return usage{bench: u.bench + v.bench, pipelock: u.pipelock + v.pipelock, vault: u.vault + v.vault, others: u.others + v.others}
+}

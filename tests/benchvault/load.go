@@ -52,28 +52,6 @@ type zeros struct{ chunk []byte }
 
 func (z zeros) Read(b []byte) (int, error) { return copy(b, z.chunk), nil }
 
-// uploads repeats upload until d has passed (and at least three times),
-// one connection each, and adds them up: a single 100 MiB upload takes a
-// tenth of a second here, too short to measure alone.
-func uploads(ctx context.Context, p path, size int64, d time.Duration) result {
-	var total result
-	start := time.Now()
-	for n := 0; n < 3 || time.Since(start) < d; n++ {
-		r := upload(ctx, p, size)
-		total.OK += r.OK
-		total.Errs += r.Errs
-		total.Bytes += r.Bytes
-		total.Elapsed += r.Elapsed
-		if r.Errs > 0 && total.FirstErr == "" {
-			total.FirstErr = r.FirstErr
-		}
-		if r.Errs > 0 {
-			break
-		}
-	}
-	return total
-}
-
 // upload POSTs size bytes as application/octet-stream once and times it
 // from the first byte sent to the upstream's 200.
 func upload(ctx context.Context, p path, size int64) result {

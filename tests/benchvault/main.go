@@ -12,6 +12,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/clemhq/clem/tests/benchkit"
@@ -27,7 +29,11 @@ type options struct {
 	placement       string
 	alt             bool
 	keep            bool
+	scenarios       map[string]bool // the scenarios to measure
 }
+
+// scenarioNames are the scenarios in the order they run.
+var scenarioNames = []string{"keepalive", "added_p50_ms", "upload"}
 
 func main() {
 	var o options
@@ -41,7 +47,13 @@ func main() {
 		"CPU placement: shared (pipelock and agent-vault on CPU 0, bench on CPU 1), split (pipelock on CPU 0, agent-vault with the bench on CPU 1), none (no pinning)")
 	flag.BoolVar(&o.alt, "alt", true, "when a target fails, measure again with the other pinned placement and print its summary")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, audit logs, daemon logs)")
+	only := flag.String("scenarios", strings.Join(scenarioNames, ","), "the scenarios to measure, comma-separated (others print NaN)")
 	flag.Parse()
+	var err error
+	if o.scenarios, err = parseScenarios(*only); err != nil {
+		fmt.Fprintln(os.Stderr, "bench vault:", err)
+		os.Exit(2)
+	}
 	if o.duration <= 0 || o.warmup < 0 || o.workers < 1 || o.uploadBytes < 1 {
 		fmt.Fprintln(os.Stderr, "bench vault: -duration, -workers and -upload-bytes must be positive")
 		os.Exit(2)
@@ -52,11 +64,24 @@ func main() {
 	}
 	// pinSelf re-executes this program on its CPU and returns only when
 	// pinning is done or not wanted.
-	err := benchkit.Main(func() error { return pinSelf(o) },
+	err = benchkit.Main(func() error { return pinSelf(o) },
 		func(ctx context.Context) error { return run(ctx, o, os.Stdout) },
 		"interrupted; daemons stopped and temporary files removed")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench vault:", err)
 		os.Exit(1)
 	}
+}
+
+// parseScenarios reads -scenarios: known names, at least one.
+func parseScenarios(list string) (map[string]bool, error) {
+	set := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(scenarioNames, name) {
+			return nil, fmt.Errorf("-scenarios: unknown scenario %q (want %s)", name, strings.Join(scenarioNames, ", "))
+		}
+		set[name] = true
+	}
+	return set, nil
 }

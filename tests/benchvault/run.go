@@ -145,52 +145,62 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	return nil
 }
 
-// measure runs the three scenarios on both paths: warm-up on each path,
-// then the measured direct run, then the measured brokered run.
+// measure runs the scenarios on both paths: warm-up on each path, then
+// the measured direct run, then the measured brokered run; uploads take
+// turns on the two paths instead (see interleavedUploads).
 func measure(ctx context.Context, o options, out io.Writer, paths [2]path, pipelock, vault *daemon) *report {
 	rep := &report{}
+	cpu := func() cpuMeter { return startCPU(pipelock.PID(), vault.PID()) }
+	line := func(name string, p path, r result, u usage, show func(result) string) {
+		rep.disturbed(name, p.name, u)
+		fmt.Fprintf(out, "  %-12s %-8s %s, %d ok, %d errors; %v\n", name, p.name, show(r), r.OK, r.Errs, u)
+	}
 	timed := func(name string, f func(p path) result, show func(result) string) [2]result {
 		var res [2]result
 		for i, p := range paths {
-			m := startCPU(pipelock.PID(), vault.PID())
+			m := cpu()
 			res[i] = f(p)
-			u := m.stop()
-			rep.disturbed(name, p.name, u)
-			fmt.Fprintf(out, "  %-12s %-8s %s, %d ok, %d errors; %v\n", name, p.name, show(res[i]), res[i].OK, res[i].Errs, u)
+			line(name, p, res[i], m.stop(), show)
 		}
 		return res
 	}
 
-	for _, p := range paths {
-		requests(ctx, p, o.workers, o.warmup, false)
+	if o.scenarios["keepalive"] {
+		for _, p := range paths {
+			requests(ctx, p, o.workers, o.warmup, false)
+		}
+		res := timed("keepalive", func(p path) result { return requests(ctx, p, o.workers, o.duration, false) },
+			func(r result) string { return fmt.Sprintf("%8.0f req/s", r.PerSecond()) })
+		rep.ratio("keepalive", res, "req/s", result.PerSecond, keepaliveMinRatio)
 	}
-	res := timed("keepalive", func(p path) result { return requests(ctx, p, o.workers, o.duration, false) },
-		func(r result) string { return fmt.Sprintf("%8.0f req/s", r.PerSecond()) })
-	rep.ratio("keepalive", res, "req/s", result.PerSecond, keepaliveMinRatio)
-
-	for _, p := range paths {
-		requests(ctx, p, 1, o.warmup, false)
+	if o.scenarios["added_p50_ms"] {
+		for _, p := range paths {
+			requests(ctx, p, 1, o.warmup, false)
+		}
+		res := timed("added_p50_ms", func(p path) result { return requests(ctx, p, 1, o.duration, true) },
+			func(r result) string { return fmt.Sprintf("%6.3f ms p50 %6.3f ms p99", r.P50(), r.P99()) })
+		rep.added("added_p50_ms", res)
 	}
-	res = timed("added_p50_ms", func(p path) result { return requests(ctx, p, 1, o.duration, true) },
-		func(r result) string { return fmt.Sprintf("%6.3f ms p50 %6.3f ms p99", r.P50(), r.P99()) })
-	rep.added("added_p50_ms", res)
-
-	for _, p := range paths {
-		upload(ctx, p, min(uploadWarmup, o.uploadBytes))
+	if o.scenarios["upload"] {
+		for _, p := range paths {
+			upload(ctx, p, min(uploadWarmup, o.uploadBytes))
+		}
+		res, use := interleavedUploads(ctx, paths, o.uploadBytes, o.duration, cpu)
+		for i, p := range paths {
+			line("upload", p, res[i], use[i], func(r result) string {
+				return fmt.Sprintf("%8.1f MB/s (%d uploads of %d MiB in %.2fs)", r.MBPerSecond(), r.OK, o.uploadBytes>>20, r.Elapsed.Seconds())
+			})
+		}
+		rep.ratio("upload", res, "MB/s", result.MBPerSecond, uploadMinRatio)
 	}
-	res = timed("upload", func(p path) result { return uploads(ctx, p, o.uploadBytes, o.duration) },
-		func(r result) string {
-			return fmt.Sprintf("%8.1f MB/s (%d uploads of %d MiB in %.2fs)", r.MBPerSecond(), r.OK, o.uploadBytes>>20, r.Elapsed.Seconds())
-		})
-	rep.ratio("upload", res, "MB/s", result.MBPerSecond, uploadMinRatio)
 	return rep
 }
 
 // printSetup says what is measured and where each process runs.
 func printSetup(out io.Writer, o options, daemons ...*daemon) {
 	fmt.Fprintf(out, "agent-vault bench: %s; placement %s: %s\n", runtime.Version(), o.placement, placements[o.placement].what)
-	fmt.Fprintf(out, "  each scenario: %s warm-up per path, then %s measured direct, then %s brokered (pipelock -> agent-vault); upload %d MiB\n",
-		o.warmup, o.duration, o.duration, o.uploadBytes>>20)
+	fmt.Fprintf(out, "  each scenario: %s warm-up per path, then %s measured direct, then %s brokered (pipelock -> agent-vault); upload: %d MiB uploads taking turns on the two paths, %s each\n",
+		o.warmup, o.duration, o.duration, o.uploadBytes>>20, o.duration)
 	for _, d := range daemons {
 		version, _ := exec.Command(d.Bin, "--version").Output()
 		fmt.Fprintf(out, "  %s %s (%s): pid %d on CPUs %s\n", d.Name, d.Bin, strings.TrimSpace(string(version)), d.PID(), cpusAllowed(d.PID()))
