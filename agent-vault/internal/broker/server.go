@@ -101,7 +101,8 @@ func (r roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // newTransport pools upstream connections per host (the broker's speed
 // depends on it), verifies upstream TLS against the system roots plus an
-// optional extra CA, and honours resolve overrides.
+// optional extra CA, honours resolve overrides, and coalesces the TLS
+// records it sends upstream into fewer system calls (see batchConn).
 func newTransport(cfg *config.Config) (*http.Transport, error) {
 	roots, err := x509.SystemCertPool()
 	if err != nil || roots == nil {
@@ -122,7 +123,11 @@ func newTransport(cfg *config.Config) (*http.Transport, error) {
 			if ap, ok := cfg.Resolve[addr]; ok {
 				addr = ap.String()
 			}
-			return d.DialContext(ctx, network, addr)
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return newBatchConn(c), nil
 		},
 		TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 		// HTTP/1.1 by default: pooled HTTP/1.1 moved a 100 MiB upload at
