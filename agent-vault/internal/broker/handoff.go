@@ -144,7 +144,7 @@ func (s *Server) handoff(c net.Conn) {
 		verdict(control, 200, "")
 		control = nil
 	}
-	tc := tls.Server(newPrefixConn(c, pre), &tls.Config{
+	tc := tls.Server(&readAheadConn{Conn: newPrefixConn(c, pre)}, &tls.Config{
 		GetCertificate: s.ca.Load().GetCertificate,
 		NextProtos:     []string{"h2", "http/1.1"},
 		MinVersion:     tls.VersionTLS12,
