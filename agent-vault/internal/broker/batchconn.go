@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,9 +42,17 @@ const closeLinger = 2 * time.Second
 // a caller can see of a send: it is kept here, not set on the socket, so
 // crypto/tls's habit of setting it to now after queueing its close_notify
 // fails later writes without cutting off the queue. Close does not wait for
-// a slow peer: it unblocks readers and writers at once, while the flusher
-// still sends what was queued, for at most closeLinger, and then closes the
-// socket.
+// a slow peer: it unblocks readers and writers at once (they, and any later
+// Read, get net.ErrClosed), while the flusher still sends what was queued,
+// for at most closeLinger, and then closes the socket. (tls.Conn.Close
+// queues its close_notify first, which waits for room, at most the 5 s
+// deadline crypto/tls sets for it: no longer than a full socket made it
+// wait without batching.)
+//
+// A request counts as written once it is queued, so a connection whose
+// upstream answered early may go back to the idle pool with up to twice
+// batchMax still to send, as the kernel's send buffer already allowed on
+// a smaller scale; the next request on it simply queues behind.
 type batchConn struct {
 	net.Conn
 	mu       sync.Mutex
@@ -52,8 +61,9 @@ type batchConn struct {
 	spare    []byte    // the buffer the flusher last sent, the next pending
 	flushing bool      // a flusher goroutine is running
 	closed   bool
-	err      error     // first send error, returned by every later Write
-	deadline time.Time // write deadline, zero for none
+	shut     atomic.Bool // closed, for Read without taking mu
+	err      error       // first send error, returned by every later Write
+	deadline time.Time   // write deadline, zero for none
 }
 
 func newBatchConn(c net.Conn) *batchConn {
@@ -140,7 +150,28 @@ func (b *batchConn) SetDeadline(t time.Time) error {
 	if err := b.SetWriteDeadline(t); err != nil {
 		return err
 	}
+	return b.SetReadDeadline(t)
+}
+
+// SetReadDeadline sets the socket's read deadline until Close.
+func (b *batchConn) SetReadDeadline(t time.Time) error {
+	if b.shut.Load() {
+		return net.ErrClosed
+	}
 	return b.Conn.SetReadDeadline(t)
+}
+
+// Read reads from the socket; after Close it fails with net.ErrClosed
+// even while the flusher still holds the socket open.
+func (b *batchConn) Read(p []byte) (int, error) {
+	if b.shut.Load() {
+		return 0, net.ErrClosed
+	}
+	n, err := b.Conn.Read(p)
+	if err != nil && b.shut.Load() {
+		err = net.ErrClosed
+	}
+	return n, err
 }
 
 // flush sends the queue until it is empty or a send fails, swapping the
@@ -179,6 +210,7 @@ func (b *batchConn) Close() error {
 		return net.ErrClosed
 	}
 	b.closed = true
+	b.shut.Store(true)
 	b.cond.Broadcast()
 	if !b.flushing {
 		return b.Conn.Close()

@@ -135,8 +135,8 @@ func TestBatchConnCloseDoesNotWaitForAStalledPeer(t *testing.T) {
 	for name, ch := range map[string]chan error{"Read": readErr, "Write": writeErr} {
 		select {
 		case err := <-ch:
-			if err == nil {
-				t.Fatalf("blocked %s returned no error after Close", name)
+			if !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("blocked %s returned %v after Close, want net.ErrClosed", name, err)
 			}
 		case <-time.After(time.Second):
 			t.Fatalf("blocked %s still blocked 1 s after Close", name)
@@ -197,6 +197,10 @@ func TestBatchConnUnderTLS(t *testing.T) {
 			return
 		}
 		defer c.Close()
+		if err := c.(*tls.Conn).Handshake(); err != nil {
+			got <- result{err: err}
+			return
+		}
 		time.Sleep(300 * time.Millisecond) // let the client's queue fill
 		all, err := io.ReadAll(c)
 		got <- result{len(all), err}

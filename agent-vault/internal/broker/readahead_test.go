@@ -65,5 +65,8 @@ func TestReadAheadConnIdleHoldsNoBuffer(t *testing.T) {
 		if c.buf != nil {
 			t.Fatal("holds a read-ahead buffer with nothing left to read")
 		}
+		if c.streaming {
+			t.Fatal("still streaming after a short read: the wait for the next request would hold a read-ahead buffer")
+		}
 	}
 }
