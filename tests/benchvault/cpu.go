@@ -26,10 +26,12 @@ func (u usage) String() string {
 		100*u.bench, 100*u.pipelock, 100*u.vault, 100*u.others)
 }
 
+// times scales every share by f.
 func (u usage) times(f float64) usage {
 	return usage{bench: u.bench * f, pipelock: u.pipelock * f, vault: u.vault * f, others: u.others * f}
 }
 
+// plus adds v share by share.
 func (u usage) plus(v usage) usage {
 	return usage{bench: u.bench + v.bench, pipelock: u.pipelock + v.pipelock, vault: u.vault + v.vault, others: u.others + v.others}
 }

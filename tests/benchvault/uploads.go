@@ -20,6 +20,7 @@ func interleavedUploads(ctx context.Context, paths [2]path, size int64, d time.D
 		busy  [2]usage // CPU shares times seconds
 	)
 	done := func(i int) bool { return total[i].OK+total[i].Errs >= 3 && total[i].Elapsed >= d }
+rounds:
 	for round := 0; ctx.Err() == nil && !(done(0) && done(1)); round++ {
 		for k := range paths {
 			i := (k + round) % 2 // ABBA: each path goes first every other round
@@ -30,24 +31,17 @@ func interleavedUploads(ctx context.Context, paths [2]path, size int64, d time.D
 			total[i].Errs += r.Errs
 			total[i].Bytes += r.Bytes
 			total[i].Elapsed += r.Elapsed
-			if r.Errs > 0 {
-				if total[i].FirstErr == "" {
-					total[i].FirstErr = r.FirstErr
-				}
-				return total, average(busy, total)
+			if r.Errs > 0 { // the first error ends the run
+				total[i].FirstErr = r.FirstErr
+				break rounds
 			}
 		}
 	}
-	return total, average(busy, total)
-}
-
-// average turns summed CPU seconds back into shares of each path's time.
-func average(busy [2]usage, total [2]result) [2]usage {
-	var u [2]usage
-	for i := range u {
+	var use [2]usage // back to shares of each path's time
+	for i := range use {
 		if s := total[i].Elapsed.Seconds(); s > 0 {
-			u[i] = busy[i].times(1 / s)
+			use[i] = busy[i].times(1 / s)
 		}
 	}
-	return u
+	return total, use
 }

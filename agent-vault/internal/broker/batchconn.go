@@ -56,12 +56,11 @@ const closeLinger = 2 * time.Second
 type batchConn struct {
 	net.Conn
 	mu       sync.Mutex
-	cond     sync.Cond // signalled when the queue drains or state changes
-	pending  []byte    // queued bytes, not yet handed to the flusher
-	spare    []byte    // the buffer the flusher last sent, the next pending
-	flushing bool      // a flusher goroutine is running
-	closed   bool
-	shut     atomic.Bool // closed, for Read without taking mu
+	cond     sync.Cond   // signalled when the queue drains or state changes
+	pending  []byte      // queued bytes, not yet handed to the flusher
+	spare    []byte      // the buffer the flusher last sent, the next pending
+	flushing bool        // a flusher goroutine is running
+	closed   atomic.Bool // set under mu; Read looks without taking it
 	err      error       // first send error, returned by every later Write
 	deadline time.Time   // write deadline, zero for none
 }
@@ -103,7 +102,7 @@ func (b *batchConn) waitRoom(n int) error {
 	}()
 	for {
 		switch {
-		case b.closed:
+		case b.closed.Load():
 			return net.ErrClosed
 		case b.err != nil:
 			return b.err
@@ -136,7 +135,7 @@ func (b *batchConn) wake() {
 func (b *batchConn) SetWriteDeadline(t time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed.Load() {
 		return net.ErrClosed
 	}
 	b.deadline = t
@@ -155,7 +154,7 @@ func (b *batchConn) SetDeadline(t time.Time) error {
 
 // SetReadDeadline sets the socket's read deadline until Close.
 func (b *batchConn) SetReadDeadline(t time.Time) error {
-	if b.shut.Load() {
+	if b.closed.Load() {
 		return net.ErrClosed
 	}
 	return b.Conn.SetReadDeadline(t)
@@ -164,11 +163,11 @@ func (b *batchConn) SetReadDeadline(t time.Time) error {
 // Read reads from the socket; after Close it fails with net.ErrClosed
 // even while the flusher still holds the socket open.
 func (b *batchConn) Read(p []byte) (int, error) {
-	if b.shut.Load() {
+	if b.closed.Load() {
 		return 0, net.ErrClosed
 	}
 	n, err := b.Conn.Read(p)
-	if err != nil && b.shut.Load() {
+	if err != nil && b.closed.Load() {
 		err = net.ErrClosed
 	}
 	return n, err
@@ -195,7 +194,7 @@ func (b *batchConn) flush() {
 	putBatchBuf(b.pending)
 	putBatchBuf(b.spare)
 	b.pending, b.spare = nil, nil
-	if b.closed {
+	if b.closed.Load() {
 		b.Conn.Close()
 	}
 }
@@ -206,11 +205,10 @@ func (b *batchConn) flush() {
 func (b *batchConn) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed.Load() {
 		return net.ErrClosed
 	}
-	b.closed = true
-	b.shut.Store(true)
+	b.closed.Store(true)
 	b.cond.Broadcast()
 	if !b.flushing {
 		return b.Conn.Close()
