@@ -26,9 +26,9 @@ build: ## build all seven binaries into bin/
 test: ## run every module's tests (root needed for the privileged ones)
 	$(GO) test -count=1 $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
-test-containment: ## the attack matrix alone (root); ends with "containment: N/N attempts held"
+test-containment: ## the attack matrix (root): kernel, files, daemons, and inside the units of a booted fleet; ends with "containment: N/N attempts held"
 	@report=$$(mktemp /tmp/clem-containment.XXXXXX); \
-	(cd tests && CLEM_CONTAINMENT_REPORT=$$report $(GO) test -count=1 -run '^TestContainment$$' . >$$report.log 2>&1); rc=$$?; \
+	(cd tests && CLEM_CONTAINMENT_REPORT=$$report $(GO) test -count=1 -timeout 20m -run '^(TestContainment|TestSystemFleet)$$' . >$$report.log 2>&1); rc=$$?; \
 	[ $$rc -eq 0 ] || cat $$report.log; \
 	if [ -s $$report ]; then cat $$report; else echo "containment: 0/0 attempts held (the matrix did not run)"; fi; \
 	rm -f $$report $$report.log; exit $$rc

@@ -191,17 +191,33 @@ func (cm *containment) cred(t *testing.T, name string, groups ...string) *syscal
 // asLead runs p in a new process as the lead agent's uid.
 func (cm *containment) asLead(t *testing.T, p probe) outcome {
 	t.Helper()
-	spec, _ := json.Marshal(p)
-	cmd := exec.Command(cm.probeBin)
-	cmd.Env = []string{probeEnv + "=" + string(spec), "PATH=/usr/bin:/bin", "HOME=" + cm.lead.HomeDir}
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cm.cred(t, cm.lead.Username)}
-	out, err := cmd.Output()
+	return cm.as(t, cm.lead.Username, p)
+}
+
+// as runs p in a new process as the named user's uid.
+func (cm *containment) as(t *testing.T, name string, p probe) outcome {
+	t.Helper()
+	out, err := cm.probeCmd(t, name, p).Output()
 	var o outcome
 	if jerr := json.Unmarshal(out, &o); jerr != nil {
 		return outcome{Err: fmt.Sprintf("probe process: %v %v: %s", err, jerr, out)}
 	}
 	return o
+}
+
+// probeCmd is the probe process for p as the named user.
+func (cm *containment) probeCmd(t *testing.T, name string, p probe) *exec.Cmd {
+	t.Helper()
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := json.Marshal(p)
+	cmd := exec.Command(cm.probeBin)
+	cmd.Env = []string{probeEnv + "=" + string(spec), "PATH=/usr/bin:/bin", "HOME=" + u.HomeDir}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cm.cred(t, name)}
+	return cmd
 }
 
 // try makes one attempt (and its control) and records what happened.

@@ -2,11 +2,8 @@ package tests
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"sync"
-	"testing"
-	"text/tabwriter"
 
 	"github.com/clemhq/clem/shared/audit"
 )
@@ -82,31 +79,3 @@ func (cm *containment) attempts(upstreamSaw *sync.Map) []*attempt {
 
 func tableName(f *fleet) string { return "clem_" + strings.ReplaceAll(f.name, "-", "_") }
 
-// report prints the matrix (and writes it to $CLEM_CONTAINMENT_REPORT for
-// make test-containment), ending with the summary line, and fails the test
-// for every attempt that did not hold.
-func report(t *testing.T, rows []*attempt) {
-	var b strings.Builder
-	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "#\tattempt\texpected\tgot\tresult")
-	held := 0
-	for i, a := range rows {
-		res := "HELD"
-		if a.held {
-			held++
-		} else {
-			res = "BROKEN"
-			t.Errorf("attempt %d %q: expected %s, got %s", i+1, a.name, a.expected, a.got)
-		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", i+1, a.name, a.expected, a.got, res)
-	}
-	w.Flush()
-	fmt.Fprintf(&b, "containment: %d/%d attempts held\n", held, len(rows))
-	t.Logf("attack matrix:\n%s", b.String())
-	if p := os.Getenv("CLEM_CONTAINMENT_REPORT"); p != "" {
-		os.WriteFile(p, []byte(b.String()), 0o644)
-	}
-	if len(rows) < 25 {
-		t.Errorf("the matrix has %d attempts, want at least 25", len(rows))
-	}
-}

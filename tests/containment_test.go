@@ -112,5 +112,5 @@ func TestContainment(t *testing.T) {
 		}
 		cm.checkAudit(t, rows)
 	})
-	report(t, rows)
+	recordMatrix(t, "kernel, files and daemons (as the lead agent's uid)", rows)
 }

@@ -60,7 +60,11 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "build binaries: %v\n%s", err, out)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	if !writeMatrixReport() && code == 0 {
+		code = 1
+	}
+	return code
 }
 
 // result is what one command run produced.

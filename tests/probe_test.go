@@ -36,6 +36,12 @@ type probe struct {
 	SNI     string            `json:"sni,omitempty"`
 	Path    string            `json:"path,omitempty"`
 	Table   string            `json:"table,omitempty"`
+	Raw     []byte            `json:"raw,omitempty"`   // raw: the bytes sent through the tunnel
+	Host    string            `json:"host,omitempty"`  // raw: the CONNECT target and SNI
+	Argv    []string          `json:"argv,omitempty"`  // exec: the command
+	Stdin   string            `json:"stdin,omitempty"` // exec: its input
+	Count   int               `json:"count,omitempty"` // flood: connections to hold; fork: tasks to start
+	Size    int64             `json:"size,omitempty"`  // post: body bytes; alloc: bytes to touch
 }
 
 // outcome is what the probe saw: ok when the operation succeeded.
@@ -44,6 +50,8 @@ type outcome struct {
 	Status int    `json:"status,omitempty"`
 	Body   string `json:"body,omitempty"`
 	Err    string `json:"err,omitempty"`
+	Raw    []byte `json:"raw,omitempty"` // raw: every byte the tunnel returned
+	N      int    `json:"n,omitempty"`   // flood, fork: how many it got
 }
 
 // probeMain runs the probe in env and prints its outcome as JSON.
@@ -128,6 +136,9 @@ func (p probe) run() outcome {
 			return fail(err)
 		}
 		return outcome{OK: true}
+	}
+	if o, ok := p.runMore(timeout); ok {
+		return o
 	}
 	return fail(fmt.Errorf("unknown probe kind %q", p.Kind))
 }

@@ -1,0 +1,215 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// readyLine is what a long-running probe prints once it holds what it
+// was asked to hold (listening, connections open); the parent acts then.
+const readyLine = "probe-ready"
+
+// runMore runs the probe kinds added for the second matrix: serving on a
+// port, holding connections, raw exchanges through a brokered tunnel,
+// commands, large bodies, forks and allocations.
+func (p probe) runMore(timeout time.Duration) (outcome, bool) {
+	switch p.Kind {
+	case "bind":
+		ln, err := net.Listen("tcp", p.Addr)
+		if err != nil {
+			return fail(err), true
+		}
+		ln.Close()
+		return outcome{OK: true}, true
+	case "serve":
+		return p.serve(), true
+	case "flood":
+		return p.flood(timeout), true
+	case "raw":
+		return p.raw(timeout), true
+	case "exec":
+		cmd := exec.Command(p.Argv[0], p.Argv[1:]...)
+		cmd.Stdin = strings.NewReader(p.Stdin)
+		out, err := cmd.CombinedOutput()
+		o := outcome{OK: err == nil, Body: string(out)}
+		if err != nil {
+			o.Err = err.Error()
+		}
+		return o, true
+	case "post":
+		return p.post(timeout), true
+	case "fork":
+		return p.fork(), true
+	}
+	return outcome{}, false
+}
+
+// serve listens on Addr, says so, and waits for one connection from
+// anyone: OK when a peer's connection completed and it read its line.
+func (p probe) serve() outcome {
+	ln, err := net.Listen("tcp", p.Addr)
+	if err != nil {
+		fmt.Println(readyLine)
+		return fail(err)
+	}
+	defer ln.Close()
+	fmt.Println(readyLine)
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(4 * time.Second))
+	c, err := ln.Accept()
+	if err != nil {
+		return fail(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	fmt.Fprintf(c, "squatter here\n")
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return fail(fmt.Errorf("accepted, but the peer's line never came: %w", err))
+	}
+	return outcome{OK: true, Body: strings.TrimSpace(line)}
+}
+
+// flood opens Count connections to Addr (sending Raw on each, if set,
+// and never finishing it), says how many it holds, and keeps them until
+// its standard input closes.
+func (p probe) flood(timeout time.Duration) outcome {
+	var conns []net.Conn
+	var lastErr error
+	for i := 0; i < p.Count; i++ {
+		c, err := net.DialTimeout("tcp", p.Addr, timeout)
+		if err != nil {
+			lastErr = err
+			break
+		}
+		if len(p.Raw) > 0 {
+			c.Write(p.Raw)
+		}
+		conns = append(conns, c)
+	}
+	fmt.Printf("%s %d\n", readyLine, len(conns))
+	io.Copy(io.Discard, os.Stdin)
+	// How many the daemon still kept open: a capped daemon closed the rest.
+	alive := 0
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			alive++
+		}
+		c.Close()
+	}
+	o := outcome{OK: true, N: len(conns), Body: fmt.Sprintf("%d opened, %d still open", len(conns), alive)}
+	if lastErr != nil {
+		o.Err = lastErr.Error()
+	}
+	return o
+}
+
+// raw opens a CONNECT tunnel to Host:443 through Proxy, starts TLS with
+// the agent's CA bundle, writes Raw and returns everything read until the
+// peer closes or the deadline passes.
+func (p probe) raw(timeout time.Duration) outcome {
+	pool, err := p.roots()
+	if err != nil {
+		return fail(err)
+	}
+	u, _ := url.Parse(p.Proxy)
+	c, err := net.DialTimeout("tcp", u.Host, timeout)
+	if err != nil {
+		return fail(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * timeout))
+	fmt.Fprintf(c, "CONNECT %s:443 HTTP/1.1\r\nHost: %s:443\r\n\r\n", p.Host, p.Host)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return fail(err)
+	}
+	if resp.StatusCode != 200 {
+		return outcome{Status: resp.StatusCode, Err: "CONNECT refused"}
+	}
+	tc := tls.Client(&bufConn{c, br}, &tls.Config{ServerName: p.Host, RootCAs: pool, NextProtos: []string{"http/1.1"}})
+	if err := tc.Handshake(); err != nil {
+		return fail(fmt.Errorf("TLS through the tunnel: %w", err))
+	}
+	if _, err := tc.Write(p.Raw); err != nil {
+		return fail(err)
+	}
+	got, err := io.ReadAll(tc)
+	o := outcome{OK: len(got) > 0, Raw: got}
+	if sl, _, found := bytes.Cut(got, []byte("\r\n")); found {
+		fmt.Sscanf(string(sl), "HTTP/1.1 %d", &o.Status)
+	}
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		o.Err = err.Error()
+	}
+	return o
+}
+
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b *bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+// post sends a POST of Size zero bytes to URL directly (no proxy), as a
+// stream, and reports the status the server answered with.
+func (p probe) post(timeout time.Duration) outcome {
+	body := io.LimitReader(zeroReader{}, p.Size)
+	req, _ := http.NewRequest(http.MethodPost, p.URL, body)
+	req.ContentLength = p.Size
+	for k, v := range p.Header {
+		req.Header.Set(k, v)
+	}
+	resp, err := (&http.Client{Timeout: 4 * timeout}).Do(req)
+	if err != nil {
+		return fail(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return outcome{OK: resp.StatusCode/100 == 2, Status: resp.StatusCode, Body: string(b)}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// fork starts Count sleeping children (each its own task) and reports how
+// many it got before the kernel said no; it kills them all before it ends.
+func (p probe) fork() outcome {
+	var procs []*os.Process
+	var lastErr error
+	for i := 0; i < p.Count; i++ {
+		cmd := exec.Command("/bin/sleep", "30")
+		if err := cmd.Start(); err != nil {
+			lastErr = err
+			break
+		}
+		procs = append(procs, cmd.Process)
+	}
+	for _, pr := range procs {
+		pr.Signal(syscall.SIGKILL)
+		pr.Wait()
+	}
+	o := outcome{OK: lastErr == nil, N: len(procs), Body: fmt.Sprintf("%d of %d started", len(procs), p.Count)}
+	if lastErr != nil {
+		o.Err = lastErr.Error()
+	}
+	return o
+}
