@@ -69,6 +69,41 @@ func TestClass(t *testing.T) {
 		"8.8.8.8":              "",
 		"2606:4700:4700::1111": "",
 		"240.0.0.1":            "reserved",
+
+		// IPv4-compatible (::/96): judged by the IPv4 inside.
+		"::7f00:1":         "loopback",
+		"::a9fe:a9fe":      "cloud metadata",
+		"::a00:1":          "private",
+		"::808:808":        "",
+		"::2":              "unspecified",
+		"::ffff:0:7f00:1":  "loopback", // SIIT IPv4-translated
+		"::ffff:0:808:808": "",
+		// NAT64, well-known and local-use (every RFC 6052 position in the /48).
+		"64:ff9b::7f00:1":             "loopback",
+		"64:ff9b::808:808":            "",
+		"64:ff9b:1::7f00:1":           "loopback", // /96
+		"64:ff9b:1:0:7f:0:100::":      "loopback", // /64: 127.0.0.1 in bytes 9-12
+		"64:ff9b:1:7f00:0:1::":        "loopback", // /48: bytes 6,7 then 9,10
+		"64:ff9b:1:7f:0:1::":          "loopback", // /56: byte 7 then 9-11
+		"64:ff9b:1:a9fe:a9:fe00::":    "cloud metadata",
+		"64:ff9b:1:808:8:800:808:808": "",
+		// 6to4.
+		"2002:a9fe:a9fe::1": "cloud metadata",
+		"2002:808:808::1":   "",
+		// Teredo: server in the clear, client inverted; either internal refuses.
+		"2001:0:7f00:1::":                    "loopback", // server 127.0.0.1
+		"2001:0:808:808::80ff:fefe":          "loopback", // client ^0x80fffefe = 127.0.1.1
+		"2001:0:808:808:0:0:f7f7:f7f7":       "",         // client 8.8.8.8, server 8.8.8.8
+		"2001:0:808:808:8000:ffff:f5ff:fffe": "private",  // client 10.0.0.1
+		// Ranges with no IPv4 inside are refused whole.
+		"fec0::1":              "site-local",
+		"100::1":               "discard",
+		"2001:db8::1":          "documentation",
+		"3fff::1":              "documentation",
+		"192.0.2.7":            "documentation",
+		"2001:2::1":            "benchmarking",
+		"192.88.99.1":          "reserved",
+		"2001:4860:4860::8888": "",
 	}
 	for in, want := range tests {
 		if got := Class(netip.MustParseAddr(in)); got != want {
@@ -127,7 +162,8 @@ func TestDialFallsBack(t *testing.T) {
 }
 
 func FuzzCanonical(f *testing.F) {
-	for _, s := range []string{"0x7f.1", "2130706433", "[::1]", "example.com.", "bücher.example", "1.2.3.4.5", "0x"} {
+	for _, s := range []string{"0x7f.1", "2130706433", "[::1]", "example.com.", "bücher.example", "1.2.3.4.5", "0x",
+		"[::7f00:1]", "::ffff:0:7f00:1", "[64:ff9b:1::7f00:1]", "2001:0:7f00:1::", "[fec0::1]", "100::1", "[2001:db8::1]", "[2002:a9fe:a9fe::1]"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -142,6 +178,38 @@ func FuzzCanonical(f *testing.F) {
 		if ip {
 			if _, err := netip.ParseAddr(c); err != nil {
 				t.Fatalf("Canonical(%q) = %q claims IP but does not parse", s, c)
+			}
+		}
+	})
+}
+
+// FuzzClass: an IPv6 address that carries an internal IPv4 address is never
+// public, whatever the prefix, and the IPv4 spellings agree with the plain
+// address.
+func FuzzClass(f *testing.F) {
+	for _, s := range []string{"::7f00:1", "64:ff9b:1::7f00:1", "2001:0:7f00:1::", "2002:a9fe:a9fe::1", "::ffff:0:a00:1", "2001:db8::1", "8.8.8.8", "127.0.0.1", "169.254.169.254"} {
+		f.Add(netip.MustParseAddr(s).AsSlice())
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		a, ok := netip.AddrFromSlice(raw)
+		if !ok {
+			return
+		}
+		c := Class(a)
+		if a.Is6() && !a.Is4In6() {
+			for _, v4 := range embedded(a) {
+				if Class(v4) != "" && c == "" {
+					t.Fatalf("Class(%s) = public, but it carries %s (%s)", a, v4, Class(v4))
+				}
+			}
+			return
+		}
+		v4 := a.Unmap()
+		b := v4.As4()
+		for _, spelled := range []string{"::ffff:" + v4.String(), "64:ff9b::" + v4.String(), "::" + v4.String()} {
+			s := netip.MustParseAddr(spelled)
+			if (Class(s) == "") != (Class(v4) == "") && !(spelled == "::"+v4.String() && b[0] == 0) {
+				t.Fatalf("Class(%s) = %q but Class(%s) = %q", s, Class(s), v4, Class(v4))
 			}
 		}
 	})
