@@ -304,3 +304,42 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestResourceLimitsInherit: each key comes from the agent, else the
+// project's resource_limits, else the default.
+func TestResourceLimitsInherit(t *testing.T) {
+	src := `project: p
+resource_limits:
+  memory: 2G
+  tasks: 512
+  egress_rate: 10
+agents:
+  lead:
+    resource_limits: {memory: 8G, open_files: 4096, cpu: "1.5"}
+  worker: {}
+`
+	c, err := Parse("clem.yaml", []byte(src), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		agent string
+		want  ResourceLimits
+	}{
+		{"lead", ResourceLimits{Memory: "8G", CPU: "1.5", Tasks: 512, OpenFiles: 4096, EgressRate: 10, EgressBurst: DefaultEgressBurst}},
+		{"worker", ResourceLimits{Memory: "2G", Tasks: 512, OpenFiles: DefaultOpenFiles, EgressRate: 10, EgressBurst: DefaultEgressBurst}},
+	}
+	for _, tt := range tests {
+		if got := c.Agent(tt.agent).ResourceLimits; got != tt.want {
+			t.Errorf("agent %s limits = %+v, want %+v", tt.agent, got, tt.want)
+		}
+	}
+	c, err = Parse("clem.yaml", []byte("project: p\nagents:\n  lead: {}\n"), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ResourceLimits{Memory: DefaultMemory, Tasks: DefaultTasks, OpenFiles: DefaultOpenFiles, EgressRate: DefaultEgressRate, EgressBurst: DefaultEgressBurst}
+	if got := c.Agent("lead").ResourceLimits; got != want {
+		t.Errorf("defaults = %+v, want %+v", got, want)
+	}
+}

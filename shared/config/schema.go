@@ -20,6 +20,9 @@ type Config struct {
 	Sidecars     []*Sidecar   `yaml:"sidecars,keyed"`
 	Runtimes     Runtimes     `yaml:"runtimes"`
 	Watchdog     Watchdog     `yaml:"watchdog"`
+	// ResourceLimits are every agent's defaults; an agent's own
+	// resource_limits replace them key by key.
+	ResourceLimits ResourceLimits `yaml:"resource_limits"`
 
 	// Warnings are problems that do not stop the team from loading.
 	Warnings Errors `yaml:"-"`
@@ -161,11 +164,28 @@ type Provider struct {
 	Credential string `yaml:"credential"`
 }
 
-// ResourceLimits map to systemd's MemoryMax= and CPUQuota=.
+// ResourceLimits bound one agent so it cannot starve the others or the
+// daemons: systemd's MemoryMax=, CPUQuota=, TasksMax= and LimitNOFILE= on
+// its unit, and a token bucket on its new connections in pipelock. After
+// loading, each agent's holds its effective values (its own, else the
+// project's, else the defaults below); only cpu may stay empty (no quota).
 type ResourceLimits struct {
-	Memory string `yaml:"memory"` // e.g. 4G, 512M, 50%
-	CPU    string `yaml:"cpu"`    // cores ("1.5") or a quota ("150%")
+	Memory      string `yaml:"memory"`       // e.g. 4G, 512M, 50%
+	CPU         string `yaml:"cpu"`          // cores ("1.5") or a quota ("150%")
+	Tasks       int    `yaml:"tasks"`        // processes and threads
+	OpenFiles   int    `yaml:"open_files"`   // file descriptors per process
+	EgressRate  int    `yaml:"egress_rate"`  // new connections per second through pipelock
+	EgressBurst int    `yaml:"egress_burst"` // connections above the rate allowed at once
 }
+
+// Agent limits when neither the agent nor the project sets them.
+const (
+	DefaultMemory      = "50%" // of the host's RAM: one agent never takes it all
+	DefaultTasks       = 2048  // a parallel build's threads, not a fork bomb
+	DefaultOpenFiles   = 16384 // watchers and dev servers, not 24k idle sockets
+	DefaultEgressRate  = 50    // new connections per second
+	DefaultEgressBurst = 200
+)
 
 // Watchdog tunes how the watchdog checks and when it alerts.
 type Watchdog struct {

@@ -476,14 +476,62 @@ var (
 	cpuRE    = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?%?)$`)
 )
 
+// limits checks the agent's own resource_limits and fills in the
+// effective ones: its own value for each key, else the project's, else
+// the default.
 func (v *validator) limits(a *Agent, p string) {
-	r := a.ResourceLimits
+	v.resourceLimits(a.ResourceLimits, p+".resource_limits")
+	proj, r := v.cfg.ResourceLimits, &a.ResourceLimits
+	inherit := func(key string) bool { return !v.present(p + ".resource_limits." + key) }
+	str := func(key string, val *string, projVal, def string) {
+		switch {
+		case !inherit(key):
+		case projVal != "":
+			*val = projVal
+		default:
+			*val = def
+		}
+	}
+	str("memory", &r.Memory, proj.Memory, DefaultMemory)
+	str("cpu", &r.CPU, proj.CPU, "")
+	num := func(key string, val *int, projVal, def int) {
+		switch {
+		case !inherit(key):
+		case v.present("resource_limits." + key):
+			*val = projVal
+		default:
+			*val = def
+		}
+	}
+	num("tasks", &r.Tasks, proj.Tasks, DefaultTasks)
+	num("open_files", &r.OpenFiles, proj.OpenFiles, DefaultOpenFiles)
+	num("egress_rate", &r.EgressRate, proj.EgressRate, DefaultEgressRate)
+	num("egress_burst", &r.EgressBurst, proj.EgressBurst, DefaultEgressBurst)
+}
+
+// resourceLimits checks the values written under path (the project's
+// defaults or one agent's own); defaults fill the rest afterwards.
+func (v *validator) resourceLimits(r ResourceLimits, path string) {
 	if r.Memory != "" && !memoryRE.MatchString(r.Memory) {
-		v.errorf(p+".resource_limits.memory", "%q is not a memory limit; write bytes with an optional K, M, G or T suffix (4G, 512M), a percentage of RAM (50%%), or infinity", r.Memory)
+		v.errorf(path+".memory", "%q is not a memory limit; write bytes with an optional K, M, G or T suffix (4G, 512M), a percentage of RAM (50%%), or infinity", r.Memory)
 	}
 	if r.CPU != "" {
 		if !cpuRE.MatchString(r.CPU) || strings.Trim(r.CPU, "0.%") == "" {
-			v.errorf(p+".resource_limits.cpu", "%q is not a CPU limit; write cores (1.5) or a quota (150%%)", r.CPU)
+			v.errorf(path+".cpu", "%q is not a CPU limit; write cores (1.5) or a quota (150%%)", r.CPU)
+		}
+	}
+	for _, f := range []struct {
+		key      string
+		n, lo, hi int
+		what     string
+	}{
+		{"tasks", r.Tasks, 16, 1 << 22, "processes and threads"},
+		{"open_files", r.OpenFiles, 256, 1 << 20, "open files per process"},
+		{"egress_rate", r.EgressRate, 1, 100000, "new connections per second"},
+		{"egress_burst", r.EgressBurst, 1, 1000000, "connections at once above the rate"},
+	} {
+		if v.present(path+"."+f.key) && (f.n < f.lo || f.n > f.hi) {
+			v.errorf(path+"."+f.key, "%d %s: want %d to %d", f.n, f.what, f.lo, f.hi)
 		}
 	}
 }
@@ -505,4 +553,42 @@ func (v *validator) git(a *Agent, p string) {
 func capitalize(s string) string {
 	r, n := utf8.DecodeRuneInString(s)
 	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+// distinctUsers refuses two roles that would run as one OS user: an agent
+// named mcp-<server> is the user of that sidecar server, so it would hold
+// the server's keys and files and its identity at every daemon. Daemon
+// users come first (they are implicit), then sidecars, then agents.
+func (v *validator) distinctUsers() {
+	type owner struct {
+		what, path string
+	}
+	p := v.cfg.Project
+	seen := map[string]owner{}
+	for _, r := range DaemonRoles {
+		seen[p+"-"+r] = owner{what: "the project's " + r + " daemon"}
+	}
+	claim := func(user, what, path string) {
+		prev, dup := seen[user]
+		if !dup {
+			seen[user] = owner{what: what, path: path}
+			return
+		}
+		where := "implicit"
+		if prev.path != "" {
+			q := v.keyAt(prev.path)
+			where = fmt.Sprintf("%s:%d:%d", v.d.file, q.line, q.col)
+		}
+		v.keyErrorf(path, "%s runs as user %q, which is already the user of %s (%s); two roles may not share one OS user (each would hold the other's keys, files and identity): rename one of them",
+			what, user, prev.what, where)
+	}
+	for _, sc := range v.cfg.Sidecars {
+		claim(p+"-mcp-"+sc.Name, "sidecar "+sc.Name, "sidecars."+sc.Name)
+	}
+	for _, a := range v.cfg.Agents {
+		if oneOf(a.Key, DaemonRoles...) {
+			continue // reported as a reserved name
+		}
+		claim(a.User, "agent "+a.Key, "agents."+a.Key)
+	}
 }
