@@ -521,9 +521,9 @@ func (v *validator) resourceLimits(r ResourceLimits, path string) {
 		}
 	}
 	for _, f := range []struct {
-		key      string
+		key       string
 		n, lo, hi int
-		what     string
+		what      string
 	}{
 		{"tasks", r.Tasks, 16, 1 << 22, "processes and threads"},
 		{"open_files", r.OpenFiles, 256, 1 << 20, "open files per process"},
