@@ -31,11 +31,16 @@ const (
 
 // Limits on what a request may carry.
 const (
-	MaxBody   = 64 << 10 // a request body, bytes
-	MaxTitle  = 200      // a task title, bytes
-	MaxText   = 32 << 10 // a task body, comment, message or alert text, bytes
-	MaxWaitS  = 300      // the longest /v1/wait, seconds
-	maxNameLn = 64
+	MaxBody  = 64 << 10 // a request body, bytes
+	MaxTitle = 200      // a task title, bytes
+	MaxText  = 32 << 10 // a task body, comment, message or alert text, bytes
+	MaxWaitS = 300      // the longest /v1/wait, seconds
+	// One inbox answer: at most so many items, and no more Text than so
+	// many bytes unless the first item alone is larger; the rest waits
+	// for the next read.
+	MaxInboxItems = 64
+	MaxInboxBytes = 256 << 10
+	maxNameLn     = 64
 )
 
 // AddTaskRequest creates a task.
@@ -78,13 +83,19 @@ type InboxItem struct {
 	Comment *Comment `json:"comment,omitempty"`
 	Message *Message `json:"message,omitempty"`
 	Text    string   `json:"text"`
+	// Cursor consumes this item and every item before it (Ack), and
+	// nothing after it: a runner that showed its agent only the first
+	// items acks the last one it showed, and the rest come again.
+	Cursor string `json:"cursor,omitempty"`
 }
 
-// InboxResponse answers RouteInbox.
+// InboxResponse answers RouteInbox. coord returns at most MaxInboxItems
+// items and about MaxInboxBytes of their Text; what is left comes with the
+// next read once these are acknowledged.
 type InboxResponse struct {
 	Agent  string      `json:"agent"`
 	Items  []InboxItem `json:"items"`
-	Cursor string      `json:"cursor"` // ack this to consume Items
+	Cursor string      `json:"cursor"` // ack this to consume all of Items
 }
 
 // HeartbeatResponse answers RouteHeartbeat.

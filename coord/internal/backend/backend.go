@@ -69,7 +69,9 @@ type Backend interface {
 	// cursor to ask with next time; "" means from the beginning. A backend
 	// may return fewer events than exist (a page); the core calls again
 	// with the new cursor. The cursor is opaque to the core but must stay
-	// valid across restarts of coord (the core persists it).
+	// valid across restarts of coord (the core persists it). Each event's
+	// own Cursor reads on from just after that event, so the core can
+	// consume part of a page.
 	Changes(ctx context.Context, cursor string) ([]Event, string, error)
 
 	// Watch runs until ctx is done and calls changed whenever new events

@@ -113,6 +113,10 @@ type Event struct {
 	Task    *Task     `json:"task,omitempty"`
 	Comment *Comment  `json:"comment,omitempty"`
 	Message *Message  `json:"message,omitempty"`
+	// Cursor, set by Changes, reads on from just after this event: a
+	// reader that used only part of a page acknowledges exactly what it
+	// used. It is not stored with the event.
+	Cursor string `json:"-"`
 }
 
 // States lists every state in lifecycle order.

@@ -150,7 +150,7 @@ func TestInbox(t *testing.T) {
 	if left, _, _ := c.Inbox(ctx, "a"); len(left) != 0 {
 		t.Fatalf("after Ack: %s", kindsOf(left))
 	}
-	bItems, err := c.ReadInbox(ctx, "b")
+	bItems, _, err := c.ReadInbox(ctx, "b", 1<<20)
 	if err != nil || kindsOf(bItems) != "task:"+anyTask.ID+" task:"+forB.ID {
 		t.Fatalf("b's inbox = %s, %v", kindsOf(bItems), err)
 	}
@@ -161,14 +161,14 @@ func TestInbox(t *testing.T) {
 	}
 	c.Comment(ctx, alice, anyTask.ID, "use the staging DB")
 	c.Comment(ctx, backend.Author{Kind: backend.AgentAuthor, Name: "a"}, anyTask.ID, "ok")
-	items, _ = c.ReadInbox(ctx, "a")
+	items, _, _ = c.ReadInbox(ctx, "a", 1<<20)
 	if len(items) != 1 || items[0].Kind != "comment" || items[0].Comment.Body != "use the staging DB" || !items[0].Trusted {
 		t.Fatalf("a's inbox after comments = %+v, want alice's comment only, trusted", items)
 	}
 	if !strings.Contains(items[0].Text, `from person "alice" (operator: may give instructions)`) {
 		t.Errorf("comment text = %q, want it fenced and labelled", items[0].Text)
 	}
-	if items, _ := c.ReadInbox(ctx, "b"); len(items) != 0 {
+	if items, _, _ := c.ReadInbox(ctx, "b", 1<<20); len(items) != 0 {
 		t.Errorf("b's inbox = %s, want nothing (comments on a's task)", kindsOf(items))
 	}
 }

@@ -44,26 +44,45 @@ func (c *Core) cursor(agent string) string {
 }
 
 // Inbox returns agent's unread items without consuming them, and the
-// cursor that consumes them (Ack).
+// cursor that consumes them all (Ack); each item carries the cursor that
+// consumes it and those before it. One answer is bounded (MaxInboxItems,
+// MaxInboxBytes) so a flood of posts cannot make it too large to send or
+// read: when the bound cuts the list, the cursor returned is the last
+// item's, and the rest comes with the next read.
 func (c *Core) Inbox(ctx context.Context, agent string) ([]coordapi.InboxItem, string, error) {
-	cur := c.cursor(agent)
-	items := []coordapi.InboxItem{}
+	items, cur, _, err := c.inbox(ctx, agent, coordapi.MaxInboxItems, coordapi.MaxInboxBytes)
+	return items, cur, err
+}
+
+// inbox is Inbox with its bounds; cut reports that an item for agent was
+// left for the next read.
+func (c *Core) inbox(ctx context.Context, agent string, maxItems, maxBytes int) (items []coordapi.InboxItem, cur string, cut bool, err error) {
+	cur = c.cursor(agent)
+	items = []coordapi.InboxItem{}
+	size := 0
 	for range maxPages {
 		evs, next, err := c.be.Changes(ctx, cur)
 		if err != nil {
-			return nil, "", fmt.Errorf("inbox of %s: %w", agent, err)
+			return nil, "", false, fmt.Errorf("inbox of %s: %w", agent, err)
 		}
 		for _, e := range evs {
-			if For(agent, e) {
-				items = append(items, c.item(e))
+			if !For(agent, e) {
+				continue
 			}
+			it := c.item(e)
+			if len(items) > 0 && (len(items) >= maxItems || size+len(it.Text) > maxBytes) {
+				return items, items[len(items)-1].Cursor, true, nil
+			}
+			it.Cursor = e.Cursor
+			size += len(it.Text)
+			items = append(items, it)
 		}
 		if len(evs) == 0 || next == cur {
 			break
 		}
 		cur = next
 	}
-	return items, cur, nil
+	return items, cur, false, nil
 }
 
 // Ack consumes agent's inbox through cursor.
@@ -73,13 +92,14 @@ func (c *Core) Ack(agent, cursor string) error {
 	})
 }
 
-// ReadInbox returns agent's unread items and consumes them.
-func (c *Core) ReadInbox(ctx context.Context, agent string) ([]coordapi.InboxItem, error) {
-	items, cur, err := c.Inbox(ctx, agent)
+// ReadInbox returns agent's unread items, at most maxBytes of their text
+// (the first item always), and consumes exactly those.
+func (c *Core) ReadInbox(ctx context.Context, agent string, maxBytes int) (items []coordapi.InboxItem, more bool, err error) {
+	items, cur, more, err := c.inbox(ctx, agent, coordapi.MaxInboxItems, maxBytes)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return items, c.Ack(agent, cur)
+	return items, more, c.Ack(agent, cur)
 }
 
 // Wait blocks until agent's inbox is not empty (true) or ctx is done

@@ -269,8 +269,13 @@ func (s *Server) post(ctx context.Context, cl core.Caller, a Args) (string, erro
 	return done(queued, "Posted."), nil
 }
 
+// maxReadInbox bounds one read_inbox answer (the first item always
+// fits: coordapi.MaxText is smaller); what is left stays unread for the
+// next call.
+const maxReadInbox = 96 << 10
+
 func (s *Server) readInbox(ctx context.Context, cl core.Caller, _ Args) (string, error) {
-	items, err := s.core.ReadInbox(ctx, cl.Agent)
+	items, more, err := s.core.ReadInbox(ctx, cl.Agent, maxReadInbox)
 	if err != nil {
 		return "", err
 	}
@@ -281,5 +286,9 @@ func (s *Server) readInbox(ctx context.Context, cl core.Caller, _ Args) (string,
 	for i, it := range items {
 		texts[i] = it.Text
 	}
-	return strings.Join(texts, "\n\n"), nil
+	out := strings.Join(texts, "\n\n")
+	if more {
+		out += "\n\nMore items are waiting; call read_inbox again to read them."
+	}
+	return out, nil
 }

@@ -77,23 +77,14 @@ func (d *Daemon) run(ctx context.Context, n int, it *runstate.Iteration) bool {
 		it.Error = "role prompt: " + err.Error()
 		return false
 	}
-	items := d.inbox(ctx)
 	env := agentcmd.Env(d.cfg, os.Environ(), d.id)
-	spec, err := agentcmd.Build(d.cfg, prompt.Build(string(role), items.Items, prompt.Nonce), env)
+	text, ack := d.buildPrompt(ctx, string(role))
+	spec, err := agentcmd.Build(d.cfg, text, env)
 	if err != nil {
 		it.Error = err.Error()
 		return false
 	}
-	if items.Cursor != "" {
-		// Consumed now, before the run: an agent reading its inbox over
-		// MCP meanwhile moves the cursor on, and an ack after the run
-		// would move it back.
-		actx, cancel := context.WithTimeout(ctx, coordTimeout)
-		if err := d.coord.Ack(actx, items.Cursor); err != nil {
-			d.log.Warn("coord: cannot acknowledge the inbox", "err", err)
-		}
-		cancel()
-	}
+	ack()
 
 	tr, err := runstate.CreateTranscript(d.cfg.StateDir, n)
 	if err != nil {
@@ -163,6 +154,46 @@ func verdict(runtime string, res supervise.Result, sum events.Summary, it *runst
 	if it.IsError && it.Error == "" {
 		it.Error = "failed"
 	}
+}
+
+// buildPrompt builds the iteration's prompt from role and coord's inbox;
+// ack acknowledges exactly the items the prompt carries, so items left
+// out (past prompt.MaxInbox) stay unread and come in the next prompt, in
+// order. Call ack once the prompt is sure to be used, before the run: an
+// agent reading its inbox over MCP meanwhile moves the cursor on, and an
+// ack after the run would move it back. coord down means an empty inbox
+// this time.
+func (d *Daemon) buildPrompt(ctx context.Context, role string) (text string, ack func()) {
+	in := d.inbox(ctx)
+	text, carried := prompt.Build(role, in.Items, prompt.Nonce)
+	cursor := ackCursor(in, carried)
+	return text, func() {
+		if cursor == "" {
+			return
+		}
+		actx, cancel := context.WithTimeout(ctx, coordTimeout)
+		defer cancel()
+		if err := d.coord.Ack(actx, cursor); err != nil {
+			d.log.Warn("coord: cannot acknowledge the inbox", "err", err)
+		}
+		if carried < len(in.Items) {
+			d.log.Info("inbox items left for the next iteration", "carried", carried, "left", len(in.Items)-carried)
+		}
+	}
+}
+
+// ackCursor is the cursor that consumes the first carried items of in and
+// nothing after them; "" acks nothing. The inbox's own cursor is used
+// only when every item was carried; an item without a cursor (an older
+// coord) is never acked past, so it comes again rather than being lost.
+func ackCursor(in coordapi.InboxResponse, carried int) string {
+	switch {
+	case carried >= len(in.Items):
+		return in.Cursor
+	case carried <= 0:
+		return ""
+	}
+	return in.Items[carried-1].Cursor
 }
 
 // inbox reads coord's inbox; coord down means an empty inbox this time.

@@ -458,4 +458,15 @@ func testChanges(t *testing.T, ctx context.Context, b backend.Backend, c *Clock)
 	if tail, _ := drain(t, ctx, b, cur2); len(tail) != 0 {
 		t.Errorf("Changes at the newest cursor = %v, want nothing", kinds(tail))
 	}
+	// Each event's own cursor reads on from just after it: a reader that
+	// used only part of a page resumes there, skipping nothing.
+	for i, e := range evs {
+		if e.Cursor == "" {
+			t.Fatalf("event %d (%s) has no cursor", i, e.Kind)
+		}
+		rest, _ := drain(t, ctx, b, e.Cursor)
+		if !slices.Equal(kinds(rest), want[i+1:]) {
+			t.Errorf("Changes after event %d's cursor = %v, want %v", i, kinds(rest), want[i+1:])
+		}
+	}
 }

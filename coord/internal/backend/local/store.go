@@ -386,8 +386,9 @@ func (b *Board) Changes(_ context.Context, cursor string) ([]backend.Event, stri
 			if err := json.Unmarshal(v, &e); err != nil {
 				return fmt.Errorf("corrupt event %d: %w", binary.BigEndian.Uint64(k), err)
 			}
-			out = append(out, e)
 			last = binary.BigEndian.Uint64(k)
+			e.Cursor = strconv.FormatUint(last, 10)
+			out = append(out, e)
 		}
 		return nil
 	})

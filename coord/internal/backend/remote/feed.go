@@ -119,8 +119,9 @@ func (e *Engine) Changes(_ context.Context, cursor string) ([]backend.Event, str
 			if err := json.Unmarshal(v, &ev); err != nil {
 				return fmt.Errorf("corrupt event %d: %w", binary.BigEndian.Uint64(k), err)
 			}
-			out = append(out, ev)
 			last = binary.BigEndian.Uint64(k)
+			ev.Cursor = strconv.FormatUint(last, 10)
+			out = append(out, ev)
 		}
 		return nil
 	})
