@@ -5,6 +5,7 @@ import (
 	"net"
 
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/config"
 )
 
 // The subset of agent-vault's schema (docs/agent-vault.md) provision writes.
@@ -65,7 +66,8 @@ func vaultConfig(in *Inputs) ([]byte, error) {
 		Resolve:  resolves(cfg),
 	}
 	for _, s := range brokeredSecrets(cfg) {
-		b := avBinding{Name: s.Name, Secret: s.Name, Hosts: s.Hosts, Auth: s.Auth, Header: s.Header}
+		auth, header := bindingAuth(cfg, s)
+		b := avBinding{Name: s.Name, Secret: s.Name, Hosts: s.Hosts, Auth: auth, Header: header}
 		for _, a := range agentsUsing(cfg, s.Name) {
 			b.Placeholders = append(b.Placeholders, avPlaceholder{Agent: a.Key, Value: Placeholder(in.PlaceholderKey, a.Key, s.Name)})
 		}
@@ -79,6 +81,31 @@ func vaultConfig(in *Inputs) ([]byte, error) {
 		f.Upstream.CAFile = upstreamCACopy(p)
 	}
 	return encodeTOML(cfg.Path, f)
+}
+
+// bindingAuth is how agent-vault presents secret s. A model credential
+// always gets an explicit mode: with none, agent-vault substitutes the
+// secret into whatever header the agent put its placeholder in, and the
+// agent could pick one the provider echoes back or logs. An OAuth token
+// (env CLAUDE_CODE_OAUTH_TOKEN) and an OpenAI-compatible key travel as
+// Authorization: Bearer; an Anthropic API key as X-Api-Key, as Claude Code
+// sends them. Other secrets keep what clem.yaml says.
+func bindingAuth(cfg *config.Config, s *config.Secret) (auth, header string) {
+	if s.Auth != "" {
+		return s.Auth, s.Header
+	}
+	for _, a := range cfg.Agents {
+		if a.Provider.Credential != s.Name {
+			continue
+		}
+		switch {
+		case s.Env == "CLAUDE_CODE_OAUTH_TOKEN", a.Provider.Type == config.ProviderOpenAI:
+			return "bearer", ""
+		case a.Provider.Type == config.ProviderAnthropic:
+			return "header", "X-Api-Key"
+		}
+	}
+	return "", ""
 }
 
 // upstreamCACopy is where provision installs egress.upstream_ca for agent-vault.
