@@ -36,6 +36,10 @@ const (
 	KindCredentials = "credentials"  // the model API rejects the credential
 	KindFailing     = "failing"      // iterations keep failing
 	KindHealth      = "health"       // the daemon's /healthz does not answer ok
+
+	KindEgressTampered = "egress-tampered" // the egress guard found the table changed (an event)
+	KindEgressFailed   = "egress-failed"   // the guard's last restore of the table failed
+	KindEgressStale    = "egress-stale"    // the guard's state file is missing or not updated
 )
 
 // Problem is one thing wrong with a subject in one round.
@@ -43,6 +47,64 @@ type Problem struct {
 	Kind     string
 	Severity coordapi.Severity // Warning or Critical
 	Text     string
+	// Now: alert at the first bad check instead of after repeated ones.
+	// The cause will not go away by itself (a failed unit: systemd has
+	// given up on it) or the rule has already waited (a silent guard).
+	Now bool
+	// Event: one occurrence (the egress table was changed), seen once when
+	// it happens. It alerts at once every time, has no episode, no cooldown
+	// and no recovery.
+	Event bool
+}
+
+// Causes group problem kinds that are one thing to a person: the policy
+// keeps one alert state per subject and cause, so a crash loop does not
+// swallow a failing egress check (issue 15, item 18).
+const (
+	CauseFailed     = "failed"     // KindFailed, KindNotRunning
+	CauseRestarting = "restarting" // KindRestarting, KindRestarted
+	CauseStalled    = "stalled"    // KindStalled, KindRunnerStuck
+)
+
+// Cause is the alert cause the problem belongs to: its kind, except for the
+// kinds grouped above.
+func (p Problem) Cause() string {
+	switch p.Kind {
+	case KindFailed, KindNotRunning:
+		return CauseFailed
+	case KindRestarting, KindRestarted:
+		return CauseRestarting
+	case KindStalled, KindRunnerStuck:
+		return CauseStalled
+	}
+	return p.Kind
+}
+
+// causeTitles name causes in recovery messages.
+var causeTitles = map[string]string{
+	CauseFailed:        "the unit failing",
+	CauseRestarting:    "restarting repeatedly",
+	CauseStalled:       "making no progress",
+	KindUnreadable:     "its unit being unreadable",
+	KindNotLoaded:      "its unit not being loaded",
+	KindEgress:         "its egress check failing",
+	KindStartPre:       "its ExecStartPre failing",
+	KindStateFile:      "its state file missing or stale",
+	KindStalls:         "stalled iterations",
+	KindCredentials:    "its credential being rejected",
+	KindFailing:        "failing iterations",
+	KindHealth:         "its health check failing",
+	KindEgressStale:    "the egress guard being silent",
+	KindEgressFailed:   "the egress table not being restored",
+	KindEgressTampered: "a changed egress table",
+}
+
+// CauseTitle names cause for a person: "restarting repeatedly".
+func CauseTitle(cause string) string {
+	if t, ok := causeTitles[cause]; ok {
+		return t
+	}
+	return cause
 }
 
 func warn(kind, format string, args ...any) Problem {
@@ -94,25 +156,17 @@ func (m *unitMemory) unit(u systemd.State, err error, egress bool) []Problem {
 	pre, preFailed := u.StartPreFailure()
 	switch {
 	case preFailed && !u.Running():
-		step := fmt.Sprintf("ExecStartPre %s %s", pre.Path, pre.Outcome())
+		step := fmt.Sprintf("ExecStartPre %q %s", pre.Command(), pre.Outcome())
 		if egress {
 			ps = append(ps, crit(KindEgress, "refuses to start: egress rules missing or changed (%s); see clem egress verify", step))
 		} else {
 			ps = append(ps, crit(KindStartPre, "refuses to start: %s", step))
 		}
 		if u.ActiveState == "failed" {
-			ps = append(ps, crit(KindFailed, "unit failed (%s)", u.Result))
+			ps = append(ps, failed(u, "ExecStartPre "+pre.Outcome()))
 		}
 	case u.ActiveState == "failed":
-		p := crit(KindFailed, "unit failed (%s", u.Result)
-		if o := u.MainOutcome(); o != "" {
-			p.Text += ", main process " + o
-		}
-		p.Text += ")"
-		if u.Result == "start-limit-hit" {
-			p.Text += "; systemd stopped restarting it: fix the cause, then systemctl reset-failed " + u.Name + " and clem up"
-		}
-		ps = append(ps, p)
+		ps = append(ps, failed(u, ""))
 	case u.Restarting():
 		p := warn(KindRestarting, "restarting (%s", u.Result)
 		if o := u.MainOutcome(); o != "" {
@@ -121,12 +175,21 @@ func (m *unitMemory) unit(u systemd.State, err error, egress bool) []Problem {
 		p.Text += fmt.Sprintf(", %d restarts so far)", u.NRestarts)
 		ps = append(ps, p)
 	case u.ActiveState == "inactive" && u.Result != "success" && u.Result != "":
-		ps = append(ps, crit(KindNotRunning, "not running (inactive, %s)", u.Result))
+		p := crit(KindNotRunning, "not running (inactive, %s", u.Result)
+		if o := u.MainOutcome(); o != "" {
+			p.Text += ", main process " + o
+		}
+		p.Text += ")"
+		p.Now = true // nothing will start it again
+		ps = append(ps, p)
 		// inactive with Result=success: stopped on purpose (clem down,
 		// systemctl stop) or never started; a crash under Restart=always
 		// shows as auto-restart or failed instead.
 	}
-	if m.seen && u.NRestarts > m.restarts {
+	// While the start attempts fail in ExecStartPre, that failure is the
+	// cause and already a problem of its own; counting the restarts it
+	// causes too would alert twice for one thing.
+	if m.seen && u.NRestarts > m.restarts && !preFailed {
 		n := u.NRestarts - m.restarts
 		if m.restarting {
 			n-- // the restart the last round saw coming
@@ -137,6 +200,27 @@ func (m *unitMemory) unit(u systemd.State, err error, egress bool) []Problem {
 	}
 	m.seen, m.restarts, m.restarting = true, u.NRestarts, u.Restarting()
 	return ps
+}
+
+// failed is the problem of a unit in the failed state: systemd's Result and
+// how the main process (or the step given) ended. It alerts at once: a
+// failed unit stays failed until someone acts.
+func failed(u systemd.State, how string) Problem {
+	p := crit(KindFailed, "unit failed (%s", u.Result)
+	if how == "" {
+		if o := u.MainOutcome(); o != "" {
+			how = "main process " + o
+		}
+	}
+	if how != "" {
+		p.Text += ", " + how
+	}
+	p.Text += ")"
+	if u.Result == "start-limit-hit" {
+		p.Text += "; systemd stopped restarting it: fix the cause, then systemctl reset-failed " + u.Name + " and clem up"
+	}
+	p.Now = true
+	return p
 }
 
 func plural[T uint32 | int](n T) string {

@@ -23,16 +23,26 @@ const (
 	DefaultWindow     = 30 * time.Minute
 	DefaultCooldown   = time.Hour
 	DefaultStallAfter = 25 * time.Minute
+	// MinEgressStale is the least time the egress guard's last check may
+	// be old before it counts as wedged (see EgressStaleAfter).
+	MinEgressStale = 30 * time.Second
 )
+
+// EgressRole is the role of the [[daemon]] that runs the egress guard.
+const EgressRole = "egress"
 
 // File is watchdog.toml as written.
 type File struct {
 	Project     string            `toml:"project"`
 	Interval    tomlconf.Duration `toml:"interval"`
 	CoordSocket string            `toml:"coord_socket"`
-	Alert       Alert             `toml:"alert"`
-	Agents      []Agent           `toml:"agent"`
-	Daemons     []Daemon          `toml:"daemon"`
+	// EgressState is the egress guard's state file
+	// (shared/egressstate.Path); "" watches no guard. The [[daemon]] with
+	// role EgressRole is the guard's unit.
+	EgressState string   `toml:"egress_state"`
+	Alert       Alert    `toml:"alert"`
+	Agents      []Agent  `toml:"agent"`
+	Daemons     []Daemon `toml:"daemon"`
 }
 
 // Alert is the alert policy.
@@ -71,6 +81,10 @@ type Config struct {
 	Failures int
 	Window   time.Duration
 	Cooldown time.Duration
+	// EgressStaleAfter is how old the guard's last check may be while its
+	// unit runs: three rounds, at least MinEgressStale. The guard checks
+	// every few seconds, so this is many of its periods.
+	EgressStaleAfter time.Duration
 }
 
 // Load reads and checks the config at path.
@@ -189,6 +203,14 @@ func check(file string, lines []string, f File) (*Config, error) {
 		useUnit(keyLine(lines, s, e, "unit"), who, d.Unit)
 		if d.Health != "" && (!filepath.IsAbs(d.Health) || filepath.Clean(d.Health) != d.Health) {
 			bad(keyLine(lines, s, e, "health"), "%s: health %q: want the daemon's admin unix socket as a clean absolute path, or \"\" for unit state only", who, d.Health)
+		}
+	}
+	c.EgressStaleAfter = max(3*c.Interval, MinEgressStale)
+	if f.EgressState != "" {
+		if !filepath.IsAbs(f.EgressState) || filepath.Clean(f.EgressState) != f.EgressState {
+			bad(top("egress_state"), "egress_state %q: want the egress guard's state file as a clean absolute path, such as /run/clem/%s/egress/state.json, or \"\" for none", f.EgressState, f.Project)
+		} else if !roles[EgressRole] {
+			bad(top("egress_state"), "egress_state is set but no [[daemon]] has role = %q: add the egress unit (clem-%s-egress.service) as that daemon, so that a silent guard is told from a stopped one", EgressRole, f.Project)
 		}
 	}
 	if len(errs) > 0 {

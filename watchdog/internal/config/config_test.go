@@ -14,7 +14,10 @@ func TestExample(t *testing.T) {
 	if c.Interval != 15*time.Second || c.Failures != 3 || c.Window != 30*time.Minute || c.Cooldown != time.Hour {
 		t.Errorf("Example: interval %v failures %d window %v cooldown %v", c.Interval, c.Failures, c.Window, c.Cooldown)
 	}
-	if len(c.Agents) != 1 || c.Agents[0].StallAfter.Duration != 25*time.Minute || len(c.Daemons) != 2 || c.Daemons[1].Health != "" {
+	if c.EgressState != "/run/clem/demo/egress/state.json" || c.EgressStaleAfter != 45*time.Second {
+		t.Errorf("Example: egress_state %q, stale after %v", c.EgressState, c.EgressStaleAfter)
+	}
+	if len(c.Agents) != 1 || c.Agents[0].StallAfter.Duration != 25*time.Minute || len(c.Daemons) != 3 || c.Daemons[1].Health != "" {
 		t.Errorf("Example: agents %+v daemons %+v", c.Agents, c.Daemons)
 	}
 }
@@ -32,7 +35,8 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Interval != DefaultInterval || c.Failures != DefaultFailures || c.Window != DefaultWindow || c.Cooldown != DefaultCooldown || c.Agents[0].StallAfter.Duration != DefaultStallAfter {
+	if c.Interval != DefaultInterval || c.Failures != DefaultFailures || c.Window != DefaultWindow || c.Cooldown != DefaultCooldown || c.Agents[0].StallAfter.Duration != DefaultStallAfter ||
+		c.EgressState != "" || c.EgressStaleAfter != 45*time.Second {
 		t.Errorf("defaults: %+v", c)
 	}
 	c, err = Parse("w.toml", []byte(minimal+"[alert]\ncooldown = \"0s\"\n"))
@@ -66,6 +70,8 @@ func TestErrors(t *testing.T) {
 		{"short stall", minimal + "stall_after = \"10s\"\n", "w.toml:7: agent[0] (a): stall_after 10s"},
 		{"bad role", minimal + "[[daemon]]\nrole = \"\"\nunit = \"d.service\"\n", `w.toml:8: daemon[0].role ""`},
 		{"dup role", minimal + "[[daemon]]\nrole = \"d\"\nunit = \"d.service\"\n[[daemon]]\nrole = \"d\"\nunit = \"e.service\"\n", `w.toml:11: daemon[1].role "d" is used twice`},
+		{"relative egress_state", "egress_state = \"state.json\"\n" + minimal + "[[daemon]]\nrole = \"egress\"\nunit = \"e.service\"\n", `w.toml:1: egress_state "state.json"`},
+		{"egress_state without its unit", "egress_state = \"/run/e/state.json\"\n" + minimal, `w.toml:1: egress_state is set but no [[daemon]] has role = "egress"`},
 		{"relative health", minimal + "[[daemon]]\nrole = \"d\"\nunit = \"d.service\"\nhealth = \"admin.sock\"\n", `w.toml:10: daemon[0] (d): health "admin.sock"`},
 	}
 	for _, tt := range cases {
@@ -86,6 +92,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(minimal + "[alert]\nfailures = 5\nwindow = \"30s\"\n"))
 	f.Add([]byte(minimal + "[[daemon]]\nrole = \"d\"\nunit = \"d.service\"\nhealth = \"/run/a.sock\"\n"))
 	f.Add([]byte("[[agent]]\n[[agent]]\n[alert]\n"))
+	f.Add([]byte("egress_state = \"/run/e/state.json\"\n" + minimal + "[[daemon]]\nrole = \"egress\"\nunit = \"e.service\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse("fuzz.toml", data)
 		if err != nil {
@@ -93,6 +100,9 @@ func FuzzParse(f *testing.F) {
 				t.Errorf("error %q does not name the file", err)
 			}
 			return
+		}
+		if c.EgressState != "" && !strings.HasPrefix(c.EgressState, "/") {
+			t.Errorf("accepted egress_state %q", c.EgressState)
 		}
 		if c.Interval < time.Second || c.Failures < 1 || c.Window < time.Duration(c.Failures)*c.Interval || c.Cooldown < 0 {
 			t.Errorf("accepted an unchecked policy: %+v", c)

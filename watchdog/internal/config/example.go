@@ -5,6 +5,7 @@ package config
 const Example = `project = "demo"
 interval = "15s"               # one check round every interval
 coord_socket = "/run/clem/demo/coord/coord.sock"  # alerts go to coord's POST /v1/alert
+egress_state = "/run/clem/demo/egress/state.json"  # the egress guard's record; "" = not watched
 
 [alert]
 failures = 3                   # bad checks of one subject within window before an alert
@@ -25,4 +26,8 @@ health = "/run/clem/demo/pipelock/admin.sock"  # GET /healthz on this unix socke
 [[daemon]]
 role = "coord"
 unit = "clem-demo-coord.service"
+
+[[daemon]]
+role = "egress"                # the egress guard (clem egress watch); needed with egress_state
+unit = "clem-demo-egress.service"
 `

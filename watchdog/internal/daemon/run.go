@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/clemhq/clem/shared/coordapi"
+	"github.com/clemhq/clem/shared/egressstate"
 	"github.com/clemhq/clem/shared/sdnotify"
 	"github.com/clemhq/clem/watchdog/internal/config"
 	"github.com/clemhq/clem/watchdog/internal/health"
@@ -31,6 +32,7 @@ func Run(ctx context.Context, path string, log *slog.Logger) error {
 		Units:  r,
 		States: statefile.Files{},
 		Health: health.Probe,
+		Egress: egressstate.Read,
 		Clock:  SystemClock{},
 		Sender: coordapi.NewClient(cfg.CoordSocket),
 		Log:    log,

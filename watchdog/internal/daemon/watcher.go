@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clemhq/clem/shared/egressstate"
 	"github.com/clemhq/clem/watchdog/internal/check"
 	"github.com/clemhq/clem/watchdog/internal/config"
 	"github.com/clemhq/clem/watchdog/internal/outbox"
@@ -38,11 +39,15 @@ type Units interface {
 // Prober asks a daemon's health socket; health.Probe is one.
 type Prober func(ctx context.Context, socket string) error
 
+// EgressReader reads the egress guard's state file; egressstate.Read is one.
+type EgressReader func(path string) (*egressstate.State, error)
+
 // Deps are the watcher's windows on the world.
 type Deps struct {
 	Units  Units
 	States statefile.Reader
 	Health Prober
+	Egress EgressReader // used when the config names egress_state
 	Clock  Clock
 	Sender outbox.Sender
 	Log    *slog.Logger
@@ -65,7 +70,8 @@ type subject struct {
 	daemon    *config.Daemon
 	ac        *check.Agent
 	dc        *check.Daemon
-	last      string // summary of the last round's problems, "" when fine
+	eg        *check.Egress // the egress guard's daemon, when egress_state is set
+	last      string        // summary of the last round's problems, "" when fine
 }
 
 // NewWatcher builds a watcher for cfg.
@@ -79,8 +85,12 @@ func NewWatcher(cfg *config.Config, d Deps) *Watcher {
 	}
 	for i := range cfg.Daemons {
 		dm := &cfg.Daemons[i]
-		w.subs = append(w.subs, &subject{id: "daemon " + dm.Role, label: fmt.Sprintf("daemon %s (%s)", dm.Role, dm.Unit), daemon: dm,
-			dc: &check.Daemon{Role: dm.Role}})
+		s := &subject{id: "daemon " + dm.Role, label: fmt.Sprintf("daemon %s (%s)", dm.Role, dm.Unit), daemon: dm,
+			dc: &check.Daemon{Role: dm.Role}}
+		if dm.Role == config.EgressRole && cfg.EgressState != "" {
+			s.eg = &check.Egress{Project: cfg.Project, StaleAfter: cfg.EgressStaleAfter}
+		}
+		w.subs = append(w.subs, s)
 	}
 	return w
 }
@@ -127,9 +137,17 @@ func (w *Watcher) Round(ctx context.Context) error {
 				herr = w.d.Health(ctx, s.daemon.Health)
 			}
 			ps = s.dc.Check(now, units[i].st, units[i].err, herr)
+			if s.eg != nil {
+				// Read whatever the unit's state: a tamper recorded just
+				// before the guard died is still news.
+				est, eerr := w.d.Egress(w.cfg.EgressState)
+				ps = append(ps, s.eg.Check(now, units[i].st, units[i].err, est, eerr)...)
+			}
 		}
 		w.note(s, ps)
-		w.act(w.policy.Observe(now, s.id, s.label, ps))
+		for _, n := range w.policy.Observe(now, s.id, s.label, ps) {
+			w.act(n)
+		}
 	}
 	w.lastErr = nil
 	return nil
@@ -149,10 +167,7 @@ func (w *Watcher) note(s *subject, ps []check.Problem) {
 }
 
 // act logs a notice and queues what goes to coord.
-func (w *Watcher) act(n *policy.Notice) {
-	if n == nil {
-		return
-	}
+func (w *Watcher) act(n policy.Notice) {
 	switch n.Kind {
 	case policy.Alert, policy.Recovery:
 		r := n.Request
@@ -161,10 +176,10 @@ func (w *Watcher) act(n *policy.Notice) {
 		if n.Kind == policy.Recovery {
 			level, msg = slog.LevelInfo, "recovered"
 		}
-		w.d.Log.Log(context.Background(), level, msg, "subject", r.Subject, "severity", string(r.Severity), "body", r.Body)
+		w.d.Log.Log(context.Background(), level, msg, "subject", r.Subject, "cause", n.Cause, "severity", string(r.Severity), "body", r.Body)
 		w.out.Add(r)
 	case policy.Suppressed:
-		w.d.Log.Warn("alert held back by the cooldown", "subject", n.Subject, "until", n.Until.UTC().Format(time.RFC3339))
+		w.d.Log.Warn("alert held back by the cooldown", "subject", n.Subject, "cause", n.Cause, "until", n.Until.UTC().Format(time.RFC3339))
 	}
 }
 

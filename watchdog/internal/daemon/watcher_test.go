@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/clemhq/clem/shared/coordapi"
+	"github.com/clemhq/clem/shared/egressstate"
 	"github.com/clemhq/clem/watchdog/internal/config"
 	"github.com/clemhq/clem/watchdog/internal/coordtest"
 	"github.com/clemhq/clem/watchdog/internal/statefile"
@@ -74,6 +76,7 @@ var t0 = time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
 
 type fixture struct {
 	w      *Watcher
+	egress *egressstate.State // what the guard's state file holds; nil: no file
 	clock  *fakeClock
 	units  *fakeUnits
 	states fakeStates
@@ -82,9 +85,26 @@ type fixture struct {
 	logs   *strings.Builder
 }
 
+const (
+	egressUnit = "clem-p-egress.service"
+	egressFile = "/run/clem/p/egress/state.json"
+)
+
 func newFixture(t *testing.T, coordUp bool) *fixture {
 	t.Helper()
-	cfg, err := config.Parse("watchdog.toml", []byte(`project = "p"
+	return newFixtureWith(t, coordUp, "")
+}
+
+// newFixtureWith adds extra to the config (top-level keys first, then
+// tables).
+func newFixtureWith(t *testing.T, coordUp bool, extra string) *fixture {
+	t.Helper()
+	top, tables, _ := strings.Cut(extra, "\n[")
+	if tables != "" {
+		tables = "[" + tables
+	}
+	cfg, err := config.Parse("watchdog.toml", []byte(top+`
+project = "p"
 interval = "15s"
 coord_socket = "/unused"
 [alert]
@@ -99,16 +119,16 @@ state_file = "`+leadFile+`"
 role = "pipelock"
 unit = "`+pipeUnit+`"
 health = "/run/clem/p/pipelock/admin.sock"
-`))
+`+tables))
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &fixture{clock: &fakeClock{now: t0}, states: fakeStates{}, health: map[string]error{}, logs: &strings.Builder{}}
 	running := systemd.State{LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success",
 		MainPID: 42, ActiveEnter: uint64(t0.Add(-time.Hour).UnixMicro())}
-	lead, pipe := running, running
-	lead.Name, pipe.Name, pipe.MainPID = leadUnit, pipeUnit, 7
-	f.units = &fakeUnits{units: map[string]systemd.State{leadUnit: lead, pipeUnit: pipe}}
+	lead, pipe, guard := running, running, running
+	lead.Name, pipe.Name, pipe.MainPID, guard.Name, guard.MainPID = leadUnit, pipeUnit, 7, egressUnit, 9
+	f.units = &fakeUnits{units: map[string]systemd.State{leadUnit: lead, pipeUnit: pipe, egressUnit: guard}}
 	f.states[leadFile] = &statefile.State{PID: 42, Phase: statefile.Sleeping, Updated: t0, NextAt: t0.Add(10 * time.Minute)}
 	f.coord = &coordtest.Alerts{Path: filepath.Join(t.TempDir(), "coord.sock")}
 	if coordUp {
@@ -117,6 +137,13 @@ health = "/run/clem/p/pipelock/admin.sock"
 	f.w = NewWatcher(cfg, Deps{
 		Units: f.units, States: f.states, Clock: f.clock,
 		Health: func(_ context.Context, socket string) error { return f.health[socket] },
+		Egress: func(path string) (*egressstate.State, error) {
+			if path != egressFile || f.egress == nil {
+				return nil, fmt.Errorf("state file: open %s: %w", path, fs.ErrNotExist)
+			}
+			c := *f.egress
+			return &c, nil
+		},
 		Sender: coordapi.NewClient(f.coord.Path),
 		Log:    slog.New(slog.NewJSONHandler(f.logs, nil)),
 	})
@@ -173,7 +200,7 @@ func TestRestartsAlertOnceAndRecoverOnce(t *testing.T) {
 		f.round(t)
 	}
 	got = f.coord.Got()
-	if len(got) != 2 || got[1].Severity != coordapi.Resolved || !strings.HasPrefix(got[1].Body, "agent lead (clem-p-agent-lead.service) is healthy again: 3 good checks in a row.") {
+	if len(got) != 2 || got[1].Severity != coordapi.Resolved || !strings.HasPrefix(got[1].Body, "agent lead (clem-p-agent-lead.service) recovered from restarting repeatedly: 3 good checks in a row.") {
 		t.Fatalf("after 5 good rounds: %+v, want one recovery", got)
 	}
 	if s := f.w.Status(); s != "2 units ok" {
@@ -199,7 +226,7 @@ func TestEgressRefusalAlerts(t *testing.T) {
 	}
 	got := f.coord.Got()
 	if len(got) != 1 || got[0].Severity != coordapi.Critical ||
-		!strings.Contains(got[0].Body, "refuses to start: egress rules missing or changed (ExecStartPre /usr/local/bin/clem exited with status 1)") {
+		!strings.Contains(got[0].Body, `refuses to start: egress rules missing or changed (ExecStartPre "/usr/local/bin/clem" exited with status 1)`) {
 		t.Fatalf("alerts %+v", got)
 	}
 	if s := f.w.Status(); s != "1 unit ok, 1 alerting (lead: refuses to start)" {
@@ -228,7 +255,7 @@ func TestCoordDownKeepsAlerts(t *testing.T) {
 	if s := f.w.Status(); !strings.HasSuffix(s, "1 alert waiting for coord") {
 		t.Errorf("Status = %q", s)
 	}
-	if !strings.Contains(f.logs.String(), `"msg":"alert","subject":"agent lead","severity":"critical"`) {
+	if !strings.Contains(f.logs.String(), `"msg":"alert","subject":"agent lead","cause":"failed","severity":"critical"`) {
 		t.Errorf("the alert is not in the journal while coord is down:\n%s", f.logs)
 	}
 	f.coord.Start(t)

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -30,8 +31,12 @@ func run(p *Policy, c *clock, interval time.Duration, pattern string, problems [
 		if r == 'x' {
 			ps = problems
 		}
-		if n := p.Observe(c.tick(interval), "agent lead", label, ps); n != nil {
-			out[i] = n
+		ns := p.Observe(c.tick(interval), "agent lead", label, ps)
+		if len(ns) > 1 {
+			panic(fmt.Sprintf("step %d: %d notices for one cause: %+v", i, len(ns), ns))
+		}
+		if len(ns) == 1 {
+			out[i] = &ns[0]
 		}
 	}
 	return out
@@ -96,7 +101,7 @@ func TestCooldownEnds(t *testing.T) {
 		t.Fatalf("first episode: %s", got)
 	}
 	n := p.Observe(c.tick(15*time.Second), "agent lead", label, failed)
-	if n == nil || n.Kind != Suppressed || !n.Until.Equal(t0.Add(30*time.Second+time.Hour)) {
+	if len(n) != 1 || n[0].Kind != Suppressed || !n[0].Until.Equal(t0.Add(30*time.Second+time.Hour)) {
 		t.Fatalf("within the cooldown: %+v", n)
 	}
 	// Still failing when the cooldown is over: one alert, then quiet.
@@ -105,7 +110,7 @@ func TestCooldownEnds(t *testing.T) {
 	if n := p.Observe(c.now, "agent lead", label, failed); n != nil {
 		t.Fatalf("first bad check after the cooldown: %+v", n)
 	}
-	if n := p.Observe(c.tick(15*time.Second), "agent lead", label, failed); n == nil || n.Kind != Alert {
+	if n := p.Observe(c.tick(15*time.Second), "agent lead", label, failed); len(n) != 1 || n[0].Kind != Alert {
 		t.Fatalf("after the cooldown: %+v", n)
 	}
 	if n := p.Observe(c.tick(15*time.Second), "agent lead", label, failed); n != nil {
@@ -116,21 +121,100 @@ func TestCooldownEnds(t *testing.T) {
 func TestMessages(t *testing.T) {
 	p := New(3, 30*time.Minute, time.Hour)
 	c := &clock{now: t0}
-	ns := run(p, c, 15*time.Second, "xxx...", append(append([]check.Problem{}, restarting...), failed...))
+	restarts := []check.Problem{
+		{Kind: check.KindRestarting, Severity: coordapi.Warning, Text: "restarting (exit-code)"},
+		{Kind: check.KindRestarted, Severity: coordapi.Warning, Text: "restarted 2 times since the last check"},
+	}
+	ns := run(p, c, 15*time.Second, "xxx...", restarts)
 	a, r := ns[2], ns[5]
-	if a == nil || a.Request.Severity != coordapi.Critical || a.Request.Subject != "agent lead" ||
-		a.Request.Body != "agent lead (clem-p-agent-lead.service): restarting (exit-code); unit failed (exit-code). 3 bad checks in 30s, the first of this episode at 2026-01-02 10:00:15 UTC." {
+	if a == nil || a.Request.Severity != coordapi.Warning || a.Request.Subject != "agent lead" || a.Cause != check.CauseRestarting ||
+		a.Request.Body != "agent lead (clem-p-agent-lead.service): restarting (exit-code); restarted 2 times since the last check. 3 bad checks in 30s, the first of this episode at 2026-01-02 10:00:15 UTC." {
 		t.Errorf("alert = %+v", a)
 	}
 	if r == nil || r.Request.Severity != coordapi.Resolved ||
-		r.Request.Body != "agent lead (clem-p-agent-lead.service) is healthy again: 3 good checks in a row. It had alerted at 2026-01-02 10:00:45 UTC: restarting (exit-code); unit failed (exit-code)" {
+		r.Request.Body != "agent lead (clem-p-agent-lead.service) recovered from restarting repeatedly: 3 good checks in a row. It had alerted at 2026-01-02 10:00:45 UTC: restarting (exit-code); restarted 2 times since the last check" {
 		t.Errorf("recovery = %+v", r)
 	}
-	if al, sum := p.State("agent lead"); al || sum == "" {
-		t.Errorf("State after recovery = %v, %q", al, sum)
+	if al, _ := p.State("agent lead"); al {
+		t.Errorf("State after recovery: alerting")
 	}
 	// Subjects are independent.
 	if n := p.Observe(c.tick(time.Second), "daemon pipelock", "daemon pipelock", failed); n != nil {
 		t.Errorf("another subject's first bad check: %+v", n)
+	}
+}
+
+// step is one round of TestCauses: the problems seen, and the notices
+// wanted as "A:cause" / "R:cause" / "S:cause".
+type step struct {
+	problems []check.Problem
+	want     string
+}
+
+func notices(ns []Notice) string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, map[Kind]string{Alert: "A", Recovery: "R", Suppressed: "S"}[n.Kind]+":"+n.Cause)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestCauses(t *testing.T) {
+	restart := check.Problem{Kind: check.KindRestarted, Severity: coordapi.Warning, Text: "restarted 1 time since the last check"}
+	egress := check.Problem{Kind: check.KindEgress, Severity: coordapi.Critical, Text: "refuses to start: egress rules missing or changed"}
+	unitFailed := check.Problem{Kind: check.KindFailed, Severity: coordapi.Critical, Text: "unit failed (start-limit-hit)", Now: true}
+	tamper := check.Problem{Kind: check.KindEgressTampered, Severity: coordapi.Critical, Text: "egress table of project p was changed", Now: true, Event: true}
+	health := check.Problem{Kind: check.KindHealth, Severity: coordapi.Critical, Text: "health check failed: HTTP 503"}
+	ps := func(p ...check.Problem) []check.Problem { return p }
+	cases := []struct {
+		name  string
+		steps []step
+	}{
+		{"a crash loop, then a failing egress check: two alerts, two recoveries (item 18)", []step{
+			{ps(restart), ""}, {ps(restart), ""}, {ps(restart), "A:restarting"},
+			// three rounds without restarts: restarting recovers in the
+			// round the egress check alerts
+			{ps(egress), ""}, {ps(egress), ""}, {ps(egress), "R:restarting,A:egress"},
+			{nil, ""}, {nil, ""}, {nil, "R:egress"},
+		}},
+		{"a failed unit alerts at the first check, once, and recovers once", []step{
+			{nil, ""}, {ps(unitFailed), "A:failed"}, {ps(unitFailed), ""}, {ps(unitFailed), ""},
+			{nil, ""}, {nil, ""}, {nil, "R:failed"}, {nil, ""},
+		}},
+		{"the cooldown of one cause does not hold back another", []step{
+			{ps(unitFailed), "A:failed"}, {nil, ""}, {nil, ""}, {nil, "R:failed"},
+			{ps(unitFailed, health), "S:failed"}, {ps(health), ""}, {ps(health), "A:health"},
+		}},
+		{"each event alerts, with no recovery, whatever else is going on", []step{
+			{ps(tamper), "A:egress-tampered"}, {nil, ""}, {ps(tamper, restart), "A:egress-tampered"},
+			{ps(tamper, restart), "A:egress-tampered"}, {ps(restart), "A:restarting"}, {nil, ""}, {nil, ""}, {nil, "R:restarting"}, {nil, ""},
+		}},
+		{"two causes in one round alert together", []step{
+			{ps(unitFailed, tamper), "A:failed,A:egress-tampered"}, {nil, ""}, {nil, ""}, {nil, "R:failed"},
+		}},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			p := New(3, 30*time.Minute, time.Hour)
+			c := &clock{now: t0}
+			for i, s := range tt.steps {
+				if got := notices(p.Observe(c.tick(15*time.Second), "agent lead", label, s.problems)); got != s.want {
+					t.Errorf("step %d (%s): notices %q, want %q", i, check.Summary(s.problems), got, s.want)
+				}
+			}
+		})
+	}
+}
+
+func TestImmediateMessage(t *testing.T) {
+	p := New(3, 30*time.Minute, time.Hour)
+	n := p.Observe(t0, "daemon pipelock", "daemon pipelock (clem-p-pipelock.service)",
+		[]check.Problem{{Kind: check.KindFailed, Severity: coordapi.Critical, Text: "unit failed (start-limit-hit, main process exited with status 1)", Now: true}})
+	if len(n) != 1 || n[0].Request.Severity != coordapi.Critical ||
+		n[0].Request.Body != "daemon pipelock (clem-p-pipelock.service): unit failed (start-limit-hit, main process exited with status 1). Seen at 2026-01-02 10:00:00 UTC." {
+		t.Errorf("Observe = %+v", n)
+	}
+	if al, sum := p.State("daemon pipelock"); !al || !strings.HasPrefix(sum, "unit failed") {
+		t.Errorf("State = %v %q", al, sum)
 	}
 }

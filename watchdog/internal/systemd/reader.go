@@ -148,6 +148,7 @@ func (p *props) execs(name string) []Exec {
 			return nil
 		}
 		path, ok1 := f[0].(string)
+		argv, _ := f[1].([]string) // only for messages: a missing argv is not an error
 		start, ok2 := f[4].(uint64)
 		exit, ok3 := f[6].(uint64)
 		pid, ok4 := f[7].(uint32)
@@ -157,7 +158,7 @@ func (p *props) execs(name string) []Exec {
 			p.note(name, f)
 			return nil
 		}
-		out = append(out, Exec{Path: path, Start: start, Exit: exit, PID: pid, Code: code, Status: status})
+		out = append(out, Exec{Path: path, Argv: argv, Start: start, Exit: exit, PID: pid, Code: code, Status: status})
 	}
 	return out
 }

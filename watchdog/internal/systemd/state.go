@@ -5,7 +5,10 @@
 // here starts, stops or changes a unit. Only the watchdog imports it.
 package systemd
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // State is what systemd says about one service unit.
 type State struct {
@@ -34,6 +37,9 @@ type State struct {
 // Exec is one command of an Exec*= list, as systemd last ran it.
 type Exec struct {
 	Path string
+	// Argv is the command line as the unit file gives it (argv[0] first);
+	// the unit is root's, so it is systemd's words, not an agent's.
+	Argv []string
 	// Start and Exit are µs of CLOCK_MONOTONIC (0: not run / still running).
 	Start, Exit uint64
 	PID         uint32
@@ -47,6 +53,26 @@ const (
 	cldKilled = 2
 	cldDumped = 3
 )
+
+// maxCommand bounds a command line quoted in a problem text.
+const maxCommand = 200
+
+// Command is the command line for messages: the argv joined with spaces
+// (the path when systemd gave none), at most maxCommand bytes.
+func (e Exec) Command() string {
+	c := strings.Join(e.Argv, " ")
+	if len(e.Argv) == 0 {
+		c = e.Path
+	}
+	if len(c) > maxCommand {
+		n := maxCommand
+		for n > 0 && c[n]&0xC0 == 0x80 {
+			n--
+		}
+		c = c[:n] + "..."
+	}
+	return c
+}
 
 // Failed reports whether the command ran to an end that counts as failure.
 func (e Exec) Failed() bool {
