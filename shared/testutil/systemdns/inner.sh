@@ -2,13 +2,22 @@
 # [-n], every mount already private), as root, with the host's /proc, /sys
 # and /tmp still visible. It builds the machine's private view, reports its
 # host PID on fd 3 and execs systemd. Arguments: STATE CGROUP [BIND...].
-# STATE holds etc/ (passwd copies) and system/ (the unit directory).
+# STATE holds etc/ (passwd copies), system/ (the unit directory) and
+# cgroups: one line per host cgroup v1 hierarchy the machine gets (hybrid
+# mode), "DIR OPTIONS HOSTPATH", empty on a unified host.
 set -eu
 S=$1 CG=$2
 shift 2
 
 read -r hostpid _ < /proc/self/stat      # the host's /proc is still mounted: host PID
 echo 0 > "$CG/cgroup.procs"               # builtin echo: moves this shell, which becomes systemd
+# The same in each v1 hierarchy: the cgroup namespace made below is rooted
+# at these children, so systemd's slices land in them and nowhere else.
+V1=""
+while read -r dir opts path; do
+  echo 0 > "$path/cgroup.procs"
+  V1="$V1 $dir:$opts"
+done < "$S/cgroups"
 console=$(tty)
 # Host directories to keep (read-only, same path) even where a private
 # mount will cover them (/tmp, /run): park them in STATE now, under the new
@@ -84,9 +93,33 @@ mount --make-rshared /
 
 echo "$hostpid" >&3
 exec 3>&-
-# A new cgroup namespace rooted at CGROUP and a cgroup2 mount of just that subtree.
-exec unshare -C /bin/sh -c 'mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup && exec env -i \
+# A new cgroup namespace rooted at CGROUP (and at the v1 children above).
+# Unified host or no v1 hierarchies: a cgroup2 mount of just that subtree.
+# Hybrid: systemd's hybrid layout, a tmpfs with cgroup2 at unified/ and the
+# host's v1 hierarchies (the same mount options, so the kernel reuses them;
+# inside a cgroup namespace it refuses to create a new one) at DIR/, then
+# read-only: systemd mounts every other controller it finds in
+# /proc/cgroups, and a v1 hierarchy nobody moved into a child would have it
+# make its slices at the host's root there.
+exec unshare -C /bin/sh -c 'set -eu
+if [ -z "$1" ]; then
+  mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
+else
+  mount -t tmpfs -o mode=0755,nosuid,nodev,noexec,size=64k systemdns-cgroup /sys/fs/cgroup
+  mkdir /sys/fs/cgroup/unified
+  mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup/unified
+  for h in $1; do
+    dir=${h%%:*} opts=${h#*:}
+    mkdir "/sys/fs/cgroup/$dir"
+    mount -t cgroup -o "nosuid,nodev,noexec,$opts" cgroup "/sys/fs/cgroup/$dir"
+    case $dir in *,*)  # a joint hierarchy (cpu,cpuacct): each name links to it, as systemd does
+      for c in $(echo "$dir" | tr , " "); do ln -s "$dir" "/sys/fs/cgroup/$c"; done;;
+    esac
+  done
+  mount -o remount,ro,nosuid,nodev,noexec systemdns-cgroup /sys/fs/cgroup
+fi
+exec env -i \
   container=systemdns \
   SYSTEMD_UNIT_PATH=/etc/systemd/system:/run/systemd/system:/run/systemd/transient \
   SYSTEMD_GENERATOR_PATH=/nonexistent SYSTEMD_ENVIRONMENT_GENERATOR_PATH=/nonexistent \
-  /lib/systemd/systemd --unit=systemdns.target --log-target=journal --show-status=yes'
+  /lib/systemd/systemd --unit=systemdns.target --log-target=journal --show-status=yes' systemdns-cgroup "$V1"

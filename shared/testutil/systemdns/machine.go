@@ -66,8 +66,9 @@ type Machine struct {
 	BootTime time.Duration
 
 	opts    Options
-	state   string // host temp dir: etc/ (passwd copies), system/ (units), keep/
-	cgroup  string
+	state   string      // host temp dir: etc/ (passwd copies), system/ (units), keep/
+	cgroup  string      // the machine's cgroup2 directory on the host
+	v1      []hierarchy // its cgroup v1 directories on a hybrid host (see hierarchy.go)
 	console *console
 	first   *exec.Cmd     // nsenter/unshare: the machine's first process, on the host
 	exitc   chan struct{} // closed once the first process has exited
@@ -106,6 +107,9 @@ func Boot(t testing.TB, o Options) *Machine {
 	m := &Machine{Name: o.Name, opts: o, exitc: make(chan struct{})}
 	start := time.Now()
 	if err := m.prepare(); err != nil {
+		for _, dir := range m.cgroupDirs() {
+			removeCgroup(dir)
+		}
 		m.removeState()
 		t.Fatalf("systemdns: %s: %v", o.Name, err)
 	}
@@ -158,7 +162,19 @@ func (m *Machine) prepare() error {
 		m.cgroup = "" // someone else's: never remove it
 		return fmt.Errorf("create cgroup (is another machine named %s running?): %w", m.Name, err)
 	}
-	return nil
+	v1, err := v1Hierarchies(m.Name)
+	if err != nil {
+		return fmt.Errorf("find the host's cgroup v1 hierarchies: %w", err)
+	}
+	var spec strings.Builder
+	for _, h := range v1 {
+		if err := os.Mkdir(h.Path, 0o755); err != nil {
+			return fmt.Errorf("create cgroup (is another machine named %s running?): %w", m.Name, err)
+		}
+		m.v1 = append(m.v1, h) // only what this machine made is removed
+		fmt.Fprintf(&spec, "%s %s %s\n", h.Dir, h.Options, h.Path)
+	}
+	return os.WriteFile(filepath.Join(m.state, "cgroups"), []byte(spec.String()), 0o644)
 }
 
 // start runs the first process: unshare (inside NetNS with nsenter), whose
@@ -295,8 +311,8 @@ func (m *Machine) Shutdown(t testing.TB) {
 			errs = append(errs, fmt.Errorf("first process %d did not exit after SIGKILL", m.first.Process.Pid))
 		}
 	}
-	if m.cgroup != "" {
-		if err := removeCgroup(m.cgroup); err != nil {
+	for _, dir := range m.cgroupDirs() {
+		if err := removeCgroup(dir); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -314,9 +330,9 @@ func (m *Machine) Shutdown(t testing.TB) {
 // After Shutdown it must be empty.
 func (m *Machine) Leftovers() []string {
 	var out []string
-	if m.cgroup != "" {
-		if _, err := os.Stat(m.cgroup); err == nil {
-			out = append(out, "cgroup "+m.cgroup)
+	for _, dir := range m.cgroupDirs() {
+		if _, err := os.Stat(dir); err == nil {
+			out = append(out, "cgroup "+dir)
 		}
 	}
 	if m.state != "" {
@@ -385,6 +401,18 @@ func (m *Machine) exitErr() error {
 		return errors.New("exit status 0")
 	}
 	return m.waitErr
+}
+
+// cgroupDirs are the machine's cgroup directories on the host.
+func (m *Machine) cgroupDirs() []string {
+	var dirs []string
+	if m.cgroup != "" {
+		dirs = append(dirs, m.cgroup)
+	}
+	for _, h := range m.v1 {
+		dirs = append(dirs, h.Path)
+	}
+	return dirs
 }
 
 func (m *Machine) removeState() {
