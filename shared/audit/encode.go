@@ -59,6 +59,7 @@ func appendRecord(b []byte, r *Record, t time.Time, id string) []byte {
 	}
 
 	b = appendInt(b, FieldStatus, int64(r.Status))
+	b = appendInt(b, FieldCount, r.Count)
 	b = appendInt(b, FieldBytesUp, r.BytesUp)
 	b = appendInt(b, FieldBytesDown, r.BytesDown)
 	// NaN and ±Inf have no JSON form; dropping them beats an unparseable line.
@@ -104,13 +105,74 @@ func appendFloat(b []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string. Values come from hostile peers
-// (SNI, paths, exe names), so besides what JSON requires it escapes DEL and
-// the C1 controls, which some terminals obey when an operator tails the log,
-// and U+2028/U+2029, which end a line in JavaScript. Invalid UTF-8 becomes
-// U+FFFD, one per bad byte, as encoding/json does.
+// MaxFieldBytes bounds what one string field takes in a line, escapes
+// included. Most fields carry what a peer sent (a CONNECT target, an SNI, a
+// path, an error quoting either), and a record must not grow with them: a
+// few long records would otherwise fill the log and rotate earlier records
+// away. A clipped value ends in ClipMark and the number of input bytes cut.
+const MaxFieldBytes = 1024
+
+// ClipMark starts the note that ends a clipped value: "…[clipped 59392 bytes]".
+const ClipMark = "…[clipped "
+
+// appendString appends s as a JSON string, clipped to MaxFieldBytes of
+// output. Values come from hostile peers (SNI, paths, exe names), so besides
+// what JSON requires it escapes DEL and the C1 controls, which some
+// terminals obey when an operator tails the log, and U+2028/U+2029, which
+// end a line in JavaScript. Invalid UTF-8 becomes U+FFFD, one per bad byte,
+// as encoding/json does.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	// An escape is at most 6 bytes, so short values need no measuring.
+	if len(s)*6 <= MaxFieldBytes {
+		b = appendEscaped(b, s)
+		return append(b, '"')
+	}
+	cut := clipAt(s, MaxFieldBytes)
+	b = appendEscaped(b, s[:cut])
+	if cut < len(s) {
+		b = append(b, ClipMark...)
+		b = strconv.AppendInt(b, int64(len(s)-cut), 10)
+		b = append(b, " bytes]"...)
+	}
+	return append(b, '"')
+}
+
+// clipAt returns the length of the longest prefix of s, ending on a whole
+// character, whose escaped form fits in max bytes.
+func clipAt(s string, max int) int {
+	n := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		w, size := 1, 1
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+				w = 2
+			case c < 0x20 || c == 0x7f:
+				w = 6
+			}
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			switch {
+			case r == utf8.RuneError && size == 1, r >= 0x80 && r <= 0x9f, r == '\u2028', r == '\u2029':
+				w = 6
+			default:
+				w = size
+			}
+		}
+		if n+w > max {
+			return i
+		}
+		n += w
+		i += size
+	}
+	return len(s)
+}
+
+// appendEscaped appends the body of s's JSON string, without quotes.
+func appendEscaped(b []byte, s string) []byte {
 	start := 0 // s[start:i] is pending, safe to copy as is
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -154,6 +216,5 @@ func appendString(b []byte, s string) []byte {
 		i += size
 		start = i
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }

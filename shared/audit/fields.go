@@ -24,6 +24,7 @@ const (
 	FieldBinding    = "binding"     // agent-vault credential binding applied
 	FieldSurfaces   = "surfaces"    // where a placeholder was replaced: header, query, body...
 	FieldStatus     = "status"      // HTTP status returned
+	FieldCount      = "count"       // records a flood summary stands for
 	FieldBytesUp    = "bytes_up"    // bytes from client to upstream
 	FieldBytesDown  = "bytes_down"  // bytes from upstream to client
 	FieldDurationMS = "duration_ms" // how long it took, in milliseconds
@@ -36,7 +37,7 @@ var allFields = []string{
 	FieldTime, FieldConnID, FieldComponent, FieldEvent, FieldDecision, FieldReason, FieldRule,
 	FieldClient, FieldUID, FieldPID, FieldExe, FieldAgent,
 	FieldMethod, FieldTarget, FieldDialed, FieldSNI, FieldHost, FieldPath, FieldBinding, FieldSurfaces,
-	FieldStatus, FieldBytesUp, FieldBytesDown, FieldDurationMS, FieldError,
+	FieldStatus, FieldCount, FieldBytesUp, FieldBytesDown, FieldDurationMS, FieldError,
 }
 
 // Decision is the outcome a record reports.

@@ -53,10 +53,10 @@ func FuzzWrite(f *testing.F) {
 		for _, p := range []*string{&want.ConnID, &want.Component, &want.Event, &want.Reason, &want.Rule,
 			&want.Client, &want.Exe, &want.Agent, &want.Method, &want.Target, &want.Dialed, &want.SNI,
 			&want.Host, &want.Path, &want.Binding, &want.Error} {
-			*p = validUTF8(*p)
+			*p = clippedRef(*p)
 		}
 		for i := range want.Surfaces {
-			want.Surfaces[i] = validUTF8(want.Surfaces[i])
+			want.Surfaces[i] = clippedRef(want.Surfaces[i])
 		}
 		if !allow {
 			want.Decision = Deny

@@ -31,7 +31,9 @@ type Record struct {
 	Binding  string   `json:"binding,omitempty"`
 	Surfaces []string `json:"surfaces,omitempty"`
 
-	Status     int     `json:"status,omitempty"`
+	Status int `json:"status,omitempty"`
+	// Count is how many records a summary stands for (EventSuppressed).
+	Count      int64   `json:"count,omitempty"`
 	BytesUp    int64   `json:"bytes_up,omitempty"`
 	BytesDown  int64   `json:"bytes_down,omitempty"`
 	DurationMS float64 `json:"duration_ms,omitempty"`

@@ -22,6 +22,8 @@ type Writer struct {
 	size     int64
 	maxBytes int64
 	keep     int
+
+	flood flood // see flood.go; off unless LimitFloods is called
 }
 
 // NewWriter returns a Writer to out, typically os.Stdout, which journald
@@ -40,8 +42,18 @@ const maxPooled = 64 << 10
 // Write encodes r as one JSON line and writes it. A record with a zero Time
 // is stamped with the current time and one without a ConnID gets a fresh ID;
 // r itself is not modified. If a rotated file cannot be rotated, the record
-// still goes to the current file and the rotation error is returned.
+// still goes to the current file and the rotation error is returned. With
+// LimitFloods set, a record over its client's allowance is counted instead
+// of written (and Write returns nil).
 func (w *Writer) Write(r *Record) error {
+	if w.flood.on.Load() && w.suppress(r) {
+		return nil
+	}
+	return w.write(r)
+}
+
+// write encodes and writes r, past the flood limits.
+func (w *Writer) write(r *Record) error {
 	t := r.Time
 	if t.IsZero() {
 		t = time.Now()
@@ -81,9 +93,12 @@ func (w *Writer) writeLine(line []byte) error {
 	return rotateErr
 }
 
-// Close closes the file opened by OpenFile; for a stream Writer it only
-// stops further writes. Writes after Close fail with os.ErrClosed.
+// Close writes pending flood summaries, then closes the file opened by
+// OpenFile; for a stream Writer it only stops further writes. Writes after
+// Close fail with os.ErrClosed.
 func (w *Writer) Close() error {
+	w.flood.on.Store(false)
+	flushErr := w.Flush()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -91,12 +106,12 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	if w.file == nil {
-		return nil
+		return flushErr
 	}
 	if err := w.file.Close(); err != nil {
 		return fmt.Errorf("audit: close %s: %w", w.path, err)
 	}
-	return nil
+	return flushErr
 }
 
 func (w *Writer) name() string {
