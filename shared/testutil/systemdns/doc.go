@@ -17,4 +17,10 @@
 // except net.*; /etc/passwd and friends are copies. The root filesystem,
 // the rest of /etc, /home and /var are the host's: what units write there
 // (StateDirectory=, say) reaches the host.
+//
+// Resource limits: on a hybrid host, whose pids, memory and cpu controllers
+// are cgroup v1 hierarchies, the machine's systemd runs in hybrid mode with
+// those hierarchies (rooted at a per-machine child of the test's cgroup),
+// so TasksMax=, MemoryMax= and CPUQuota= are enforced; Controllers says
+// what it got.
 package systemdns
