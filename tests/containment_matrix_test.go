@@ -78,4 +78,3 @@ func (cm *containment) attempts(upstreamSaw *sync.Map) []*attempt {
 }
 
 func tableName(f *fleet) string { return "clem_" + strings.ReplaceAll(f.name, "-", "_") }
-

@@ -2,14 +2,12 @@ package tests
 
 import (
 	"crypto/tls"
-	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,26 +42,37 @@ secrets:
   other_token:
     disposition: brokered
     hosts: [other.test]
+  db_password:
+    disposition: sidecar
+    env: DB_PASSWORD
 sidecars:
   devtool:
     command: [/bin/cat]
+  db:
+    command: [CHILD, clem-test-mcp-child]
+    secrets: [db_password]
 agents:
   lead:
     role: lead engineer
     secrets: [other_token]
+    sidecars: [db]
   dev:
     role: developer
-    sidecars: [devtool]
+    sidecars: [devtool, db]
 `
+
+// cmDBPassword is the db sidecar's key: only its sidecar user holds it.
+const cmDBPassword = "pg-containment-db-secret-90b1"
 
 // attempt is one row of the matrix.
 type attempt struct {
 	name     string
 	expected string // what must happen, in words
 	probe    probe
-	control  bool                    // root must succeed with the same probe (proves the rule, not a missing listener, refuses)
-	want     func(outcome) bool      // nil: the probe must fail
-	audited  func(audit.Record) bool // a pipelock or agent-vault record that must exist
+	control  bool                           // root must succeed with the same probe (proves the rule, not a missing listener, refuses)
+	want     func(outcome) bool             // nil: the probe must fail
+	audited  func(audit.Record) bool        // a pipelock or agent-vault record that must exist
+	run      func() (held bool, got string) // an attempt that is more than one probe: it judges itself
 	got      string
 	held     bool
 }
@@ -77,16 +86,14 @@ type attempt struct {
 func TestContainment(t *testing.T) {
 	f := newFleet(t, "")
 	f.vaultSet(t, "other_token", "sk-other-real-token-5f2a")
+	f.vaultSet(t, "db_password", cmDBPassword)
 	pki, err := testpki.New(cmAllowed, cmOther, cmModel)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var seen sync.Map // X-Api-Key values upstream received, by host
+	echo := &echoUpstream{}
 	up := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			seen.Store(r.Host, r.Header.Get("X-Api-Key"))
-			fmt.Fprintf(w, "hello from %s", r.Host)
-		}),
+		Handler:           echo,
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          log.New(io.Discard, "", 0), // the SNI attempt's aborted handshake is expected
 	}
@@ -101,12 +108,17 @@ func TestContainment(t *testing.T) {
 		go up.ServeTLS(ln, "", "")
 		t.Cleanup(func() { up.Close() })
 		writeFile(t, filepath.Join(f.dir, "upstream-ca.pem"), string(pki.CAPEM))
-		yaml := strings.ReplaceAll(strings.ReplaceAll(containmentYAML, "PROJECT", f.name), "UPSTREAM", ln.Addr().String())
+		yaml := strings.NewReplacer("PROJECT", f.name, "UPSTREAM", ln.Addr().String(), "CHILD", probeBin).Replace(containmentYAML)
 		writeFile(t, filepath.Join(f.dir, "clem.yaml"), yaml)
 		f.provision(t)
 		cm := newContainment(t, f, probeBin, filepath.Join(f.dir, "upstream-ca.pem"))
 		cm.startDaemons(t, cmProxyPort)
-		rows = cm.attempts(&seen)
+		cm.startCoordAndSidecar(t)
+		rows = cm.attempts(&echo.seen)
+		rows = append(rows, cm.scrubAttempts(echo)...)
+		rows = append(rows, cm.limitAttempts()...)
+		rows = append(rows, cm.hostAttempts()...)
+		rows = append(rows, cm.auditFloodAttempts()...) // last: it fills pipelock's log
 		for _, a := range rows {
 			cm.try(t, a)
 		}

@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -26,6 +27,13 @@ func mcpChildMain() int {
 				return mcp.NewToolResultError("no DB_PASSWORD in my environment"), nil
 			}
 			return mcp.NewToolResultText(fmt.Sprintf("db answer: 42 rows; key fingerprint %s; served by uid %d", fingerprint(key), os.Getuid())), nil
+		})
+	// A tool that quotes its own key back, plainly and encoded: sidecar
+	// must scrub it before the agent sees the result.
+	s.AddTool(mcp.NewTool("leak", mcp.WithDescription("Quote the key.")),
+		func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			key := os.Getenv("DB_PASSWORD")
+			return mcp.NewToolResultText("key=" + key + " b64=" + base64.StdEncoding.EncodeToString([]byte(key)) + " hex=" + hex.EncodeToString([]byte(key))), nil
 		})
 	if err := server.ServeStdio(s); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -52,6 +52,12 @@ func (p probe) runMore(timeout time.Duration) (outcome, bool) {
 		return p.post(timeout), true
 	case "fork":
 		return p.fork(), true
+	case "mcp":
+		return p.mcpCall(timeout), true
+	case "raw-plain":
+		return p.rawPlain(timeout), true
+	case "denyflood":
+		return p.denyFlood(), true
 	}
 	return outcome{}, false
 }
@@ -168,9 +174,13 @@ func (b *bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }
 // post sends a POST of Size zero bytes to URL directly (no proxy), as a
 // stream, and reports the status the server answered with.
 func (p probe) post(timeout time.Duration) outcome {
-	body := io.LimitReader(zeroReader{}, p.Size)
+	var body io.Reader = io.LimitReader(zeroReader{}, p.Size)
+	size := p.Size
+	if len(p.Raw) > 0 {
+		body, size = bytes.NewReader(p.Raw), int64(len(p.Raw))
+	}
 	req, _ := http.NewRequest(http.MethodPost, p.URL, body)
-	req.ContentLength = p.Size
+	req.ContentLength = size
 	for k, v := range p.Header {
 		req.Header.Set(k, v)
 	}
@@ -212,4 +222,77 @@ func (p probe) fork() outcome {
 		o.Err = lastErr.Error()
 	}
 	return o
+}
+
+// rawPlain writes Raw to Addr (no TLS) and reads the response's status.
+func (p probe) rawPlain(timeout time.Duration) outcome {
+	c, err := net.DialTimeout("tcp", p.Addr, timeout)
+	if err != nil {
+		return fail(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * timeout))
+	if _, err := c.Write(p.Raw); err != nil {
+		return fail(fmt.Errorf("write: %w", err))
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return fail(err)
+	}
+	resp.Body.Close()
+	return outcome{OK: resp.StatusCode == 200, Status: resp.StatusCode}
+}
+
+// denyFlood sends Count plain-HTTP requests for hosts not on any list,
+// from 8 connections at once (keep-alive, reconnecting when pipelock
+// closes), and reports how many were answered.
+func (p probe) denyFlood() outcome {
+	const workers = 8
+	per := p.Count / workers
+	done := make(chan int, workers)
+	for w := 0; w < workers; w++ {
+		go func(w int) {
+			n, fails := 0, 0
+			var c net.Conn
+			var br *bufio.Reader
+			for i := 0; i < per && fails < 100; i++ {
+				if c == nil {
+					var err error
+					if c, err = net.Dial("tcp", p.Addr); err != nil {
+						fails++
+						i--
+						continue
+					}
+					br = bufio.NewReader(c)
+				}
+				host := fmt.Sprintf("flood-%d-%d.test", w, i)
+				fmt.Fprintf(c, "GET http://%s/ HTTP/1.1\r\nHost: %s\r\n\r\n", host, host)
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					c.Close()
+					c = nil
+					fails++
+					i-- // the request was not answered: send it again on a new connection
+					continue
+				}
+				fails = 0
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				n++
+				if resp.Close {
+					c.Close()
+					c = nil
+				}
+			}
+			if c != nil {
+				c.Close()
+			}
+			done <- n
+		}(w)
+	}
+	total := 0
+	for w := 0; w < workers; w++ {
+		total += <-done
+	}
+	return outcome{OK: true, N: total, Body: fmt.Sprintf("%d refused requests answered", total)}
 }
