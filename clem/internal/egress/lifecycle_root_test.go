@@ -57,13 +57,13 @@ func TestTransparent(t *testing.T) {
 		p          probe
 		alice, bob string
 	}{
-		{"https off the host", probe{"tcp", farV4 + ":443"}, "ok:transparent from " + farV4 + ":443", "ECONNREFUSED"},
-		{"http off the host", probe{"tcp", farV4 + ":80"}, "ok:transparent from " + farV4 + ":80", "ECONNREFUSED"},
-		{"another port off the host", probe{"tcp", farV4 + ":22"}, "ECONNREFUSED", "ECONNREFUSED"},
-		{"https over IPv6 (not redirected)", probe{"tcp", "[" + farV6 + "]:443"}, "ECONNREFUSED", "ECONNREFUSED"},
-		{"transparent port dialled directly", probe{"tcp", fmt.Sprint("127.0.0.1:", transparentPort)}, "ECONNREFUSED", "ECONNREFUSED"},
-		{"proxy", probe{"tcp", fmt.Sprint("127.0.0.1:", proxyPort)}, "ok:proxy", "ok:proxy"},
-		{"dns off the host", probe{"udp", farV4 + ":53"}, "EPERM", "EPERM"},
+		{"https off the host", probe{Proto: "tcp", Addr: farV4 + ":443"}, "ok:transparent from " + farV4 + ":443", "ECONNREFUSED"},
+		{"http off the host", probe{Proto: "tcp", Addr: farV4 + ":80"}, "ok:transparent from " + farV4 + ":80", "ECONNREFUSED"},
+		{"another port off the host", probe{Proto: "tcp", Addr: farV4 + ":22"}, "ECONNREFUSED", "ECONNREFUSED"},
+		{"https over IPv6 (not redirected)", probe{Proto: "tcp", Addr: "[" + farV6 + "]:443"}, "ECONNREFUSED", "ECONNREFUSED"},
+		{"transparent port dialled directly", probe{Proto: "tcp", Addr: fmt.Sprint("127.0.0.1:", transparentPort)}, "ECONNREFUSED", "ECONNREFUSED"},
+		{"proxy", probe{Proto: "tcp", Addr: fmt.Sprint("127.0.0.1:", proxyPort)}, "ok:proxy", "ok:proxy"},
+		{"dns off the host", probe{Proto: "udp", Addr: farV4 + ":53"}, "EPERM", "EPERM"},
 	}
 	netns.Run(t, func() {
 		setupNetwork(t)

@@ -62,25 +62,25 @@ func TestPinning(t *testing.T) {
 		p                 probe
 		alice, bob, carol string // "" = not probed (carol's packet would leave into the void)
 	}{
-		{"proxy", probe{"tcp", fmt.Sprint("127.0.0.1:", proxyPort)}, "ok:proxy", "ok:proxy", "ok:proxy"},
-		{"alice's mcp", probe{"tcp", fmt.Sprint("127.0.0.1:", aliceMCP)}, "ok:alice mcp", refusedTCP, "ok:alice mcp"},
-		{"alice's second mcp", probe{"tcp", fmt.Sprint("127.0.0.1:", aliceMCP2)}, "ok:alice mcp 2", refusedTCP, "ok:alice mcp 2"},
-		{"bob's mcp", probe{"tcp", fmt.Sprint("127.0.0.1:", bobMCP)}, refusedTCP, "ok:bob mcp", "ok:bob mcp"},
-		{"other loopback port", probe{"tcp", fmt.Sprint("127.0.0.1:", otherPort)}, refusedTCP, refusedTCP, "ok:other"},
-		{"transparent port, not redirected", probe{"tcp", fmt.Sprint("127.0.0.1:", transparentPort)}, refusedTCP, refusedTCP, "ok:transparent"},
-		{"proxy port on 127.0.0.2", probe{"tcp", fmt.Sprint("127.0.0.2:", proxyPort)}, refusedTCP, refusedTCP, "ok:proxy on 127.0.0.2"},
-		{"proxy port on ::1", probe{"tcp", fmt.Sprint("[::1]:", proxyPort)}, refusedTCP, refusedTCP, "ok:proxy on ::1"},
-		{"host's own non-loopback address", probe{"tcp", fmt.Sprint("192.0.2.1:", otherPort)}, refusedTCP, refusedTCP, "ok:other on 192.0.2.1"},
-		{"tcp off the host", probe{"tcp", farV4 + ":443"}, refusedTCP, refusedTCP, ""},
-		{"tcp6 off the host", probe{"tcp", "[" + farV6 + "]:443"}, refusedTCP, refusedTCP, ""},
-		{"udp 53 on loopback", probe{"udp", "127.0.0.1:53"}, refusedOther, refusedOther, "ok:dns"},
-		{"udp on loopback", probe{"udp", "127.0.0.1:5353"}, refusedOther, refusedOther, "ok:udp"},
-		{"udp on ::1", probe{"udp", "[::1]:5353"}, refusedOther, refusedOther, "ok:udp6"},
-		{"udp 53 off the host", probe{"udp", farV4 + ":53"}, refusedOther, refusedOther, ""},
-		{"icmp echo on loopback", probe{"icmp4", "127.0.0.1"}, refusedOther, refusedOther, "ok:echo reply"},
+		{"proxy", probe{Proto: "tcp", Addr: fmt.Sprint("127.0.0.1:", proxyPort)}, "ok:proxy", "ok:proxy", "ok:proxy"},
+		{"alice's mcp", probe{Proto: "tcp", Addr: fmt.Sprint("127.0.0.1:", aliceMCP)}, "ok:alice mcp", refusedTCP, "ok:alice mcp"},
+		{"alice's second mcp", probe{Proto: "tcp", Addr: fmt.Sprint("127.0.0.1:", aliceMCP2)}, "ok:alice mcp 2", refusedTCP, "ok:alice mcp 2"},
+		{"bob's mcp", probe{Proto: "tcp", Addr: fmt.Sprint("127.0.0.1:", bobMCP)}, refusedTCP, "ok:bob mcp", "ok:bob mcp"},
+		{"other loopback port", probe{Proto: "tcp", Addr: fmt.Sprint("127.0.0.1:", otherPort)}, refusedTCP, refusedTCP, "ok:other"},
+		{"transparent port, not redirected", probe{Proto: "tcp", Addr: fmt.Sprint("127.0.0.1:", transparentPort)}, refusedTCP, refusedTCP, "ok:transparent"},
+		{"proxy port on 127.0.0.2", probe{Proto: "tcp", Addr: fmt.Sprint("127.0.0.2:", proxyPort)}, refusedTCP, refusedTCP, "ok:proxy on 127.0.0.2"},
+		{"proxy port on ::1", probe{Proto: "tcp", Addr: fmt.Sprint("[::1]:", proxyPort)}, refusedTCP, refusedTCP, "ok:proxy on ::1"},
+		{"host's own non-loopback address", probe{Proto: "tcp", Addr: fmt.Sprint("192.0.2.1:", otherPort)}, refusedTCP, refusedTCP, "ok:other on 192.0.2.1"},
+		{"tcp off the host", probe{Proto: "tcp", Addr: farV4 + ":443"}, refusedTCP, refusedTCP, ""},
+		{"tcp6 off the host", probe{Proto: "tcp", Addr: "[" + farV6 + "]:443"}, refusedTCP, refusedTCP, ""},
+		{"udp 53 on loopback", probe{Proto: "udp", Addr: "127.0.0.1:53"}, refusedOther, refusedOther, "ok:dns"},
+		{"udp on loopback", probe{Proto: "udp", Addr: "127.0.0.1:5353"}, refusedOther, refusedOther, "ok:udp"},
+		{"udp on ::1", probe{Proto: "udp", Addr: "[::1]:5353"}, refusedOther, refusedOther, "ok:udp6"},
+		{"udp 53 off the host", probe{Proto: "udp", Addr: farV4 + ":53"}, refusedOther, refusedOther, ""},
+		{"icmp echo on loopback", probe{Proto: "icmp4", Addr: "127.0.0.1"}, refusedOther, refusedOther, "ok:echo reply"},
 		// The ping socket reads back the admin-prohibited error the rule sent.
-		{"icmpv6 echo on ::1", probe{"icmp6", "::1"}, "EACCES", "EACCES", "ok:echo reply"},
-		{"icmp echo off the host", probe{"icmp4", farV4}, refusedOther, refusedOther, ""},
+		{"icmpv6 echo on ::1", probe{Proto: "icmp6", Addr: "::1"}, "EACCES", "EACCES", "ok:echo reply"},
+		{"icmp echo off the host", probe{Proto: "icmp4", Addr: farV4}, refusedOther, refusedOther, ""},
 	}
 	netns.Run(t, func() {
 		setupNetwork(t)

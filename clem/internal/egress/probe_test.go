@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ const (
 	probeEnv = "CLEM_EGRESS_PROBE"       // JSON []probe: try each, print JSON []string
 	serveEnv = "CLEM_EGRESS_PROBE_SERVE" // listen on 127.0.0.1, echo one line back
 	loopEnv  = "CLEM_EGRESS_PROBE_LOOP"  // dial this address until stdin closes
+	squatEnv = "CLEM_EGRESS_PROBE_SQUAT" // JSON []probe: listen on each until stdin closes
 )
 
 func TestMain(m *testing.M) {
@@ -37,6 +39,8 @@ func TestMain(m *testing.M) {
 		os.Exit(serveMain())
 	case os.Getenv(loopEnv) != "":
 		os.Exit(loopMain(os.Getenv(loopEnv)))
+	case os.Getenv(squatEnv) != "":
+		os.Exit(squatMain(os.Getenv(squatEnv)))
 	}
 	os.Exit(m.Run())
 }
@@ -44,7 +48,8 @@ func TestMain(m *testing.M) {
 // probe is one attempt: proto is tcp, udp, icmp4 or icmp6.
 type probe struct {
 	Proto string `json:"proto"`
-	Addr  string `json:"addr"` // host:port, or a bare address for icmp
+	Addr  string `json:"addr"`           // host:port, or a bare address for icmp
+	From  string `json:"from,omitempty"` // tcp: the local host:port to dial from
 }
 
 func (p probe) String() string { return p.Proto + " " + p.Addr }
@@ -55,10 +60,14 @@ func probeMain(arg string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	// In parallel: the refused ones end in their timeouts, so together
+	// they cost one. The process is in one namespace, any thread will do.
 	out := make([]string, len(ps))
+	var wg sync.WaitGroup
 	for i, p := range ps {
-		out[i] = try(p)
+		wg.Go(func() { out[i] = try(p) })
 	}
+	wg.Wait()
 	json.NewEncoder(os.Stdout).Encode(out)
 	return 0
 }
@@ -68,7 +77,15 @@ func probeMain(arg string) int {
 func try(p probe) string {
 	switch p.Proto {
 	case "tcp":
-		c, err := net.DialTimeout("tcp", p.Addr, 3*time.Second)
+		d := net.Dialer{Timeout: 3 * time.Second}
+		if p.From != "" {
+			from, err := net.ResolveTCPAddr("tcp", p.From)
+			if err != nil {
+				return err.Error()
+			}
+			d.LocalAddr = from
+		}
+		c, err := d.Dial("tcp", p.Addr)
 		if err != nil {
 			return errWord(err)
 		}

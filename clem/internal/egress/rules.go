@@ -106,6 +106,28 @@ func l4TCP() []expr.Any {
 	return []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, cmpEq([]byte{unix.IPPROTO_TCP})}
 }
 
+func l4UDP() []expr.Any {
+	return []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, cmpEq([]byte{unix.IPPROTO_UDP})}
+}
+
+// sportIn is `tcp sport A-B` or `udp sport A-B`: the source port, which
+// both headers carry in their first two bytes, within r.
+func sportIn(proto string, r PortRange) piece {
+	l4 := l4TCP()
+	if proto == "udp" {
+		l4 = l4UDP()
+	}
+	return piece{fmt.Sprintf("%s sport %s", proto, r), append(l4,
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
+		&expr.Range{Op: expr.CmpOpEq, Register: 1,
+			FromData: binaryutil.BigEndian.PutUint16(uint16(r.First)), ToData: binaryutil.BigEndian.PutUint16(uint16(r.Last))},
+	)}
+}
+
+func drop() piece {
+	return piece{"drop", []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}}
+}
+
 func tcpDport(port int) piece {
 	return piece{fmt.Sprintf("tcp dport %d", port), append(l4TCP(),
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
@@ -171,6 +193,7 @@ func build(s Spec) plan {
 	agents := slices.Clone(s.Agents)
 	slices.SortFunc(agents, func(a, b Agent) int { return cmp.Compare(a.Name, b.Name) })
 
+	reserved := s.Reserved()
 	out := chain{name: filterChain, hook: &baseHook{typ: nftables.ChainTypeFilter, prio: nftables.ChainPriorityFilter, prioText: "filter"}}
 	chains := []chain{}
 	var nat []rule
@@ -179,6 +202,13 @@ func build(s Spec) plan {
 		out.rules = append(out.rules, mkRule("agent "+a.Name, skuid(a.UID), jump(name)))
 
 		c := chain{name: name}
+		// Before the reply rule: a socket the agent managed to bind in the
+		// project's block (while a daemon restarts, say) must not answer,
+		// or it could pose as that daemon to other agents.
+		for _, proto := range []string{"tcp", "udp"} {
+			c.rules = append(c.rules, mkRule(fmt.Sprintf("%s: no %s answers from the project's ports", a.Name, proto),
+				ctReply(), sportIn(proto, reserved), drop()))
+		}
 		c.rules = append(c.rules,
 			mkRule(a.Name+": replies on loopback to connections it accepted",
 				ctReply(), ctBits(expr.CtKeySTATE, "state", ctStateEstablished, "established"), oifLoopback(), accept()),

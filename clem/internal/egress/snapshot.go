@@ -175,33 +175,39 @@ func genID(c *netlink.Conn) (uint32, error) {
 	return binary.BigEndian.Uint32(id), nil
 }
 
-// takeSnapshot reads the table in the calling thread's namespace. The
-// table, chains and rules come from separate requests; if the ruleset
-// changed in between (another Apply), it reads again.
+// takeSnapshot reads the table in the calling thread's namespace.
 func takeSnapshot(table string) (snapshot, error) {
+	s, _, err := snapshotAt(table)
+	return s, err
+}
+
+// snapshotAt reads the table and returns the ruleset generation it was
+// read at. The table, chains and rules come from separate requests; if the
+// ruleset changed in between (another Apply), it reads again.
+func snapshotAt(table string) (snapshot, uint32, error) {
 	c, err := dial()
 	if err != nil {
-		return snapshot{}, fmt.Errorf("read table inet %s: %w", table, err)
+		return snapshot{}, 0, fmt.Errorf("read table inet %s: %w", table, err)
 	}
 	defer c.Close()
 	for range 5 {
 		before, err := genID(c)
 		if err != nil {
-			return snapshot{}, fmt.Errorf("read table inet %s: %w", table, err)
+			return snapshot{}, 0, fmt.Errorf("read table inet %s: %w", table, err)
 		}
 		s, err := readTable(c, table)
 		if err != nil {
-			return snapshot{}, fmt.Errorf("read table inet %s: %w", table, err)
+			return snapshot{}, 0, fmt.Errorf("read table inet %s: %w", table, err)
 		}
 		after, err := genID(c)
 		if err != nil {
-			return snapshot{}, fmt.Errorf("read table inet %s: %w", table, err)
+			return snapshot{}, 0, fmt.Errorf("read table inet %s: %w", table, err)
 		}
 		if before == after {
-			return s, nil
+			return s, after, nil
 		}
 	}
-	return snapshot{}, fmt.Errorf("read table inet %s: the ruleset kept changing while it was read", table)
+	return snapshot{}, 0, fmt.Errorf("read table inet %s: the ruleset kept changing while it was read", table)
 }
 
 func readTable(c *netlink.Conn, table string) (snapshot, error) {

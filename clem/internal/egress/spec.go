@@ -10,16 +10,40 @@ import (
 	"regexp"
 	"slices"
 
+	"github.com/clemhq/clem/clem/internal/layout"
 	"github.com/clemhq/clem/shared/config"
 )
 
 // Spec is the expected table. Provision writes it as JSON to the layout's
 // EgressSpec path; `clem egress verify` reads it back.
 type Spec struct {
-	Table           string  `json:"table"`
-	ProxyPort       int     `json:"proxy_port"`       // pipelock on 127.0.0.1
-	TransparentPort int     `json:"transparent_port"` // 0 = transparent mode off
-	Agents          []Agent `json:"agents"`
+	Table           string `json:"table"`
+	ProxyPort       int    `json:"proxy_port"`       // pipelock on 127.0.0.1
+	TransparentPort int    `json:"transparent_port"` // 0 = transparent mode off
+	// ReservedPorts is the project's loopback port block (its daemons'
+	// ports): no agent may answer from it. Zero means the layout's block,
+	// PortBlock ports from ProxyPort; Marshal always writes it out.
+	ReservedPorts PortRange `json:"reserved_ports"`
+	Agents        []Agent   `json:"agents"`
+}
+
+// PortRange is an inclusive range of ports.
+type PortRange struct {
+	First int `json:"first"`
+	Last  int `json:"last"`
+}
+
+func (r PortRange) String() string { return fmt.Sprintf("%d-%d", r.First, r.Last) }
+
+func (r PortRange) contains(p int) bool { return p >= r.First && p <= r.Last }
+
+// Reserved is the port block the rules keep agents from answering on:
+// ReservedPorts, or the layout's block when it is unset.
+func (s Spec) Reserved() PortRange {
+	if s.ReservedPorts != (PortRange{}) {
+		return s.ReservedPorts
+	}
+	return PortRange{First: s.ProxyPort, Last: min(s.ProxyPort+layout.PortBlock-1, 65535)}
 }
 
 // Agent is one contained uid.
@@ -55,6 +79,16 @@ func (s Spec) Validate() error {
 			bad("transparent_port %d: want 0 (off) or 1-65535", s.TransparentPort)
 		} else if s.TransparentPort == s.ProxyPort {
 			bad("transparent_port %d: same as proxy_port", s.TransparentPort)
+		}
+	}
+	if r := s.ReservedPorts; r != (PortRange{}) {
+		switch {
+		case !validPort(r.First) || !validPort(r.Last) || r.First > r.Last:
+			bad("reserved_ports %s: want first <= last, both 1-65535", r)
+		case !r.contains(s.ProxyPort):
+			bad("reserved_ports %s: does not hold proxy_port %d (the block starts there)", r, s.ProxyPort)
+		case s.TransparentPort != 0 && !r.contains(s.TransparentPort):
+			bad("reserved_ports %s: does not hold transparent_port %d", r, s.TransparentPort)
 		}
 	}
 	names := map[string]bool{}
@@ -162,6 +196,7 @@ func (s Spec) Marshal() ([]byte, error) {
 		return nil, err
 	}
 	c := s
+	c.ReservedPorts = s.Reserved()
 	c.Agents = slices.Clone(s.Agents)
 	for i := range c.Agents {
 		if c.Agents[i].MCPPorts == nil {

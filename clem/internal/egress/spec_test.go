@@ -46,6 +46,17 @@ func TestValidate(t *testing.T) {
 		{"mcp port is transparent", func(s *Spec) { s.Agents[0].MCPPorts = []int{3129} }, "mcp port 3129 is the transparent port"},
 		{"mcp port twice", func(s *Spec) { s.Agents[1].MCPPorts = []int{3130, 3130} }, "mcp port 3130 listed twice"},
 		{"transparent without port", func(s *Spec) { s.TransparentPort = 0 }, "agents[0] (alice): transparent without a transparent_port"},
+		{"reserved ports set", func(s *Spec) { s.ReservedPorts = PortRange{3100, 3200} }, ""},
+		{"reserved ports of one port", func(s *Spec) {
+			s.TransparentPort = 0
+			s.Agents[0].Transparent = false
+			s.ReservedPorts = PortRange{3128, 3128}
+		}, ""},
+		{"reserved ports reversed", func(s *Spec) { s.ReservedPorts = PortRange{3159, 3128} }, "reserved_ports 3159-3128: want first <= last"},
+		{"reserved ports half set", func(s *Spec) { s.ReservedPorts = PortRange{0, 3159} }, "reserved_ports 0-3159"},
+		{"reserved ports too big", func(s *Spec) { s.ReservedPorts = PortRange{3128, 65536} }, "reserved_ports 3128-65536"},
+		{"reserved ports miss the proxy", func(s *Spec) { s.ReservedPorts = PortRange{3129, 3160} }, "does not hold proxy_port 3128"},
+		{"reserved ports miss the transparent port", func(s *Spec) { s.ReservedPorts = PortRange{3128, 3128} }, "does not hold transparent_port 3129"},
 		{"several mistakes", func(s *Spec) { s.ProxyPort = 0; s.Agents[1].UID = 0 }, "proxy_port 0"},
 	}
 	for _, tt := range tests {
@@ -77,6 +88,9 @@ var specFiles = []struct {
 	{"wrong type", "{\"table\":\"clem_demo\",\n\"proxy_port\":\"3128\"}", "line 2"},
 	{"negative uid", `{"table":"clem_demo","proxy_port":3128,"agents":[{"name":"a","uid":-1}]}`, "uid"},
 	{"invalid spec", `{"table":"clem_demo","proxy_port":0,"agents":[]}`, "proxy_port 0"},
+	{"reserved ports", `{"table":"clem_demo","proxy_port":3128,"reserved_ports":{"first":3128,"last":3159},"agents":[]}`, ""},
+	{"reserved ports without the proxy", `{"table":"clem_demo","proxy_port":3128,"reserved_ports":{"first":4000,"last":4031},"agents":[]}`, "does not hold proxy_port"},
+	{"unknown reserved ports field", `{"table":"clem_demo","proxy_port":3128,"reserved_ports":{"first":3128,"count":32},"agents":[]}`, `unknown field "count"`},
 	{"not an object", `[]`, "cannot unmarshal array"},
 	{"empty", ``, "EOF"},
 }
@@ -128,6 +142,14 @@ func TestMarshalRoundTrip(t *testing.T) {
 			t.Errorf("round trip = %+v, want %+v", got, s)
 		}
 	}
+	// The spec provision writes always carries the block the rules use.
+	b, _ := (Spec{Table: "clem_x", ProxyPort: 65530}).Marshal()
+	if !strings.Contains(string(b), `"reserved_ports": {
+    "first": 65530,
+    "last": 65535
+  }`) {
+		t.Errorf("Marshal without reserved_ports wrote\n%s\nwant the layout's block, cut at 65535", b)
+	}
 	if _, err := (Spec{Table: "nope"}).Marshal(); err == nil {
 		t.Error("Marshal of an invalid spec = nil error")
 	}
@@ -136,6 +158,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 // sameSpec compares treating nil and empty slices alike.
 func sameSpec(a, b Spec) bool {
 	norm := func(s Spec) Spec {
+		s.ReservedPorts = s.Reserved()
 		s.Agents = append([]Agent{}, s.Agents...)
 		for i := range s.Agents {
 			s.Agents[i].MCPPorts = append([]int{}, s.Agents[i].MCPPorts...)

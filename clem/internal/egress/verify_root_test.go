@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
@@ -31,6 +32,18 @@ func rulesOf(t *testing.T, c *nftables.Conn, table, chain string) []*nftables.Ru
 	return rs
 }
 
+// ruleNamed is the chain's rule with that comment.
+func ruleNamed(t *testing.T, c *nftables.Conn, table, chain, comment string) *nftables.Rule {
+	t.Helper()
+	for _, r := range rulesOf(t, c, table, chain) {
+		if got, ok := userdata.GetString(r.UserData, userdata.TypeComment); ok && got == comment {
+			return r
+		}
+	}
+	t.Fatalf("no rule %q in chain %s", comment, chain)
+	return nil
+}
+
 // TestVerifyCatchesTampering changes the live table the ways an admin or a
 // bug might and checks Verify names each change, and that Apply repairs it.
 func TestVerifyCatchesTampering(t *testing.T) {
@@ -51,7 +64,7 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			c.FlushChain(&nftables.Chain{Name: "output", Table: tb})
 		}, `missing rule in chain output: "agent bob"`},
 		{"delete one rule", func(t *testing.T, c *nftables.Conn) {
-			if err := c.DelRule(rulesOf(t, c, table, "agent_bob")[1]); err != nil {
+			if err := c.DelRule(ruleNamed(t, c, table, "agent_bob", "bob: pipelock")); err != nil {
 				t.Fatal(err)
 			}
 		}, `missing rule in chain agent_bob: "bob: pipelock"`},
@@ -67,7 +80,7 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			c.InsertRule(&nftables.Rule{Table: tb, Chain: &nftables.Chain{Name: "agent_alice", Table: tb}, Exprs: acceptAll})
 		}, "extra rule in chain agent_alice: (handle"},
 		{"change a rule", func(t *testing.T, c *nftables.Conn) {
-			r := rulesOf(t, c, table, "agent_alice")[1] // pipelock
+			r := ruleNamed(t, c, table, "agent_alice", "alice: pipelock")
 			for i, e := range r.Exprs {
 				if cm, ok := e.(*expr.Cmp); ok && len(cm.Data) == 2 {
 					r.Exprs[i] = cmpEq([]byte{0x1f, 0x90}) // port 8080
@@ -76,7 +89,7 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			c.ReplaceRule(r)
 		}, `"alice: pipelock" is now [meta nfproto; == 0x02; payload base 1 offset 16 len 4; == 0x7f000001; meta l4proto; == 0x06; payload base 2 offset 2 len 2; == 0x1f90; accept]`},
 		{"reorder rules", func(t *testing.T, c *nftables.Conn) {
-			r := rulesOf(t, c, table, "agent_bob")[1]
+			r := ruleNamed(t, c, table, "agent_bob", "bob: pipelock")
 			if err := c.DelRule(r); err != nil {
 				t.Fatal(err)
 			}

@@ -65,6 +65,8 @@ func oneExpr(name string, data []byte) string {
 		e = &expr.Payload{}
 	case "immediate":
 		e = &expr.Immediate{}
+	case "range":
+		e = &expr.Range{}
 	default:
 		return name
 	}
@@ -78,6 +80,8 @@ func oneExpr(name string, data []byte) string {
 		return "ct " + orNum(ctKeys[e.Key], uint32(e.Key))
 	case *expr.Cmp:
 		return fmt.Sprintf("%s 0x%x", orNum(cmpOps[e.Op], uint32(e.Op)), e.Data)
+	case *expr.Range:
+		return fmt.Sprintf("%s 0x%x-0x%x", orNum(cmpOps[e.Op], uint32(e.Op)), e.FromData, e.ToData)
 	case *expr.Payload:
 		return fmt.Sprintf("payload base %d offset %d len %d", e.Base, e.Offset, e.Len)
 	case *expr.Immediate:
