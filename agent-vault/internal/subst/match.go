@@ -145,3 +145,24 @@ func (m *matcher) findAll(b []byte) (starts, pats []int) {
 		pos = s + len(m.pats[p])
 	}
 }
+
+// pending is the length of the longest end of b that is a proper start of
+// some pattern (0 if none is): what a streaming scan must hold back, since
+// the next bytes may complete it. Only patterns whose byte at that length
+// matches b's last byte are compared.
+func (m *matcher) pending(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	last := b[len(b)-1]
+	best := 0
+	for _, p := range m.pats {
+		for k := min(len(p)-1, len(b)); k > best; k-- {
+			if p[k-1] == last && bytes.Equal(b[len(b)-k:], p[:k]) {
+				best = k
+				break
+			}
+		}
+	}
+	return best
+}

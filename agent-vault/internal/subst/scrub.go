@@ -1,6 +1,7 @@
 package subst
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -24,6 +25,12 @@ import (
 type Scrubber struct {
 	m    *matcher
 	repl [][]byte // repl[i] replaces m.pats[i]
+	// lower finds the forms in lower case, for header names, which HTTP
+	// compares (and Go rewrites) without regard to case.
+	lower *matcher
+	// holdMin is the shortest start of a form a MessageStream holds a
+	// message back for (see MessageStream).
+	holdMin int
 }
 
 // minCoreLen is the shortest unaligned base64 fragment worth looking for;
@@ -131,7 +138,16 @@ func newScrubber(secrets [][]byte, repls []string) *Scrubber {
 			repl = append(repl, []byte(repls[i]))
 		}
 	}
-	return &Scrubber{m: newMatcher(pats), repl: repl}
+	var low [][]byte
+	seenLow := map[string]bool{}
+	for _, p := range pats {
+		l := bytes.ToLower(p)
+		if !seenLow[string(l)] {
+			seenLow[string(l)] = true
+			low = append(low, l)
+		}
+	}
+	return &Scrubber{m: newMatcher(pats), repl: repl, lower: newMatcher(low), holdMin: defaultHoldMin}
 }
 
 // Bytes returns b with every secret replaced. When there is nothing to
@@ -156,8 +172,8 @@ func (s *Scrubber) Bytes(b []byte) []byte {
 const scrubChunk = 32 << 10
 
 // Reader returns a reader of r with every secret replaced. It streams: it
-// holds back only the last (longest form - 1) bytes of what it has read, in
-// case they begin a secret that the next read completes. If r fails, the
+// holds back only the end of what it has read that begins some form (at
+// most longest form - 1 bytes), in case the next read completes it. If r fails, the
 // held-back bytes are dropped rather than flushed, since they may be the
 // start of a secret.
 func (s *Scrubber) Reader(r io.Reader) io.Reader {
@@ -202,25 +218,27 @@ func (r *scrubReader) fill() {
 	}
 }
 
-// scrub moves what is safe to release from in to out. A match is committed
-// only when no longer pattern starting at or before it could still be cut
-// off by the end of in; at EOF everything is safe.
+// scrub moves what is safe to release from in to out. Only the longest end
+// of in that could still grow into a form is held back: a match starting
+// before it is final (no longer or earlier form can be cut off by the end of
+// in, or it would begin that end), and at EOF everything is safe.
 func (r *scrubReader) scrub(eof bool) {
 	m := r.s.m
+	safe := len(r.in)
+	if !eof {
+		safe -= m.pending(r.in)
+	}
 	pos := 0
 	for {
 		st, pi := m.find(r.in, pos)
-		if st < 0 || (!eof && st+m.maxLen > len(r.in)) {
+		if st < 0 || st >= safe {
 			break
 		}
 		r.out = append(r.out, r.in[pos:st]...)
 		r.out = append(r.out, r.s.repl[pi]...)
 		pos = st + len(m.pats[pi])
 	}
-	end := len(r.in)
-	if !eof {
-		end = max(pos, len(r.in)-(m.maxLen-1))
-	}
+	end := max(pos, safe)
 	r.out = append(r.out, r.in[pos:end]...)
 	r.in = r.in[:copy(r.in, r.in[end:])]
 }
