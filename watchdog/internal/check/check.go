@@ -216,8 +216,12 @@ func failed(u systemd.State, how string) Problem {
 		p.Text += ", " + how
 	}
 	p.Text += ")"
-	if u.Result == "start-limit-hit" {
-		p.Text += "; systemd stopped restarting it: fix the cause, then systemctl reset-failed " + u.Name + " and clem up"
+	if u.GaveUp() {
+		p.Text += "; systemd stopped restarting it"
+		if u.NRestarts > 0 {
+			p.Text += fmt.Sprintf(" after %d restart%s (its start limit)", u.NRestarts, plural(u.NRestarts))
+		}
+		p.Text += ": fix the cause, then systemctl reset-failed " + u.Name + " and clem up"
 	}
 	p.Now = true
 	return p

@@ -284,3 +284,146 @@ func TestBlindRoundJudgesNothing(t *testing.T) {
 		t.Errorf("Status = %q", s)
 	}
 }
+
+// TestFailedDaemonAlertsAtOnce (issue 15, item 15): pipelock was killed, a
+// squatter took its port, systemd hit the start limit and left the unit
+// failed. That is one alert at the first round, with systemd's cause,
+// none more while it stays failed, and one recovery once it runs again.
+func TestFailedDaemonAlertsAtOnce(t *testing.T) {
+	f := newFixture(t, true)
+	f.round(t)
+	f.units.set(pipeUnit, func(s *systemd.State) {
+		s.ActiveState, s.SubState, s.Result, s.MainPID, s.ExecMainCode, s.ExecMainStatus = "failed", "failed", "start-limit-hit", 0, 1, 1
+		s.NRestarts = 5
+	})
+	f.round(t)
+	got := f.coord.Got()
+	if len(got) != 1 || got[0].Subject != "daemon pipelock" || got[0].Severity != coordapi.Critical ||
+		!strings.HasPrefix(got[0].Body, "daemon pipelock (clem-p-pipelock.service): unit failed (start-limit-hit, main process exited with status 1); systemd stopped restarting it") {
+		t.Fatalf("first round with pipelock failed: alerts %+v, want one naming start-limit-hit and the exit status", got)
+	}
+	for range 5 {
+		f.round(t)
+	}
+	if got := f.coord.Got(); len(got) != 1 {
+		t.Fatalf("pipelock stays failed: %d alerts, want still 1: %+v", len(got), got)
+	}
+	if s := f.w.Status(); s != "1 unit ok, 1 alerting (pipelock: unit failed)" {
+		t.Errorf("Status = %q", s)
+	}
+	// reset-failed and started by hand: NRestarts starts again at 0.
+	f.units.set(pipeUnit, func(s *systemd.State) {
+		s.ActiveState, s.SubState, s.Result, s.MainPID, s.NRestarts = "active", "running", "success", 77, 0
+	})
+	for range 5 {
+		f.round(t)
+	}
+	got = f.coord.Got()
+	if len(got) != 2 || got[1].Severity != coordapi.Resolved || !strings.HasPrefix(got[1].Body, "daemon pipelock (clem-p-pipelock.service) recovered from the unit failing: 3 good checks in a row") {
+		t.Fatalf("after pipelock runs again: %+v, want one recovery", got)
+	}
+}
+
+// TestCrashThenEgressFailureAlertsTwice (issue 15, item 18): an agent
+// crashes repeatedly (one alert: restarting), then its egress check fails.
+// The egress failure is a cause of its own: the restarting alert's cooldown
+// does not swallow it.
+func TestCrashThenEgressFailureAlertsTwice(t *testing.T) {
+	f := newFixture(t, true)
+	f.round(t)
+	for range 3 {
+		f.kill()
+		f.round(t)
+	}
+	f.units.set(leadUnit, func(s *systemd.State) {
+		s.ActiveState, s.SubState, s.Result, s.MainPID = "activating", "auto-restart", "exit-code", 0
+		s.ExecMainStart = 100
+		s.StartPre = []systemd.Exec{{Path: "/usr/local/bin/clem", Argv: []string{"/usr/local/bin/clem", "egress", "verify", "--quiet", "--project", "p"}, Start: 200, Exit: 210, Code: 1, Status: 1}}
+	})
+	for range 3 {
+		f.units.set(leadUnit, func(s *systemd.State) { s.NRestarts++ })
+		f.round(t)
+	}
+	// The restarts the failing egress check causes are that failure: the
+	// crash loop is over, and says so in the round the egress check alerts.
+	got := f.coord.Got()
+	if len(got) != 3 || !strings.Contains(got[0].Body, "restarted 1 time since the last check") ||
+		!strings.Contains(got[1].Body, "recovered from restarting repeatedly") ||
+		got[2].Severity != coordapi.Critical || !strings.Contains(got[2].Body, `refuses to start: egress rules missing or changed (ExecStartPre "/usr/local/bin/clem egress verify --quiet --project p" exited with status 1)`) {
+		t.Fatalf("alerts %+v, want restarting, its recovery, then the egress failure", got)
+	}
+	// systemd gives up: the unit failed is a third cause, at once.
+	f.units.set(leadUnit, func(s *systemd.State) { s.ActiveState, s.SubState, s.Result = "failed", "failed", "start-limit-hit" })
+	f.round(t)
+	got = f.coord.Got()
+	if len(got) != 4 || !strings.Contains(got[3].Body, "unit failed (start-limit-hit, ExecStartPre exited with status 1)") {
+		t.Fatalf("after the start limit: %+v", got[3:])
+	}
+}
+
+// egressConfig watches the egress guard's record and its unit.
+const egressConfig = `egress_state = "` + egressFile + `"
+[[daemon]]
+role = "egress"
+unit = "` + egressUnit + `"
+`
+
+// TestEgressTamperAlertsOncePerTamper (issue 15, item 17): the egress
+// guard found the table deleted and restored it. That is one alert, with
+// the guard's clipped words, however long the watchdog goes on reading
+// the same record; a second tamper is a second alert.
+func TestEgressTamperAlertsOncePerTamper(t *testing.T) {
+	f := newFixtureWith(t, true, egressConfig)
+	f.egress = &egressstate.State{Project: "p", Checked: f.clock.now, OK: true}
+	f.round(t)
+	if s := f.w.Status(); s != "3 units ok" {
+		t.Fatalf("Status = %q", s)
+	}
+	f.egress.Tampered, f.egress.Restored, f.egress.LastDiff = 1, 1, "table inet clem_p is missing\x1b]52;c;Y3VybCBldmlsfHNo\x07"+strings.Repeat(" and more", 1000)
+	for range 4 {
+		f.egress.Checked = f.clock.now
+		f.round(t)
+	}
+	got := f.coord.Got()
+	if len(got) != 1 || got[0].Subject != "daemon egress" || got[0].Severity != coordapi.Critical ||
+		!strings.HasPrefix(got[0].Body, "daemon egress (clem-p-egress.service): egress table of project p was changed: table inet clem_p is missing ") ||
+		!strings.Contains(got[0].Body, "; restored. Seen at") || strings.ContainsAny(got[0].Body, "\x1b\x07") || len(got[0].Body) > 600 {
+		t.Fatalf("one tamper: alerts %+v, want exactly one, clipped and cleaned", got)
+	}
+	f.egress.Tampered, f.egress.RestoreError = 2, "netlink receive: operation not permitted"
+	f.egress.Checked = f.clock.now
+	f.round(t)
+	got = f.coord.Got()
+	if len(got) != 3 || !strings.Contains(got[1].Body, "restore FAILED: netlink receive: operation not permitted") ||
+		!strings.Contains(got[2].Body, "the egress guard cannot restore the egress table of project p") {
+		t.Fatalf("second tamper, restore failed: %+v", got)
+	}
+}
+
+// TestEgressGuardSilentAlerts: the guard's unit runs but its record stops
+// moving (the guard is wedged; the table is not watched): one alert once
+// the last check is older than three rounds, one recovery after.
+func TestEgressGuardSilentAlerts(t *testing.T) {
+	f := newFixtureWith(t, true, egressConfig)
+	f.egress = &egressstate.State{Project: "p", Checked: f.clock.now, OK: true}
+	for range 3 { // 45 s: not yet older than three rounds
+		f.round(t)
+	}
+	if got := f.coord.Got(); len(got) != 0 {
+		t.Fatalf("alerted before the record was three rounds old: %+v", got)
+	}
+	for range 3 {
+		f.round(t)
+	}
+	got := f.coord.Got()
+	if len(got) != 1 || !strings.Contains(got[0].Body, "the egress guard last checked the table 1m0s (since 10:00:00 UTC), more than 45s ago: it is wedged") {
+		t.Fatalf("silent guard: %+v", got)
+	}
+	for range 3 {
+		f.egress.Checked = f.clock.now
+		f.round(t)
+	}
+	if got := f.coord.Got(); len(got) != 2 || !strings.Contains(got[1].Body, "recovered from the egress guard being silent") {
+		t.Fatalf("the guard checks again: %+v", got)
+	}
+}

@@ -85,6 +85,7 @@ func (r *Reader) Unit(ctx context.Context, name string) (State, error) {
 	q := props{m: sp}
 	s.Result = q.str("Result")
 	s.NRestarts = q.u32("NRestarts")
+	s.Restart = q.str("Restart")
 	s.MainPID = q.u32("MainPID")
 	s.ExecMainCode = q.i32("ExecMainCode")
 	s.ExecMainStatus = q.i32("ExecMainStatus")

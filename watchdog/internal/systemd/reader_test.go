@@ -123,7 +123,10 @@ func TestReaderRealSystemd(t *testing.T) {
 		first = read()
 		loop := first[unitLoop]
 		settled := loop.Running() || loop.Result == "exit-code"
-		return loop.NRestarts >= 2 && first[unitPre].NRestarts >= 2 && settled
+		// the failing unit between two attempts, not inside one (its
+		// first step running, the result reset to success)
+		_, preSettled := first[unitPre].StartPreFailure()
+		return loop.NRestarts >= 2 && first[unitPre].NRestarts >= 2 && settled && preSettled && first[unitPre].Result == "exit-code"
 	})
 
 	ok := first[unitOK]
@@ -139,6 +142,9 @@ func TestReaderRealSystemd(t *testing.T) {
 		// between two runs; while it runs, systemd reports success
 		t.Errorf("%s = %+v, want Result exit-code, exited with status 1", unitLoop, loop)
 	}
+	if loop.Restart != "always" || first[unitMain].Restart != "no" {
+		t.Errorf("Restart = %q and %q, want always and no", loop.Restart, first[unitMain].Restart)
+	}
 	if loop.ExecMainStart == 0 {
 		t.Errorf("%s: ExecMainStart 0, want the main process's start", unitLoop)
 	}
@@ -153,7 +159,7 @@ func TestReaderRealSystemd(t *testing.T) {
 	if len(pre.StartPre) != 2 || pre.StartPre[0].Path != "/bin/true" || pre.StartPre[1].Path != "/bin/sh" {
 		t.Fatalf("%s: StartPre = %+v, want /bin/true then /bin/sh", unitPre, pre.StartPre)
 	}
-	if e, failed := pre.StartPreFailure(); !failed || e.Path != "/bin/sh" || e.Outcome() != "exited with status 3" {
+	if e, failed := pre.StartPreFailure(); !failed || e.Path != "/bin/sh" || e.Outcome() != "exited with status 3" || e.Command() != "/bin/sh -c exit 3" {
 		t.Errorf("%s: StartPreFailure = %+v, %v; want /bin/sh exited with status 3", unitPre, e, failed)
 	}
 

@@ -22,7 +22,13 @@ type State struct {
 
 	Result    string // success, exit-code, signal, core-dump, watchdog, timeout, start-limit-hit, ...
 	NRestarts uint32 // automatic restarts since the last explicit start
-	MainPID   uint32
+	// Restart is the unit's Restart= setting (no, always, on-failure, ...).
+	// A failed unit that systemd would restart has hit its start limit:
+	// after automatic restarts systemd 252 keeps the last failure's Result
+	// (exit-code, say), and says start-limit-hit only when the failed start
+	// was not itself a restart.
+	Restart string
+	MainPID uint32
 	// ExecMainCode is the si_code of the main process's end (CLD_EXITED 1,
 	// CLD_KILLED 2, CLD_DUMPED 3; 0 while it runs or when it never ran)
 	// and ExecMainStatus its exit status or signal.
@@ -116,6 +122,12 @@ func (s State) StartPreFailure() (Exec, bool) {
 		return Exec{}, false // the last step that ran succeeded
 	}
 	return Exec{}, false
+}
+
+// GaveUp reports whether systemd stopped restarting a failed unit that it
+// restarts by policy: its start limit was hit.
+func (s State) GaveUp() bool {
+	return s.ActiveState == "failed" && (s.Result == "start-limit-hit" || (s.Restart != "" && s.Restart != "no" && s.NRestarts > 0))
 }
 
 // Running reports whether the unit is up: active, or reloading.
