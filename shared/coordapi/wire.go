@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"unicode/utf8"
 )
 
@@ -115,6 +116,9 @@ type ErrorResponse struct {
 	Error string `json:"error"`
 }
 
+// ErrTooLarge: a request body over MaxBody (Decode wraps it).
+var ErrTooLarge = errors.New("request body too large")
+
 // Decode reads one JSON request body of type T strictly: at most MaxBody
 // bytes, no unknown fields, nothing after the value, valid UTF-8 text, and
 // the type's own Validate.
@@ -124,11 +128,11 @@ func Decode[T any, P interface {
 }](r io.Reader) (T, error) {
 	var v T
 	data, err := io.ReadAll(io.LimitReader(r, MaxBody+1))
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok || len(data) > MaxBody {
+		return v, fmt.Errorf("over %d bytes: %w", MaxBody, ErrTooLarge)
+	}
 	if err != nil {
 		return v, fmt.Errorf("read request: %w", err)
-	}
-	if len(data) > MaxBody {
-		return v, fmt.Errorf("request body over %d bytes", MaxBody)
 	}
 	if !utf8.Valid(data) {
 		return v, errors.New("request body is not UTF-8")

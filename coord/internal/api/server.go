@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/clemhq/clem/coord/internal/admit"
 	"github.com/clemhq/clem/coord/internal/backend"
 	"github.com/clemhq/clem/coord/internal/core"
 	"github.com/clemhq/clem/shared/audit"
@@ -29,6 +30,16 @@ type connInfo struct {
 	err  error
 }
 
+// Timeouts and sizes of the socket. No write timeout: /v1/wait answers
+// after up to coordapi.MaxWaitS; a caller's connections are capped instead
+// (socket.conns).
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 30 * time.Second // header and body
+	IdleTimeout       = 60 * time.Second
+	MaxHeaderBytes    = 16 << 10
+)
+
 // Server is the unix API.
 type Server struct {
 	core  *core.Core
@@ -41,10 +52,13 @@ func New(c *core.Core, aw *audit.Writer) *Server {
 	s := &Server{core: c, audit: aw}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ConnContext: func(ctx context.Context, conn net.Conn) context.Context {
 			ci := &connInfo{err: errors.New("not a unix socket")}
-			if uc, ok := conn.(*net.UnixConn); ok {
+			if uc, ok := admit.Unwrap(conn).(*net.UnixConn); ok {
 				ci.cred, ci.err = peer.UnixPeer(uc)
 			}
 			return context.WithValue(ctx, ctxKey{}, ci)
@@ -146,6 +160,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, h handler, roles 
 	rec.Rule = cl.Role.String()
 	for _, role := range roles {
 		if role == cl.Role {
+			if r.ContentLength > coordapi.MaxBody {
+				// Refused unread: Decode would stop at the limit anyway,
+				// but a declared size says enough.
+				w.Header().Set("Connection", "close")
+				return http.StatusRequestEntityTooLarge, fmt.Errorf("request body of %d bytes, over %d", r.ContentLength, coordapi.MaxBody)
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, coordapi.MaxBody)
 			return h(w, r, cl, rec)
 		}
 	}
@@ -170,4 +191,10 @@ func fail(err error) (int, any) {
 	return http.StatusInternalServerError, err
 }
 
-func badRequest(err error) (int, any) { return http.StatusBadRequest, err }
+// badRequest is a 400, or a 413 for a body over coordapi.MaxBody.
+func badRequest(err error) (int, any) {
+	if errors.Is(err, coordapi.ErrTooLarge) {
+		return http.StatusRequestEntityTooLarge, err
+	}
+	return http.StatusBadRequest, err
+}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clemhq/clem/shared/coordapi"
 	"github.com/clemhq/clem/shared/secret"
 	"github.com/clemhq/clem/shared/tomlconf"
 )
@@ -43,6 +44,7 @@ type File struct {
 	Audit   Audit   `toml:"audit"`
 	Retry   Retry   `toml:"retry"`
 	Secrets Secrets `toml:"secrets"`
+	Limits  Limits  `toml:"limits"`
 
 	GitHub  *GitHubSection  `toml:"github"`
 	Slack   *SlackSection   `toml:"slack"`
@@ -61,6 +63,11 @@ type Lease struct {
 // MCP is the agents' endpoint.
 type MCP struct {
 	Listen string `toml:"listen"` // loopback host:port, required
+	// MaxBodyBytes bounds one request body; a larger one is refused (413)
+	// before the MCP library reads it. Default 256 KiB: a tool call's
+	// text is at most 32 KiB, JSON escaping may grow it six-fold.
+	MaxBodyBytes int   `toml:"max_body_bytes"`
+	Conns        Conns `toml:"conns"` // default 32 per agent, 512 in all
 }
 
 // Socket is the unix API for runners, the watchdog and operators.
@@ -68,6 +75,38 @@ type Socket struct {
 	Path         string   `toml:"path"`          // absolute, required
 	WatchdogUIDs []uint32 `toml:"watchdog_uids"` // may POST alerts
 	OperatorUIDs []uint32 `toml:"operator_uids"` // may use task ops; root (0) always may
+	Conns        Conns    `toml:"conns"`         // default 16 per uid, 256 in all
+}
+
+// Limits bound what one agent may write through coord (posts, comments,
+// status updates with their notes), so a flooding or prompt-injected agent
+// cannot bury the others' inboxes or fill the disk. Counts are kept in
+// coord.db per agent, so a restart does not reset them. 0 takes the
+// default; there is no "unlimited".
+type Limits struct {
+	// MaxTextBytes bounds one post, comment or note; default and most
+	// coordapi.MaxText (32 KiB).
+	MaxTextBytes int `toml:"max_text_bytes"`
+	// WritesPerHour: posts, comments and updates per agent per hour
+	// (default 120).
+	WritesPerHour int `toml:"writes_per_hour"`
+	// BytesPerHour: their text per agent per hour (default 1 MiB).
+	BytesPerHour int `toml:"bytes_per_hour"`
+	// BytesPerDay: their text per agent per day, which bounds how fast one
+	// agent can grow what the board stores (default 8 MiB).
+	BytesPerDay int `toml:"bytes_per_day"`
+	// OutboxMax bounds the reports coord keeps while the backend is down
+	// (default 1000), OutboxPerAgent one agent's share (default 100).
+	OutboxMax      int `toml:"outbox_max"`
+	OutboxPerAgent int `toml:"outbox_per_agent"`
+}
+
+// Conns caps the connections open at once on a listener, per caller uid
+// and in total; a connection over either cap is refused at accept. There
+// is no "unlimited": 0 takes the default.
+type Conns struct {
+	PerUID int `toml:"per_uid"`
+	Total  int `toml:"total"`
 }
 
 // State is where the local board and coord's own bookkeeping live.
@@ -226,6 +265,10 @@ func Check(file string, f File) (*Config, error) {
 	if f.Secrets.Dir != "" && !filepath.IsAbs(f.Secrets.Dir) {
 		bad("secrets.dir %q: want an absolute directory", f.Secrets.Dir)
 	}
+	c.MCP.MaxBodyBytes = orInt(bad, "mcp.max_body_bytes", f.MCP.MaxBodyBytes, DefaultMaxBody, 64<<10)
+	c.MCP.Conns = conns(bad, "mcp.conns", f.MCP.Conns, Conns{PerUID: 32, Total: 512})
+	c.Socket.Conns = conns(bad, "socket.conns", f.Socket.Conns, Conns{PerUID: 16, Total: 256})
+	checkLimits(bad, c)
 	if f.Audit.MaxSizeMB < 0 || f.Audit.Keep < 0 {
 		bad("audit.max_size_mb and audit.keep must not be negative")
 	}
@@ -366,6 +409,45 @@ func (c *Config) IsOperator(name, id string) bool {
 		}
 	}
 	return false
+}
+
+// DefaultMaxBody is mcp.max_body_bytes when unset.
+const DefaultMaxBody = 256 << 10
+
+// orInt is v, or def when v is 0; below floor (or negative) is an error.
+func orInt(bad func(string, ...any), key string, v, def, floor int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < floor:
+		bad("%s %d: want at least %d (or leave it out for %d)", key, v, floor, def)
+	}
+	return v
+}
+
+func checkLimits(bad func(string, ...any), c *Config) {
+	l := &c.Limits
+	l.MaxTextBytes = orInt(bad, "limits.max_text_bytes", l.MaxTextBytes, coordapi.MaxText, 1)
+	if l.MaxTextBytes > coordapi.MaxText {
+		bad("limits.max_text_bytes %d: at most %d (what runners and the API carry)", l.MaxTextBytes, coordapi.MaxText)
+	}
+	l.WritesPerHour = orInt(bad, "limits.writes_per_hour", l.WritesPerHour, 120, 1)
+	l.BytesPerHour = orInt(bad, "limits.bytes_per_hour", l.BytesPerHour, 1<<20, l.MaxTextBytes)
+	l.BytesPerDay = orInt(bad, "limits.bytes_per_day", l.BytesPerDay, 8<<20, l.BytesPerHour)
+	l.OutboxMax = orInt(bad, "limits.outbox_max", l.OutboxMax, 1000, 1)
+	l.OutboxPerAgent = orInt(bad, "limits.outbox_per_agent", l.OutboxPerAgent, 100, 1)
+	if l.OutboxPerAgent > l.OutboxMax {
+		bad("limits.outbox_per_agent %d is above limits.outbox_max %d", l.OutboxPerAgent, l.OutboxMax)
+	}
+}
+
+func conns(bad func(string, ...any), key string, v, def Conns) Conns {
+	v.PerUID = orInt(bad, key+".per_uid", v.PerUID, def.PerUID, 1)
+	v.Total = orInt(bad, key+".total", v.Total, def.Total, 1)
+	if v.Total < v.PerUID {
+		bad("%s.total %d is below %s.per_uid %d", key, v.Total, key, v.PerUID)
+	}
+	return v
 }
 
 func orDefault(d, def time.Duration) time.Duration {

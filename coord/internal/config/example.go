@@ -12,11 +12,20 @@ ttl = "30m"                    # a claim lapses unless renewed (runner heartbeat
 
 [mcp]
 listen = "127.0.0.1:3130"      # the agents' MCP endpoint (Streamable HTTP at /mcp)
+max_body_bytes = 262144        # a larger request body is refused (413) unread
+
+[mcp.conns]
+per_uid = 32                   # connections one agent may hold open at once
+total = 512                    # all callers together
 
 [socket]
 path = "/run/clem/demo/coord/coord.sock"  # unix API: runners, watchdog, operators
 watchdog_uids = [990]          # may POST /v1/alert
 operator_uids = [1000]         # may add, list, show and comment on tasks (root always may)
+
+[socket.conns]
+per_uid = 16                   # connections one uid may hold open at once
+total = 256
 
 [state]
 dir = "/var/lib/clem/demo/coord"  # the local board (board.db) and coord.db
@@ -32,6 +41,14 @@ max = "5m"
 
 [secrets]
 dir = ""                       # token files when $CREDENTIALS_DIRECTORY is unset
+
+[limits]                       # per agent, kept across restarts in coord.db
+max_text_bytes = 32768         # one post, comment or note
+writes_per_hour = 120          # posts, comments and status updates
+bytes_per_hour = 1048576       # their text
+bytes_per_day = 8388608        # bounds how fast one agent grows what the board stores
+outbox_max = 1000              # reports kept while the backend is down, all agents
+outbox_per_agent = 100         # one agent's share of those
 
 # One of these, matching backend (and none other):
 # [github]

@@ -56,10 +56,14 @@ func Run(ctx context.Context, path string, log *slog.Logger) error {
 		uln.Close()
 		return fmt.Errorf("mcp listen %s: %w", cfg.MCPAddr, err)
 	}
-	as, ms := api.New(c, aw), mcpserver.New(c, aw)
+	as, ms := api.New(c, aw), mcpserver.New(c, aw, mcpserver.Options{})
 	errc := make(chan error, 2)
-	go func() { errc <- fmt.Errorf("unix socket: %w", as.Serve(uln)) }()
-	go func() { errc <- fmt.Errorf("mcp endpoint: %w", ms.Serve(mln)) }()
+	go func() {
+		errc <- fmt.Errorf("unix socket: %w", as.Serve(Admit(uln, "socket.conns", cfg.Socket.Conns, unixPeerUID, c, aw)))
+	}()
+	go func() {
+		errc <- fmt.Errorf("mcp endpoint: %w", ms.Serve(Admit(mln, "mcp.conns", cfg.MCP.Conns, mcpserver.PeerUID, c, aw)))
+	}()
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
 	coreDone := make(chan struct{})

@@ -6,9 +6,11 @@
 package mcpserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -42,14 +44,46 @@ type callerKey struct{}
 
 // Server is the MCP endpoint.
 type Server struct {
-	core  *core.Core
-	audit *audit.Writer
-	http  *http.Server
+	core    *core.Core
+	audit   *audit.Writer
+	http    *http.Server
+	peerUID func(net.Conn) (uint32, error)
+	maxBody int64
+}
+
+// Options are what New needs besides the core; the zero value is the
+// daemon's.
+type Options struct {
+	// PeerUID names the caller of a connection; default sock_diag in
+	// coord's own network namespace (tests pass one made in theirs).
+	PeerUID func(net.Conn) (uint32, error)
+}
+
+// Timeouts of the endpoint. A stateless Streamable HTTP exchange is one
+// POST and its answer, so a connection idle for IdleTimeout, a header
+// slower than ReadHeaderTimeout or a body slower than ReadTimeout is
+// dropped rather than held for the caller.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 30 * time.Second
+	IdleTimeout       = 60 * time.Second
+	// MaxHeaderBytes bounds a request's header block.
+	MaxHeaderBytes = 16 << 10
+)
+
+// PeerUID is the default Options.PeerUID: the kernel's owner of the
+// peer's socket.
+func PeerUID(c net.Conn) (uint32, error) {
+	uid, _, err := peer.TCPPeerUID(c)
+	return uid, err
 }
 
 // New builds the endpoint over c, auditing to aw.
-func New(c *core.Core, aw *audit.Writer) *Server {
-	s := &Server{core: c, audit: aw}
+func New(c *core.Core, aw *audit.Writer, o Options) *Server {
+	if o.PeerUID == nil {
+		o.PeerUID = PeerUID
+	}
+	s := &Server{core: c, audit: aw, peerUID: o.PeerUID, maxBody: int64(c.Config().MCP.MaxBodyBytes)}
 	ms := server.NewMCPServer("coord", version.Version,
 		server.WithToolCapabilities(false),
 		server.WithInstructions(instructions))
@@ -59,7 +93,10 @@ func New(c *core.Core, aw *audit.Writer) *Server {
 	mux.Handle(Path, s.identify(h))
 	s.http = &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ConnContext: func(ctx context.Context, conn net.Conn) context.Context {
 			return context.WithValue(ctx, connKey{}, conn)
 		},
@@ -95,7 +132,7 @@ func (s *Server) identify(next http.Handler) http.Handler {
 		var uid uint32
 		err := errors.New("no connection")
 		if conn != nil {
-			uid, _, err = peer.TCPPeerUID(conn)
+			uid, err = s.peerUID(conn)
 		}
 		if err != nil {
 			rec.Reason = "cannot tell who is calling: " + err.Error()
@@ -111,8 +148,44 @@ func (s *Server) identify(next http.Handler) http.Handler {
 			http.Error(w, "coord: "+rec.Reason, http.StatusForbidden)
 			return
 		}
+		if !s.readBody(w, r, cl) {
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, cl)))
 	})
+}
+
+// readBody reads the request body whole, at most maxBody bytes, before
+// the MCP library sees it (the library would read any size into memory).
+// A declared length over the limit is refused without reading a byte of
+// the body; an undeclared one is read only up to the limit. A refusal is
+// a 413 and an audit record naming the agent.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, cl core.Caller) bool {
+	var err error
+	if r.ContentLength > s.maxBody {
+		err = &http.MaxBytesError{Limit: s.maxBody}
+	} else {
+		var data []byte
+		data, err = io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+		if err == nil {
+			r.Body = io.NopCloser(bytes.NewReader(data))
+			return true
+		}
+	}
+	rec := audit.Record{Component: "coord", Event: "mcp_request", Client: r.RemoteAddr, Method: r.Method, Path: r.URL.Path,
+		Agent: cl.Agent, UID: new(cl.UID), Rule: "mcp.max_body_bytes"}
+	status, msg := http.StatusBadRequest, "coord: cannot read the request body"
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		status, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("coord: request body over %d bytes", s.maxBody)
+		rec.Reason = fmt.Sprintf("request body over %d bytes (declared length %d)", s.maxBody, r.ContentLength)
+	} else {
+		rec.Reason, rec.Error = "cannot read the request body", err.Error()
+	}
+	rec.Status = status
+	s.audit.Write(&rec)
+	w.Header().Set("Connection", "close")
+	http.Error(w, msg, status)
+	return false
 }
 
 func callerFrom(ctx context.Context) (core.Caller, bool) {
