@@ -17,6 +17,7 @@ type File struct {
 	Listen   Listen     `toml:"listen"`
 	Audit    Audit      `toml:"audit"`
 	Upstream Upstream   `toml:"upstream"`
+	Limits   Limits     `toml:"limits"`
 	Vault    Vault      `toml:"vault"`
 	Resolve  []Resolve  `toml:"resolve"`
 	Default  PolicyFile `toml:"default"`
@@ -35,7 +36,33 @@ type Audit struct {
 	Path      string `toml:"path"` // empty: stdout (journald under systemd)
 	MaxSizeMB int    `toml:"max_size_mb"`
 	Keep      int    `toml:"keep"`
+	// A client's records of one decision past FloodRecords per FloodWindow
+	// are counted into one summary record instead of written, so a flood
+	// cannot rotate other clients' records away.
+	FloodRecords int               `toml:"flood_records"`
+	FloodWindow  tomlconf.Duration `toml:"flood_window"`
 }
+
+// Limits bound what one caller can hold of pipelock, so one agent's flood
+// cannot take the file descriptors, memory or time another agent needs.
+type Limits struct {
+	MaxConnsPerUID int               `toml:"max_conns_per_uid"` // concurrent connections per caller uid
+	MaxConns       int               `toml:"max_conns"`         // concurrent connections, all callers
+	HeaderTimeout  tomlconf.Duration `toml:"header_timeout"`    // to send a request line and headers
+	MaxHeaderBytes int               `toml:"max_header_bytes"`  // request line plus headers
+}
+
+// Defaults for [limits] and the audit flood keys left at zero. The
+// connection caps fit the fd limit systemd gives a service (each tunnel
+// takes two descriptors) with room for a dozen agents at full cap.
+const (
+	DefaultMaxConnsPerUID = 256
+	DefaultMaxConns       = 4096
+	DefaultHeaderTimeout  = 10 * time.Second
+	DefaultMaxHeaderBytes = 64 << 10
+	DefaultFloodRecords   = 1000
+	DefaultFloodWindow    = time.Minute
+)
 
 // Upstream tunes outbound connections.
 type Upstream struct {
@@ -96,6 +123,15 @@ type Config struct {
 	Idle    time.Duration
 	Hello   time.Duration
 	Source  string
+
+	// Compiled [limits] and audit flood keys, defaults applied. A zero cap
+	// means none (only tests set one; the file cannot).
+	ConnsPerUID    int
+	ConnsTotal     int
+	HeaderTimeout  time.Duration
+	MaxHeaderBytes int
+	FloodRecords   int
+	FloodWindow    time.Duration
 }
 
 // Policy is one client's compiled policy.
@@ -163,6 +199,7 @@ func Compile(file string, f File) (*Config, error) {
 	if f.Audit.MaxSizeMB < 0 || f.Audit.Keep < 0 {
 		bad("audit.max_size_mb and audit.keep must not be negative")
 	}
+	compileLimits(bad, f, c)
 
 	for i, r := range f.Resolve {
 		h, err := hostpattern.CanonicalHost(r.Host)
@@ -263,6 +300,45 @@ func compilePolicy(bad func(string, ...any), where, name string, pf PolicyFile) 
 	}
 	p.BudgetEvery = orDefault(pf.BudgetEvery.Duration, 24*time.Hour)
 	return p
+}
+
+// compileLimits applies the defaults: every limit is on, and none can be
+// turned off from the file (a limit of 0 means the default, not unlimited).
+func compileLimits(bad func(string, ...any), f File, c *Config) {
+	l := f.Limits
+	for _, v := range []struct {
+		key string
+		n   int
+	}{
+		{"limits.max_conns_per_uid", l.MaxConnsPerUID}, {"limits.max_conns", l.MaxConns},
+		{"limits.max_header_bytes", l.MaxHeaderBytes}, {"audit.flood_records", f.Audit.FloodRecords},
+	} {
+		if v.n < 0 {
+			bad("%s %d must not be negative (0 means the default)", v.key, v.n)
+		}
+	}
+	if l.HeaderTimeout.Duration < 0 || f.Audit.FloodWindow.Duration < 0 {
+		bad("limits.header_timeout and audit.flood_window must not be negative (0 means the default)")
+	}
+	c.ConnsPerUID = orDefaultInt(l.MaxConnsPerUID, DefaultMaxConnsPerUID)
+	c.ConnsTotal = orDefaultInt(l.MaxConns, DefaultMaxConns)
+	if c.ConnsPerUID > c.ConnsTotal {
+		bad("limits.max_conns_per_uid %d is above limits.max_conns %d: one caller could take every connection", c.ConnsPerUID, c.ConnsTotal)
+	}
+	c.HeaderTimeout = orDefault(l.HeaderTimeout.Duration, DefaultHeaderTimeout)
+	c.MaxHeaderBytes = orDefaultInt(l.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	if c.MaxHeaderBytes < 1024 {
+		bad("limits.max_header_bytes %d is too small for a request line and Host header (want at least 1024)", c.MaxHeaderBytes)
+	}
+	c.FloodRecords = orDefaultInt(f.Audit.FloodRecords, DefaultFloodRecords)
+	c.FloodWindow = orDefault(f.Audit.FloodWindow.Duration, DefaultFloodWindow)
+}
+
+func orDefaultInt(n, def int) int {
+	if n == 0 {
+		return def
+	}
+	return n
 }
 
 func prefixes(bad func(string, ...any), where string, ss []string) []netip.Prefix {

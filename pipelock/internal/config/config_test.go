@@ -50,6 +50,20 @@ func TestParseGood(t *testing.T) {
 	if !c.SNI || c.Dial.Seconds() != 10 {
 		t.Errorf("defaults: sni %v dial %v", c.SNI, c.Dial)
 	}
+	if c.ConnsPerUID != DefaultMaxConnsPerUID || c.ConnsTotal != DefaultMaxConns || c.HeaderTimeout != DefaultHeaderTimeout ||
+		c.MaxHeaderBytes != DefaultMaxHeaderBytes || c.FloodRecords != DefaultFloodRecords || c.FloodWindow != DefaultFloodWindow {
+		t.Errorf("limit defaults: %+v", c)
+	}
+}
+
+func TestParseLimits(t *testing.T) {
+	c, err := Parse("p.toml", []byte("[listen]\nproxy = \"127.0.0.1:1\"\n[limits]\nmax_conns_per_uid = 8\nmax_conns = 100\nheader_timeout = \"3s\"\nmax_header_bytes = 4096\n[audit]\nflood_records = 50\nflood_window = \"10s\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ConnsPerUID != 8 || c.ConnsTotal != 100 || c.HeaderTimeout.Seconds() != 3 || c.MaxHeaderBytes != 4096 || c.FloodRecords != 50 || c.FloodWindow.Seconds() != 10 {
+		t.Errorf("limits = %+v", c)
+	}
 }
 
 func TestParseErrors(t *testing.T) {
@@ -66,6 +80,10 @@ func TestParseErrors(t *testing.T) {
 		{"bad sni", "[listen]\nproxy = \"127.0.0.1:1\"\n[upstream]\nsni = \"maybe\"\n", "want require or off"},
 		{"bad duration", "[listen]\nproxy = \"127.0.0.1:1\"\n[upstream]\ndial_timeout = \"soon\"\n", "not a duration"},
 		{"syntax", "[listen\n", "p.toml:2"},
+		{"negative cap", "[listen]\nproxy = \"127.0.0.1:1\"\n[limits]\nmax_conns_per_uid = -1\n", "must not be negative"},
+		{"per-uid above total", "[listen]\nproxy = \"127.0.0.1:1\"\n[limits]\nmax_conns_per_uid = 10\nmax_conns = 5\n", "one caller could take every connection"},
+		{"tiny headers", "[listen]\nproxy = \"127.0.0.1:1\"\n[limits]\nmax_header_bytes = 10\n", "too small"},
+		{"negative window", "[listen]\nproxy = \"127.0.0.1:1\"\n[audit]\nflood_window = \"-1s\"\n", "not a duration"},
 	}
 	for _, tt := range tests {
 		_, err := Parse("p.toml", []byte(tt.src))

@@ -18,27 +18,53 @@ import (
 	"github.com/clemhq/clem/shared/audit"
 )
 
-// maxHeaderBytes bounds a request line plus headers.
-const maxHeaderBytes = 64 << 10
-
 // handleExplicit serves one client connection: requests until it closes,
-// a CONNECT tunnel takes the connection over.
+// a CONNECT tunnel takes the connection over. The caller is named and
+// admitted under its connection cap before a byte is read. Each request's
+// first byte may take upstream.idle_timeout to come (the first request's
+// only limits.header_timeout: a connection that sends nothing is worth
+// nothing); from there its line and headers must arrive within
+// limits.header_timeout and limits.max_header_bytes, so a slow or endless
+// header (slowloris) costs the caller its own slot, not anyone else's.
 func (s *Server) handleExplicit(c net.Conn) {
 	cfg := s.cfg.Load()
 	local, _ := netip.ParseAddrPort(c.LocalAddr().String())
 	who := s.identifyCaller(c, local, cfg)
+	release := s.admit(c, who, true)
+	if release == nil {
+		return
+	}
+	defer release()
 	lim := &headerLimit{r: c}
 	br := bufio.NewReaderSize(lim, 4096)
-	for {
-		c.SetReadDeadline(time.Now().Add(cfg.Idle))
-		lim.n = maxHeaderBytes + int64(br.Buffered())
+	for first := true; ; first = false {
+		wait := cfg.Idle
+		if first {
+			wait = cfg.HeaderTimeout
+		}
+		c.SetReadDeadline(time.Now().Add(wait))
+		lim.n = int64(cfg.MaxHeaderBytes) + int64(br.Buffered())
+		if _, err := br.Peek(1); err != nil {
+			// A client that leaves between requests (EOF, reset, idle
+			// timeout) is not a refusal.
+			return
+		}
+		c.SetReadDeadline(time.Now().Add(cfg.HeaderTimeout))
 		req, err := http.ReadRequest(br)
 		lim.n = math.MaxInt64
 		if err != nil {
-			// A client that leaves between requests (EOF, reset, idle
-			// timeout) is not a refusal; only a malformed request is.
-			if !errors.Is(err, io.EOF) && !isTimeout(err) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, syscall.ECONNRESET) {
-				rec := s.newRecord(who, time.Now())
+			rec := s.newRecord(who, time.Now())
+			switch {
+			case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET):
+				// It left mid-request: nothing to answer.
+			case isTimeout(err):
+				s.Stats.HeaderTimeouts.Add(1)
+				c.SetWriteDeadline(time.Now().Add(refuseWriteTimeout))
+				s.refuse(c, rec, http.StatusRequestTimeout, fmt.Sprintf("request headers not complete within %s", cfg.HeaderTimeout), RuleHeaderTimeout)
+			case errors.Is(err, errHeaderTooLarge):
+				c.SetWriteDeadline(time.Now().Add(refuseWriteTimeout))
+				s.refuse(c, rec, http.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("request line and headers larger than %d bytes", cfg.MaxHeaderBytes), RuleHeaderBytes)
+			default:
 				s.refuse(c, rec, http.StatusBadRequest, "bad request: "+err.Error(), "request")
 			}
 			return
@@ -66,7 +92,7 @@ type headerLimit struct {
 	n int64
 }
 
-var errHeaderTooLarge = errors.New("request headers larger than 64 KiB")
+var errHeaderTooLarge = errors.New("request headers larger than limits.max_header_bytes")
 
 func (h *headerLimit) Read(p []byte) (int, error) {
 	if h.n <= 0 {
@@ -152,6 +178,7 @@ func (s *Server) connect(c net.Conn, br *bufio.Reader, who caller, req *http.Req
 		first = hello.raw
 	}
 	s.Stats.count(true)
+	s.opened(rec, d.Reason)
 	up1, down := s.splice(c, br, up, first)
 	rec.BytesUp, rec.BytesDown = up1, down
 	s.limits.Spend(who.policy, up1+down)

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+
+	"github.com/clemhq/clem/pipelock/internal/config"
 )
 
 // FuzzConnectRequest feeds raw request bytes through the parser the proxy
@@ -24,7 +26,7 @@ func FuzzConnectRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		lim := &headerLimit{r: bytes.NewReader(raw), n: maxHeaderBytes}
+		lim := &headerLimit{r: bytes.NewReader(raw), n: config.DefaultMaxHeaderBytes}
 		req, err := http.ReadRequest(bufio.NewReader(lim))
 		if err != nil || req.Method != http.MethodConnect {
 			return

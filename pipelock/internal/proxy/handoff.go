@@ -48,6 +48,7 @@ func (s *Server) handOff(c net.Conn, br *bufio.Reader, who caller, rec *audit.Re
 		return
 	}
 	s.Stats.count(true)
+	s.opened(rec, "brokered through agent-vault")
 	up := net.Conn(vc)
 	if vbr.Buffered() > 0 {
 		up = bufConn{vc, vbr}

@@ -48,6 +48,7 @@ func (s *Server) handOver(c net.Conn, br *bufio.Reader, who caller, rec *audit.R
 		return true
 	}
 	// From here agent-vault owns the client: it answers it, refusals too.
+	rec.Event = EventHandover
 	vc.SetReadDeadline(time.Now().Add(s.cfg.Load().Dial + 30*time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(vc), nil)
 	rec.BytesUp = int64(len(pre))

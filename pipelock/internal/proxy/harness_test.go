@@ -102,8 +102,15 @@ func identifyWith(r *peer.Resolver) func(local, remote netip.AddrPort) (uint32, 
 	}
 }
 
-// record waits for the audit record whose target is target.
+// record waits for the final audit record whose target is target: a
+// tunnel's close record, or the only record of anything else.
 func (p *testProxy) record(target string) audit.Record {
+	p.t.Helper()
+	return p.recordWhere(target, func(r audit.Record) bool { return r.Event != EventOpen })
+}
+
+// recordWhere waits for the first audit record for target that match accepts.
+func (p *testProxy) recordWhere(target string, match func(audit.Record) bool) audit.Record {
 	p.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -115,7 +122,7 @@ func (p *testProxy) record(target string) audit.Record {
 			if err != nil {
 				p.t.Fatalf("audit line does not parse: %v\n%s", err, l)
 			}
-			if r.Target == target {
+			if r.Target == target && match(r) {
 				return r
 			}
 		}

@@ -47,11 +47,18 @@ domains = ["example.com"]
 	if string(b) != "hello /x" {
 		t.Fatalf("body = %q", b)
 	}
+	// The tunnel is still open (keep-alive): its open record is already
+	// written, so a crash now would not lose it.
+	o := p.recordWhere("example.com:443", func(r audit.Record) bool { return r.Event == EventOpen })
+	if o.Decision != audit.Allow || o.Client != "lead" || o.UID == nil || *o.UID != me || o.SNI != "example.com" ||
+		o.Dialed != up.Listener.Addr().String() || o.BytesUp != 0 || o.Method != "CONNECT" || o.ConnID == "" {
+		t.Errorf("open record = %+v", o)
+	}
 	cl.Transport.(*http.Transport).CloseIdleConnections()
 	r := p.record("example.com:443")
-	if r.Decision != audit.Allow || r.Client != "lead" || r.UID == nil || *r.UID != me || r.SNI != "example.com" ||
-		r.Dialed != up.Listener.Addr().String() || r.BytesUp == 0 || r.BytesDown == 0 || r.Method != "CONNECT" || r.ConnID == "" {
-		t.Errorf("audit record = %+v", r)
+	if r.Event != EventClose || r.Decision != audit.Allow || r.Client != "lead" || r.UID == nil || *r.UID != me || r.SNI != "example.com" ||
+		r.Dialed != up.Listener.Addr().String() || r.BytesUp == 0 || r.BytesDown == 0 || r.Method != "CONNECT" || r.ConnID != o.ConnID {
+		t.Errorf("close record = %+v (open record %s)", r, o.ConnID)
 	}
 }
 

@@ -34,6 +34,29 @@ func (s *Server) refuse(c net.Conn, rec *audit.Record, status int, reason, rule 
 	s.finish(rec, audit.Deny, reason, nil)
 }
 
+// Events of a tunnel's two records: EventOpen when it starts carrying
+// bytes, so a crash cannot lose that it existed, and EventClose with its
+// bytes and duration. Refusals and plain-HTTP requests have one record.
+const (
+	EventOpen     = "open"
+	EventClose    = "close"
+	EventHandover = "handover"
+)
+
+// opened writes the record of a tunnel that starts now, and marks rec as
+// the tunnel's closing record.
+func (s *Server) opened(rec *audit.Record, reason string) {
+	open := *rec
+	open.Event = EventOpen
+	open.Decision = audit.Allow
+	open.Reason = reason
+	open.DurationMS = float64(time.Since(rec.Time).Microseconds()) / 1000
+	if s.audit != nil {
+		s.audit.Write(&open)
+	}
+	rec.Event = EventClose
+}
+
 // finish stamps the outcome and writes the record.
 func (s *Server) finish(rec *audit.Record, decision audit.Decision, reason string, err error) {
 	rec.Decision = decision

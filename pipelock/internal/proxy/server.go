@@ -19,6 +19,7 @@ import (
 	"github.com/clemhq/clem/pipelock/internal/policy"
 	"github.com/clemhq/clem/pipelock/internal/ssrf"
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/connlimit"
 	"github.com/clemhq/clem/shared/peer"
 )
 
@@ -26,6 +27,7 @@ import (
 type Server struct {
 	cfg      atomic.Pointer[config.Config]
 	limits   *policy.Limits
+	connCaps *connlimit.Limiter
 	dialer   *ssrf.Dialer
 	audit    *audit.Writer
 	Stats    Stats
@@ -48,10 +50,12 @@ type Options struct {
 	Identify func(local, remote netip.AddrPort) (uint32, error)
 }
 
-// New returns a Server using cfg.
+// New returns a Server using cfg. It sets the audit Writer's flood limits
+// from cfg too, so a reload changes them with the rest.
 func New(cfg *config.Config, o Options) *Server {
 	s := &Server{
 		limits:     policy.NewLimits(),
+		connCaps:   connlimit.New(capsFor(cfg)),
 		dialer:     &ssrf.Dialer{Resolver: o.Resolver, Timeout: cfg.Dial},
 		audit:      o.Audit,
 		identify:   o.Identify,
@@ -65,6 +69,9 @@ func New(cfg *config.Config, o Options) *Server {
 		}
 	}
 	s.cfg.Store(cfg)
+	if s.audit != nil {
+		s.audit.LimitFloods(cfg.FloodRecords, cfg.FloodWindow)
+	}
 	return s
 }
 
@@ -79,6 +86,10 @@ func (s *Server) Reload(cfg *config.Config) error {
 		return errors.New("listen addresses changed; they take effect on restart only, so the old config keeps serving")
 	}
 	s.dialer.Timeout = cfg.Dial
+	s.connCaps.SetLimits(capsFor(cfg))
+	if s.audit != nil {
+		s.audit.LimitFloods(cfg.FloodRecords, cfg.FloodWindow)
+	}
 	s.cfg.Store(cfg)
 	s.mu.Lock()
 	for _, t := range s.transports {

@@ -16,6 +16,10 @@ type Stats struct {
 	LookupErrors atomic.Int64
 	Reloads      atomic.Int64
 	ReloadErrors atomic.Int64
+	// Connections refused at accept by a connection cap.
+	ConnsRefusedPerUID atomic.Int64
+	ConnsRefusedTotal  atomic.Int64
+	HeaderTimeouts     atomic.Int64
 }
 
 func (s *Stats) count(allowed bool) {
@@ -39,4 +43,7 @@ func (s *Stats) WritePrometheus(w io.Writer) {
 	metric("pipelock_identity_lookup_errors_total", "counter", "Callers whose socket owner the kernel could not name.", s.LookupErrors.Load(), "")
 	metric("pipelock_reloads_total", "counter", "Successful config reloads.", s.Reloads.Load(), "")
 	metric("pipelock_reload_errors_total", "counter", "Rejected config reloads.", s.ReloadErrors.Load(), "")
+	fmt.Fprintf(w, "# HELP pipelock_conn_limit_refused_total Connections refused at accept because a cap was reached, by cap.\n# TYPE pipelock_conn_limit_refused_total counter\n")
+	fmt.Fprintf(w, "pipelock_conn_limit_refused_total{cap=\"per_uid\"} %d\npipelock_conn_limit_refused_total{cap=\"total\"} %d\n", s.ConnsRefusedPerUID.Load(), s.ConnsRefusedTotal.Load())
+	metric("pipelock_header_timeouts_total", "counter", "Requests whose headers did not arrive within limits.header_timeout.", s.HeaderTimeouts.Load(), "")
 }

@@ -35,9 +35,14 @@ func (s *Server) handleTransparent(c net.Conn) {
 	if who.lookupFailed {
 		s.Stats.LookupErrors.Add(1)
 	}
+	release := s.admit(c, who, false)
+	if release == nil {
+		return
+	}
+	defer release()
 	rec := s.newRecord(who, time.Now())
 	port := int(orig.Port())
-	lim := &headerLimit{r: c, n: maxHeaderBytes}
+	lim := &headerLimit{r: c, n: int64(cfg.MaxHeaderBytes)}
 	br := bufio.NewReaderSize(lim, 4096)
 	c.SetReadDeadline(time.Now().Add(cfg.Hello))
 	b, err := br.Peek(1)
@@ -100,6 +105,7 @@ func (s *Server) handleTransparent(c net.Conn) {
 	}
 	defer up.Close()
 	s.Stats.count(true)
+	s.opened(rec, d.Reason)
 	rec.BytesUp, rec.BytesDown = s.splice(c, br, up, hello.raw)
 	s.limits.Spend(who.policy, rec.BytesUp+rec.BytesDown)
 	s.finish(rec, audit.Allow, d.Reason, nil)
