@@ -20,6 +20,13 @@ type Roots struct {
 	Homes   string // /home
 	BinDir  string // where the clem binaries are installed
 	Tmpfile string // /etc/tmpfiles.d
+
+	// Where the ways into a login outside the units are closed for agents.
+	SSHDConfig string // /etc/ssh/sshd_config; its sshd_config.d gets a drop-in denying the project's users
+	CronDeny   string // /etc/cron.deny
+	AtDeny     string // /etc/at.deny
+	CronTabs   string // /var/spool/cron/crontabs: a user's crontab, run by cron outside any unit
+	Linger     string // /var/lib/systemd/linger: a user's file here starts its user manager at boot
 }
 
 // DefaultRoots is the layout on a real host.
@@ -32,6 +39,12 @@ func DefaultRoots(binDir string) Roots {
 		Homes:   "/home",
 		BinDir:  binDir,
 		Tmpfile: "/etc/tmpfiles.d",
+
+		SSHDConfig: "/etc/ssh/sshd_config",
+		CronDeny:   "/etc/cron.deny",
+		AtDeny:     "/etc/at.deny",
+		CronTabs:   "/var/spool/cron/crontabs",
+		Linger:     "/var/lib/systemd/linger",
 	}
 }
 
@@ -203,3 +216,21 @@ func (p Project) SidecarAdmin(server string) string {
 // `clem egress verify --project NAME` (the agent units' ExecStartPre), so
 // verifying needs neither clem.yaml nor the operator's directory.
 func (p Project) EgressSpec() string { return filepath.Join(p.EtcDir(), "egress.json") }
+
+// PortRange is the project's block of loopback ports, first and last
+// included: its daemons' listeners, which no agent may bind or answer on.
+func (p Project) PortRange() (first, last int) {
+	return p.ProxyPort, min(p.ProxyPort+PortBlock-1, 65535)
+}
+
+// SSHDropInDir is where sshd reads drop-ins (Debian's sshd_config includes
+// sshd_config.d/*.conf); provision writes one only when it exists.
+func (p Project) SSHDropInDir() string {
+	return filepath.Join(filepath.Dir(p.SSHDConfig), "sshd_config.d")
+}
+
+// SSHDropIn is the sshd drop-in that denies the project's users.
+func (p Project) SSHDropIn() string { return filepath.Join(p.SSHDropInDir(), "clem-"+p.Name+".conf") }
+
+// LingerFile is the file that would start user's systemd manager at boot.
+func (p Project) LingerFile(user string) string { return filepath.Join(p.Linger, user) }

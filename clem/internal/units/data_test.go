@@ -35,6 +35,7 @@ func fleet(binDir string) Data {
 			Role: role, User: p.User(role), Unit: p.DaemonUnit(role),
 			Exec: p.Bin(layout.Binary(role)), Config: p.DaemonConfig(role),
 			ReadWritePaths: []string{p.DaemonState(role), p.RunDir(role)},
+			MemoryMax:      "1G", TasksMax: 512, LimitNOFILE: 65536, GoMemLimit: "819MiB",
 		}
 		for _, c := range creds {
 			dm.Credentials = append(dm.Credentials, Credential{Name: c, Path: p.Cred(role, c)})
@@ -56,6 +57,7 @@ func fleet(binDir string) Data {
 	coord := daemon(layout.Coord, "github_token")
 	watchdog := daemon(layout.Watchdog)
 	watchdog.ReadWritePaths = []string{p.DaemonState(layout.Watchdog)}
+	watchdog.MemoryMax, watchdog.TasksMax, watchdog.LimitNOFILE, watchdog.GoMemLimit = "128M", 64, 1024, "102MiB"
 	watchdog.After = []string{p.DaemonUnit(layout.Coord)}
 
 	agent := func(key string) Agent {
@@ -65,15 +67,17 @@ func fleet(binDir string) Data {
 			EnvFile:    p.AgentFile(key, layout.EnvFile),
 			VerifyExec: p.Bin("clem") + " egress verify --project " + p.Name,
 			StateDir:   p.AgentState(key),
-			After:      []string{p.EgressUnit(), p.DaemonUnit(layout.Pipelock), p.DaemonUnit(layout.Vault), p.DaemonUnit(layout.Coord)},
+			MemoryMax:  "50%", TasksMax: 2048, LimitNOFILE: 16384,
+			After: []string{p.EgressUnit(), p.DaemonUnit(layout.Pipelock), p.DaemonUnit(layout.Vault), p.DaemonUnit(layout.Coord)},
 		}
 	}
 	lead := agent("lead")
 	lead.MemoryMax, lead.CPUQuota = "4G", "200%"
 	solo := agent("solo") // egress.enabled: false
 	solo.VerifyExec, solo.After = "", nil
+	first, last := p.PortRange()
 	return Data{
-		Project: p.Name, Target: p.Target(), BinDir: p.BinDir,
+		Project: p.Name, Target: p.Target(), BinDir: p.BinDir, PortFirst: first, PortLast: last,
 		Daemons: []Daemon{pipelock, vault, mcp, search, coord, watchdog},
 		Agents:  []Agent{lead, agent("dev"), solo},
 		Egress:  &Egress{Unit: p.EgressUnit(), Exec: p.Bin("clem") + " egress apply --project " + p.Name},

@@ -16,6 +16,7 @@ type egressView struct {
 
 type agentView struct {
 	Project, Target, BinDir string
+	PortFirst, PortLast     int
 	Agent
 }
 
@@ -52,7 +53,7 @@ func (s *Set) Render(d Data) (map[string][]byte, error) {
 		out[e.Unit] = b
 	}
 	for _, a := range d.Agents {
-		b, err := s.execute(AgentTemplate, agentView{Project: d.Project, Target: d.Target, BinDir: d.BinDir, Agent: a})
+		b, err := s.execute(AgentTemplate, agentView{Project: d.Project, Target: d.Target, BinDir: d.BinDir, PortFirst: d.PortFirst, PortLast: d.PortLast, Agent: a})
 		if err != nil {
 			return nil, err
 		}

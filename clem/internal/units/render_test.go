@@ -3,6 +3,7 @@ package units
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -154,9 +155,22 @@ func TestRenderContract(t *testing.T) {
 		if mdwe := u.values("Service", "MemoryDenyWriteExecute"); dm.WriteExecute != (len(mdwe) == 0) {
 			t.Errorf("%s: MemoryDenyWriteExecute=%q with WriteExecute=%v", dm.Unit, mdwe, dm.WriteExecute)
 		}
-		if u.one(t, dm.Unit, "Service", "WatchdogSec") == "" || u.one(t, dm.Unit, "Service", "RestartSec") == "" ||
-			u.one(t, dm.Unit, "Unit", "StartLimitBurst") == "" || u.one(t, dm.Unit, "Unit", "StartLimitIntervalSec") == "" {
-			t.Errorf("%s: no watchdog, restart delay or start limit", dm.Unit)
+		if u.one(t, dm.Unit, "Service", "WatchdogSec") == "" || u.one(t, dm.Unit, "Service", "RestartSec") == "" {
+			t.Errorf("%s: no watchdog or restart delay", dm.Unit)
+		}
+		// Retried for ever: a burst of crashes never leaves a daemon failed.
+		if got := u.one(t, dm.Unit, "Unit", "StartLimitIntervalSec"); got != "0" || u.values("Unit", "StartLimitBurst") != nil {
+			t.Errorf("%s: StartLimitIntervalSec=%q StartLimitBurst=%q, want 0 and none", dm.Unit, got, u.values("Unit", "StartLimitBurst"))
+		}
+		for k, v := range map[string]string{
+			"MemoryMax": dm.MemoryMax, "TasksMax": fmt.Sprint(dm.TasksMax), "LimitNOFILE": fmt.Sprint(dm.LimitNOFILE),
+		} {
+			if got := u.one(t, dm.Unit, "Service", k); got != v {
+				t.Errorf("%s: %s=%q, want %q", dm.Unit, k, got, v)
+			}
+		}
+		if got, want := u.values("Service", "Environment"), nonEmpty(prefixed("GOMEMLIMIT=", dm.GoMemLimit)); !slices.Equal(got, want) {
+			t.Errorf("%s: Environment=%q, want %q", dm.Unit, got, want)
 		}
 		if got := u.one(t, dm.Unit, "Unit", "PartOf"); got != d.Target {
 			t.Errorf("%s: PartOf=%q, want %q", dm.Unit, got, d.Target)
@@ -198,8 +212,16 @@ func TestRenderContract(t *testing.T) {
 		if got := u.values("Service", "MemoryDenyWriteExecute"); got != nil {
 			t.Errorf("%s: MemoryDenyWriteExecute=%q: Claude Code's JIT needs W+X pages", a.Unit, got)
 		}
-		if got, want := u.values("Service", "MemoryMax"), nonEmpty(a.MemoryMax); !slices.Equal(got, want) {
-			t.Errorf("%s: MemoryMax=%q, want %q", a.Unit, got, want)
+		for k, v := range map[string]string{
+			"MemoryMax": a.MemoryMax, "TasksMax": fmt.Sprint(a.TasksMax), "LimitNOFILE": fmt.Sprint(a.LimitNOFILE),
+			// nologin is the user's shell; tmux and the Bash tool need a real one.
+			"Environment": "SHELL=/bin/bash",
+			// The project's port block is its daemons' alone.
+			"SocketBindDeny": fmt.Sprintf("%d-%d", d.PortFirst, d.PortLast),
+		} {
+			if got := u.one(t, a.Unit, "Service", k); got != v {
+				t.Errorf("%s: %s=%q, want %q", a.Unit, k, got, v)
+			}
 		}
 		if got, want := u.values("Service", "CPUQuota"), nonEmpty(a.CPUQuota); !slices.Equal(got, want) {
 			t.Errorf("%s: CPUQuota=%q, want %q", a.Unit, got, want)
@@ -208,6 +230,13 @@ func TestRenderContract(t *testing.T) {
 			t.Errorf("%s: Wants=%q, want %q", a.Unit, got, want)
 		}
 	}
+}
+
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
 }
 
 func nonEmpty(s string) []string {
@@ -283,6 +312,13 @@ func TestRenderRejects(t *testing.T) {
 		{"memory with a newline", func(d *Data) { d.Agents[0].MemoryMax = "4G\nUser=root" }, "MemoryMax"},
 		{"unknown role", func(d *Data) { d.Daemons[0].Role = "proxy" }, "no template daemon-proxy.service.tmpl"},
 		{"bad After", func(d *Data) { d.Agents[0].After = []string{"x y"} }, "After"},
+		{"agent without a memory limit", func(d *Data) { d.Agents[1].MemoryMax = "" }, "MemoryMax"},
+		{"agent without a task limit", func(d *Data) { d.Agents[1].TasksMax = 0 }, "TasksMax"},
+		{"daemon without a file limit", func(d *Data) { d.Daemons[2].LimitNOFILE = 0 }, "LimitNOFILE"},
+		{"daemon memory with a space", func(d *Data) { d.Daemons[0].MemoryMax = "1 G" }, "MemoryMax"},
+		{"GOMEMLIMIT not in MiB", func(d *Data) { d.Daemons[0].GoMemLimit = "1GiB\nUser=root" }, "GoMemLimit"},
+		{"no port block", func(d *Data) { d.PortFirst, d.PortLast = 0, 0 }, "port block"},
+		{"port block past 65535", func(d *Data) { d.PortLast = 70000 }, "port block"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,12 +9,15 @@ func samples() []Data {
 	full := sampleData()
 	bare := Data{Project: full.Project, Target: full.Target, BinDir: full.BinDir}
 	for _, dm := range full.Daemons {
-		bare.Daemons = append(bare.Daemons, Daemon{Role: dm.Role, User: dm.User, Unit: dm.Unit, Exec: dm.Exec, Config: dm.Config})
+		bare.Daemons = append(bare.Daemons, Daemon{Role: dm.Role, User: dm.User, Unit: dm.Unit, Exec: dm.Exec, Config: dm.Config,
+			MemoryMax: dm.MemoryMax, TasksMax: dm.TasksMax, LimitNOFILE: dm.LimitNOFILE})
 	}
 	for _, a := range full.Agents {
 		bare.Agents = append(bare.Agents, Agent{Key: a.Key, User: a.User, Unit: a.Unit, Home: a.Home,
-			RunnerExec: a.RunnerExec, EnvFile: a.EnvFile, StateDir: a.StateDir})
+			RunnerExec: a.RunnerExec, EnvFile: a.EnvFile, StateDir: a.StateDir,
+			MemoryMax: a.MemoryMax, TasksMax: a.TasksMax, LimitNOFILE: a.LimitNOFILE})
 	}
+	bare.PortFirst, bare.PortLast = full.PortFirst, full.PortLast
 	return []Data{full, bare}
 }
 
@@ -22,6 +25,7 @@ func sampleData() Data {
 	p := layout.New(layout.DefaultRoots("/usr/local/bin"), "sample", 3128)
 	var d Data
 	d.Project, d.Target, d.BinDir = p.Name, p.Target(), p.BinDir
+	d.PortFirst, d.PortLast = p.PortRange()
 	for _, role := range layout.DaemonRoles {
 		d.Daemons = append(d.Daemons, Daemon{
 			Role: role, User: p.User(role), Unit: p.DaemonUnit(role),
@@ -32,6 +36,7 @@ func sampleData() Data {
 			After:               []string{p.DaemonUnit(layout.Vault)},
 			LoopbackOnly:        true,
 			WriteExecute:        true,
+			MemoryMax:           "512M", TasksMax: 256, LimitNOFILE: 4096, GoMemLimit: "400MiB",
 		})
 	}
 	d.Egress = &Egress{Unit: p.EgressUnit(), Exec: p.Bin("clem") + " egress apply --project " + p.Name}
@@ -41,7 +46,7 @@ func sampleData() Data {
 		EnvFile:    p.AgentFile("lead", layout.EnvFile),
 		VerifyExec: p.Bin("clem") + " egress verify --project " + p.Name,
 		StateDir:   p.AgentState("lead"),
-		MemoryMax:  "4G", CPUQuota: "200%",
+		MemoryMax:  "4G", CPUQuota: "200%", TasksMax: 2048, LimitNOFILE: 16384,
 		After: []string{p.DaemonUnit(layout.Pipelock)},
 	})
 	return d

@@ -4,11 +4,15 @@ package units
 // paths come from clem/internal/layout; Render checks them, it does not
 // derive them.
 type Data struct {
-	Project string   // the project name
-	Target  string   // the target's unit file name, clem-<project>.target
-	BinDir  string   // where clem's binaries are installed (named in each unit's header)
-	Daemons []Daemon // in start order; a role that does not run has no entry
-	Agents  []Agent
+	Project string // the project name
+	Target  string // the target's unit file name, clem-<project>.target
+	BinDir  string // where clem's binaries are installed (named in each unit's header)
+	// PortFirst and PortLast bound the project's loopback port block
+	// (layout.PortRange): its daemons' ports, which no agent may bind
+	// (SocketBindDeny=).
+	PortFirst, PortLast int
+	Daemons             []Daemon // in start order; a role that does not run has no entry
+	Agents              []Agent
 	// Egress restores the agents' egress table at boot; nil when no agent
 	// is pinned.
 	Egress *Egress
@@ -51,6 +55,14 @@ type Daemon struct {
 	// WriteExecute drops MemoryDenyWriteExecute=: a sidecar running stdio
 	// MCP servers on a JIT runtime (Node, Java) needs writable code pages.
 	WriteExecute bool
+
+	// Limits every daemon unit has: MemoryMax= ("512M"), TasksMax= and
+	// LimitNOFILE= (both > 0), and GOMEMLIMIT ("400MiB"; "" = unset) so
+	// the Go collector works before the kernel's OOM killer does.
+	MemoryMax   string
+	TasksMax    int
+	LimitNOFILE int
+	GoMemLimit  string
 }
 
 // Credential is one LoadCredential=Name:Path line: the file at Path shows up
@@ -76,7 +88,9 @@ type Agent struct {
 	VerifyExec string
 	StateDir   string // writable: the runner's state and transcripts
 
-	MemoryMax string   // MemoryMax= ("4G", "50%", "infinity"); "" = unset
-	CPUQuota  string   // CPUQuota= as a percentage ("150%"); "" = unset
-	After     []string // daemon units it needs (pipelock, agent-vault, coord): Wants= and After=
+	MemoryMax   string   // MemoryMax= ("4G", "50%", "infinity"); required
+	TasksMax    int      // TasksMax=; required (> 0)
+	LimitNOFILE int      // LimitNOFILE= (soft and hard); required (> 0)
+	CPUQuota    string   // CPUQuota= as a percentage ("150%"); "" = unset
+	After       []string // daemon units it needs (pipelock, agent-vault, coord): Wants= and After=
 }

@@ -21,7 +21,12 @@ var (
 	targetRE  = regexp.MustCompile(`^[A-Za-z0-9_.@-]+\.target$`)
 	memoryRE  = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?[KMGT]?|[0-9]{1,3}(\.[0-9]+)?%|infinity)$`)
 	cpuRE     = regexp.MustCompile(`^[0-9]{1,6}(\.[0-9]{1,2})?%$`)
+	goMemRE   = regexp.MustCompile(`^[0-9]{1,9}MiB$`)
 )
+
+// maxLimit bounds TasksMax= and LimitNOFILE= (the kernel's own ceilings are
+// lower still; systemd-analyze verify catches the rest).
+const maxLimit = 1 << 30
 
 func validate(d Data) error {
 	var errs []error
@@ -56,6 +61,15 @@ func validate(d Data) error {
 	}
 
 	name("project", "Project", d.Project)
+	if d.PortFirst < 1 || d.PortLast > 65535 || d.PortFirst > d.PortLast {
+		errs = append(errs, fmt.Errorf("project: port block %d-%d: want 1 <= first <= last <= 65535", d.PortFirst, d.PortLast))
+	}
+	limit := func(where, field string, n int) {
+		check(where, field, fmt.Sprint(n), n > 0 && n <= maxLimit, "a count from 1 to 2^30")
+	}
+	memory := func(where, v string) {
+		check(where, "MemoryMax", v, memoryRE.MatchString(v), `a size ("4G", "512M"), a percentage ("50%") or "infinity"`)
+	}
 	unit("project", d.Target, targetRE, "a name ending in .target")
 	path("project", "BinDir", d.BinDir)
 	for i, dm := range d.Daemons {
@@ -79,6 +93,12 @@ func validate(d Data) error {
 			name(where, "SupplementaryGroups", g)
 		}
 		after(where, dm.After)
+		memory(where, dm.MemoryMax)
+		limit(where, "TasksMax", dm.TasksMax)
+		limit(where, "LimitNOFILE", dm.LimitNOFILE)
+		if dm.GoMemLimit != "" {
+			check(where, "GoMemLimit", dm.GoMemLimit, goMemRE.MatchString(dm.GoMemLimit), `mebibytes ("400MiB")`)
+		}
 	}
 	if e := d.Egress; e != nil {
 		unit("egress", e.Unit, serviceRE, "a name ending in .service")
@@ -96,9 +116,9 @@ func validate(d Data) error {
 		if a.VerifyExec != "" {
 			command(where, "VerifyExec", a.VerifyExec)
 		}
-		if a.MemoryMax != "" {
-			check(where, "MemoryMax", a.MemoryMax, memoryRE.MatchString(a.MemoryMax), `a size ("4G", "512M"), a percentage ("50%") or "infinity"`)
-		}
+		memory(where, a.MemoryMax)
+		limit(where, "TasksMax", a.TasksMax)
+		limit(where, "LimitNOFILE", a.LimitNOFILE)
 		if a.CPUQuota != "" {
 			check(where, "CPUQuota", a.CPUQuota, cpuRE.MatchString(a.CPUQuota), `a percentage of one core ("150%" for 1.5 cores)`)
 		}
