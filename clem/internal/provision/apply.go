@@ -45,7 +45,7 @@ func loadKey(p layout.Project) ([]byte, error) {
 }
 
 // Run computes the plan, prints it and, unless DryRun, applies it in a
-// fixed order: users, directories, credentials and configs, agent-vault's
+// fixed order: users, closing every login path to them, directories, credentials and configs, agent-vault's
 // CA and the agents' trust files, the egress table, units, then removals.
 // The manifest records each item before it is made, so a run that fails
 // midway is finished by the next one (or undone by deprovision).
@@ -156,6 +156,7 @@ func (a *applier) apply(removeStale bool) error {
 		fn   func() error
 	}{
 		{"users", a.users},
+		{"logins", a.logins},
 		{"directories", a.dirs},
 		{"files", func() error { return a.files(func(f File) bool { return f.Kind != "unit" && f.Kind != "trust" }) }},
 		{"broker CA", a.ca},
@@ -217,6 +218,12 @@ func (a *applier) users() error {
 				return err
 			}
 			a.say("+ user %s", u.Name)
+		} else if ch := shellChange(u); ch != "" {
+			// Users made before agents stopped being login users.
+			if err := hostcmd.Run("usermod", "--shell", u.Shell, u.Name); err != nil {
+				return err
+			}
+			a.say("~ user %s (%s)", u.Name, ch)
 		}
 	}
 	_, err = a.refresh() // the configs name the new users' uids

@@ -16,17 +16,19 @@ import (
 // when the vault lacks a secret something needs.
 func Build(in *Inputs) (*Desired, error) {
 	cfg, p := in.Cfg, in.Proj
-	d := &Desired{}
+	d := &Desired{layout: p}
 	if err := missingSecrets(in); err != nil {
 		return nil, err
 	}
 	rs := roles(cfg)
 	for _, r := range rs {
-		d.Users = append(d.Users, User{Name: p.User(r), Comment: p.Comment(r)})
+		d.Users = append(d.Users, User{Name: p.User(r), Comment: p.Comment(r), Shell: nologin()})
 	}
 	for _, a := range cfg.Agents {
-		d.Users = append(d.Users, User{Name: a.User, Comment: p.Comment("agent " + a.Key), Home: p.Home(a.Key), Agent: true})
+		d.Users = append(d.Users, User{Name: a.User, Comment: p.Comment("agent " + a.Key), Home: p.Home(a.Key), Shell: nologin(), Agent: true})
 	}
+	d.Deny = denyLines(p, d.Users)
+	d.SSHD = sshdDropIn(p, d.Users)
 	d.Dirs = dirs(cfg, p, rs)
 	if err := daemonFiles(in, d, rs); err != nil {
 		return nil, err

@@ -55,6 +55,10 @@ type plClient struct {
 	Ports       []int    `toml:"ports"`
 	HTTPDomains []string `toml:"http_domains"`
 	Brokered    []string `toml:"brokered"`
+	// Rate and Burst are a token bucket on the agent's new connections, so
+	// one agent's flood is refused before it reaches the others' share.
+	Rate  float64 `toml:"rate"`
+	Burst int     `toml:"burst"`
 }
 
 // Audit logs rotate at this size, keeping this many files.
@@ -117,6 +121,8 @@ func pipelockConfig(in *Inputs) ([]byte, error) {
 			Ports:       e.Ports,
 			HTTPDomains: append([]string{}, e.HTTPDomains...),
 			Brokered:    []string{},
+			Rate:        float64(a.ResourceLimits.EgressRate),
+			Burst:       a.ResourceLimits.EgressBurst,
 		}
 		for _, s := range brokeredOf(cfg, a) {
 			for _, h := range s.Hosts {

@@ -4,13 +4,18 @@ import (
 	"time"
 
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/egressstate"
 )
 
 // The watchdog.toml schema (docs/watchdog.md) provision writes.
 type wdFile struct {
-	Project     string     `toml:"project"`
-	Interval    string     `toml:"interval"`
-	CoordSocket string     `toml:"coord_socket"`
+	Project     string `toml:"project"`
+	Interval    string `toml:"interval"`
+	CoordSocket string `toml:"coord_socket"`
+	// EgressState is the egress guard's state file (shared/egressstate):
+	// the watchdog alerts when the table was tampered with or the guard
+	// went quiet. "" when no agent is pinned (no guard runs).
+	EgressState string     `toml:"egress_state,omitempty"`
 	Alert       wdAlert    `toml:"alert"`
 	Agents      []wdAgent  `toml:"agent"`
 	Daemons     []wdDaemon `toml:"daemon"`
@@ -36,7 +41,9 @@ type wdDaemon struct {
 }
 
 // watchdogConfig lists every unit the watchdog reads and where each
-// runner's state file is; alerts go to coord.
+// runner's state file is; alerts go to coord. Every daemon unit of the
+// project is a [[daemon]], the egress unit included, so one that ends
+// failed is an alert, not a silent outage.
 func watchdogConfig(in *Inputs) ([]byte, error) {
 	cfg, p := in.Cfg, in.Proj
 	f := wdFile{
@@ -60,6 +67,10 @@ func watchdogConfig(in *Inputs) ([]byte, error) {
 			d.Health = p.SidecarAdmin(server)
 		}
 		f.Daemons = append(f.Daemons, d)
+	}
+	if anyPinned(cfg) {
+		f.EgressState = egressstate.Path(p.Name)
+		f.Daemons = append(f.Daemons, wdDaemon{Role: "egress", Unit: p.EgressUnit()})
 	}
 	return encodeTOML(cfg.Path, f)
 }

@@ -22,6 +22,10 @@ type Manifest struct {
 	Table   string   `json:"table,omitempty"`
 	Units   []string `json:"units"`
 	Homes   []string `json:"homes"` // agent homes and state dirs (kept on request)
+	// Deny are the lines provision added to shared deny files;
+	// DenyCreated the deny files it created (removed once empty).
+	Deny        []DenyLine `json:"deny,omitempty"`
+	DenyCreated []string   `json:"deny_created,omitempty"`
 }
 
 // LoadManifest reads path; a missing file is an empty manifest.
@@ -66,5 +70,5 @@ func without(ss []string, s string) []string {
 
 // empty reports whether the manifest records nothing.
 func (m *Manifest) empty() bool {
-	return len(m.Users)+len(m.Dirs)+len(m.Files)+len(m.Units) == 0 && m.Table == ""
+	return len(m.Users)+len(m.Dirs)+len(m.Files)+len(m.Units)+len(m.Deny) == 0 && m.Table == ""
 }

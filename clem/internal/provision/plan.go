@@ -64,10 +64,24 @@ func MakePlan(d *Desired, prev *Manifest, verify func(egress.Spec) error) (*Plan
 			errs = append(errs, err.Error())
 		} else if create {
 			add("create", "user", u.Name, u.Comment)
+		} else if ch := shellChange(u); ch != "" {
+			add("update", "user", u.Name, ch)
+		}
+	}
+	for _, f := range d.denyFiles() {
+		listed, err := allowListed(f, d.Users)
+		if err != nil {
+			return nil, err
+		}
+		if len(listed) > 0 {
+			errs = append(errs, fmt.Sprintf("the allow file beside %s lets in %s, and while it exists the deny file is not read: take them out of it", f, strings.Join(listed, ", ")))
 		}
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	if err := planLogins(d, add); err != nil {
+		return nil, err
 	}
 	for _, dir := range d.Dirs {
 		ch, err := dirChange(dir)
@@ -97,6 +111,9 @@ func MakePlan(d *Desired, prev *Manifest, verify func(egress.Spec) error) (*Plan
 		if err := verify(*d.Egress); err != nil {
 			add("update", "egress", "table inet "+d.Egress.Table, firstLine(err.Error()))
 		}
+	}
+	for _, c := range outsideUnit(d.layout, d.Users) {
+		p.Changes = append(p.Changes, c)
 	}
 	for _, c := range removals(d, prev) {
 		p.Changes = append(p.Changes, c)
@@ -131,6 +148,11 @@ func removals(d *Desired, prev *Manifest) []Change {
 		}
 		out = append(out, Change{Op: "remove", Kind: "dir", Target: dir})
 	}
+	for _, l := range prev.Deny {
+		if !slices.Contains(d.Deny, l) {
+			out = append(out, Change{Op: "remove", Kind: "deny", Target: l.File, Detail: l.User})
+		}
+	}
 	users := map[string]bool{}
 	for _, u := range d.Users {
 		users[u.Name] = true
@@ -141,6 +163,27 @@ func removals(d *Desired, prev *Manifest) []Change {
 		}
 	}
 	return out
+}
+
+// planLogins adds the sshd drop-in and the deny lines still missing.
+func planLogins(d *Desired, add func(op, kind, target, detail string)) error {
+	if d.SSHD != nil {
+		ch, err := fileChange(*d.SSHD)
+		if err != nil {
+			return err
+		}
+		if ch != "" {
+			add(map[bool]string{true: "create", false: "update"}[ch == "create"], "sshd", d.SSHD.Path, "DenyUsers for the project's users")
+		}
+	}
+	missing, err := denyChanges(d.Deny)
+	if err != nil {
+		return err
+	}
+	for _, l := range missing {
+		add("create", "deny", l.File, l.User)
+	}
+	return nil
 }
 
 func firstLine(s string) string {

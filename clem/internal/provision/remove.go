@@ -47,6 +47,18 @@ func (a *applier) remove(c Change) error {
 				return err
 			}
 		}
+		if c.Target == a.in.Proj.SSHDropIn() {
+			reloaded, note, err := applySSHD(a.in.Proj, nil)
+			if err != nil {
+				return err
+			}
+			if reloaded {
+				a.say("~ sshd reloaded")
+			}
+			if note != "" {
+				a.say("! %s", note)
+			}
+		}
 		return a.record(func(m *Manifest) {
 			m.Files = without(m.Files, c.Target)
 			m.Units = without(m.Units, filepath.Base(c.Target))
@@ -64,6 +76,17 @@ func (a *applier) remove(c Change) error {
 			return fmt.Errorf("remove %s: %w", c.Target, err)
 		}
 		return a.record(func(m *Manifest) { m.Dirs, m.Homes = without(m.Dirs, c.Target), without(m.Homes, c.Target) })
+	case "deny":
+		l := DenyLine{File: c.Target, User: c.Detail}
+		if err := removeDenyLine(l.File, l.User, slices.Contains(a.m.DenyCreated, l.File)); err != nil {
+			return fmt.Errorf("%s: %w", l.File, err)
+		}
+		return a.record(func(m *Manifest) {
+			m.Deny = slices.DeleteFunc(m.Deny, func(x DenyLine) bool { return x == l })
+			if !slices.ContainsFunc(m.Deny, func(x DenyLine) bool { return x.File == l.File }) {
+				m.DenyCreated = without(m.DenyCreated, l.File)
+			}
+		})
 	case "user":
 		if err := deleteUser(c.Target); err != nil {
 			return err
@@ -133,7 +156,13 @@ func Deprovision(p layout.Project, o DeprovisionOptions, out interface{ Write([]
 	if m.Table != "" {
 		cs = append(cs, Change{Op: "remove", Kind: "egress", Target: "table inet " + m.Table})
 	}
+	// Kept users stay locked out: their homes may hold a planted key.
+	keepLocks := o.KeepUsers && len(m.Users) > 0
 	for _, f := range m.Files {
+		if keepLocks && f == p.SSHDropIn() {
+			cs = append(cs, Change{Op: "keep", Kind: "sshd", Target: f, Detail: "the kept users stay denied"})
+			continue
+		}
 		if o.KeepHomes && f == keyPath(p) {
 			// Kept with the homes, so a later provision gives the same placeholders.
 			cs = append(cs, Change{Op: "keep", Kind: "file", Target: f})
@@ -142,6 +171,13 @@ func Deprovision(p layout.Project, o DeprovisionOptions, out interface{ Write([]
 		if !slices.Contains(m.Units, filepath.Base(f)) || !strings.HasPrefix(f, p.Units+"/") {
 			cs = append(cs, Change{Op: "remove", Kind: "file", Target: f})
 		}
+	}
+	for _, l := range m.Deny {
+		op := "remove"
+		if keepLocks {
+			op = "keep"
+		}
+		cs = append(cs, Change{Op: op, Kind: "deny", Target: l.File, Detail: l.User})
 	}
 	kept := func(dir string) bool {
 		if !o.KeepHomes {
@@ -193,7 +229,10 @@ func Deprovision(p layout.Project, o DeprovisionOptions, out interface{ Write([]
 	}
 	if o.KeepUsers && len(m.Users) > 0 {
 		// The kept users stay on record, so a later deprovision removes them.
-		kept := &Manifest{Project: p.Name, Users: m.Users, Dirs: []string{p.State, p.StateDir()}}
+		kept := &Manifest{Project: p.Name, Users: m.Users, Dirs: []string{p.State, p.StateDir()}, Deny: m.Deny, DenyCreated: m.DenyCreated}
+		if slices.Contains(m.Files, p.SSHDropIn()) {
+			kept.Files = []string{p.SSHDropIn()}
+		}
 		if err := kept.Save(p.Manifest()); err != nil {
 			return err
 		}

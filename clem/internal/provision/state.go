@@ -4,6 +4,7 @@ import (
 	"io/fs"
 
 	"github.com/clemhq/clem/clem/internal/egress"
+	"github.com/clemhq/clem/clem/internal/layout"
 )
 
 // User is an OS user clem owns: Comment marks it as ours.
@@ -11,6 +12,7 @@ type User struct {
 	Name    string
 	Comment string
 	Home    string // agents only; daemons get no home
+	Shell   string // nologin for every user: none of them logs in
 	Agent   bool
 	Groups  []string // supplementary groups
 }
@@ -45,10 +47,29 @@ type Desired struct {
 	// EgressPending: the agents' users do not exist yet (a dry run on a
 	// fresh host), so the table's uids are not known.
 	EgressPending bool
+	// Deny are the lines cron.deny and at.deny must hold.
+	Deny []DenyLine
+	// SSHD is the sshd drop-in denying the project's users; nil without
+	// an sshd drop-in directory on this host.
+	SSHD *File
+
+	layout layout.Project // where the linger files and crontabs are
+}
+
+// denyFiles are the deny files the lines name.
+func (d *Desired) denyFiles() []string {
+	var files []string
+	for _, l := range d.Deny {
+		files = appendNew(files, l.File)
+	}
+	return files
 }
 
 // file returns the desired file at path, if any.
 func (d *Desired) file(path string) *File {
+	if d.SSHD != nil && d.SSHD.Path == path {
+		return d.SSHD
+	}
 	for i := range d.Files {
 		if d.Files[i].Path == path {
 			return &d.Files[i]

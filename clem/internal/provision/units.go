@@ -13,11 +13,14 @@ import (
 func UnitData(in *Inputs) units.Data {
 	cfg, p := in.Cfg, in.Proj
 	d := units.Data{Project: p.Name, Target: p.Target(), BinDir: p.BinDir}
+	d.PortFirst, d.PortLast = p.PortRange()
 	for _, r := range roles(cfg) {
+		lim := limitsOf(r)
 		dm := units.Daemon{
 			Role: r, User: p.User(r), Unit: p.DaemonUnit(r),
 			Exec: p.Bin(layout.Binary(r)), Config: p.DaemonConfig(r),
 			ReadWritePaths: []string{p.DaemonState(r), p.RunDir(r)},
+			MemoryMax:      lim.memoryMax(), TasksMax: lim.tasks, LimitNOFILE: lim.openFiles, GoMemLimit: lim.goMemLimit(),
 		}
 		for _, n := range credNames(cfg, r) {
 			dm.Credentials = append(dm.Credentials, units.Credential{Name: n, Path: p.Cred(r, n)})
@@ -45,12 +48,14 @@ func UnitData(in *Inputs) units.Data {
 	for _, a := range cfg.Agents {
 		ua := units.Agent{
 			Key: a.Key, User: a.User, Unit: p.AgentUnit(a.Key), Home: p.Home(a.Key),
-			RunnerExec: p.Bin("runner") + " run -c " + p.AgentFile(a.Key, layout.RunnerConfig),
-			EnvFile:    p.AgentFile(a.Key, layout.EnvFile),
-			StateDir:   p.AgentState(a.Key),
-			MemoryMax:  a.ResourceLimits.Memory,
-			CPUQuota:   cpuQuota(a.ResourceLimits.CPU),
-			After:      []string{p.DaemonUnit(layout.Pipelock), p.DaemonUnit(layout.Coord)},
+			RunnerExec:  p.Bin("runner") + " run -c " + p.AgentFile(a.Key, layout.RunnerConfig),
+			EnvFile:     p.AgentFile(a.Key, layout.EnvFile),
+			StateDir:    p.AgentState(a.Key),
+			MemoryMax:   a.ResourceLimits.Memory,
+			TasksMax:    a.ResourceLimits.Tasks,
+			LimitNOFILE: a.ResourceLimits.OpenFiles,
+			CPUQuota:    cpuQuota(a.ResourceLimits.CPU),
+			After:       []string{p.DaemonUnit(layout.Pipelock), p.DaemonUnit(layout.Coord)},
 		}
 		if a.EgressEff.IsEnabled() {
 			ua.VerifyExec = p.Bin("clem") + " egress verify --quiet --project " + p.Name

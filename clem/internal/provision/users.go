@@ -76,20 +76,32 @@ func checkUser(u User) (create bool, err error) {
 	return false, nil
 }
 
-// createUser runs useradd: agents get a home and a shell (tmux and the CLI
-// run there), daemons are system users without either.
+// createUser runs useradd: agents get a home (their work lives there),
+// daemons are system users without one. Neither gets a login shell: the
+// agent's unit gives tmux and the CLI a real $SHELL, and nothing else
+// should start a shell as either (logins.go).
 func createUser(u User) error {
-	args := []string{"--comment", u.Comment, "--user-group"}
+	args := []string{"--comment", u.Comment, "--user-group", "--shell", u.Shell}
 	if u.Agent {
 		// No subordinate uid/gid ranges: with them (and newuidmap), an
 		// agent could run processes as uids its egress rule does not name.
-		args = append(args, "--create-home", "--home-dir", u.Home, "--shell", "/bin/bash",
+		args = append(args, "--create-home", "--home-dir", u.Home,
 			"-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0")
 	} else {
-		args = append(args, "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", nologin())
+		args = append(args, "--system", "--no-create-home", "--home-dir", "/nonexistent")
 	}
 	args = append(args, u.Name)
 	return hostcmd.Run("useradd", args...)
+}
+
+// shellChange describes how an existing user's shell differs from u's; ""
+// when it matches (or the user does not exist yet).
+func shellChange(u User) string {
+	cur := loginShell(u.Name)
+	if cur == "" || cur == u.Shell {
+		return ""
+	}
+	return "shell " + cur + " -> " + u.Shell
 }
 
 // deleteUser runs userdel (its home is a Dir, removed separately); a user
