@@ -49,12 +49,12 @@ type Core struct {
 // (time.Now in the daemon).
 func New(cfg *config.Config, be backend.Backend, log *slog.Logger, now func() time.Time) (*Core, error) {
 	path := filepath.Join(cfg.State.Dir, DBFile)
-	db, err := boltdb.Open(path, bCursors, bOutbox)
+	db, err := boltdb.Open(path, bCursors, bOutbox, bQuota)
 	if err != nil {
 		return nil, err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bCursors, bOutbox} {
+		for _, b := range [][]byte{bCursors, bOutbox, bQuota} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -52,17 +52,24 @@ func (c *Core) Update(ctx context.Context, agent, id string, to backend.State, n
 	if to == backend.Todo || to == "" {
 		return false, fmt.Errorf("update task %s to %q: %w", id, to, backend.ErrTransition)
 	}
+	if err := c.charge(agent, len(note)); err != nil {
+		return false, err
+	}
 	return c.deliver(ctx, op{Kind: "update", TaskID: id, Agent: agent, State: to, Body: note,
 		Author: backend.Author{Kind: backend.AgentAuthor, Name: agent}})
 }
 
 // Comment adds a comment by author to task id. An agent may comment on
-// any task it can see; operators on any task.
+// any task it can see; operators on any task. An agent's comments, posts
+// and updates count against its [limits] (ErrQuota).
 func (c *Core) Comment(ctx context.Context, author backend.Author, id, body string) (queued bool, err error) {
 	if _, err := c.be.Get(ctx, id); err != nil {
 		if _, temp := backend.IsTemporary(err); !temp {
 			return false, err
 		}
+	}
+	if err := c.chargeAuthor(author, len(body)); err != nil {
+		return false, err
 	}
 	return c.deliver(ctx, op{Kind: "comment", TaskID: id, Author: author, Body: body})
 }
@@ -71,6 +78,9 @@ func (c *Core) Comment(ctx context.Context, author backend.Author, id, body stri
 func (c *Core) Post(ctx context.Context, author backend.Author, to, body string) (queued bool, err error) {
 	if to != "" && c.cfg.ByKey[to] == nil {
 		return false, fmt.Errorf("message to %q: no such agent", to)
+	}
+	if err := c.chargeAuthor(author, len(body)); err != nil {
+		return false, err
 	}
 	return c.deliver(ctx, op{Kind: "post", Author: author, To: to, Body: body})
 }

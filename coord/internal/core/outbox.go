@@ -73,6 +73,9 @@ func (c *Core) deliver(ctx context.Context, o op) (queued bool, err error) {
 	}
 	o.Queued = c.now()
 	if err := c.enqueue(o); err != nil {
+		if _, full := errors.AsType[*QuotaError](err); full {
+			return false, err
+		}
 		return false, fmt.Errorf("queue %s for later: %w", o.Kind, err)
 	}
 	c.log.Warn("backend unavailable; report queued", "kind", o.Kind, "task", o.TaskID, "err", o.LastErr)
@@ -97,6 +100,9 @@ func seqKey(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 
 func (c *Core) enqueue(o op) error {
 	return c.db.Update(func(tx *bolt.Tx) error {
+		if err := c.outboxRoom(tx, o); err != nil {
+			return err
+		}
 		b := tx.Bucket(bOutbox)
 		n, err := b.NextSequence()
 		if err != nil {

@@ -38,6 +38,7 @@ const (
 	modeCall    = "coord-test-call"    // URL N: N list_tasks calls, each on a new connection
 	modeFlood   = "coord-test-flood"   // ADDR N: hold N idle and slow connections until stdin closes
 	modeBigPost = "coord-test-bigpost" // ADDR chunked|declared SIZE: POST a SIZE-byte body, print the status
+	modePost    = "coord-test-post"    // URL N: N post_message calls, one line each: ok or the tool error
 )
 
 func TestMain(m *testing.M) {
@@ -49,6 +50,8 @@ func TestMain(m *testing.M) {
 			os.Exit(floodMode(os.Args[2:]))
 		case modeBigPost:
 			os.Exit(bigPostMode(os.Args[2:]))
+		case modePost:
+			os.Exit(postMode(os.Args[2:]))
 		}
 	}
 	os.Exit(m.Run())
@@ -63,6 +66,43 @@ func callMode(args []string) int {
 		}
 	}
 	fmt.Printf("ok %d\n", n)
+	return 0
+}
+
+func postMode(args []string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.NewStreamableHttpClient(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer c.Close()
+	var init mcp.InitializeRequest
+	init.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
+	init.Params.ClientInfo = mcp.Implementation{Name: "agent", Version: "1"}
+	if _, err := c.Initialize(ctx, init); err != nil {
+		fmt.Fprintln(os.Stderr, "initialize:", err)
+		return 1
+	}
+	n, _ := strconv.Atoi(args[1])
+	for i := range n {
+		res, err := c.CallTool(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: toolPost,
+			Arguments: map[string]any{"body": fmt.Sprintf("post %d", i)}}})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if !res.IsError {
+			fmt.Println("ok")
+			continue
+		}
+		for _, ct := range res.Content {
+			if tc, ok := ct.(mcp.TextContent); ok {
+				fmt.Println("error: " + strings.ReplaceAll(tc.Text, "\n", " "))
+			}
+		}
+	}
 	return 0
 }
 
@@ -238,6 +278,8 @@ listen = "127.0.0.1:3130"
 path = "%s/c.sock"
 [state]
 dir = "%s"
+[limits]
+writes_per_hour = 3
 [[agent]]
 key = "alice"
 uid = %d

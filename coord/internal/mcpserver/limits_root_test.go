@@ -127,3 +127,39 @@ func TestFloodLeavesOthersRoom(t *testing.T) {
 		})
 	}
 }
+
+// TestQuotaRefusesOnlyTheFlooder is item 8's quota on the MCP endpoint:
+// alice posts past limits.writes_per_hour (3 in the harness) and is
+// refused with a clear tool error and an audited deny naming the rule;
+// bob still posts. The control is alice's own first three posts, which
+// went through.
+func TestQuotaRefusesOnlyTheFlooder(t *testing.T) {
+	h := newHarness(t, connlimit.New(32, 512))
+	out, code := h.as(h.alice, modePost, h.url(), "5")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 5 {
+		t.Fatalf("alice's 5 posts: exit %d: %q", code, out)
+	}
+	for i, l := range lines {
+		if want := i < 3; (l == "ok") != want {
+			t.Errorf("alice's post %d: %q; want ok only for the first 3", i+1, l)
+		}
+	}
+	if !strings.Contains(lines[3], "over quota: agent alice has made 3 posts, comments and updates this hour") ||
+		!strings.Contains(lines[3], "limits.writes_per_hour") {
+		t.Errorf("refusal text %q does not say which limit", lines[3])
+	}
+	if out, code := h.as(h.bob, modePost, h.url(), "1"); code != 0 || strings.TrimSpace(out) != "ok" {
+		t.Errorf("bob's post while alice is over her quota: exit %d: %q", code, out)
+	}
+	var denied []audit.Record
+	for _, r := range h.records("tool_call") {
+		if r.Method == toolPost && r.Decision == audit.Deny {
+			denied = append(denied, r)
+		}
+	}
+	if len(denied) != 2 || denied[0].Agent != "alice" || denied[0].UID == nil || *denied[0].UID != h.alice.UID ||
+		denied[0].Rule != "limits.writes_per_hour" {
+		t.Errorf("denied post_message records = %+v, want alice's two under limits.writes_per_hour", denied)
+	}
+}

@@ -223,6 +223,9 @@ func (s *Server) wrapTool(name string, f toolFunc) server.ToolHandlerFunc {
 		text, err := f(ctx, cl, a)
 		if err != nil {
 			rec.Reason = err.Error()
+			if qe, ok := errors.AsType[*core.QuotaError](err); ok {
+				rec.Rule = qe.Rule
+			}
 			return mcp.NewToolResultError(explain(err)), nil
 		}
 		rec.Decision = audit.Allow
@@ -242,6 +245,8 @@ func explain(err error) string {
 		return msg + ". Claim it first (your lease may have lapsed)."
 	case errors.Is(err, backend.ErrTransition):
 		return msg + ". States go claimed -> in_progress -> done | blocked."
+	case errors.Is(err, core.ErrQuota):
+		return msg + ". Write less often and more briefly; the operator sets these limits."
 	}
 	if _, temp := backend.IsTemporary(err); temp {
 		return msg + ". The board is unavailable for now; try again later."
