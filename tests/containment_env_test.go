@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/clemhq/clem/shared/audit"
 )
 
@@ -141,6 +143,8 @@ func (cm *containment) startDaemons(t *testing.T, proxyPort int) {
 	cm.pids["agent-vault"] = vd.cmd.Process.Pid
 	pd := startCmdAs(t, pl, nil, "pipelock", "run", "-c", cm.etc+"/pipelock.toml")
 	cm.pids["pipelock"] = pd.cmd.Process.Pid
+	limitFiles(t, vd.cmd.Process.Pid)
+	limitFiles(t, pd.cmd.Process.Pid)
 	waitFor(t, func() bool {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", proxyPort), time.Second)
 		if err == nil {
@@ -161,6 +165,21 @@ func (cm *containment) startCoordAndSidecar(t *testing.T) {
 	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, d)
 	cm.pids["coord"] = d.cmd.Process.Pid
 	cm.startSidecar(t)
+	limitFiles(t, cm.pids["coord"])
+	limitFiles(t, cm.pids["sidecar"])
+}
+
+// matrixFiles is the open-files limit the matrix gives its daemons: lower
+// than their units' (16-64k), so that the floods below (5000 connections)
+// would exhaust a daemon without per-uid caps, and prove the caps.
+const matrixFiles = 4096
+
+func limitFiles(t *testing.T, pid int) {
+	t.Helper()
+	lim := unix.Rlimit{Cur: matrixFiles, Max: matrixFiles}
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+		t.Fatalf("prlimit %d: %v", pid, err)
+	}
 }
 
 // credCopy copies a unit's credential files into a directory only owner
@@ -241,7 +260,8 @@ func (cm *containment) probeCmd(t *testing.T, name string, p probe) *exec.Cmd {
 func (cm *containment) try(t *testing.T, a *attempt) {
 	t.Helper()
 	if a.run != nil {
-		a.held, a.got = a.run()
+		held, got := a.run()
+		a.held, a.got = held, strings.Join(strings.Fields(got), " ") // one line in the table
 		return
 	}
 	if a.control {
@@ -251,6 +271,7 @@ func (cm *containment) try(t *testing.T, a *attempt) {
 		}
 	}
 	o := cm.asLead(t, a.probe)
+	defer func() { a.got = strings.Join(strings.Fields(a.got), " ") }()
 	want := a.want
 	if want == nil {
 		want = func(o outcome) bool { return !o.OK }

@@ -90,7 +90,7 @@ func (cm *containment) hostAttempts() []*attempt {
 			expected: "clem logs refuses the link; nothing of the file is shown",
 			run: func() (bool, string) {
 				asLead("mkdir -p " + state + " && ln -sf /etc/shadow " + state + "/900.jsonl")
-				out, code, hung := cm.clemLogs("lead", "-n", "1")
+				out, code, hung := cm.clemLogs("-n", "1", "lead")
 				return !hung && !strings.Contains(out, "root:"), fmt.Sprintf("exit %d: %s", code, clip(strings.TrimSpace(out), 80))
 			},
 		},
@@ -99,7 +99,7 @@ func (cm *containment) hostAttempts() []*attempt {
 			expected: "clem logs does not hang on it",
 			run: func() (bool, string) {
 				asLead("mkfifo " + state + "/901.jsonl")
-				out, code, hung := cm.clemLogs("lead", "-n", "1")
+				out, code, hung := cm.clemLogs("-n", "1", "lead")
 				return !hung, fmt.Sprintf("exit %d, hung: %v: %s", code, hung, clip(strings.TrimSpace(out), 80))
 			},
 		},
@@ -113,7 +113,7 @@ func (cm *containment) hostAttempts() []*attempt {
 				if !o.OK {
 					return false, "could not plant: " + describe(o)
 				}
-				out, code, hung := cm.clemLogs("lead", "--raw", "-n", "1")
+				out, code, hung := cm.clemLogs("--raw", "-n", "1", "lead")
 				bad := strings.ContainsAny(out, "\x1b\x07\x9b")
 				return !hung && !bad && strings.Contains(out, "ZXZpbA"), fmt.Sprintf("exit %d, control bytes in output: %v", code, bad)
 			},
@@ -142,8 +142,9 @@ func (cm *containment) clemRoot(args ...string) result {
 	return runBin(cm.t, cm.f.dir, nil, "", "clem", args...)
 }
 
-// clemLogs runs `clem logs` as root with a deadline; hung says it was
-// killed at the deadline.
+// clemLogs runs `clem logs` as root with a deadline (flags before the
+// agent: urfave/cli stops at the first argument); hung says it was killed
+// at the deadline.
 func (cm *containment) clemLogs(args ...string) (out string, code int, hung bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -17,7 +17,7 @@ import (
 // still succeed. The control is the same request before the flood.
 func (cm *containment) floodAttempt(item, what, addr string, raw []byte, count int, devProbe probe) *attempt {
 	return &attempt{
-		name:     fmt.Sprintf("[%s] flood %s with %d idle connections while another agent works", item, what, count),
+		name:     fmt.Sprintf("[%s] flood %s with %d idle connections (its open-files limit %d) while another agent works", item, what, count, matrixFiles),
 		expected: "the other agent's request succeeds during the flood (and before it: the control)",
 		run: func() (bool, string) {
 			if c := cm.as(cm.t, cm.f.user("dev"), devProbe); !c.OK {
@@ -119,12 +119,12 @@ func (cm *containment) limitAttempts() []*attempt {
 				Raw: []byte("GET http://" + cmAllowed + "/ HTTP/1.1\r\nHost: " + cmAllowed + "\r\nX-Pad: " + strings.Repeat("a", 1<<20) + "\r\n\r\n")},
 			want: func(o outcome) bool { return o.Status == 0 || o.Status == 431 || o.Status == 400 },
 		},
-		cm.floodAttempt("5", "pipelock", fmt.Sprintf("127.0.0.1:%d", p), []byte("CONNECT "), 3000, devAllowed),
+		cm.floodAttempt("5", "pipelock", fmt.Sprintf("127.0.0.1:%d", p), []byte("CONNECT "), 5000, devAllowed),
 		cm.floodAttempt("5", "agent-vault (brokered tunnels, handed over and left idle)", fmt.Sprintf("127.0.0.1:%d", p),
 			[]byte("CONNECT "+cmModel+":443 HTTP/1.1\r\nHost: "+cmModel+":443\r\n\r\n"), 600, devBrokered),
-		cm.floodAttempt("5", "coord's MCP endpoint", fmt.Sprintf("127.0.0.1:%d", p+2), []byte("POST /mcp HTTP/1.1\r\n"), 3000,
+		cm.floodAttempt("5", "coord's MCP endpoint", fmt.Sprintf("127.0.0.1:%d", p+2), []byte("POST /mcp HTTP/1.1\r\n"), 5000,
 			probe{Kind: "mcp", URL: coordURL}),
-		cm.floodAttempt("5", "a sidecar shared with another agent", cm.sidecarListen("db"), []byte("POST /mcp HTTP/1.1\r\n"), 3000,
+		cm.floodAttempt("5", "a sidecar shared with another agent", cm.sidecarListen("db"), []byte("POST /mcp HTTP/1.1\r\n"), 5000,
 			probe{Kind: "mcp", URL: dbURL, Path: "query"}),
 		{
 			name:     "[12] open MCP sessions on a sidecar without end",

@@ -138,7 +138,7 @@ func clip(s string, n int) string {
 // config provision wrote.
 func (cm *containment) sidecarListen(server string) string {
 	b, _ := os.ReadFile(filepath.Join(cm.etc, "sidecar-"+server+".toml"))
-	m := regexp.MustCompile(`(?m)^listen\s*=\s*"([^"]+)"`).FindSubmatch(b)
+	m := regexp.MustCompile(`(?m)^\s*listen\s*=\s*"([^"]+)"`).FindSubmatch(b)
 	if m == nil {
 		return ""
 	}

@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/clemhq/clem/shared => ../shared
 
 require (
+	github.com/andybalholm/brotli v1.3.0
 	github.com/anthropics/anthropic-sdk-go v1.84.0
 	github.com/clemhq/clem/shared v0.0.0-00010101000000-000000000000
 	github.com/google/nftables v0.3.0
@@ -14,7 +15,6 @@ require (
 )
 
 require (
-	github.com/andybalholm/brotli v1.3.0 // indirect
 	github.com/bahlo/generic-list-go v0.2.0 // indirect
 	github.com/buger/jsonparser v1.1.2 // indirect
 	github.com/go-logr/logr v1.4.2 // indirect
