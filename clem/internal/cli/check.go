@@ -82,9 +82,21 @@ func printSummary(w io.Writer, cfg *config.Config) {
 			fmt.Fprintf(w, "  %s egress override: %s\n", a.Key, orNone(a.EgressEff.Domains))
 		}
 	}
-	users := make([]string, len(config.DaemonRoles))
-	for i, r := range config.DaemonRoles {
-		users[i] = cfg.Project + "-" + r
+	for _, a := range cfg.Agents {
+		r := a.ResourceLimits
+		fmt.Fprintf(w, "  %s limits: memory %s, cpu %s, tasks %d, open files %d, egress %d connections/s (burst %d)\n",
+			a.Key, r.Memory, orDash(r.CPU), r.Tasks, r.OpenFiles, r.EgressRate, r.EgressBurst)
+	}
+	// One OS user per role: each sidecar server has its own (config.Load
+	// refuses two roles on one user).
+	var users []string
+	for _, r := range config.DaemonRoles {
+		if r != "mcp" {
+			users = append(users, cfg.Project+"-"+r)
+		}
+	}
+	for _, sc := range cfg.Sidecars {
+		users = append(users, cfg.Project+"-mcp-"+sc.Name)
 	}
 	fmt.Fprintf(w, "daemon users: %s\n\n", strings.Join(users, " "))
 
