@@ -107,11 +107,12 @@ type Conn struct {
 	release func()
 }
 
-// Close closes the connection and releases its slot (once).
+// Close releases the connection's slot (once) and closes it. The slot
+// goes first, so a caller that sees the connection end may count on
+// having the slot back.
 func (c *Conn) Close() error {
-	err := c.Conn.Close()
 	c.release()
-	return err
+	return c.Conn.Close()
 }
 
 // Unwrap returns the accepted connection, for code that needs its type
