@@ -5,7 +5,9 @@ go 1.26.0
 replace github.com/clemhq/clem/shared => ../shared
 
 require (
+	github.com/andybalholm/brotli v1.3.0
 	github.com/clemhq/clem/shared v0.0.0-00010101000000-000000000000
+	github.com/klauspost/compress v1.20.5
 	github.com/urfave/cli/v2 v2.27.7
 	golang.org/x/sys v0.50.0
 )

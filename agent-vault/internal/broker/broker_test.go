@@ -73,6 +73,10 @@ func startWith(t *testing.T, trustMe bool, bindingExtra, extra string, h http.Ha
 	os.WriteFile(filepath.Join(dir, "api_key"), []byte(realKey), 0o600)
 	upCA := filepath.Join(dir, "up.pem")
 	os.WriteFile(upCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o644)
+	auth := `auth = "bearer"`
+	if strings.Contains(bindingExtra, "auth =") {
+		auth = ""
+	}
 	trust := "[]"
 	if trustMe {
 		trust = fmt.Sprintf("[%d]", os.Getuid())
@@ -96,7 +100,7 @@ address = %q
 name = "api"
 secret = "api_key"
 hosts = ["example.com"]
-auth = "bearer"
+%s
 %s
 [[binding.placeholder]]
 agent = "lead"
@@ -104,7 +108,7 @@ value = %q
 [[binding.placeholder]]
 agent = "worker"
 value = %q
-`, trust, filepath.Join(dir, "ca"), dir, upCA, extra, up.Listener.Addr(), bindingExtra, phLead, phOther)
+`, trust, filepath.Join(dir, "ca"), dir, upCA, extra, up.Listener.Addr(), auth, bindingExtra, phLead, phOther)
 	var f config.File
 	if err := tomlconf.Decode("v.toml", []byte(src), &f); err != nil {
 		t.Fatal(err)

@@ -26,6 +26,15 @@ type tunnel struct {
 	host   string
 	connID string
 	uid    uint32
+	// release gives back the tunnel's connection slot: when the server
+	// closes the connection, or when serveWebSocket ends one it took over.
+	release func()
+}
+
+func (t *tunnel) releaseConn() {
+	if t.release != nil {
+		t.release()
+	}
 }
 
 var tunnels sync.Map // *tls.Conn -> *tunnel
@@ -39,9 +48,15 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 	return ctx
 }
 
-// connState forgets a tunnel once its connection is closed or hijacked.
+// connState forgets a tunnel once its connection is closed or hijacked,
+// and gives its slot back when closed (a hijacker gives it back itself).
 func connState(c net.Conn, st http.ConnState) {
-	if st == http.StateClosed || st == http.StateHijacked {
+	switch st {
+	case http.StateClosed:
+		if t, ok := tunnels.LoadAndDelete(c); ok {
+			t.(*tunnel).releaseConn()
+		}
+	case http.StateHijacked:
 		tunnels.Delete(c)
 	}
 }
@@ -79,7 +94,9 @@ func (s *Server) handoff(c net.Conn) {
 			defer func() { verdict(control, 403, rec.Reason) }() // no-op once answered
 		}
 	}
-	br := bufio.NewReaderSize(stream, 4096)
+	// The CONNECT and the bytes handed over with it, no more: its header
+	// block is bounded like a request's.
+	br := bufio.NewReaderSize(io.LimitReader(stream, maxConnectHeader+maxBuffered), 4096)
 	req, err := http.ReadRequest(br)
 	if err != nil || req.Method != http.MethodConnect || (control != nil) != (req.Header.Get(handoff.HeaderFD) == "1") {
 		s.refuseConn(c, rec, "expected a CONNECT request")
@@ -113,6 +130,17 @@ func (s *Server) handoff(c net.Conn) {
 		s.refuseConn(c, rec, fmt.Sprintf("agent %q holds no placeholder here", agent))
 		return
 	}
+	release, err := s.conns.Acquire(agentUID)
+	if err != nil {
+		s.refuseConnLimited(c, rec, err)
+		return
+	}
+	pushed := false
+	defer func() {
+		if !pushed {
+			release()
+		}
+	}()
 	h, p, err := net.SplitHostPort(req.RequestURI)
 	port, perr := strconv.Atoi(p)
 	if err != nil || perr != nil {
@@ -162,11 +190,13 @@ func (s *Server) handoff(c net.Conn) {
 	if rec.ConnID == "" {
 		rec.ConnID = audit.NewConnID()
 	}
-	tunnels.Store(tc, &tunnel{agent: agent, host: host, connID: rec.ConnID, uid: agentUID})
+	tunnels.Store(tc, &tunnel{agent: agent, host: host, connID: rec.ConnID, uid: agentUID, release: release})
 	if !s.tlsIn.push(tc) {
 		tunnels.Delete(tc)
 		tc.Close()
+		return
 	}
+	pushed = true
 }
 
 // callerUID asks the kernel who owns the caller's socket.
@@ -201,6 +231,31 @@ func (s *Server) refuseConn(c net.Conn, rec *audit.Record, reason string) {
 	rec.Decision, rec.Reason = audit.Deny, reason
 	rec.DurationMS = audit.Millis(time.Since(rec.Time))
 	s.write(rec)
+}
+
+// maxConnectHeader bounds the hand-off's CONNECT header block.
+const maxConnectHeader = 64 << 10
+
+// refuseConnLimited refuses a tunnel over the agent's (or the total)
+// connection limit; a flood of them is summarised in the audit log.
+func (s *Server) refuseConnLimited(c net.Conn, rec *audit.Record, err error) {
+	reason := "too many tunnels: " + err.Error()
+	body := reason + "\n"
+	fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	c.Close()
+	rec.Decision, rec.Reason, rec.Status = audit.Deny, reason, http.StatusServiceUnavailable
+	rec.DurationMS = audit.Millis(time.Since(rec.Time))
+	s.flood.refuse(rec, "connection-limit")
+}
+
+// refuseLimited refuses a request over the agent's (or the total) request
+// limit; a flood of them is summarised in the audit log.
+func (s *Server) refuseLimited(w http.ResponseWriter, rec *audit.Record, status int, what string, err error) {
+	reason := "too many " + what + " in flight: " + err.Error()
+	http.Error(w, "agent-vault: "+reason, status)
+	rec.Decision, rec.Reason, rec.Status = audit.Deny, reason, status
+	rec.DurationMS = audit.Millis(time.Since(rec.Time))
+	s.flood.refuse(rec, what+"-limit")
 }
 
 func (s *Server) write(rec *audit.Record) {

@@ -3,7 +3,9 @@ package broker
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -38,6 +40,24 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.URL.Scheme, r.URL.Host = "https", t.host
+	release, err := s.reqs.Acquire(t.uid)
+	if err != nil {
+		s.refuseLimited(w, rec, http.StatusTooManyRequests, "requests", err)
+		return
+	}
+	defer release()
+	if n := headerCount(r.Header); n > maxHeaders {
+		s.refuseRequest(w, rec, http.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("%d header fields; at most %d", n, maxHeaders))
+		return
+	}
+	// Decided before substitution: a secret never goes into a request whose
+	// answer would be relayed unscrubbed.
+	ws, err := checkUpgrade(r)
+	if err != nil {
+		s.refuseRequest(w, rec, http.StatusForbidden, "upgrade refused: "+err.Error())
+		return
+	}
+	agentKey := r.Header.Get("Sec-WebSocket-Key")
 	res, err := s.cfg.Load().Engine.Rewrite(t.agent, t.host, r)
 	if err != nil {
 		var ref *subst.Refusal
@@ -52,21 +72,26 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.Surfaces = append(rec.Surfaces, string(sf))
 	}
 	r.Host = t.host
-	// Compressed responses could hide a secret from the scrubber.
+	// Compressed responses could hide a secret from the scrubber; those
+	// sent anyway are decoded (decodeBody).
 	r.Header.Del("Accept-Encoding")
 	up := &countingBody{rc: r.Body}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = up
 	}
-	if isWebSocket(r) {
-		s.serveWebSocket(w, r, t, rec)
+	if ws {
+		s.serveWebSocket(w, r, t, rec, agentKey)
 		rec.DurationMS = audit.Millis(time.Since(rec.Time))
 		s.write(rec)
 		return
 	}
-	cw := &countingWriter{ResponseWriter: w}
+	sc := s.cfg.Load().Engine.Scrubber(t.agent)
+	cw := &countingWriter{ResponseWriter: w, sc: sc}
 	*r = *r.WithContext(withRecord(r.Context(), rec))
 	s.proxy.ServeHTTP(cw, r)
+	// Trailers: the proxy put them in the header map after the body; the
+	// server sends them once this handler returns.
+	sc.Header(w.Header())
 	rec.Status = cw.status
 	rec.BytesUp, rec.BytesDown = up.n, cw.n
 	if rec.Decision == "" {
@@ -79,6 +104,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.write(rec)
 }
 
+// maxHeaders bounds the header fields of one request (their bytes are
+// bounded by the server's MaxHeaderBytes).
+const maxHeaders = 256
+
+func headerCount(h http.Header) int {
+	n := 0
+	for _, vs := range h {
+		n += len(vs)
+	}
+	return n
+}
+
 func (s *Server) refuseRequest(w http.ResponseWriter, rec *audit.Record, status int, reason string) {
 	http.Error(w, "agent-vault: "+reason, status)
 	rec.Decision, rec.Reason, rec.Status = audit.Deny, reason, status
@@ -86,17 +123,27 @@ func (s *Server) refuseRequest(w http.ResponseWriter, rec *audit.Record, status 
 	s.write(rec)
 }
 
-// scrubResponse replaces any secret of this agent in the response body with
-// its placeholder before the agent sees it.
+// scrubResponse replaces any secret of this agent in the response before
+// the agent sees it: the body (decoded first if upstream compressed it;
+// server-sent events with their data joined, see subst.EventStream) and the
+// header (names too). Interim responses and trailers are scrubbed by
+// countingWriter and serveHTTP. A 101 is refused: only serveWebSocket asks
+// to switch protocols, and it reads its answer itself.
 func (s *Server) scrubResponse(resp *http.Response) error {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		return nil
+		resp.Body.Close()
+		return errors.New("upstream switched protocols on a request that asked for no upgrade")
 	}
 	t, _ := resp.Request.Context().Value(tunnelKey{}).(*tunnel)
 	if t == nil {
 		return errors.New("no tunnel")
 	}
 	sc := s.cfg.Load().Engine.Scrubber(t.agent)
+	sc.Header(resp.Header)
+	if err := decodeBody(resp); err != nil {
+		resp.Body.Close()
+		return err
+	}
 	if resp.ContentLength >= 0 && resp.ContentLength <= smallBody {
 		// A small body of known length is scrubbed whole, so it keeps an
 		// exact Content-Length and goes out in one write instead of chunks.
@@ -109,16 +156,15 @@ func (s *Server) scrubResponse(resp *http.Response) error {
 		resp.Body = io.NopCloser(bytes.NewReader(b))
 		resp.ContentLength = int64(len(b))
 		resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
-	} else {
-		resp.Body = readCloser{Reader: sc.Reader(resp.Body), Closer: resp.Body}
-		resp.ContentLength = -1
-		resp.Header.Del("Content-Length")
+		return nil
 	}
-	for k, vs := range resp.Header {
-		for i, v := range vs {
-			resp.Header[k][i] = string(sc.Bytes([]byte(v)))
-		}
+	var body io.Reader = resp.Body
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/event-stream" {
+		body = sc.EventStream(body)
 	}
+	resp.Body = readCloser{Reader: sc.Reader(body), Closer: resp.Body}
+	resp.ContentLength = -1
+	resp.Header.Del("Content-Length")
 	return nil
 }
 
@@ -154,14 +200,19 @@ func (c *countingBody) Read(p []byte) (int, error) {
 
 func (c *countingBody) Close() error { return c.rc.Close() }
 
+// countingWriter counts what goes to the agent and scrubs every header
+// block it sends: the final one and each interim (1xx) response, which the
+// proxy writes as they arrive.
 type countingWriter struct {
 	http.ResponseWriter
+	sc     *subst.Scrubber
 	status int
 	n      int64
 }
 
 func (c *countingWriter) WriteHeader(code int) {
-	if c.status == 0 {
+	c.sc.Header(c.ResponseWriter.Header())
+	if c.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		c.status = code
 	}
 	c.ResponseWriter.WriteHeader(code)
@@ -169,7 +220,7 @@ func (c *countingWriter) WriteHeader(code int) {
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	if c.status == 0 {
-		c.status = http.StatusOK
+		c.WriteHeader(http.StatusOK)
 	}
 	n, err := c.ResponseWriter.Write(p)
 	c.n += int64(n)

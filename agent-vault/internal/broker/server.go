@@ -24,6 +24,7 @@ import (
 	"github.com/clemhq/clem/agent-vault/internal/ca"
 	"github.com/clemhq/clem/agent-vault/internal/config"
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/connlimit"
 )
 
 // Server brokers connections with a config that can be swapped.
@@ -35,6 +36,10 @@ type Server struct {
 	proxy *httputil.ReverseProxy
 	http  *http.Server
 	tlsIn *chanListener
+
+	conns *connlimit.Limiter // tunnels, per agent uid and in total
+	reqs  *connlimit.Limiter // requests in flight, per agent uid and in total
+	flood *floodLog
 
 	// IdentifyTCP names the uid owning a loopback TCP caller's socket.
 	IdentifyTCP func(local, remote netip.AddrPort) (uint32, error)
@@ -48,6 +53,10 @@ type Server struct {
 // New builds a Server; call Serve for each listener.
 func New(cfg *config.Config, authority *ca.CA, aw *audit.Writer) (*Server, error) {
 	s := &Server{audit: aw, tlsIn: newChanListener()}
+	s.flood = newFloodLog(s.write)
+	lim := cfg.Limits
+	s.conns = connlimit.New(lim.ConnsPerAgent, lim.ConnsTotal)
+	s.reqs = connlimit.New(lim.RequestsPerAgent, lim.RequestsTotal)
 	s.cfg.Store(cfg)
 	s.ca.Store(authority)
 	tr, err := newTransport(cfg)
@@ -69,6 +78,10 @@ func New(cfg *config.Config, authority *ca.CA, aw *audit.Writer) (*Server, error
 	s.http = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
 		ReadHeaderTimeout: 30 * time.Second,
+		MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
+		// HTTP/2 multiplexes requests on one tunnel: each counts against
+		// the agent's request limit, and one tunnel holds at most this many.
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 100},
 		IdleTimeout:       5 * time.Minute,
 		ConnContext:       connContext,
 		ConnState:         connState,
@@ -86,6 +99,8 @@ func (s *Server) Reload(cfg *config.Config, authority *ca.CA) error {
 	}
 	s.cfg.Store(cfg)
 	s.ca.Store(authority)
+	s.conns.SetLimits(cfg.Limits.ConnsPerAgent, cfg.Limits.ConnsTotal)
+	s.reqs.SetLimits(cfg.Limits.RequestsPerAgent, cfg.Limits.RequestsTotal)
 	if old := s.tr.Swap(tr); old != nil {
 		old.CloseIdleConnections()
 	}
@@ -191,6 +206,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	s.wg.Wait()
 	s.tr.Load().CloseIdleConnections()
+	s.flood.flush()
 	return err
 }
 

@@ -4,26 +4,36 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
+	"github.com/clemhq/clem/agent-vault/internal/subst"
 	"github.com/clemhq/clem/shared/audit"
 )
 
-func isWebSocket(r *http.Request) bool {
-	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && r.ProtoMajor == 1
-}
+// maxInterim bounds the informational responses skipped before a 101.
+const maxInterim = 8
 
 // serveWebSocket relays an upgraded connection message by message: text
 // frames from the agent get their placeholders substituted where a binding
 // allows the websocket surface (anything else ends the connection), and
-// every data message from upstream is scrubbed. Extensions are stripped from
-// the handshake so frames stay uncompressed and readable.
-func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunnel, rec *audit.Record) {
+// every message and control frame from upstream is scrubbed, data messages
+// as one text so a secret split across messages is caught (see
+// subst.MessageStream). Extensions are stripped from the handshake so frames
+// stay uncompressed and readable, and a frame with a reserved bit set (a
+// compressed one) ends the connection. agentKey is the Sec-WebSocket-Key the
+// agent sent, before substitution.
+func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunnel, rec *audit.Record, agentKey string) {
+	defer t.releaseConn()
+	engine := s.cfg.Load().Engine
+	sc := engine.Scrubber(t.agent)
 	r.Header.Del("Sec-WebSocket-Extensions")
+	r.Header["Upgrade"] = []string{"websocket"}
+	r.Header["Connection"] = []string{"Upgrade"}
 	up, err := s.dialUpstreamTLS(r.Context(), t.host)
 	if err != nil {
 		s.refuseRequest(w, rec, http.StatusBadGateway, "upstream: "+err.Error())
@@ -36,7 +46,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunne
 		return
 	}
 	ubr := bufio.NewReader(up)
-	resp, err := http.ReadResponse(ubr, r)
+	resp, err := readSwitch(ubr, r)
 	if err != nil {
 		s.refuseRequest(w, rec, http.StatusBadGateway, "upstream: "+err.Error())
 		return
@@ -44,13 +54,21 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunne
 	rec.Status = resp.StatusCode
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		defer resp.Body.Close()
-		s.scrubResponse(resp)
+		if err := s.scrubResponse(resp); err != nil {
+			s.refuseRequest(w, rec, http.StatusBadGateway, err.Error())
+			return
+		}
+		cw := &countingWriter{ResponseWriter: w, sc: sc}
 		for k, vs := range resp.Header {
 			w.Header()[k] = vs
 		}
-		w.WriteHeader(resp.StatusCode)
-		bufio.NewReader(resp.Body).WriteTo(w)
+		cw.WriteHeader(resp.StatusCode)
+		io.Copy(cw, resp.Body)
 		rec.Decision, rec.Reason = audit.Allow, "websocket upgrade refused by upstream"
+		return
+	}
+	if err := checkSwitch(resp, r.Header.Get("Sec-WebSocket-Key")); err != nil {
+		s.refuseRequest(w, rec, http.StatusBadGateway, "upstream: "+err.Error())
 		return
 	}
 	hj, ok := w.(http.Hijacker)
@@ -63,11 +81,24 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunne
 		return
 	}
 	defer client.Close()
-	resp.Header.Del("Sec-WebSocket-Extensions")
-	if err := resp.Write(client); err != nil {
+	// The agent gets a 101 written here, not the upstream's: its status
+	// text is dropped and each header it sent is scrubbed, names included
+	// (an echoed Sec-WebSocket-Protocol carries the substituted secret).
+	h := resp.Header.Clone()
+	h.Del("Sec-WebSocket-Extensions")
+	sc.Header(h)
+	h["Upgrade"] = []string{"websocket"}
+	h["Connection"] = []string{"Upgrade"}
+	h["Sec-Websocket-Accept"] = []string{wsAccept(agentKey)}
+	if _, err := fmt.Fprintf(client, "HTTP/1.1 101 Switching Protocols\r\n"); err != nil {
 		return
 	}
-	engine, sc := s.cfg.Load().Engine, s.cfg.Load().Engine.Scrubber(t.agent)
+	if err := h.Write(client); err != nil {
+		return
+	}
+	if _, err := io.WriteString(client, "\r\n"); err != nil {
+		return
+	}
 	errc := make(chan error, 2)
 	go func() {
 		errc <- messages(cbr, func(op byte, msg []byte) error {
@@ -83,16 +114,86 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunne
 			return writeFrame(up, frame{fin: true, op: op, payload: msg}, true)
 		}, func(f frame) error { return writeFrame(up, f, true) })
 	}()
-	go func() {
-		errc <- messages(ubr, func(op byte, msg []byte) error {
-			msg = sc.Bytes(msg)
-			rec.BytesDown += int64(len(msg))
-			return writeFrame(client, frame{fin: true, op: op, payload: msg}, false)
-		}, func(f frame) error { return writeFrame(client, f, false) })
-	}()
+	go func() { errc <- s.relayDown(ubr, client, sc, rec) }()
 	<-errc
 	if rec.Decision == "" {
 		rec.Decision, rec.Reason = audit.Allow, "websocket relayed"
+	}
+}
+
+// relayDown copies upstream's frames to the agent, scrubbing data messages
+// as one stream and each control frame on its own.
+func (s *Server) relayDown(ubr io.Reader, client net.Conn, sc *subst.Scrubber, rec *audit.Record) error {
+	ms := sc.Messages()
+	var ops []byte // opcode of each message ms holds, oldest first
+	send := func(rel [][]byte) error {
+		for _, m := range rel {
+			op := ops[0]
+			ops = ops[1:]
+			rec.BytesDown += int64(len(m))
+			if err := writeFrame(client, frame{fin: true, op: op, payload: m}, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err := messages(ubr, func(op byte, msg []byte) error {
+		ops = append(ops, op)
+		rel, err := ms.Push(msg)
+		if err != nil {
+			return err
+		}
+		return send(rel)
+	}, func(f frame) error {
+		if f.op == opClose {
+			// Nothing can complete a held message now.
+			if err := send(ms.Flush()); err != nil {
+				return err
+			}
+		}
+		f.payload = scrubControl(sc, f)
+		return writeFrame(client, f, false)
+	})
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		send(ms.Flush())
+	}
+	return err
+}
+
+// scrubControl scrubs a ping, pong or close payload (a close's reason, not
+// its code) and keeps it within the 125 bytes a control frame may carry; a
+// placeholder longer than the secret it replaces may be cut, which gives
+// nothing away.
+func scrubControl(sc *subst.Scrubber, f frame) []byte {
+	p := f.payload
+	var out []byte
+	if f.op == opClose && len(p) >= 2 {
+		out = append(append(out, p[:2]...), sc.Bytes(p[2:])...)
+	} else {
+		out = sc.Bytes(p)
+	}
+	if len(out) > 125 {
+		out = out[:125]
+	}
+	return out
+}
+
+// readSwitch reads upstream's answer to the handshake, skipping
+// informational responses (103 Early Hints and the like) before it: they
+// mean nothing to a WebSocket client, and passing them on would be one more
+// place for an echo.
+func readSwitch(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	for i := 0; ; i++ {
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+		if i == maxInterim {
+			return nil, fmt.Errorf("more than %d informational responses before the handshake's answer", maxInterim)
+		}
 	}
 }
 

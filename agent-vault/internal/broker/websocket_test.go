@@ -18,7 +18,7 @@ var wsEcho = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.Close()
-	fmt.Fprintf(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n")
+	fmt.Fprintf(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", wsAccept(r.Header.Get("Sec-WebSocket-Key")))
 	messages(brw, func(op byte, msg []byte) error {
 		return writeFrame(c, frame{fin: true, op: op, payload: []byte("upstream got: " + string(msg))}, false)
 	}, func(f frame) error { return writeFrame(c, f, false) })

@@ -22,7 +22,10 @@ const (
 	maxMessage = 1 << 20
 )
 
-var errTooLarge = errors.New("websocket message larger than 1 MiB")
+var (
+	errTooLarge = errors.New("websocket message larger than 1 MiB")
+	errReserved = errors.New("websocket frame with a reserved bit set: no extension was negotiated, and a compressed payload would hide a secret from the scrubber")
+)
 
 type frame struct {
 	fin     bool
@@ -38,6 +41,9 @@ func readFrame(r io.Reader) (frame, error) {
 		return frame{}, err
 	}
 	f := frame{fin: h[0]&0x80 != 0, rsv: h[0] & 0x70, op: h[0] & 0x0f}
+	if f.rsv != 0 {
+		return frame{}, errReserved
+	}
 	masked := h[1]&0x80 != 0
 	n := uint64(h[1] & 0x7f)
 	switch n {

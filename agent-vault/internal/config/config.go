@@ -26,6 +26,7 @@ type File struct {
 	Secrets  Secrets   `toml:"secrets"`
 	Upstream Upstream  `toml:"upstream"`
 	Audit    Audit     `toml:"audit"`
+	Limits   Limits    `toml:"limits"`
 	Resolve  []Resolve `toml:"resolve"`
 	Clients  []Client  `toml:"client"`
 	Bindings []Binding `toml:"binding"`
@@ -67,6 +68,42 @@ type Audit struct {
 	Path      string `toml:"path"`
 	MaxSizeMB int    `toml:"max_size_mb"`
 	Keep      int    `toml:"keep"`
+}
+
+// Limits bound what one agent (and all together) may hold of the broker,
+// so one agent's flood cannot take another's connections or memory. The
+// agent is the uid pipelock's hand-off names (or a direct client's uid).
+// Zero means the default; there is no "unlimited".
+type Limits struct {
+	ConnsPerAgent    int `toml:"conns_per_agent"`    // concurrent tunnels of one agent; default 64
+	ConnsTotal       int `toml:"conns_total"`        // of all agents together; default 1024
+	RequestsPerAgent int `toml:"requests_per_agent"` // concurrent requests of one agent (HTTP/2 multiplexes many on one tunnel); default 128
+	RequestsTotal    int `toml:"requests_total"`     // default 2048
+	MaxHeaderBytes   int `toml:"max_header_bytes"`   // one request's header block; default 65536 (applies from start, not on reload)
+}
+
+// Defaults of [limits].
+const (
+	DefaultConnsPerAgent    = 64
+	DefaultConnsTotal       = 1024
+	DefaultRequestsPerAgent = 128
+	DefaultRequestsTotal    = 2048
+	DefaultMaxHeaderBytes   = 64 << 10
+)
+
+// withDefaults fills the zero fields.
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&l.ConnsPerAgent, DefaultConnsPerAgent)
+	def(&l.ConnsTotal, DefaultConnsTotal)
+	def(&l.RequestsPerAgent, DefaultRequestsPerAgent)
+	def(&l.RequestsTotal, DefaultRequestsTotal)
+	def(&l.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	return l
 }
 
 // Resolve pins host:port to an address, like curl --resolve.
@@ -115,6 +152,7 @@ type Config struct {
 	Agents    map[string]bool
 	Resolve   map[string]netip.AddrPort
 	Dial      time.Duration
+	Limits    Limits // with defaults filled in
 }
 
 // Load reads path and the secrets it names.
@@ -183,6 +221,16 @@ func Compile(file string, f File) (*Config, error) {
 				bad("client[%d]: uid %d is also a trusted proxy", i, u)
 			}
 			c.Clients[u] = cl.Name
+		}
+	}
+	c.Limits = f.Limits.withDefaults()
+	for _, l := range []struct {
+		name string
+		v    int
+	}{{"conns_per_agent", c.Limits.ConnsPerAgent}, {"conns_total", c.Limits.ConnsTotal}, {"requests_per_agent", c.Limits.RequestsPerAgent},
+		{"requests_total", c.Limits.RequestsTotal}, {"max_header_bytes", c.Limits.MaxHeaderBytes}} {
+		if l.v < 0 {
+			bad("limits.%s = %d: want a positive number (0 or absent for the default)", l.name, l.v)
 		}
 	}
 	c.Dial = f.Upstream.DialTimeout.Duration
