@@ -2,6 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -9,6 +12,8 @@ import (
 	"github.com/clemhq/clem/clem/internal/layout"
 	"github.com/clemhq/clem/clem/internal/provision"
 	"github.com/clemhq/clem/shared/config"
+	"github.com/clemhq/clem/shared/egressstate"
+	"github.com/clemhq/clem/shared/sdnotify"
 )
 
 func egressCommand() *cli.Command {
@@ -36,6 +41,20 @@ table with it in one netlink batch. The clem-PROJECT-egress.service unit
 runs it once per boot, before any agent starts.`,
 			Flags:  []cli.Flag{&cli.StringFlag{Name: "project", Required: true, Usage: "the project `NAME`"}},
 			Action: egressApply,
+		}, {
+			Name:  "watch",
+			Usage: "apply the egress table provision wrote and keep it in place (root; the project's egress unit runs this)",
+			Description: `Applies /etc/clem/PROJECT/egress.json like apply, tells systemd it is
+ready (agents start only after that), then compares the live table with
+it on every nftables change the kernel announces and every --period. A
+difference is logged, counted in ` + "/run/clem/PROJECT/egress/state.json" + `
+(the watchdog alerts once per tamper) and repaired at once. It runs
+until stopped; the table stays in place when it stops.`,
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "project", Required: true, Usage: "the project `NAME`"},
+				&cli.DurationFlag{Name: "period", Value: egress.DefaultPeriod, Usage: "compare at least this often, besides on change events"},
+			},
+			Action: egressWatch,
 		}, {
 			Name:  "show",
 			Usage: "print the egress table clem.yaml asks for (or provision wrote, with --project), as `nft list table` shows it",
@@ -114,4 +133,48 @@ func egressApply(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "applied table inet %s: %d agent%s pinned to 127.0.0.1:%d\n", spec.Table, len(spec.Agents), plural(len(spec.Agents)), spec.ProxyPort)
 	return nil
+}
+
+// egressWatch runs the egress guard under systemd (Type=notify): READY once
+// the table is in place, WATCHDOG only while a fresh comparison passes.
+func egressWatch(c *cli.Context) error {
+	s, err := egressSpec(c) // --project is required here
+	if err != nil {
+		return err
+	}
+	project := c.String("project")
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("project", project)
+	statePath := egressstate.Path(project)
+	// The unit's RuntimeDirectory= makes it; by hand it may be missing.
+	if err := os.MkdirAll(filepath.Dir(statePath), 0o755); err != nil {
+		return cli.Exit(fmt.Sprintf("egress watch: state directory: %v", err), 1)
+	}
+	g, err := egress.NewGuard(egress.GuardConfig{
+		Project: project, Spec: *s, StatePath: statePath, Period: c.Duration("period"), Log: log,
+		Ready: func() {
+			if err := sdnotify.Ready(); err != nil {
+				log.Warn("sd_notify READY", "error", err)
+			}
+		},
+		Status: func(st egressstate.State) {
+			sdnotify.Status("guarding table inet %s (%d agent%s): %s; tampered %d, restored %d",
+				s.Table, len(s.Agents), plural(len(s.Agents)), okWord(st.OK), st.Tampered, st.Restored)
+		},
+	})
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("egress watch: %v", err), 1)
+	}
+	go sdnotify.RunWatchdog(c.Context, func() bool { return g.Healthy(c.Context) })
+	if err := g.Run(c.Context); err != nil {
+		return cli.Exit(fmt.Sprintf("egress watch: %v", err), 1)
+	}
+	sdnotify.Stopping()
+	return nil
+}
+
+func okWord(ok bool) string {
+	if ok {
+		return "in place"
+	}
+	return "DIFFERS"
 }
