@@ -35,10 +35,10 @@ clem.yaml and the users on this host. Reading nftables needs root.`,
 			Action: egressVerify,
 		}, {
 			Name:  "apply",
-			Usage: "put the egress table provision wrote back in place (root; its boot unit runs this)",
+			Usage: "put the egress table provision wrote back in place, once (root)",
 			Description: `Reads /etc/clem/PROJECT/egress.json and replaces the project's nftables
 table with it in one netlink batch. The clem-PROJECT-egress.service unit
-runs it once per boot, before any agent starts.`,
+does this at start and keeps doing it (see watch); apply is the one-off.`,
 			Flags:  []cli.Flag{&cli.StringFlag{Name: "project", Required: true, Usage: "the project `NAME`"}},
 			Action: egressApply,
 		}, {

@@ -8,8 +8,9 @@
 // nft command. Apply replaces the table in one netlink batch, so there is no
 // moment without rules; Verify compares the live table with what Apply would
 // write, byte for byte as the kernel reports it; Describe renders the rules
-// in `nft list table` form for plans and docs. docs/egress.md explains each
-// rule.
+// in `nft list table` form for plans and docs; a Guard keeps the table in
+// place while agents run (`clem egress watch`, the project's egress unit).
+// docs/egress.md explains each rule.
 //
 // Every function acts in the network namespace of the calling OS thread and
 // needs CAP_NET_ADMIN; Verify also needs CAP_SYS_ADMIN (it builds its
