@@ -72,6 +72,9 @@ func Run(in *Inputs, o Options) (*Plan, error) {
 	}
 	fmt.Fprintf(o.Out, "plan for project %s:\n", p.Name)
 	plan.Print(o.Out)
+	if note := socketBindNote(); note != "" && in.Units != nil {
+		fmt.Fprintln(o.Out, note)
+	}
 	if o.DryRun || plan.Count() == 0 {
 		return plan, nil
 	}

@@ -1,9 +1,11 @@
 package provision
 
 import (
+	"os/exec"
 	"strconv"
 	"strings"
 
+	"github.com/clemhq/clem/clem/internal/hostcmd"
 	"github.com/clemhq/clem/clem/internal/layout"
 	"github.com/clemhq/clem/clem/internal/units"
 	"github.com/clemhq/clem/shared/config"
@@ -93,4 +95,17 @@ func anyPinned(cfg *config.Config) bool {
 		}
 	}
 	return false
+}
+
+// socketBindNote warns when this host's systemd ignores SocketBindDeny=:
+// it needs systemd built with its BPF framework, which Debian 12's 252 is
+// not (`systemd --version` lists -BPF_FRAMEWORK), and then it says
+// nothing. The egress table's drop of packets an agent sends from the
+// project's ports is then what keeps a squatter from answering.
+func socketBindNote() string {
+	out, err := exec.Command(hostcmd.Path("systemctl"), "--version").Output()
+	if err != nil || !strings.Contains(string(out), "-BPF_FRAMEWORK") {
+		return ""
+	}
+	return "note: this systemd is built without BPF_FRAMEWORK, so it ignores the agent units' SocketBindDeny=: an agent may bind a port of the project's block; the egress table drops what it would send from there"
 }
