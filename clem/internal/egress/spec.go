@@ -43,7 +43,8 @@ func (s Spec) Reserved() PortRange {
 	if s.ReservedPorts != (PortRange{}) {
 		return s.ReservedPorts
 	}
-	return PortRange{First: s.ProxyPort, Last: min(s.ProxyPort+layout.PortBlock-1, 65535)}
+	first, last := layout.New(layout.Roots{}, "", s.ProxyPort).PortRange()
+	return PortRange{First: first, Last: last}
 }
 
 // Agent is one contained uid.
