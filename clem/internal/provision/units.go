@@ -45,7 +45,7 @@ func UnitData(in *Inputs) units.Data {
 		d.Daemons = append(d.Daemons, dm)
 	}
 	if anyPinned(cfg) {
-		d.Egress = &units.Egress{Unit: p.EgressUnit(), Exec: p.Bin("clem") + " egress apply --project " + p.Name}
+		d.Egress = &units.Egress{Unit: p.EgressUnit(), Exec: p.Bin("clem") + " egress watch --project " + p.Name}
 	}
 	for _, a := range cfg.Agents {
 		ua := units.Agent{

@@ -80,7 +80,7 @@ func fleet(binDir string) Data {
 		Project: p.Name, Target: p.Target(), BinDir: p.BinDir, PortFirst: first, PortLast: last,
 		Daemons: []Daemon{pipelock, vault, mcp, search, coord, watchdog},
 		Agents:  []Agent{lead, agent("dev"), solo},
-		Egress:  &Egress{Unit: p.EgressUnit(), Exec: p.Bin("clem") + " egress apply --project " + p.Name},
+		Egress:  &Egress{Unit: p.EgressUnit(), Exec: p.Bin("clem") + " egress watch --project " + p.Name},
 	}
 }
 

@@ -39,7 +39,7 @@ func sampleData() Data {
 			MemoryMax:           "512M", TasksMax: 256, LimitNOFILE: 4096, GoMemLimit: "400MiB",
 		})
 	}
-	d.Egress = &Egress{Unit: p.EgressUnit(), Exec: p.Bin("clem") + " egress apply --project " + p.Name}
+	d.Egress = &Egress{Unit: p.EgressUnit(), Exec: p.Bin("clem") + " egress watch --project " + p.Name}
 	d.Agents = append(d.Agents, Agent{
 		Key: "lead", User: p.User("lead"), Unit: p.AgentUnit("lead"), Home: p.Home("lead"),
 		RunnerExec: p.Bin("runner") + " run -c " + p.AgentFile("lead", layout.RunnerConfig),

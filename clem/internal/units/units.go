@@ -24,7 +24,7 @@ type Data struct {
 // until a person looks.
 type Egress struct {
 	Unit string // clem-<project>-egress.service
-	Exec string // <clem> egress apply --project <project>
+	Exec string // <clem> egress watch --project <project> (the template spells it out from BinDir)
 }
 
 // Daemon is one daemon unit. Role picks the template
