@@ -140,12 +140,17 @@ value = %q
 
 // handoff opens the socket and sends pipelock's CONNECT for agent.
 func (e *env) handoff(target, agent string) (net.Conn, int, string) {
+	return e.handoffAs(target, agent, agentUID)
+}
+
+// handoffAs is handoff naming uid as the agent's.
+func (e *env) handoffAs(target, agent string, uid uint32) (net.Conn, int, string) {
 	c, err := net.Dial("unix", e.sock)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { c.Close() })
-	c.Write(handoff.Request{Target: target, Agent: agent, UID: agentUID, ConnID: "test-conn-1"}.Append(nil))
+	c.Write(handoff.Request{Target: target, Agent: agent, UID: uid, ConnID: "test-conn-1"}.Append(nil))
 	resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: http.MethodConnect})
 	if err != nil {
 		e.t.Fatalf("hand-off: %v", err)

@@ -81,11 +81,11 @@ func New(cfg *config.Config, authority *ca.CA, aw *audit.Writer) (*Server, error
 		MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
 		// HTTP/2 multiplexes requests on one tunnel: each counts against
 		// the agent's request limit, and one tunnel holds at most this many.
-		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 100},
-		IdleTimeout:       5 * time.Minute,
-		ConnContext:       connContext,
-		ConnState:         connState,
-		ErrorLog:          nil,
+		HTTP2:       &http.HTTP2Config{MaxConcurrentStreams: 100},
+		IdleTimeout: 5 * time.Minute,
+		ConnContext: connContext,
+		ConnState:   connState,
+		ErrorLog:    nil,
 	}
 	go s.http.Serve(s.tlsIn)
 	return s, nil
