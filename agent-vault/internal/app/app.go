@@ -25,7 +25,11 @@ host:443 to its socket; agent-vault terminates TLS with its own CA, whose
 certificate is name-constrained to the brokered hosts, replaces the agent's
 placeholder with the real secret where a binding allows it (host, method,
 path prefix, surface), forwards the request over pooled HTTPS connections,
-and scrubs the secret from the response. A placeholder used anywhere it is
+and scrubs the secret from the response: header names and values (1xx, 101
+and trailers too), bodies (decoded first if compressed), server-sent events
+and WebSocket messages (as one stream, so a split echo is caught) and
+control frames. Only a well-formed WebSocket upgrade is relayed; any other
+Upgrade is refused before substitution. A placeholder used anywhere it is
 not bound is refused and audited, never forwarded.
 
 Config (TOML; unknown keys are errors):
@@ -52,6 +56,13 @@ Config (TOML; unknown keys are errors):
   http2 = false             # offer HTTP/2 upstream (default: pooled HTTP/1.1)
   dial_timeout = "10s"
 
+  [limits]                  # per agent (the uid pipelock names) and in total; 0 = default
+  conns_per_agent = 64      # concurrent tunnels; over it: 503, audited (a flood: first + summary)
+  conns_total = 1024
+  requests_per_agent = 128  # concurrent requests (HTTP/2 multiplexes); over it: 429
+  requests_total = 2048
+  max_header_bytes = 65536  # one request's header block (at most 256 fields)
+
   [[resolve]]               # pin host:port to an address, like curl --resolve
   host = "api.example.com"
   port = 443
@@ -67,7 +78,8 @@ Config (TOML; unknown keys are errors):
   methods = []                   # empty: any
   path_prefixes = []             # e.g. ["/v1/"]; matched after normalising ../ and %2e
   surfaces = ["header"]          # header, query, path, body, websocket
-  auth = ""                      # bearer | basic | header (then header = "X-Api-Key")
+  auth = ""                      # bearer | basic | header (then header = "X-Api-Key");
+                                 # empty: the secret goes where the agent put the placeholder
   [[binding.placeholder]]
   agent = "lead"
   value = "__clem_lead_anthropic_7f3a9c2b4d5e6f70__"

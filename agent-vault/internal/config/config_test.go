@@ -92,3 +92,25 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 }
+
+// TestLimits: absent limits take the defaults (always on); a negative one
+// is an error naming the key.
+func TestLimits(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "key"), []byte("sk-123\n"), 0o600)
+	c, err := parse(t, dir, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Limits{DefaultConnsPerAgent, DefaultConnsTotal, DefaultRequestsPerAgent, DefaultRequestsTotal, DefaultMaxHeaderBytes}
+	if c.Limits != want {
+		t.Errorf("default limits = %+v, want %+v", c.Limits, want)
+	}
+	c, err = parse(t, dir, "[limits]\nconns_per_agent = 3\n"+base)
+	if err != nil || c.Limits.ConnsPerAgent != 3 || c.Limits.ConnsTotal != DefaultConnsTotal {
+		t.Errorf("conns_per_agent = 3: %+v, %v", c, err)
+	}
+	if _, err := parse(t, dir, "[limits]\nrequests_total = -1\n"+base); err == nil || !strings.Contains(err.Error(), "limits.requests_total") {
+		t.Errorf("negative limit: %v, want an error naming limits.requests_total", err)
+	}
+}
