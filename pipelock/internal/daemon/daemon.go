@@ -38,15 +38,15 @@ func Run(ctx context.Context, path string, log *slog.Logger) error {
 	defer aw.Close()
 	srv := proxy.New(cfg, proxy.Options{Audit: aw})
 
-	ln, err := net.Listen("tcp", cfg.File.Listen.Proxy)
+	ln, err := listen("listen.proxy", cfg.File.Listen.Proxy)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.File.Listen.Proxy, err)
+		return err
 	}
 	var tln net.Listener
 	if a := cfg.File.Listen.Transparent; a != "" {
-		if tln, err = net.Listen("tcp", a); err != nil {
+		if tln, err = listen("listen.transparent", a); err != nil {
 			ln.Close()
-			return fmt.Errorf("listen %s: %w", a, err)
+			return err
 		}
 	}
 	var reloadMu sync.Mutex
