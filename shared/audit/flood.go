@@ -11,11 +11,16 @@ import (
 // Flood summaries. A rotated log keeps a fixed number of bytes, so a client
 // that makes records fast enough (refused connections cost it nothing)
 // could rotate every other client's records away. With LimitFloods set, each
-// client gets perWindow records of each decision per window written as they
-// come; the rest of that window are counted, not written, and one summary
-// record says how many when the window ends. A flood's first records are
-// therefore always in the log, and the log grows by at most perWindow+1
-// records per client, decision and window, however hard the client pushes.
+// client gets perWindow refusals per window written as they come; the rest
+// of that window are counted, not written, and one summary record says how
+// many when the window ends. A flood's first refusals are therefore always
+// in the log, and it grows by at most perWindow+1 refusal records per
+// client and window, however hard the client pushes.
+//
+// Allowed records are always written: a summary would let a client hide the
+// one connection that matters among a thousand dull ones. What bounds them
+// is what bounds the connections themselves (a daemon's rate limits and
+// connection caps), since each costs real work upstream.
 
 // EventSuppressed is the Event of a summary record.
 const EventSuppressed = "suppressed"
@@ -67,9 +72,9 @@ type flood struct {
 const maxFloodKeys = 4096
 
 // LimitFloods turns flood summaries on: each client (uid, else agent, else
-// host) gets perWindow records of each decision written per window, and the
-// rest are counted into one summary record (Event EventSuppressed, Rule
-// RuleFlood) written when the window ends. perWindow <= 0 or window <= 0
+// host) gets perWindow refusals (any decision but Allow) written per
+// window, and the rest are counted into one summary record (Event
+// EventSuppressed, Rule RuleFlood, Count) written when the window ends. perWindow <= 0 or window <= 0
 // turns summaries off; pending summaries are written first. It may be called
 // again to change the limits (a reload); windows already open keep their
 // counts.

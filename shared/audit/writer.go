@@ -43,10 +43,10 @@ const maxPooled = 64 << 10
 // is stamped with the current time and one without a ConnID gets a fresh ID;
 // r itself is not modified. If a rotated file cannot be rotated, the record
 // still goes to the current file and the rotation error is returned. With
-// LimitFloods set, a record over its client's allowance is counted instead
+// LimitFloods set, a refusal over its client's allowance is counted instead
 // of written (and Write returns nil).
 func (w *Writer) Write(r *Record) error {
-	if w.flood.on.Load() && w.suppress(r) {
+	if w.flood.on.Load() && r.Decision != Allow && w.suppress(r) {
 		return nil
 	}
 	return w.write(r)

@@ -49,6 +49,12 @@ name = "bench"
 uids = [%d]
 domains = [%q]
 http_domains = [%q]
+
+# The flood scenario's attacking agent.
+[[client]]
+name = "flood"
+uids = [%d]
+domains = [%q]
 `
 
 // startPipelock writes the config into dir, validates it with `pipelock
@@ -61,7 +67,7 @@ func startPipelock(ctx context.Context, o options, dir string, up *upstream) (*p
 	}
 	p := &pipelock{auditLog: filepath.Join(dir, "audit.log"), admin: filepath.Join(dir, "admin.sock"), addr: addr}
 	cfg := fmt.Sprintf(configTOML, p.addr, p.admin, p.auditLog,
-		benchHost, up.tlsAddr, benchHost, up.httpAddr, os.Getuid(), benchHost, benchHost)
+		benchHost, up.tlsAddr, benchHost, up.httpAddr, os.Getuid(), benchHost, benchHost, floodUID, benchHost)
 	p.Daemon, err = benchkit.NewDaemon(ctx, "pipelock", o.pipelock, dir, cfg)
 	if err != nil {
 		return nil, err

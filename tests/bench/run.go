@@ -73,6 +73,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	paths := [2]path{{name: "direct"}, {name: "pipelock", proxy: &url.URL{Scheme: "http", Host: pl.addr}}}
 	var rep report
 	for _, s := range scenarios {
+		if !o.scenarios[s.name] {
+			continue
+		}
 		for _, p := range paths {
 			cl.requests(ctx, p, s.url, s.keepAlive, o.workers, o.warmup)
 		}
@@ -90,21 +93,28 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		rep.ratio(s.name, res, "req/s", result.PerSecond, s.minRatio)
 	}
 
-	var res [2]result
-	for _, p := range paths {
-		cl.bulk(ctx, p, min(bulkWarmup, o.bulkBytes))
-	}
-	for i, p := range paths {
-		m := startCPU(pl.PID())
-		res[i] = cl.bulk(ctx, p, o.bulkBytes)
-		if ctx.Err() != nil {
-			return ctx.Err()
+	if o.scenarios["bulk"] {
+		var res [2]result
+		for _, p := range paths {
+			cl.bulk(ctx, p, min(bulkWarmup, o.bulkBytes))
 		}
-		u := m.stop()
-		rep.disturbed("bulk", p.name, u)
-		fmt.Fprintf(out, "  %-13s %-8s %10.1f MiB/s %d MiB in %.2fs; %v\n", "bulk", p.name, res[i].MiBPerSecond(), res[i].Bytes>>20, res[i].Elapsed.Seconds(), u)
+		for i, p := range paths {
+			m := startCPU(pl.PID())
+			res[i] = cl.bulk(ctx, p, o.bulkBytes)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			u := m.stop()
+			rep.disturbed("bulk", p.name, u)
+			fmt.Fprintf(out, "  %-13s %-8s %10.1f MiB/s %d MiB in %.2fs; %v\n", "bulk", p.name, res[i].MiBPerSecond(), res[i].Bytes>>20, res[i].Elapsed.Seconds(), u)
+		}
+		rep.ratio("bulk", res, "MiB/s", result.MiBPerSecond, bulkMinRatio)
 	}
-	rep.ratio("bulk", res, "MiB/s", result.MiBPerSecond, bulkMinRatio)
+	if o.scenarios["flood"] {
+		if err := measureFlood(ctx, o, dir, pl, cl, paths[1], &rep, out); err != nil {
+			return err
+		}
+	}
 
 	rss, err := pl.PeakRSSMiB()
 	rep.limit("rss_mb", "", fmt.Sprintf("%.1f MiB (VmHWM)", rss), rss, maxRSSMiB, err)
