@@ -24,6 +24,7 @@ type Filter struct {
 	w   io.Writer
 	p   *ansi.Parser
 	out []byte
+	alt bool // the program switched to the alternate screen
 }
 
 // NewFilter returns a Filter that writes what it keeps to w.
@@ -104,10 +105,10 @@ func (f *Filter) esc(cmd ansi.Cmd) {
 type csiKind int
 
 const (
-	csiAny      csiKind = iota + 1 // any numeric parameters
-	csiAtMost1                     // at most one parameter (CSI Ps T; more is mouse tracking)
-	csiDECModes                    // DEC private modes: only those in keptDECModes
-	csiANSIModes                   // ANSI modes: only those in keptANSIModes
+	csiAny       csiKind = iota + 1 // any numeric parameters
+	csiAtMost1                      // at most one parameter (CSI Ps T; more is mouse tracking)
+	csiDECModes                     // DEC private modes: only those in keptDECModes
+	csiANSIModes                    // ANSI modes: only those in keptANSIModes
 )
 
 // keptCSI are the CSI sequences kept, by prefix, intermediate and final
@@ -168,6 +169,13 @@ func (f *Filter) csi(cmd ansi.Cmd, params ansi.Params) {
 			return
 		}
 		params = modes
+		if kind == csiDECModes {
+			for _, p := range modes {
+				if m := p.Param(-1); m == 47 || m == 1047 || m == 1049 {
+					f.alt = cmd.Final() == 'h'
+				}
+			}
+		}
 	}
 	for _, p := range params {
 		if p.Param(-1) > maxParam {
@@ -194,4 +202,16 @@ func (f *Filter) csi(cmd ansi.Cmd, params ansi.Params) {
 		f.out = append(f.out, i)
 	}
 	f.out = append(f.out, cmd.Final())
+}
+
+// Reset returns what puts the operator's terminal back in its usual state
+// after the program, which may have been killed before it could: default
+// colours, cursor shown, bracketed paste off, normal keypad, and the main
+// screen if the program left it.
+func (f *Filter) Reset() []byte {
+	s := "\x1b[0m\x1b[?25h\x1b[?2004l\x1b[?1l\x1b>"
+	if f.alt {
+		s += "\x1b[?1049l"
+	}
+	return []byte(s + "\r\n")
 }
