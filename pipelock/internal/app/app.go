@@ -37,6 +37,14 @@ Config (TOML; unknown keys are errors):
   path = ""          # empty: JSON lines on stdout (journald); or a file
   max_size_mb = 100  # rotate at this size
   keep = 5           # rotated files kept
+  flood_records = 1000  # refusals per client per flood_window written;
+  flood_window = "1m"   # the rest counted into one "suppressed" record
+
+  [limits]           # 0 means the default; none can be turned off
+  max_conns_per_uid = 256   # concurrent connections per caller uid (503 past it)
+  max_conns = 4096          # all callers (lowered to what RLIMIT_NOFILE carries)
+  header_timeout = "10s"    # to send a request line and headers (408 past it)
+  max_header_bytes = 65536  # request line plus headers (431 past it)
 
   [upstream]
   dial_timeout = "10s"
@@ -70,7 +78,8 @@ Config (TOML; unknown keys are errors):
   budget_bytes = 0             # bytes per budget_window (0 = unlimited)
   budget_window = "24h"
 
-SIGHUP or POST /reload re-reads the file; a bad file is rejected and the old
+If the proxy port cannot be bound, run exits non-zero naming the port and
+the uid holding it. SIGHUP or POST /reload re-reads the file; a bad file is rejected and the old
 config keeps serving. SIGTERM drains open tunnels (up to 30s).`,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
