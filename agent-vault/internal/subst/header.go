@@ -1,9 +1,6 @@
 package subst
 
-import (
-	"bytes"
-	"net/http"
-)
+import "net/http"
 
 // Header scrubs a header block in place, whichever part of a response it
 // came in (the final header, a 1xx or 101 response, trailers): each value
@@ -16,17 +13,32 @@ func (s *Scrubber) Header(hd http.Header) (dropped int) {
 	if len(s.m.pats) == 0 {
 		return 0
 	}
+	var buf [128]byte // names are short: lower-case them without allocating
 	for name, vs := range hd {
-		if st, _ := s.lower.find(bytes.ToLower([]byte(name)), 0); st >= 0 {
+		if st, _ := s.lower.find(lowerInto(buf[:0], name), 0); st >= 0 {
 			delete(hd, name)
 			dropped++
 			continue
 		}
 		for i, v := range vs {
-			if out := s.Bytes([]byte(v)); len(out) != len(v) || string(out) != v {
-				vs[i] = string(out)
+			if len(v) < s.m.minLen {
+				continue
+			}
+			if st, _ := s.m.find([]byte(v), 0); st >= 0 {
+				vs[i] = string(s.Bytes([]byte(v)))
 			}
 		}
 	}
 	return dropped
+}
+
+func lowerInto(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }

@@ -273,3 +273,14 @@ func (r *piecesReader) Read(b []byte) (int, error) {
 	r.p[0] = r.p[0][n:]
 	return n, nil
 }
+
+func BenchmarkHeader(b *testing.B) {
+	f := newFixture(b)
+	s := f.e.Scrubber("lead")
+	h := http.Header{"Content-Type": {"application/json"}, "Date": {"Mon, 07 Dec 2026 17:06:44 GMT"}, "Request-Id": {"req_011CUabcdefghijkl"},
+		"Cache-Control": {"no-store"}, "Anthropic-Ratelimit-Requests-Remaining": {"3999"}, "Content-Length": {"1234"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Header(h)
+	}
+}
