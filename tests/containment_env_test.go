@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/clemhq/clem/shared/audit"
 )
 
@@ -143,8 +141,6 @@ func (cm *containment) startDaemons(t *testing.T, proxyPort int) {
 	cm.pids["agent-vault"] = vd.cmd.Process.Pid
 	pd := startCmdAs(t, pl, nil, "pipelock", "run", "-c", cm.etc+"/pipelock.toml")
 	cm.pids["pipelock"] = pd.cmd.Process.Pid
-	limitFiles(t, vd.cmd.Process.Pid)
-	limitFiles(t, pd.cmd.Process.Pid)
 	waitFor(t, func() bool {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", proxyPort), time.Second)
 		if err == nil {
@@ -165,21 +161,6 @@ func (cm *containment) startCoordAndSidecar(t *testing.T) {
 	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, d)
 	cm.pids["coord"] = d.cmd.Process.Pid
 	cm.startSidecar(t)
-	limitFiles(t, cm.pids["coord"])
-	limitFiles(t, cm.pids["sidecar"])
-}
-
-// matrixFiles is the open-files limit the matrix gives its daemons: lower
-// than their units' (16-64k), so that the floods below (5000 connections)
-// would exhaust a daemon without per-uid caps, and prove the caps.
-const matrixFiles = 4096
-
-func limitFiles(t *testing.T, pid int) {
-	t.Helper()
-	lim := unix.Rlimit{Cur: matrixFiles, Max: matrixFiles}
-	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
-		t.Fatalf("prlimit %d: %v", pid, err)
-	}
 }
 
 // credCopy copies a unit's credential files into a directory only owner
@@ -203,11 +184,21 @@ func (cm *containment) credCopy(t *testing.T, src string, owner *syscall.Credent
 	return dir
 }
 
+// matrixFiles is the open-files limit daemons started by the tests get:
+// lower than their units' (16-64k), so that the matrix's floods (5000
+// connections) would exhaust a daemon without per-uid caps, and prove the
+// caps. (prlimit on a running daemon would need CAP_SYS_RESOURCE, which
+// CI's root may not have; lowering one's own limit needs nothing.)
+const matrixFiles = 4096
+
 // startCmdAs starts one of the built binaries with the given credential and
 // environment (besides a minimal PATH).
+// Daemons run under prlimit with matrixFiles open files (the same pid:
+// prlimit execs them).
 func startCmdAs(t *testing.T, cred *syscall.Credential, env []string, name string, args ...string) *daemon {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	nofile := fmt.Sprintf("--nofile=%d:%d", matrixFiles, matrixFiles)
+	cmd := exec.Command("prlimit", append([]string{nofile, "--", filepath.Join(binDir, name)}, args...)...)
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	return startCmd(t, cmd)

@@ -45,6 +45,7 @@ func (p probe) mcpCall(timeout time.Duration) outcome {
 	}
 	req := mcp.CallToolRequest{}
 	req.Params.Name = p.Path
+	req.Params.Arguments = p.Args
 	res, err := c.CallTool(ctx, req)
 	if err != nil {
 		return fail(err)

@@ -58,6 +58,10 @@ func (p probe) runMore(timeout time.Duration) (outcome, bool) {
 		return p.rawPlain(timeout), true
 	case "denyflood":
 		return p.denyFlood(), true
+	case "bindloop":
+		return p.bindLoop(), true
+	case "alloc":
+		return p.alloc(), true
 	}
 	return outcome{}, false
 }
@@ -295,4 +299,53 @@ func (p probe) denyFlood() outcome {
 		total += <-done
 	}
 	return outcome{OK: true, N: total, Body: fmt.Sprintf("%d refused requests answered", total)}
+}
+
+// bindLoop tries to bind Addr over and over until its standard input
+// closes (a squatter racing a daemon's restart); a bind that works is
+// held, as a squatter would. N counts the binds that worked.
+func (p probe) bindLoop() outcome {
+	stop := make(chan struct{})
+	go func() { io.Copy(io.Discard, os.Stdin); close(stop) }()
+	fmt.Println(readyLine)
+	tries, got := 0, 0
+	var held []net.Listener
+	var last error
+	for {
+		select {
+		case <-stop:
+			for _, l := range held {
+				l.Close()
+			}
+			o := outcome{N: got, Body: fmt.Sprintf("%d binds tried, %d worked", tries, got), OK: got > 0}
+			if last != nil {
+				o.Err = last.Error()
+			}
+			return o
+		default:
+		}
+		tries++
+		ln, err := net.Listen("tcp", p.Addr)
+		if err != nil {
+			last = err
+			time.Sleep(time.Millisecond) // a tight loop without starving the daemon it races
+			continue
+		}
+		got++
+		held = append(held, ln)
+	}
+}
+
+// alloc touches Size bytes of memory, 64 MiB at a time; a memory limit
+// kills it before it can say so.
+func (p probe) alloc() outcome {
+	var keep [][]byte
+	for n := int64(0); n < p.Size; n += 64 << 20 {
+		b := make([]byte, 64<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		keep = append(keep, b)
+	}
+	return outcome{OK: true, N: len(keep), Body: fmt.Sprintf("touched %d MiB", len(keep)*64)}
 }

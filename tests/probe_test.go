@@ -42,6 +42,7 @@ type probe struct {
 	Stdin   string            `json:"stdin,omitempty"` // exec: its input
 	Count   int               `json:"count,omitempty"` // flood: connections to hold; fork: tasks to start
 	Size    int64             `json:"size,omitempty"`  // post: body bytes; alloc: bytes to touch
+	Args    map[string]any    `json:"args,omitempty"`  // mcp: the tool's arguments
 }
 
 // outcome is what the probe saw: ok when the operation succeeded.

@@ -16,6 +16,9 @@ import (
 	"github.com/clemhq/clem/tests/fakemodel"
 )
 
+// fleetProxyPort is the fleet's egress.proxy_port.
+const fleetProxyPort = 26128
+
 const fleetYAML = `project: PROJECT
 egress:
   proxy_port: 26128
@@ -35,6 +38,7 @@ agents:
     role: developer
     iteration: 30s
     stall_timeout: 8s
+    resource_limits: {memory: 1G, tasks: 256}
 `
 
 // systemFleet is a two-agent fleet running under real systemd with the
@@ -61,7 +65,7 @@ func TestSystemFleet(t *testing.T) {
 		{"stall_detected", scenarioStall},
 		{"runner_killed_alerts_once", scenarioKill},
 		{"operator_commands", scenarioOperator},
-		{"egress_table_deleted", scenarioEgressGone},
+		{"containment_in_units", scenarioContainment}, // last: it kills and stops daemons
 	}
 	passed := 0
 	for _, sc := range scenarios {

@@ -245,31 +245,6 @@ func scenarioOperator(t *testing.T, s *systemFleet) {
 	}
 }
 
-// scenarioEgressGone: root deletes the egress table; the lead's next start
-// is refused by its egress check and the watchdog alerts.
-func scenarioEgressGone(t *testing.T, s *systemFleet) {
-	unit := s.f.unit("agent-lead")
-	sysDeleteTable(t, s.f)
-	if out, errOut, code := s.m.Exec(t, "systemctl", "restart", unit); code == 0 {
-		t.Errorf("systemctl restart %s succeeded without the egress table:\n%s%s", unit, out, errOut)
-	}
-	if pre := s.m.Show(t, unit, "ExecStartPre")["ExecStartPre"]; !strings.Contains(pre, "status=1") {
-		t.Errorf("the egress check did not refuse: ExecStartPre=%s", pre)
-	}
-	var raised []string
-	if !poll(30*time.Second, func() bool {
-		raised, _ = s.alerts(t, "agent lead")
-		for _, a := range raised {
-			if strings.Contains(a, "egress rules missing or changed") {
-				return true
-			}
-		}
-		return false
-	}) {
-		t.Errorf("the watchdog did not alert about the missing egress rules; alerts:\n%s", strings.Join(raised, "\n"))
-	}
-}
-
 func readFileString(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	return string(b), err
