@@ -1,14 +1,15 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/clemhq/clem/clem/internal/agentlogin"
 	"github.com/clemhq/clem/clem/internal/vault"
 	"github.com/clemhq/clem/shared/config"
 )
@@ -23,7 +24,9 @@ const loginHelp = `Gives agents their model credential. Three ways, from safest:
                        Authorization: Bearer. Exposes: nothing to agents. The
                        credential's secret must say env: CLAUDE_CODE_OAUTH_TOKEN
                        and auth: bearer (clem login prints the lines to add).
-  --with interactive   runs 'claude' as the agent's user so a person can /login.
+  --with interactive   runs 'claude' as the agent's user so a person can /login,
+                       in a fresh empty home, on a filtering terminal relay,
+                       while the agent is stopped (clem down AGENT first).
                        Exposes: the real OAuth token lands in the agent's home
                        (~/.claude), readable by the agent and by anything it runs;
                        a prompt-injected agent can send it to any host it may
@@ -153,11 +156,14 @@ func consumers(cfg *config.Config, secret string) []string {
 	return out
 }
 
-// interactiveLogin runs claude as each agent's user, in its home, so a
-// person can log in; the token then lives in that home.
+// interactiveLogin runs claude as each agent's user so a person can log
+// in. claude starts in a fresh empty home (not the agent's ~/.claude, whose
+// hooks and settings the agent writes), only while the agent runs nothing,
+// on a terminal relay (never the operator's terminal); only the credential
+// it writes is copied to the agent's ~/.claude, where the agent's claude
+// reads it.
 func interactiveLogin(c *cli.Context, cfg *config.Config, agents []*config.Agent) error {
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
+	if _, err := exec.LookPath("setpriv"); err != nil {
 		return fmt.Errorf("clem login --with interactive needs setpriv (util-linux): %w", err)
 	}
 	_, p, err := project(c)
@@ -165,16 +171,16 @@ func interactiveLogin(c *cli.Context, cfg *config.Config, agents []*config.Agent
 		return err
 	}
 	for _, a := range agents {
-		fmt.Fprintf(c.App.ErrWriter, "starting claude as %s: type /login, finish in the browser, then /exit\n", a.User)
-		home := p.Home(a.Key)
-		cmd := exec.Command(setpriv, "--reuid="+a.User, "--regid="+a.User, "--init-groups", "--", "claude")
-		cmd.Dir = home
-		cmd.Env = []string{"HOME=" + home, "USER=" + a.User, "TERM=" + termOr("xterm-256color"), "PATH=/usr/local/bin:/usr/bin:/bin"}
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: false}
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("claude as %s: %w", a.User, err)
+		fmt.Fprintf(c.App.ErrWriter, "starting claude as %s in a clean home: type /login, finish in the browser, then /exit (Ctrl-] leaves)\n", a.User)
+		err := agentlogin.Run(c.Context, agentlogin.Options{User: a.User, Home: p.Home(a.Key), Terminal: os.Stdin, TERM: termOr("xterm-256color")})
+		var running *agentlogin.RunningError
+		if errors.As(err, &running) {
+			return cli.Exit(fmt.Sprintf("agent %s: %v", a.Key, err), 1)
 		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.ErrWriter, "stored %s's credential in %s/%s\n", a.Key, p.Home(a.Key), agentlogin.CredentialFile)
 	}
 	return nil
 }

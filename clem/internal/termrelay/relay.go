@@ -90,6 +90,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	go func() { exited <- cmd.Wait() }()
 
 	var waitErr error
+	left := false // the operator (or ctx) ended it: the program's exit is no error
 wait:
 	for {
 		select {
@@ -98,10 +99,12 @@ wait:
 		case <-quit:
 			cmd.Process.Kill()
 			<-exited
+			left = true
 			break wait
 		case <-ctx.Done():
 			cmd.Process.Kill()
 			<-exited
+			left = true
 			break wait
 		case <-winch:
 			copySize(tty, master)
@@ -125,7 +128,7 @@ wait:
 	if killErr != nil {
 		return fmt.Errorf("terminal relay: %w", killErr)
 	}
-	if waitErr != nil {
+	if waitErr != nil && !left {
 		return fmt.Errorf("terminal relay: %s: %w", o.Argv[0], waitErr)
 	}
 	return nil
