@@ -1,6 +1,7 @@
 package agentlogin
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -141,11 +142,19 @@ func TestLoginCleanHome(t *testing.T) {
 	})
 	t.Run("refused while the agent runs", func(t *testing.T) {
 		u, home, shared := agentWithHome(t)
-		sleeper := exec.Command("setpriv", "--reuid="+u.Name, "--regid="+u.Name, "--init-groups", "--", "sleep", "infinity")
+		sleeper := exec.Command("setpriv", "--reuid="+u.Name, "--regid="+u.Name, "--init-groups", "--", "sh", "-c", "echo ready; exec sleep infinity")
+		out, err := sleeper.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := sleeper.Start(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { sleeper.Process.Kill(); sleeper.Wait() })
+		// Wait until it runs as the agent (it says so once setpriv is done).
+		if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
 		report := filepath.Join(shared, "report")
 		err := Run(context.Background(), Options{User: u.Name, Home: home, Terminal: operatorTerminal(t),
 			Program: []string{bin, fakeClaude, report}, TempRoot: shared})
