@@ -156,7 +156,7 @@ func TestLoginCleanHome(t *testing.T) {
 			t.Fatal(err)
 		}
 		report := filepath.Join(shared, "report")
-		err := Run(context.Background(), Options{User: u.Name, Home: home, Terminal: operatorTerminal(t),
+		err = Run(context.Background(), Options{User: u.Name, Home: home, Terminal: operatorTerminal(t),
 			Program: []string{bin, fakeClaude, report}, TempRoot: shared})
 		var re *RunningError
 		if !errors.As(err, &re) {
