@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/clemhq/clem/clem/internal/fleet"
+	"github.com/clemhq/clem/shared/runstate"
 )
 
 func logsCommand() *cli.Command {
@@ -21,7 +22,7 @@ func logsCommand() *cli.Command {
 			// -f is --follow here (as in tail and journalctl); the team file is --file.
 			&cli.StringFlag{Name: "file", Value: "clem.yaml", Usage: "the team `FILE`", EnvVars: []string{"CLEM_FILE"}},
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep following the newest iteration"},
-			&cli.BoolFlag{Name: "raw", Usage: "print the stream-json lines as recorded"},
+			&cli.BoolFlag{Name: "raw", Usage: "print the stream-json lines as recorded, control characters shown escaped (\\x1b)"},
 			&cli.IntFlag{Name: "iterations", Aliases: []string{"n"}, Value: 1, Usage: "how many of the latest iterations to show"},
 		},
 		Action: func(c *cli.Context) error {
@@ -32,16 +33,18 @@ func logsCommand() *cli.Command {
 			dir := p.AgentState(a.Key)
 			render := func(w io.Writer, r io.Reader) error { return fleet.Render(w, r, a.Runtime) }
 			if c.Bool("raw") {
-				render = func(w io.Writer, r io.Reader) error { _, err := io.Copy(w, r); return err }
+				render = fleet.Raw
 			}
 			if c.Bool("follow") {
 				return fleet.Follow(c.Context, dir, c.App.Writer, render)
 			}
-			paths, err := fleet.Transcripts(dir)
+			// The agent owns its state directory: fleet opens transcripts
+			// without following symlinks or blocking on FIFOs.
+			ns, err := fleet.Transcripts(dir)
 			if err != nil {
 				return err
 			}
-			if len(paths) == 0 {
+			if len(ns) == 0 {
 				if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 					return cli.Exit(fmt.Sprintf("agent %s has no state directory %s: is the project provisioned (sudo clem provision)?", a.Key, dir), 1)
 				} else if err != nil {
@@ -50,15 +53,15 @@ func logsCommand() *cli.Command {
 				fmt.Fprintf(c.App.Writer, "agent %s has no iterations yet\n", a.Key)
 				return nil
 			}
-			if n := c.Int("iterations"); n > 0 && n < len(paths) {
-				paths = paths[len(paths)-n:]
+			if n := c.Int("iterations"); n > 0 && n < len(ns) {
+				ns = ns[len(ns)-n:]
 			}
-			for _, path := range paths {
-				f, err := os.Open(path)
+			for _, n := range ns {
+				f, err := fleet.OpenTranscript(dir, n)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(c.App.Writer, "── iteration %s\n", path)
+				fmt.Fprintf(c.App.Writer, "── iteration %d (%s)\n", n, runstate.TranscriptPath(dir, n))
 				err = render(c.App.Writer, f)
 				f.Close()
 				if err != nil {
