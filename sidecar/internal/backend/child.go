@@ -27,6 +27,10 @@ type ChildSpec struct {
 	Env           []string // complete environment, VAR=value
 	Dir           string   // private working directory, emptied at each start
 	Files         map[string]secret.Value
+	// Scrub, if set, removes secrets from each stderr line before it is
+	// logged: a child that prints its connection string must not put the
+	// password in the journal.
+	Scrub func(string) string
 }
 
 // Child is a supervised stdio MCP server.
@@ -197,7 +201,11 @@ func (c *Child) logStderr(r *os.File, pid int, done chan<- struct{}) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
 	for sc.Scan() {
-		c.log.Info("child stderr", "pid", pid, "line", sc.Text())
+		line := sc.Text()
+		if c.spec.Scrub != nil {
+			line = c.spec.Scrub(line)
+		}
+		c.log.Info("child stderr", "pid", pid, "line", line)
 	}
 }
 

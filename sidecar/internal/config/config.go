@@ -25,6 +25,7 @@ type File struct {
 	Audit    Audit    `toml:"audit"`
 	Secrets  Secrets  `toml:"secrets"`
 	Children Children `toml:"children"`
+	Limits   Limits   `toml:"limits"`
 	Clients  []Client `toml:"client"`
 	Servers  []Server `toml:"server"`
 }
@@ -100,6 +101,8 @@ type Config struct {
 	Source  string
 	Agents  map[uint32]string // uid -> agent name
 	Servers []*ServerConfig
+	// Limits is [limits] with every default filled in.
+	Limits Limits
 }
 
 // ServerConfig is one compiled server.
@@ -169,6 +172,7 @@ func Compile(file string, f File) (*Config, error) {
 	if d := f.Children.Dir; d != "" && !strings.HasPrefix(d, "/") {
 		bad("children.dir %q must be an absolute path", d)
 	}
+	c.Limits = f.Limits.withDefaults(bad)
 	clients := map[string]bool{}
 	for i, cl := range f.Clients {
 		where := fmt.Sprintf("client[%d]", i)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -23,7 +24,10 @@ import (
 	"time"
 
 	"github.com/clemhq/clem/shared/admin"
+	"golang.org/x/sys/unix"
+
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/connlimit"
 	"github.com/clemhq/clem/shared/peer"
 	"github.com/clemhq/clem/shared/sdnotify"
 	"github.com/clemhq/clem/sidecar/internal/config"
@@ -55,6 +59,9 @@ type Daemon struct {
 	mu    sync.Mutex // serialises reloads and Close
 	ports map[string]*port
 	admin *http.Server
+	// failed hears a port that stopped serving for any reason but Close:
+	// Run then ends with an error naming it, so the unit fails loudly.
+	failed chan error
 }
 
 // port is one server's listener; its relay is swapped on reload.
@@ -63,6 +70,8 @@ type port struct {
 	ln     net.Listener
 	srv    *http.Server
 	relay  atomic.Pointer[relay.Relay]
+	lim    *connlimit.Limiter
+	admit  *relay.Admitter
 }
 
 // Start loads the config at path, binds every server's port and starts
@@ -81,11 +90,14 @@ func Start(path string, o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{path: path, opts: o, ports: map[string]*port{}}
+	d := &Daemon{path: path, opts: o, ports: map[string]*port{}, failed: make(chan error, 1)}
 	d.cfg.Store(cfg)
 	if d.aw, err = audit.Open(cfg.File.Audit.Path, cfg.File.Audit.MaxSizeMB, cfg.File.Audit.Keep); err != nil {
 		return nil, err
 	}
+	// A backstop under the per-rule flood summaries: no uid's records
+	// can rotate another's out of the log.
+	d.aw.LimitFloods(audit.DefaultFloodRecords, audit.DefaultFloodWindow)
 	if err := d.makeChildrenDir(cfg); err != nil {
 		d.aw.Close()
 		return nil, err
@@ -96,7 +108,7 @@ func Start(path string, o Options) (*Daemon, error) {
 		if err != nil {
 			closeAll(lns)
 			d.cleanup()
-			return nil, fmt.Errorf("server %s: listen %s: %w", sc.Name, sc.Listen, err)
+			return nil, bindError(sc, err)
 		}
 		lns[sc.Name] = ln
 	}
@@ -109,14 +121,14 @@ func Start(path string, o Options) (*Daemon, error) {
 			return nil, err
 		}
 	}
-	d.aw.Write(&audit.Record{Component: relay.Component, Event: "start", Decision: audit.Allow, Reason: d.summary(cfg)})
+	d.aw.Write(&audit.Record{Component: relay.Component, Event: "start", Decision: audit.Allow, Reason: d.summary(cfg) + "; limits: " + cfg.Limits.String()})
 	o.Log.Info("sidecar serving", "config", path, "servers", len(cfg.Servers), "children_dir", d.childrenDir)
 	return d, nil
 }
 
 func (d *Daemon) relayOptions() relay.Options {
 	return relay.Options{Audit: d.aw, Log: d.opts.Log, Identify: d.opts.Identify, ChildrenDir: d.childrenDir,
-		Agents: func() map[uint32]string { return d.cfg.Load().Agents }}
+		Agents: d.agents, Limits: func() config.Limits { return d.cfg.Load().Limits }}
 }
 
 // makeChildrenDir picks where children's private directories live:
@@ -147,18 +159,57 @@ func (d *Daemon) makeChildrenDir(cfg *config.Config) error {
 	return nil
 }
 
+func (d *Daemon) agents() map[uint32]string { return d.cfg.Load().Agents }
+
+// serve starts serving sc on ln. Every connection is admitted first (the
+// per-uid and total caps of [limits], by the kernel's uid); headers are
+// bounded in size and time, idle keep-alive connections are closed.
 func (d *Daemon) serve(sc *config.ServerConfig, ln net.Listener, rl *relay.Relay) *port {
+	cfg := d.cfg.Load()
+	lim := cfg.Limits
 	p := &port{listen: sc.Listen, ln: ln}
 	p.relay.Store(rl)
+	p.lim = connlimit.New(connCaps(lim, len(cfg.Servers)))
+	p.admit = relay.NewAdmitter(sc.Name, p.lim, d.opts.Identify, d.agents, d.aw)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) { p.relay.Load().ServeHTTP(w, r) })
-	p.srv = &http.Server{Handler: mux, ConnContext: relay.ConnContext, ReadHeaderTimeout: 10 * time.Second}
+	p.srv = &http.Server{Handler: mux, ConnContext: relay.ConnContext,
+		ReadHeaderTimeout: lim.HeaderTimeout.Duration, MaxHeaderBytes: lim.MaxHeaderBytes, IdleTimeout: lim.IdleTimeout.Duration,
+		ErrorLog: slog.NewLogLogger(d.opts.Log.Handler(), slog.LevelWarn)}
 	go func() {
-		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.opts.Log.Error("server stopped", "server", sc.Name, "err", err)
+		err := p.srv.Serve(p.admit.Listen(ln))
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			err = fmt.Errorf("server %s on %s stopped serving: %w", sc.Name, sc.Listen, err)
+			d.opts.Log.Error("server stopped", "server", sc.Name, "listen", sc.Listen, "err", err)
+			select {
+			case d.failed <- err:
+			default:
+			}
 		}
 	}()
 	return p
+}
+
+// connCaps are lim's connection caps for one of n ports, the total lowered
+// to what the process's descriptor limit can carry shared by n ports (the
+// children's pipes, the audit file and the admin socket need some): past it
+// accept would fail with EMFILE for everyone instead of refusing the caller
+// that holds too much.
+func connCaps(lim config.Limits, n int) (perUID, total int) {
+	perUID, total = lim.MaxConnsPerUID, lim.MaxConns
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Cur < math.MaxInt32 {
+		if fit := (int(rl.Cur) - 128) / max(n, 1); fit > 0 && fit < total {
+			total = fit
+		}
+	}
+	return min(perUID, total), total
+}
+
+// bindError says which server could not have which port, so a squatted or
+// taken port is a loud failure naming it.
+func bindError(sc *config.ServerConfig, err error) error {
+	return fmt.Errorf("server %s: cannot listen on %s (is another process holding the port?): %w", sc.Name, sc.Listen, err)
 }
 
 // Addr is the address server's port is bound to ("" if none).
@@ -217,7 +268,7 @@ func (d *Daemon) reload() error {
 		ln, err := d.opts.Listen(sc.Listen)
 		if err != nil {
 			closeAll(lns)
-			return fmt.Errorf("server %s: listen %s: %w", sc.Name, sc.Listen, err)
+			return bindError(sc, err)
 		}
 		lns[sc.Name] = ln
 	}
@@ -241,6 +292,9 @@ func (d *Daemon) reload() error {
 			}
 			if rl == nil {
 				rl = relay.New(sc, d.relayOptions())
+				if old != nil {
+					rl.KeepSessions(old.relay.Load())
+				}
 			}
 			d.ports[sc.Name] = d.serve(sc, ln, rl)
 			continue
@@ -248,9 +302,12 @@ func (d *Daemon) reload() error {
 		if prev := old.relay.Load(); relay.SameBackend(prev.Config(), sc) {
 			prev.Update(sc)
 		} else {
-			old.relay.Store(relay.New(sc, d.relayOptions()))
+			rl := relay.New(sc, d.relayOptions())
+			rl.KeepSessions(prev)
+			old.relay.Store(rl)
 			retired = append(retired, prev)
 		}
+		old.lim.SetLimits(connCaps(next.Limits, len(next.Servers)))
 	}
 	for name, p := range d.ports {
 		if !keep[name] {
@@ -265,6 +322,7 @@ func (d *Daemon) reload() error {
 		defer cancel()
 		for _, p := range closed {
 			p.srv.Shutdown(ctx)
+			p.admit.Close()
 		}
 		for _, rl := range retired {
 			rl.Close()
@@ -286,6 +344,7 @@ func (d *Daemon) Close() {
 	for _, p := range d.ports {
 		wg.Go(func() {
 			p.srv.Shutdown(ctx)
+			p.admit.Close()
 			p.relay.Load().Close()
 		})
 	}
@@ -356,6 +415,9 @@ func Run(ctx context.Context, path string, log *slog.Logger) error {
 			d.Reload()
 			sdnotify.Ready()
 			sdnotify.Status("serving %s", d.summary(d.cfg.Load()))
+		case err := <-d.failed:
+			sdnotify.Status("failed: %v", err)
+			return err
 		case <-ctx.Done():
 			sdnotify.Stopping()
 			log.Info("stopping: closing ports and children")

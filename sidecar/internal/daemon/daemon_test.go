@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -247,9 +249,12 @@ env = "B_TOKEN"
 		t.Fatal(err)
 	}
 	dir := filepath.Join(e.dir, "children", "a", "shared")
+	// The agent sees the variable but not its value: what a child says
+	// back is scrubbed of the server's secrets. The hashes prove the child
+	// holds the real values.
 	want := []string{
 		"A_CREDENTIALS=" + filepath.Join(dir, "creds", "a.json"),
-		"A_TOKEN=a-secret-value-1",
+		"A_TOKEN=[REDACTED:a_token]",
 		"HOME=" + dir,
 		"PATH=/usr/local/bin:/usr/bin:/bin",
 		"PLAIN=1",
@@ -260,16 +265,25 @@ env = "B_TOKEN"
 	if strings.Contains(envText, "b-secret-value-2") || strings.Contains(envText, "sidecar-own-environment") {
 		t.Error("child a sees another server's secret or sidecar's environment")
 	}
+	if h, _, err := callOnce(e.url("a"), "sha256", map[string]any{"env": "A_TOKEN"}); err != nil || h != sha("a-secret-value-1") {
+		t.Errorf("child a's A_TOKEN hashes to %q (%v), want the secret's hash", h, err)
+	}
 	file, isErr, err := callOnce(e.url("a"), "read", map[string]any{"file": "creds/a.json"})
-	if err != nil || isErr || file != `{"key":"a-file-secret"}` {
-		t.Errorf("read file secret = %q, %v, %v", file, isErr, err)
+	if err != nil || isErr || file != "[REDACTED:a_json]" {
+		t.Errorf("read file secret = %q, %v, %v; want it scrubbed", file, isErr, err)
+	}
+	if h, _, err := callOnce(e.url("a"), "sha256", map[string]any{"file": "creds/a.json"}); err != nil || h != sha(`{"key":"a-file-secret"}`) {
+		t.Errorf("child a's file secret hashes to %q (%v), want the secret's hash", h, err)
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "creds", "a.json")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("file secret: %v, mode %v", err, fi.Mode())
 	}
 	envB, _, _ := callOnce(e.url("b"), "env", nil)
-	if !strings.Contains(envB, "B_TOKEN=b-secret-value-2") || strings.Contains(envB, "a-secret-value-1") || strings.Contains(envB, "a-file-secret") {
+	if !strings.Contains(envB, "B_TOKEN=[REDACTED:b_token]") || strings.Contains(envB, "A_TOKEN") || strings.Contains(envB, "a-file-secret") {
 		t.Errorf("child b's environment:\n%s", envB)
+	}
+	if h, _, _ := callOnce(e.url("b"), "sha256", map[string]any{"env": "B_TOKEN"}); h != sha("b-secret-value-2") {
+		t.Errorf("child b's B_TOKEN hashes to %q, want the secret's hash", h)
 	}
 	if strings.Contains(e.auditText(), "secret-value") {
 		t.Error("a secret reached the audit log")
@@ -384,6 +398,11 @@ agents = ["lead", "other"]
 	if d.Addr("more") != "" {
 		t.Error("a removed server still has a port")
 	}
+}
+
+func sha(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
 
 // post sends one raw JSON-RPC body and returns the status and body.

@@ -96,10 +96,13 @@ agents = ["alice", "carol"]
 	}
 
 	out, code := as(alice, "tools", "env", nil)
-	if code != 0 || !strings.Contains(out, "TOOL_KEY=key-for-children-9d2b") {
-		t.Errorf("alice: exit %d: %q, want the child's environment with its key", code, out)
+	if code != 0 || !strings.Contains(out, "TOOL_KEY=[REDACTED:tool_key]") {
+		t.Errorf("alice: exit %d: %q, want the child's environment with its key scrubbed", code, out)
 	}
-	if r := e.records("tool_call"); len(r) != 1 || r[0].Agent != "alice" || *r[0].UID != alice.UID || r[0].Decision != audit.Allow {
+	if out, _ := as(alice, "tools", "sha256", map[string]any{"env": "TOOL_KEY"}); out != sha("key-for-children-9d2b") {
+		t.Errorf("alice: the child's TOOL_KEY hashes to %q, want the key's hash", out)
+	}
+	if r := e.records("tool_call"); len(r) != 2 || r[0].Agent != "alice" || *r[0].UID != alice.UID || r[0].Decision != audit.Allow {
 		t.Errorf("alice's records = %+v", r)
 	}
 	out, code = as(bob, "tools", "echo", map[string]any{"text": "let me in"})
@@ -115,8 +118,8 @@ agents = ["alice", "carol"]
 	if len(bobs) == 0 || bobs[0].Agent != "bob" || bobs[0].Decision != audit.Deny || !strings.Contains(bobs[0].Reason, "bob is not allowed to use tools") {
 		t.Errorf("bob's refusals = %+v\n%s", bobs, e.auditText())
 	}
-	if n := len(e.records("tool_call")); n != 1 {
-		t.Errorf("%d tool calls audited, want alice's one", n)
+	if n := len(e.records("tool_call")); n != 2 {
+		t.Errorf("%d tool calls audited, want alice's two", n)
 	}
 
 	// Per-agent: alice's counter and carol's are separate processes.

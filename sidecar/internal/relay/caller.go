@@ -25,9 +25,14 @@ type connInfo struct {
 type connKey struct{}
 
 // ConnContext is the http.Server hook that remembers each connection's
-// addresses for the uid lookup.
+// uid, when the Admitter named it, or its addresses for the uid lookup.
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
 	ci := &connInfo{}
+	if ac, ok := c.(*admittedConn); ok {
+		// Identified at accept; the lookup is not made twice.
+		ci.uid = ac.uid
+		ci.once.Do(func() {})
+	}
 	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
 		ci.local = a.AddrPort()
 	}

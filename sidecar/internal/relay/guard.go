@@ -7,39 +7,26 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/sidecar/internal/config"
 	"github.com/clemhq/clem/sidecar/internal/rpcmsg"
 )
 
-// MaxBody bounds one POST body.
-const MaxBody = 16 << 20
-
 // ServeHTTP authorises the request by the uid owning the caller's socket,
-// refuses malformed JSON-RPC framing and batches, keeps each MCP session to
-// the uid that opened it, and hands the rest to the MCP server.
-func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	sc := r.cfg.Load()
+// keeps each MCP session to the uid that opened it (and within the session
+// caps), reads a POST body only up to limits.max_body_bytes, refuses
+// malformed JSON-RPC framing and batches, and hands the rest to the MCP
+// server. Everything it answers goes through the secret scrubber.
+func (r *Relay) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	sw := newScrubWriter(rw, r.scrub)
+	defer sw.finish()
+	var w http.ResponseWriter = sw
+	sc, lim := r.cfg.Load(), r.limits()
 	rec := &audit.Record{Time: time.Now(), Component: Component, Event: EventRefused, Target: sc.Name, Method: req.Method, Client: req.RemoteAddr, Status: http.StatusForbidden}
-	var body []byte
-	var parsed rpcmsg.Body
-	var perr error
-	if req.Method == http.MethodPost {
-		var err error
-		body, err = io.ReadAll(http.MaxBytesReader(w, req.Body, MaxBody))
-		if err != nil {
-			http.Error(w, "sidecar: request body: "+err.Error(), http.StatusRequestEntityTooLarge)
-			return
-		}
-		parsed, perr = rpcmsg.Parse(body)
-		if perr == nil {
-			rec.Method, rec.Path = parsed.Messages[0].Method, parsed.Messages[0].Tool
-		}
-	}
 
 	ci, _ := req.Context().Value(connKey{}).(*connInfo)
 	if ci == nil {
@@ -62,23 +49,66 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.refuse(w, rec, fmt.Sprintf("agent %s is not allowed to use %s", agent, sc.Name))
 		return
 	}
-	sid := req.Header.Get(server.HeaderKeySessionID)
-	if owner, ok := r.sessions.owner(sid); ok && owner != uid {
-		r.refuse(w, rec, fmt.Sprintf("session %s belongs to uid %d", sid, owner))
-		return
+
+	var parsed rpcmsg.Body
+	var perr error
+	var body []byte
+	if req.Method == http.MethodPost {
+		if body, err = readBody(w, req, lim); err != nil {
+			rec.Rule, rec.Status, rec.Reason = RuleBody, http.StatusRequestEntityTooLarge, err.Error()
+			rec.Decision = audit.Deny
+			r.flood.refused(rec)
+			rpcError(w, http.StatusRequestEntityTooLarge, rpcmsg.CodeInvalidRequest, "sidecar: "+err.Error())
+			return
+		}
+		parsed, perr = rpcmsg.Parse(body)
+		if perr == nil {
+			rec.Method, rec.Path = parsed.Messages[0].Method, parsed.Messages[0].Tool
+		}
 	}
+	initialize := req.Method == http.MethodPost && perr == nil && !parsed.Batch && parsed.Messages[0].Method == "initialize"
+
+	sid := req.Header.Get(server.HeaderKeySessionID)
+	if sid != "" && !initialize {
+		owner, ok := r.sessions.owner(sid, lim.SessionIdle.Duration)
+		switch {
+		case ok && owner != uid:
+			r.refuse(w, rec, fmt.Sprintf("session %s belongs to uid %d", sid, owner))
+			return
+		case !ok:
+			// Unknown, ended or expired: MCP clients answer 404 by
+			// initializing a new session.
+			rpcError(w, http.StatusNotFound, rpcmsg.CodeInvalidRequest, "sidecar: no such MCP session (it ended or was idle too long); initialize a new one")
+			return
+		}
+	}
+	var commit func(string)
 	if req.Method == http.MethodPost {
 		var re *rpcmsg.Error
 		switch {
 		case errors.As(perr, &re):
-			rpcError(w, re.Code, re.Msg)
+			rpcError(w, http.StatusBadRequest, re.Code, re.Msg)
 			return
 		case perr != nil:
-			rpcError(w, rpcmsg.CodeParse, perr.Error())
+			rpcError(w, http.StatusBadRequest, rpcmsg.CodeParse, perr.Error())
 			return
 		case parsed.Batch:
-			rpcError(w, rpcmsg.CodeInvalidRequest, "JSON-RPC batches are not supported (MCP removed them in 2025-06-18): send one message per request")
+			rpcError(w, http.StatusBadRequest, rpcmsg.CodeInvalidRequest, "JSON-RPC batches are not supported (MCP removed them in 2025-06-18): send one message per request")
 			return
+		}
+		if initialize {
+			if commit, err = r.sessions.reserve(uid, lim.MaxSessionsPerUID, lim.MaxSessions, lim.SessionIdle.Duration); err != nil {
+				rec.Rule, rec.Status = RuleSessionsPerUID, http.StatusTooManyRequests
+				if ce, ok := err.(*sessionCapError); ok && ce.total {
+					rec.Rule = RuleSessionsTotal
+				}
+				rec.Decision, rec.Reason = audit.Deny, fmt.Sprintf("%v: end sessions you no longer use (DELETE) or raise %s", err, rec.Rule)
+				r.flood.refused(rec)
+				rpcError(w, http.StatusTooManyRequests, rpcmsg.CodeInvalidRequest, "sidecar: "+rec.Reason)
+				return
+			}
+			// Whatever happens below, the place is filled or given back.
+			defer func() { commit(w.Header().Get(server.HeaderKeySessionID)) }()
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		if m := parsed.Messages[0].Method; m == "tools/list" || m == "tools/call" {
@@ -87,15 +117,33 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	ctx := withCaller(req.Context(), Caller{UID: uid, Agent: agent, Peer: req.RemoteAddr})
 	r.http.ServeHTTP(w, req.WithContext(ctx))
-
-	switch {
-	case req.Method == http.MethodPost && parsed.Messages[0].Method == "initialize":
-		if id := w.Header().Get(server.HeaderKeySessionID); id != "" {
-			r.sessions.claim(id, uid)
-		}
-	case req.Method == http.MethodDelete && sid != "":
+	if req.Method == http.MethodDelete && sid != "" {
 		r.sessions.forget(sid)
 	}
+}
+
+// readBody reads a POST body of at most lim.MaxBodyBytes within
+// lim.BodyTimeout. A declared length over the limit is refused before a
+// byte is read; an undeclared one stops at the limit, and the connection
+// is closed after the answer so the rest is never read.
+func readBody(w http.ResponseWriter, req *http.Request, lim config.Limits) ([]byte, error) {
+	if req.ContentLength > lim.MaxBodyBytes {
+		w.Header().Set("Connection", "close")
+		return nil, fmt.Errorf("request body of %d bytes is over limits.max_body_bytes (%d)", req.ContentLength, lim.MaxBodyBytes)
+	}
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(lim.BodyTimeout.Duration))
+	defer rc.SetReadDeadline(time.Time{})
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, lim.MaxBodyBytes))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, fmt.Errorf("request body is over limits.max_body_bytes (%d)", lim.MaxBodyBytes)
+	case err != nil:
+		w.Header().Set("Connection", "close")
+		return nil, fmt.Errorf("request body: %w (within limits.body_timeout %s)", err, lim.BodyTimeout.Duration)
+	}
+	return body, nil
 }
 
 // waitTools holds a request for the tools until a backend has listed them
@@ -118,65 +166,12 @@ func (r *Relay) refuse(w http.ResponseWriter, rec *audit.Record, reason string) 
 	http.Error(w, "sidecar: refused: "+reason, http.StatusForbidden)
 }
 
-// rpcError answers a framing problem the JSON-RPC way, with a null id.
-func rpcError(w http.ResponseWriter, code int, msg string) {
+// rpcError answers the JSON-RPC way, with a null id.
+func rpcError(w http.ResponseWriter, status, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusBadRequest)
+	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{
 		"jsonrpc": "2.0", "id": nil,
 		"error": map[string]any{"code": code, "message": msg},
 	})
-}
-
-// sessionOwners remembers which uid opened each MCP session, so another
-// caller holding the session id cannot use it.
-type sessionOwners struct {
-	mu sync.Mutex
-	m  map[string]sessionOwner
-}
-
-type sessionOwner struct {
-	uid uint32
-	at  time.Time
-}
-
-// maxSessions bounds the map; beyond it, sessions idle for a day are dropped.
-const maxSessions = 10000
-
-func (s *sessionOwners) claim(id string, uid uint32) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string]sessionOwner{}
-	}
-	if len(s.m) >= maxSessions {
-		for k, o := range s.m {
-			if time.Since(o.at) > 24*time.Hour {
-				delete(s.m, k)
-			}
-		}
-	}
-	if _, taken := s.m[id]; !taken {
-		s.m[id] = sessionOwner{uid, time.Now()}
-	}
-}
-
-func (s *sessionOwners) owner(id string) (uint32, bool) {
-	if id == "" {
-		return 0, false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.m[id]
-	if ok {
-		o.at = time.Now()
-		s.m[id] = o
-	}
-	return o.uid, ok
-}
-
-func (s *sessionOwners) forget(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, id)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/scrub"
 	"github.com/clemhq/clem/shared/secret"
 	"github.com/clemhq/clem/shared/version"
 	"github.com/clemhq/clem/sidecar/internal/backend"
@@ -41,6 +42,9 @@ type Options struct {
 	// ChildrenDir holds each child's private directory:
 	// <ChildrenDir>/<server>/<agent, or "shared">.
 	ChildrenDir string
+	// Limits returns the [limits] in force (they change on reload); nil
+	// means the defaults.
+	Limits func() config.Limits
 }
 
 // Relay is one server's endpoint.
@@ -49,7 +53,9 @@ type Relay struct {
 	opts     Options
 	mcp      *server.MCPServer
 	http     *server.StreamableHTTPServer
-	sessions sessionOwners
+	sessions *sessionTable
+	scrub    *scrub.Scrubber
+	flood    *floodLog // session and body refusals, audited once per flood
 
 	mu       sync.Mutex
 	backends map[string]backend.Backend // "" for a shared backend, else the agent
@@ -61,8 +67,12 @@ type Relay struct {
 
 // New builds the relay for sc and starts its backends.
 func New(sc *config.ServerConfig, o Options) *Relay {
-	r := &Relay{opts: o, backends: map[string]backend.Backend{}, toolsReady: make(chan struct{})}
+	r := &Relay{opts: o, backends: map[string]backend.Backend{}, toolsReady: make(chan struct{}), sessions: newSessionTable(), scrub: Scrubber(sc)}
+	r.flood = newFloodLog(r.writeAudit, FloodWindow)
 	r.cfg.Store(sc)
+	for _, i := range r.scrub.Skipped() {
+		o.Log.Warn("a secret is too short to be scrubbed from what the server sends back; use one of at least "+fmt.Sprint(scrub.MinLen)+" bytes", "server", sc.Name, "secret", sc.Secrets[i].Name)
+	}
 	r.mcp = server.NewMCPServer(sc.Name, version.Version, server.WithToolCapabilities(true), server.WithRecovery())
 	r.http = server.NewStreamableHTTPServer(r.mcp, server.WithEndpointPath("/mcp"), server.WithStreamableHTTPLogger(o.Log))
 	r.mu.Lock()
@@ -71,6 +81,29 @@ func New(sc *config.ServerConfig, o Options) *Relay {
 		r.backends[key] = r.start(sc, key)
 	}
 	return r
+}
+
+// Scrubber finds sc's secrets in what goes back to an agent. Each form is
+// replaced by [REDACTED:<secret name>], so the agent (and its operator)
+// can tell which credential a tool tried to show.
+func Scrubber(sc *config.ServerConfig) *scrub.Scrubber {
+	secs := make([]scrub.Secret, len(sc.Secrets))
+	for i, s := range sc.Secrets {
+		secs[i] = scrub.Secret{Value: s.Value.Reveal(), Replacement: "[REDACTED:" + s.Name + "]"}
+	}
+	return scrub.New(secs...)
+}
+
+// KeepSessions hands prev's MCP sessions to r (a reload that replaced the
+// relay of a port that stays): agents keep their sessions, and their
+// share of the session caps stays counted.
+func (r *Relay) KeepSessions(prev *Relay) { r.sessions = prev.sessions }
+
+func (r *Relay) limits() config.Limits {
+	if r.opts.Limits == nil {
+		return config.Limits{}.Defaults()
+	}
+	return r.opts.Limits()
 }
 
 // Config is the server config in force.
@@ -92,7 +125,9 @@ func (r *Relay) start(sc *config.ServerConfig, agent string) backend.Backend {
 		}
 		return backend.StartUpstream(spec, r.opts.Log, r.setTools)
 	}
-	return backend.StartChild(ChildSpec(sc, agent, r.opts.ChildrenDir), r.opts.Log, r.setTools)
+	spec := ChildSpec(sc, agent, r.opts.ChildrenDir)
+	spec.Scrub = r.scrub.String
+	return backend.StartChild(spec, r.opts.Log, r.setTools)
 }
 
 // ChildSpec is what the child of sc for agent ("" when shared) gets: PATH
@@ -154,8 +189,10 @@ func (r *Relay) Update(sc *config.ServerConfig) {
 	}
 }
 
-// Close stops every backend.
+// Close stops every backend and writes the summaries of open refusal
+// floods.
 func (r *Relay) Close() {
+	r.flood.Close()
 	r.mu.Lock()
 	bs := r.backends
 	r.backends = map[string]backend.Backend{}
@@ -298,9 +335,15 @@ const (
 	EventRefused  = "refused"
 )
 
+// finish writes rec. An error text may quote what the server said, so it
+// is scrubbed too: the audit log never holds a secret.
 func (r *Relay) finish(rec *audit.Record, d audit.Decision, reason, errText string) {
-	rec.Decision, rec.Reason, rec.Error = d, reason, errText
+	rec.Decision, rec.Reason, rec.Error = d, reason, r.scrub.String(errText)
 	rec.DurationMS = audit.Millis(time.Since(rec.Time))
+	r.writeAudit(rec)
+}
+
+func (r *Relay) writeAudit(rec *audit.Record) {
 	if r.opts.Audit != nil {
 		if err := r.opts.Audit.Write(rec); err != nil {
 			r.opts.Log.Error("audit write failed", "err", err)

@@ -7,7 +7,11 @@ package testmcp
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"net/url"
 	"fmt"
 	"os"
 	"slices"
@@ -49,6 +53,41 @@ func New() *server.MCPServer {
 				return mcp.NewToolResultError(err.Error()), nil
 			}
 			return mcp.NewToolResultText(string(b)), nil
+		})
+	s.AddTool(mcp.NewTool("sha256", mcp.WithDescription("returns the hex SHA-256 of an environment variable's value, or of a file's contents"),
+		mcp.WithString("env"), mcp.WithString("file")),
+		func(_ context.Context, r mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			v, ok := []byte(nil), false
+			if name := r.GetString("env", ""); name != "" {
+				var sv string
+				sv, ok = os.LookupEnv(name)
+				v = []byte(sv)
+			} else if f := r.GetString("file", ""); f != "" {
+				var err error
+				v, err = os.ReadFile(f)
+				ok = err == nil
+			}
+			if !ok {
+				return mcp.NewToolResultError("no such variable or file"), nil
+			}
+			sum := sha256.Sum256(v)
+			return mcp.NewToolResultText(hex.EncodeToString(sum[:])), nil
+		})
+	s.AddTool(mcp.NewTool("leak", mcp.WithDescription("quotes an environment variable's value in many encodings (the scrubber's test)"),
+		mcp.WithString("env", mcp.Required())),
+		func(_ context.Context, r mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			v := os.Getenv(r.GetString("env", ""))
+			j, _ := json.Marshal(map[string]string{"password": v})
+			text := strings.Join([]string{
+				"plain=" + v,
+				"b64=" + base64.StdEncoding.EncodeToString([]byte(v)),
+				"b64url=" + base64.RawURLEncoding.EncodeToString([]byte(v)),
+				"hex=" + hex.EncodeToString([]byte(v)),
+				"url=" + url.QueryEscape(v),
+				"json=" + string(j),
+				"basic=" + base64.StdEncoding.EncodeToString([]byte("user:"+v)),
+			}, "\n")
+			return mcp.NewToolResultError("cannot connect to postgres://app:" + v + "@db/app: " + text), nil
 		})
 	s.AddTool(mcp.NewTool("fail", mcp.WithDescription("returns a tool error")),
 		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
