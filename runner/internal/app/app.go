@@ -12,6 +12,7 @@ import (
 
 	"github.com/clemhq/clem/runner/internal/agentcmd"
 	"github.com/clemhq/clem/runner/internal/config"
+	"github.com/clemhq/clem/runner/internal/confine"
 	"github.com/clemhq/clem/runner/internal/daemon"
 	"github.com/clemhq/clem/runner/internal/pane"
 	"github.com/clemhq/clem/shared/cmdmain"
@@ -52,6 +53,16 @@ See docs/runner.md for runner.toml.`,
 					fmt.Fprintf(w, "  claude %s\n", strings.Join(agentcmd.ClaudeArgs(cfg), " "))
 				}
 				fmt.Fprintf(w, "  state in %s, tmux session %s\n", cfg.StateDir, cfg.TmuxSession)
+				if b := cfg.ReservedPorts; b != nil {
+					fmt.Fprintf(w, "  TCP ports %d-%d reserved: the agent may not bind them", b.First, b.Last)
+					if abi, problem := confine.Supported(); problem != "" {
+						fmt.Fprintf(w, "; WARNING, not enforceable here: %s\n", problem)
+					} else {
+						fmt.Fprintf(w, " (Landlock ABI %d)\n", abi)
+					}
+				} else {
+					fmt.Fprintf(w, "  no reserved_ports: the agent's binds are not confined\n")
+				}
 			}),
 			{
 				Name:   "pane",

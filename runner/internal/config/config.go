@@ -50,6 +50,16 @@ type File struct {
 	TmuxSession    string             `toml:"tmux_session"`
 	Git            Git                `toml:"git"`
 	Env            map[string]string  `toml:"env"`
+	ReservedPorts  *PortBlock         `toml:"reserved_ports"`
+}
+
+// PortBlock is the project's block of loopback ports (its daemons'
+// listeners), first and last included: the runner confines itself and the
+// agent's processes so that no TCP bind in it succeeds. Without it in
+// runner.toml the runner confines nothing (standalone use).
+type PortBlock struct {
+	First int `toml:"first"`
+	Last  int `toml:"last"`
 }
 
 // Git is the identity the agent's commits carry.
@@ -274,6 +284,9 @@ func compile(file string, f File) (*Config, error) {
 		case strings.ContainsRune(f.Env[k], 0):
 			bad("env.%s: NUL in the value", k)
 		}
+	}
+	if b := f.ReservedPorts; b != nil && (b.First < 1 || b.Last < b.First || b.Last > 65535) {
+		bad("reserved_ports {first = %d, last = %d}: want both, with 1 <= first <= last <= 65535, like {first = 3128, last = 3159}", b.First, b.Last)
 	}
 	if len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "\n"))

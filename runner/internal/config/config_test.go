@@ -23,6 +23,7 @@ state_dir = "/var/lib/clem/p/agents/lead"
 work_dir = "/home/p-lead"
 coord_socket = "/run/clem/p/coord/coord.sock"
 tmux_session = "clem-lead"
+reserved_ports = {first = 3128, last = 3159}
 [git]
 name = "Lead"
 email = "p-lead@users.noreply.clem.invalid"
@@ -55,6 +56,7 @@ func TestParseGood(t *testing.T) {
 		{"tmux_bin", c.TmuxBin, "tmux"},
 		{"git", c.Git, Git{Name: "Lead", Email: "p-lead@users.noreply.clem.invalid"}},
 		{"env", c.Env["DISABLE_TELEMETRY"], "1"},
+		{"reserved_ports", *c.ReservedPorts, PortBlock{First: 3128, Last: 3159}},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s = %v, want %v", tc.name, tc.got, tc.want)
@@ -86,6 +88,25 @@ tmux_bin = "/usr/bin/tmux"`, 1)
 	if c.HasNight() || c.JitterFrac != 0 || c.MinGapD != 0 || c.StallTimeout.Duration != 5*time.Second ||
 		c.MaxTurns != 40 || c.KeepTranscripts != 3 || c.BackoffMax.Duration != 6*time.Hour || c.ClaudeBin != "/opt/claude/bin/claude" {
 		t.Errorf("optional keys not taken: %+v", c)
+	}
+}
+
+// TestParseNoReservedPorts: without the key (standalone use) the runner
+// confines nothing, and says so by a nil block.
+func TestParseNoReservedPorts(t *testing.T) {
+	c, err := Parse("runner.toml", []byte(strings.Replace(good, "reserved_ports = {first = 3128, last = 3159}\n", "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ReservedPorts != nil {
+		t.Errorf("ReservedPorts = %+v without the key, want nil", *c.ReservedPorts)
+	}
+	c, err = Parse("runner.toml", []byte(strings.Replace(good, "reserved_ports = {first = 3128, last = 3159}\n", "[reserved_ports]\nfirst = 40000\nlast = 40000\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := *c.ReservedPorts, (PortBlock{First: 40000, Last: 40000}); got != want {
+		t.Errorf("ReservedPorts as a table of one port = %+v, want %+v", got, want)
 	}
 }
 
@@ -123,6 +144,13 @@ func TestParseErrors(t *testing.T) {
 		{"session", set(`tmux_session = "clem-lead"`, `tmux_session = "clem:lead"`), "tmux_session"},
 		{"reserved env", set(`DISABLE_TELEMETRY = "1"`, `HOME = "/root"`), "env.HOME: the runner sets it itself"},
 		{"env name", set(`DISABLE_TELEMETRY = "1"`, `"A-B" = "1"`), "not a variable name"},
+		{"reserved ports reversed", set(`first = 3128, last = 3159`, `first = 3159, last = 3128`), "reserved_ports {first = 3159, last = 3128}: want both"},
+		{"reserved ports without last", set(`first = 3128, last = 3159`, `first = 3128`), "reserved_ports {first = 3128, last = 0}"},
+		{"reserved ports without first", set(`first = 3128, last = 3159`, `last = 3159`), "reserved_ports {first = 0, last = 3159}"},
+		{"reserved ports past 65535", set(`first = 3128, last = 3159`, `first = 65530, last = 65536`), "last = 65536"},
+		{"reserved ports negative", set(`first = 3128, last = 3159`, `first = -1, last = 3159`), "first = -1"},
+		{"reserved ports unknown key", set(`first = 3128, last = 3159`, `first = 3128, last = 3159, count = 32`), `unknown key "reserved_ports.count"`},
+		{"reserved ports as a list", set(`reserved_ports = {first = 3128, last = 3159}`, `reserved_ports = [3128, 3159]`), "runner.toml"},
 		{"transcripts", set(`iteration_night = "30m"`, "iteration_night = \"30m\"\ntranscripts_keep = 0"), "transcripts_keep 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -148,7 +176,8 @@ func FuzzParse(f *testing.F) {
 		}
 		if c.Iteration.Duration < time.Second || c.NightInterval < time.Second || c.StallTimeout.Duration < time.Second ||
 			c.MaxIteration.Duration < c.StallTimeout.Duration || c.KeepTranscripts < 1 ||
-			c.NightStart < 0 || c.NightStart >= 24*60 || c.NightEnd < 0 || c.NightEnd >= 24*60 {
+			c.NightStart < 0 || c.NightStart >= 24*60 || c.NightEnd < 0 || c.NightEnd >= 24*60 ||
+			c.ReservedPorts != nil && (c.ReservedPorts.First < 1 || c.ReservedPorts.Last < c.ReservedPorts.First || c.ReservedPorts.Last > 65535) {
 			t.Fatalf("Parse accepted %+v", c)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clemhq/clem/runner/internal/clock"
 	"github.com/clemhq/clem/runner/internal/events"
 	"github.com/clemhq/clem/runner/internal/supervise"
 	"github.com/clemhq/clem/shared/runstate"
@@ -61,6 +62,21 @@ func TestStatusLine(t *testing.T) {
 	} {
 		if got := StatusLine(&tc.st, now, loc); got != tc.want {
 			t.Errorf("StatusLine = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// TestStatusLineWarning: a port block the runner could not protect leads
+// every STATUS line, so `systemctl status` shows it.
+func TestStatusLineWarning(t *testing.T) {
+	for _, tc := range []struct{ warning, want string }{
+		{"", "starting"},
+		{"ports 3128-3159 NOT protected from the agent: this kernel has no Landlock",
+			"WARNING: ports 3128-3159 NOT protected from the agent: this kernel has no Landlock | starting"},
+	} {
+		d := &Daemon{clock: clock.NewFake(time.Now()), warning: tc.warning, st: runstate.State{Phase: runstate.Starting}}
+		if got := d.statusLine(); got != tc.want {
+			t.Errorf("statusLine with warning %q = %q, want %q", tc.warning, got, tc.want)
 		}
 	}
 }

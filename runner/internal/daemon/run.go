@@ -45,6 +45,8 @@ type Daemon struct {
 	sup   *supervise.Supervisor
 	self  string // this binary, for the pane and view windows
 	sched schedule.Schedule
+	// warning leads every STATUS line: the port block is not protected.
+	warning string
 
 	mu       sync.Mutex // st
 	st       runstate.State
@@ -58,6 +60,10 @@ func Run(ctx context.Context, path string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	warning, err := confineBinds(cfg, log)
+	if err != nil {
+		return err
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the runner binary: %w", err)
@@ -66,6 +72,7 @@ func Run(ctx context.Context, path string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	d.warning = warning
 	return d.Run(ctx)
 }
 
@@ -147,6 +154,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("runner ready", "agent", d.cfg.Agent, "runtime", d.cfg.Runtime, "tmux", d.tmux.Socket,
 		"iteration", d.cfg.Iteration.Duration.String(), "iteration_night", d.cfg.NightInterval.String(), "coord", d.cfg.CoordSocket != "")
 	sdnotify.Ready()
+	d.notifyStatus()
 	go sdnotify.RunWatchdog(ctx, d.healthy)
 	go d.statusLoop(ctx)
 
@@ -239,7 +247,7 @@ func (d *Daemon) statusLoop(ctx context.Context) {
 			if d.st.Phase == runstate.Running && d.st.Current != nil {
 				events = d.st.Current.Events
 			}
-			line := StatusLine(&d.st, d.clock.Now(), time.Local)
+			line := d.statusLine()
 			d.mu.Unlock()
 			if events >= 0 && (events != lastEvents || time.Since(lastSave) >= stateEvery) {
 				d.save()
@@ -256,9 +264,18 @@ func (d *Daemon) statusLoop(ctx context.Context) {
 // notifyStatus sends the STATUS line now (at a change of phase).
 func (d *Daemon) notifyStatus() {
 	d.mu.Lock()
-	s := StatusLine(&d.st, d.clock.Now(), time.Local)
+	s := d.statusLine()
 	d.mu.Unlock()
 	sdnotify.Status("%s", s)
+}
+
+// statusLine is StatusLine after the confinement warning, if any; d.mu held.
+func (d *Daemon) statusLine() string {
+	line := StatusLine(&d.st, d.clock.Now(), time.Local)
+	if d.warning != "" {
+		return "WARNING: " + d.warning + " | " + line
+	}
+	return line
 }
 
 // paneLauncher opens an iteration's window running `runner pane`.
