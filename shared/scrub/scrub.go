@@ -192,3 +192,20 @@ func failure(p []byte) []int {
 	}
 	return f
 }
+
+// ContainsFold reports whether str holds some form of a secret, letters
+// compared without regard to case: for header names, which HTTP compares
+// (and Go rewrites) that way, so a name cannot be scrubbed in place and is
+// dropped instead.
+func (s *Scrubber) ContainsFold(str string) bool {
+	if s.Empty() {
+		return false
+	}
+	low := bytes.ToLower([]byte(str))
+	for _, p := range s.pats {
+		if bytes.Contains(low, bytes.ToLower(p)) {
+			return true
+		}
+	}
+	return false
+}

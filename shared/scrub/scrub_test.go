@@ -194,3 +194,20 @@ func FuzzWriter(f *testing.F) {
 		}
 	})
 }
+
+func TestContainsFold(t *testing.T) {
+	s := New(testSecrets...)
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"X-Hunter2-Key", true},
+		{"x-" + strings.ToUpper(hex.EncodeToString([]byte("hunter2-key"))), true},
+		{"X-Hunter", false},
+		{"Content-Type", false},
+	} {
+		if got := s.ContainsFold(tc.in); got != tc.want {
+			t.Errorf("ContainsFold(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}

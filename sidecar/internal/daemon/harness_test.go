@@ -35,6 +35,10 @@ func TestMain(m *testing.M) {
 			os.Exit(testmcp.ServeStdio())
 		case modeCall:
 			os.Exit(callMode(os.Args[2:]))
+		case modeFlood:
+			os.Exit(floodMode(os.Args[2:]))
+		case modeSessions:
+			os.Exit(sessionsMode(os.Args[2:]))
 		}
 	}
 	os.Exit(m.Run())
@@ -113,6 +117,8 @@ type env struct {
 	audit   string
 	bin     string
 	d       *Daemon
+	// limits, when set, is written as the [limits] table.
+	limits string
 }
 
 func newEnv(t *testing.T) *env {
@@ -134,7 +140,7 @@ func (e *env) secret(name, value string) {
 // write writes the config: head is prepended with the [audit], [secrets]
 // and [children] tables; {{BIN}} is the test MCP server command.
 func (e *env) write(body string) {
-	src := fmt.Sprintf("[audit]\npath = %q\n[secrets]\ndir = %q\n[children]\ndir = %q\n\n", e.audit, e.secrets, filepath.Join(e.dir, "children")) +
+	src := fmt.Sprintf("[audit]\npath = %q\n[secrets]\ndir = %q\n[children]\ndir = %q\n[limits]\n%s\n\n", e.audit, e.secrets, filepath.Join(e.dir, "children"), e.limits) +
 		strings.ReplaceAll(body, "{{BIN}}", fmt.Sprintf("%q, %q", e.bin, modeServe))
 	if err := os.WriteFile(e.cfgPath, []byte(src), 0o600); err != nil {
 		e.t.Fatal(err)

@@ -57,7 +57,7 @@ func (w *scrubWriter) scrubHeaders() {
 	}
 	h.Del("Content-Length")
 	for name, vals := range h {
-		if w.s.String(name) != name {
+		if w.s.ContainsFold(name) {
 			delete(h, name)
 			continue
 		}

@@ -18,6 +18,7 @@ type sessionTable struct {
 	held    map[uint32]int // sessions and reservations per uid
 	sum     int
 	refused uint64
+	now     func() time.Time // time.Now; tests move it
 }
 
 type sessionEntry struct {
@@ -26,7 +27,7 @@ type sessionEntry struct {
 }
 
 func newSessionTable() *sessionTable {
-	return &sessionTable{m: map[string]*sessionEntry{}, held: map[uint32]int{}}
+	return &sessionTable{m: map[string]*sessionEntry{}, held: map[uint32]int{}, now: time.Now}
 }
 
 // sessionCapError says which cap refused a new session.
@@ -72,7 +73,7 @@ func (t *sessionTable) reserve(uid uint32, perUID, total int, idle time.Duration
 				t.drop(uid)
 				return
 			}
-			t.m[id] = &sessionEntry{uid: uid, last: time.Now()}
+			t.m[id] = &sessionEntry{uid: uid, last: t.now()}
 		})
 	}, nil
 }
@@ -86,11 +87,11 @@ func (t *sessionTable) owner(id string, idle time.Duration) (uint32, bool) {
 	if !ok {
 		return 0, false
 	}
-	if time.Since(e.last) > idle {
+	if t.now().Sub(e.last) > idle {
 		t.forgetLocked(id)
 		return 0, false
 	}
-	e.last = time.Now()
+	e.last = t.now()
 	return e.uid, true
 }
 
@@ -120,7 +121,7 @@ func (t *sessionTable) drop(uid uint32) {
 // sweep drops every session idle longer than idle; t.mu is held.
 func (t *sessionTable) sweep(idle time.Duration) {
 	for id, e := range t.m {
-		if time.Since(e.last) > idle {
+		if t.now().Sub(e.last) > idle {
 			t.forgetLocked(id)
 		}
 	}
