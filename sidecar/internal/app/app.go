@@ -32,7 +32,11 @@ and gets an environment built from nothing: PATH, HOME (its own empty
 directory), its env table and its own secrets, never sidecar's environment
 or another server's secrets. One JSON audit line per tool call: agent, uid,
 server (target), tool (path), duration, error, sizes of arguments and result
-(bytes_up, bytes_down), never their contents.
+(bytes_up, bytes_down), never their contents. Everything sent back to an
+agent is scrubbed of the server's secrets (raw, base64, hex, URL- and
+JSON-escaped), streamed, header names and values included. Refusals over
+a limit are audited once per flood: the first, then one record counting
+the rest.
 
 Config (TOML; unknown keys are errors):
 
@@ -50,6 +54,18 @@ Config (TOML; unknown keys are errors):
   [children]
   dir = ""           # children's private directories: DIR/<server>/<agent or shared>;
                      # default $RUNTIME_DIRECTORY/children, else a private temp dir
+
+  [limits]           # per port, all on by default (0: the default)
+  max_body_bytes = 1048576   # a larger declared body is refused unread (413)
+  max_header_bytes = 65536
+  header_timeout = "10s"
+  body_timeout = "30s"
+  idle_timeout = "2m"
+  max_conns_per_uid = 32     # connections per uid (503 past it), and
+  max_conns = 512            # in all (lowered to fit RLIMIT_NOFILE)
+  max_sessions_per_uid = 32  # MCP sessions per uid (429 past it), and
+  max_sessions = 512         # in all
+  session_idle = "30m"       # an unused session is forgotten (404)
 
   [[client]]         # who is who: the uids of an agent's processes
   name = "lead"
