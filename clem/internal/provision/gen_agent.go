@@ -33,8 +33,16 @@ type runnerTOML struct {
 	WorkDir        string            `toml:"work_dir"`
 	CoordSocket    string            `toml:"coord_socket"`
 	TmuxSession    string            `toml:"tmux_session"`
+	ReservedPorts  runnerPorts       `toml:"reserved_ports"`
 	Git            runnerGit         `toml:"git"`
 	Env            map[string]string `toml:"env"`
+}
+
+// runnerPorts is the project's loopback port block: the runner confines
+// the agent (Landlock) so that nothing it starts can bind a port there.
+type runnerPorts struct {
+	First int `toml:"first"`
+	Last  int `toml:"last"`
 }
 
 type runnerGit struct {
@@ -73,6 +81,7 @@ func runnerConfig(in *Inputs, a *config.Agent) ([]byte, error) {
 		WorkDir:        p.Home(a.Key),
 		CoordSocket:    p.CoordSocket(),
 		TmuxSession:    "clem-" + a.Key,
+		ReservedPorts:  reservedPorts(p),
 		Git:            runnerGit{Name: a.GitName, Email: a.GitEmail},
 		Env:            quietEnv,
 	}
@@ -175,4 +184,9 @@ func caBundle(in *Inputs) []byte {
 		b = append(b, '\n')
 	}
 	return append(b, in.VaultCA...)
+}
+
+func reservedPorts(p layout.Project) runnerPorts {
+	first, last := p.PortRange()
+	return runnerPorts{First: first, Last: last}
 }
