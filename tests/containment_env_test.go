@@ -139,7 +139,7 @@ func (cm *containment) startDaemons(t *testing.T, proxyPort int) {
 	sock := "/run/clem/" + f.name + "/vault/vault.sock"
 	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, vd)
 	cm.pids["agent-vault"] = vd.cmd.Process.Pid
-	pd := startCmdAs(t, pl, nil, "pipelock", "run", "-c", cm.etc+"/pipelock.toml")
+	pd := cm.startPipelock(t, pl)
 	cm.pids["pipelock"] = pd.cmd.Process.Pid
 	waitFor(t, func() bool {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", proxyPort), time.Second)
@@ -161,6 +161,45 @@ func (cm *containment) startCoordAndSidecar(t *testing.T) {
 	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, d)
 	cm.pids["coord"] = d.cmd.Process.Pid
 	cm.startSidecar(t)
+}
+
+// rebindHosts is the /etc/hosts pipelock sees in the matrix: names on the
+// agents' list (*.rebind.test) that a resolver an attacker controls could
+// point into the ranges the SSRF guard must refuse (issue 15 item 9), and
+// one that embeds a public IPv4 (the control).
+var rebindHosts = []struct{ name, addr, what string }{
+	{"nat64local", "64:ff9b:1::7f00:1", "local-use NAT64 (64:ff9b:1::/48) embedding 127.0.0.1"},
+	{"compat", "::7f00:1", "IPv4-compatible ::/96 embedding 127.0.0.1"},
+	{"teredo", "2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo 2001::/32 whose client is 127.0.0.1"},
+	{"sitelocal", "fec0::1", "site-local fec0::/10"},
+	{"discard", "100::1", "discard-only 100::/64"},
+	{"doc", "2001:db8::5", "documentation 2001:db8::/32"},
+	{"public64", "64:ff9b::8c52:7003", "well-known NAT64 of a public IPv4 (control)"},
+}
+
+// startPipelock runs pipelock as its user in a private mount namespace
+// whose /etc/hosts is rebindHosts.
+func (cm *containment) startPipelock(t *testing.T, cred *syscall.Credential) *daemon {
+	t.Helper()
+	var hosts strings.Builder
+	hosts.WriteString("127.0.0.1 localhost\n::1 localhost\n")
+	for _, h := range rebindHosts {
+		fmt.Fprintf(&hosts, "%s %s.rebind.test\n", h.addr, h.name)
+	}
+	path := filepath.Join(t.TempDir(), "hosts")
+	writeFile(t, path, hosts.String())
+	os.Chmod(filepath.Dir(path), 0o755)
+	var groups []string
+	for _, g := range cred.Groups {
+		groups = append(groups, strconv.Itoa(int(g)))
+	}
+	const script = `h=$0 u=$1 g=$2 gs=$3; shift 3
+mount --bind "$h" /etc/hosts && exec setpriv --reuid="$u" --regid="$g" --groups="$gs" -- prlimit --nofile=` + "%d:%d" + ` -- "$@"`
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "--", "sh", "-c", fmt.Sprintf(script, matrixFiles, matrixFiles),
+		path, strconv.Itoa(int(cred.Uid)), strconv.Itoa(int(cred.Gid)), strings.Join(groups, ","),
+		filepath.Join(binDir, "pipelock"), "run", "-c", cm.etc+"/pipelock.toml")
+	cmd.Env = []string{"PATH=/usr/bin:/bin:/usr/sbin:/sbin"}
+	return startCmd(t, cmd)
 }
 
 // credCopy copies a unit's credential files into a directory only owner

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/clemhq/clem/shared/audit"
 )
@@ -162,4 +163,52 @@ func hasPrefixAny(s string, ps ...string) bool {
 		}
 	}
 	return false
+}
+
+// ssrfAttempts are item 9: a name on the agent's list that resolves into
+// a range the SSRF guard must refuse (the resolver is the attacker's), and
+// the control, a NAT64 address of a public IPv4, which the guard passes.
+func (cm *containment) ssrfAttempts() []*attempt {
+	proxy := fmt.Sprintf("http://127.0.0.1:%d", cmProxyPort)
+	var rows []*attempt
+	for _, h := range rebindHosts {
+		target := h.name + ".rebind.test:443"
+		ssrf := func(r audit.Record) bool {
+			return r.Component == "pipelock" && r.Client == "lead" && r.Target == target && r.Decision == audit.Deny && strings.Contains(r.Reason, "ssrf")
+		}
+		p := probe{Kind: "https", URL: "https://" + h.name + ".rebind.test/", Proxy: proxy}
+		if h.name == "public64" {
+			rows = append(rows, &attempt{
+				name:     "[9] control: a listed name resolving to " + h.what,
+				expected: "the SSRF guard lets it through (the dial then fails here: no NAT64 gateway)",
+				run: func() (bool, string) {
+					o := cm.asLead(cm.t, p)
+					var recs []audit.Record
+					poll(5*time.Second, func() bool {
+						recs = nil
+						for _, r := range auditRecords(cm.state + "/pipelock/audit.log") {
+							if r.Client == "lead" && r.Target == target {
+								recs = append(recs, r)
+							}
+						}
+						return len(recs) > 0
+					})
+					for _, r := range recs {
+						if strings.Contains(r.Reason, "ssrf") {
+							return false, "refused by the SSRF guard: " + r.Reason
+						}
+					}
+					return len(recs) > 0, fmt.Sprintf("%s; %d records, none from the SSRF guard", describe(o), len(recs))
+				},
+			})
+			continue
+		}
+		rows = append(rows, &attempt{
+			name:     "[9] CONNECT to a listed name resolving to " + h.what,
+			expected: "403 from pipelock's SSRF guard, audited",
+			probe:    p,
+			audited:  ssrf,
+		})
+	}
+	return rows
 }

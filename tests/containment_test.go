@@ -31,7 +31,7 @@ const (
 
 const containmentYAML = `project: PROJECT
 egress:
-  domains: [allowed.test]
+  domains: [allowed.test, "*.rebind.test"]
   proxy_port: 23128
   resolve:
     - allowed.test:443=UPSTREAM
@@ -117,6 +117,7 @@ func TestContainment(t *testing.T) {
 		rows = cm.attempts(&echo.seen)
 		rows = append(rows, cm.scrubAttempts(echo)...)
 		rows = append(rows, cm.limitAttempts()...)
+		rows = append(rows, cm.ssrfAttempts()...)
 		rows = append(rows, cm.hostAttempts()...)
 		rows = append(rows, cm.auditFloodAttempts()...) // last: it fills pipelock's log
 		for _, a := range rows {

@@ -9,12 +9,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // readyLine is what a long-running probe prints once it holds what it
@@ -33,6 +36,8 @@ func (p probe) runMore(timeout time.Duration) (outcome, bool) {
 		}
 		ln.Close()
 		return outcome{OK: true}, true
+	case "bind-mptcp":
+		return p.bindMPTCP(), true
 	case "serve":
 		return p.serve(), true
 	case "flood":
@@ -306,7 +311,22 @@ func (p probe) denyFlood() outcome {
 // held, as a squatter would. N counts the binds that worked.
 func (p probe) bindLoop() outcome {
 	stop := make(chan struct{})
-	go func() { io.Copy(io.Discard, os.Stdin); close(stop) }()
+	if p.Path != "" {
+		// Run from a terminal (a tmux window): stop when the file Path
+		// appears, and say it started by creating the file Table.
+		os.WriteFile(p.Table, nil, 0o644)
+		go func() {
+			for {
+				if _, err := os.Stat(p.Path); err == nil {
+					close(stop)
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	} else {
+		go func() { io.Copy(io.Discard, os.Stdin); close(stop) }()
+	}
 	fmt.Println(readyLine)
 	tries, got := 0, 0
 	var held []net.Listener
@@ -348,4 +368,25 @@ func (p probe) alloc() outcome {
 		keep = append(keep, b)
 	}
 	return outcome{OK: true, N: len(keep), Body: fmt.Sprintf("touched %d MiB", len(keep)*64)}
+}
+
+// bindMPTCP binds Addr (IPv4) with a Multipath TCP socket, which Landlock's
+// TCP bind rule does not cover.
+func (p probe) bindMPTCP() outcome {
+	ap, err := netip.ParseAddrPort(p.Addr)
+	if err != nil {
+		return fail(err)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 262) // IPPROTO_MPTCP
+	if err != nil {
+		return fail(fmt.Errorf("socket(MPTCP): %w", err))
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}); err != nil {
+		return fail(fmt.Errorf("bind %s: %w", p.Addr, err))
+	}
+	if err := unix.Listen(fd, 1); err != nil {
+		return fail(fmt.Errorf("listen %s: %w", p.Addr, err))
+	}
+	return outcome{OK: true}
 }

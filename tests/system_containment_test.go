@@ -26,8 +26,9 @@ func scenarioContainment(t *testing.T, s *systemFleet) {
 	p := fleetProxyPort
 	tamper := u.egressTampered()
 	rows := []*attempt{
-		u.bindAttempt("dev", fmt.Sprintf("127.0.0.1:%d", p+20), fmt.Sprintf("127.0.0.1:%d", p+40)),
-		u.bindAttempt("dev", fmt.Sprintf("[::]:%d", p+21), fmt.Sprintf("[::]:%d", p+41)),
+		u.bindAttempt("dev", "bind", fmt.Sprintf("127.0.0.1:%d", p+20), fmt.Sprintf("127.0.0.1:%d", p+40)),
+		u.bindAttempt("dev", "bind", fmt.Sprintf("[::]:%d", p+21), fmt.Sprintf("[::]:%d", p+41)),
+		u.bindAttempt("dev", "bind-mptcp", fmt.Sprintf("127.0.0.1:%d", p+22), fmt.Sprintf("127.0.0.1:%d", p+42)),
 		u.restartRace(),
 		u.forkBomb(),
 		u.memoryHog(),
@@ -119,22 +120,61 @@ func (u *unitProber) run(agent string, p probe) outcome {
 	return o
 }
 
+// viaRunner runs a probe as a descendant of the agent's runner (a window
+// of the runner's own tmux server), so it has everything the runner
+// confined itself with (Landlock, its seccomp filter), as anything the
+// agent runs does. The spec and the outcome go through files in the
+// agent's home. With stop set, the probe runs until that file appears
+// and viaRunner returns at once; finish reads the outcome.
+func (u *unitProber) viaRunner(agent string, p probe) (finish func() outcome) {
+	s := u.s
+	home := "/home/" + s.f.user(agent)
+	n := strconv.FormatInt(time.Now().UnixNano(), 36)
+	spec, out := home+"/.probe-spec-"+n, home+"/.probe-out-"+n
+	b, _ := json.Marshal(p)
+	writeFile(u.t, spec, string(b))
+	uid, gid := userIDs(u.t, s.f.user(agent))
+	os.Chown(spec, int(uid), int(gid))
+	sock := "/var/lib/clem/" + s.f.name + "/agents/" + agent + "/tmux.sock"
+	cmd := fmt.Sprintf(`%s=$(cat %s) exec %s > %s 2>&1`, probeEnv, spec, u.probe, out)
+	if o, e, code := s.m.ExecAs(u.t, s.f.user(agent), "tmux", "-S", sock, "new-window", "-d", "-t", "clem-"+agent, "sh", "-c", cmd); code != 0 {
+		return func() outcome { return outcome{Err: "tmux new-window: " + o + e} }
+	}
+	return func() outcome {
+		var o outcome
+		poll(60*time.Second, func() bool {
+			data, _, _ := s.m.Exec(u.t, "cat", out)
+			lines := strings.Split(strings.TrimSpace(data), "\n")
+			return json.Unmarshal([]byte(lines[len(lines)-1]), &o) == nil
+		})
+		os.Remove(spec)
+		os.Remove(out)
+		return o
+	}
+}
+
 func (u *unitProber) start(agent string, p probe) *bgProbe {
 	return startProbe(u.t, u.cmd(context.Background(), agent, p))
 }
 
 // bindAttempt is item 1 inside the unit: a bind in the project's port
-// block is refused by SocketBindDeny=; one outside it works (control).
-func (u *unitProber) bindAttempt(agent, addr, control string) *attempt {
+// block by anything the runner started is refused (its Landlock domain;
+// SocketBindDeny= where systemd enforces it); a bind outside the block
+// works (control), and so does the same bind by the agent's uid outside
+// the runner's tree (control: the refusal is the confinement's).
+func (u *unitProber) bindAttempt(agent, kind, addr, control string) *attempt {
 	return &attempt{
-		name:     fmt.Sprintf("[1] bind %s inside %s's unit (the project's port block)", addr, agent),
-		expected: "refused by the unit (SocketBindDeny=); a bind outside the block works (control)",
+		name:     fmt.Sprintf("[1] bind %s (%s) from a process the agent's runner started", addr, kind),
+		expected: "refused (EACCES, or no MPTCP at all); a bind outside the block works, and the same bind outside the runner's tree does (controls)",
 		run: func() (bool, string) {
-			if c := u.run(agent, probe{Kind: "bind", Addr: control}); !c.OK {
-				return false, "control failed: " + describe(c)
+			if c := u.viaRunner(agent, probe{Kind: kind, Addr: control})(); !c.OK {
+				return false, "control failed: outside the block: " + describe(c)
 			}
-			o := u.run(agent, probe{Kind: "bind", Addr: addr})
-			denied := strings.Contains(o.Err, "permission denied") || strings.Contains(o.Err, "operation not permitted")
+			if c := u.run(agent, probe{Kind: kind, Addr: addr}); !c.OK {
+				return false, "control failed: outside the runner's tree: " + describe(c)
+			}
+			o := u.viaRunner(agent, probe{Kind: kind, Addr: addr})()
+			denied := strings.Contains(o.Err, "permission denied") || strings.Contains(o.Err, "protocol not available")
 			return !o.OK && denied, describe(o)
 		},
 	}
@@ -150,16 +190,20 @@ func (u *unitProber) restartRace() *attempt {
 		expected: "no bind works; pipelock is back on its port with a new process",
 		run: func() (bool, string) {
 			before := s.m.Show(u.t, unit, "MainPID")["MainPID"]
-			b := u.start("dev", probe{Kind: "bindloop", Addr: fmt.Sprintf("127.0.0.1:%d", fleetProxyPort)})
-			if b.Ready == "" {
-				return false, "the squatter did not start: " + describe(b.finish())
+			stop := "/home/" + s.f.user("dev") + "/.squat-stop"
+			ready := "/home/" + s.f.user("dev") + "/.squat-ready"
+			finish := u.viaRunner("dev", probe{Kind: "bindloop", Addr: fmt.Sprintf("127.0.0.1:%d", fleetProxyPort), Path: stop, Table: ready})
+			if !poll(30*time.Second, func() bool { _, _, code := s.m.Exec(u.t, "test", "-e", ready); return code == 0 }) {
+				return false, "the squatter did not start: " + describe(finish())
 			}
 			s.m.Exec(u.t, "systemctl", "kill", "-s", "KILL", unit)
 			back := poll(60*time.Second, func() bool {
 				p := s.m.Show(u.t, unit, "ActiveState", "MainPID")
 				return p["ActiveState"] == "active" && p["MainPID"] != before && p["MainPID"] != "0"
 			})
-			o := b.finish()
+			s.m.Exec(u.t, "touch", stop)
+			o := finish()
+			s.m.Exec(u.t, "rm", "-f", stop, ready)
 			return back && o.N == 0 && strings.Contains(o.Body, "tried"), fmt.Sprintf("squatter: %s (%s); pipelock back: %v", o.Body, clip(o.Err, 60), back)
 		},
 	}
@@ -342,6 +386,9 @@ func (u *unitProber) crashThenEgress() *attempt {
 		name:     "[18] dev crashes and then fails its egress check",
 		expected: "two alerts for dev (restarting, and its egress check); recovered once the table is back",
 		run: func() (bool, string) {
+			// Masked, so dev's restart cannot pull the guard back in
+			// (agent units want it) and the table stays gone.
+			s.m.Systemctl(u.t, "mask", "--runtime", guard)
 			s.m.Systemctl(u.t, "stop", guard)
 			sysDeleteTable(u.t, s.f)
 			s.m.Exec(u.t, "systemctl", "kill", "-s", "KILL", "--kill-whom=main", unit)
@@ -352,6 +399,7 @@ func (u *unitProber) crashThenEgress() *attempt {
 				return strings.Contains(c, "restarting") && strings.Contains(c, "egress")
 			})
 			pre := s.m.Show(u.t, unit, "ExecStartPre")["ExecStartPre"]
+			s.m.Systemctl(u.t, "unmask", "--runtime", guard)
 			s.m.Systemctl(u.t, "start", guard)
 			active := waitProp(u.t, s.m, unit, "ActiveState", 120*time.Second, func(v string) bool { return v == "active" })
 			got := fmt.Sprintf("alerts: %s; dev afterwards: %s", causes(raised), active)
