@@ -13,12 +13,16 @@ import (
 // three characters of a form, and the rest is still replaced when it comes.
 const defaultHoldMin = 4
 
-// maxHeld bounds what a MessageStream holds back; an upstream that keeps
-// every message ending in the start of a secret ends the stream instead.
-const maxHeld = 1 << 20
+// maxHeld and maxHeldMessages bound what a MessageStream (or DeltaStream)
+// holds back; an upstream that keeps every message ending in the start of a
+// secret ends the stream instead.
+const (
+	maxHeld         = 1 << 20
+	maxHeldMessages = 1 << 12
+)
 
 // ErrHeldTooLong is returned when held messages pass maxHeld.
-var ErrHeldTooLong = errors.New("scrubber: more than 1 MiB of messages held back waiting to see whether a secret continues")
+var ErrHeldTooLong = errors.New("scrubber: more than 1 MiB or 4096 messages held back waiting to see whether a secret continues")
 
 // MessageStream scrubs a sequence of messages that a client may join into
 // one text: the data messages of a WebSocket, the data lines of server-sent
@@ -27,27 +31,39 @@ var ErrHeldTooLong = errors.New("scrubber: more than 1 MiB of messages held back
 // on each message alone is not enough.
 //
 // Messages keep their boundaries. A message that ends with the start of a
-// secret form (at least holdMin bytes of it) is held back until the next
+// secret form (at least hold bytes of it) is held back until the next
 // message shows whether the form goes on; the placeholder replacing a form
 // goes in the message where the form began. Forms that began in text already
-// released (fewer than holdMin bytes of them) are still found, and their
-// remainder is replaced.
+// released (fewer than hold bytes of them) are still found, and their
+// remainder is replaced. Only the messages that reach into that start wait:
+// those wholly before it are released at once.
 type MessageStream struct {
-	s *Scrubber
+	s    *Scrubber
+	hold int // shortest start of a form that holds messages back (>= 1)
 	// tail is the raw end of the released text, after the last replaced
 	// form: at most maxLen-1 bytes in which a form may have begun.
-	tail  []byte
+	tail []byte
+	// skip is how many bytes at the start of the held text belong to a
+	// form already replaced in a released message (tail is then empty).
+	skip  int
 	held  [][]byte
 	heldN int
 }
 
-// Messages starts a MessageStream.
-func (s *Scrubber) Messages() *MessageStream { return &MessageStream{s: s} }
+// Messages starts a MessageStream that lets through ends of fewer than four
+// bytes (see defaultHoldMin).
+func (s *Scrubber) Messages() *MessageStream { return s.messages(s.holdMin) }
+
+// messages starts a MessageStream that holds back any end of hold bytes or
+// more that begins a form.
+func (s *Scrubber) messages(hold int) *MessageStream {
+	return &MessageStream{s: s, hold: max(hold, 1)}
+}
 
 // Push takes the next message and returns the messages now safe to release,
-// oldest first, scrubbed: none, if msg (with those held before it) ends in
-// the start of a form, else every held message and msg. Push keeps no
-// reference to msg.
+// oldest first, scrubbed: every held message (msg included) that ends before
+// the start of a form the text ends in, or all of them if it ends in none.
+// Push keeps no reference to msg.
 func (m *MessageStream) Push(msg []byte) ([][]byte, error) {
 	m.held = append(m.held, bytes.Clone(msg))
 	m.heldN += len(msg)
@@ -55,13 +71,26 @@ func (m *MessageStream) Push(msg []byte) ([][]byte, error) {
 		return m.take(), nil
 	}
 	buf := m.joined()
-	if m.s.m.pending(buf) >= m.s.holdMin {
-		if m.heldN > maxHeld {
-			return nil, ErrHeldTooLong
-		}
-		return nil, nil
+	p := m.s.m.pending(buf[m.skip:])
+	if p < m.hold {
+		return m.release(buf, len(m.held)), nil
 	}
-	return m.release(buf), nil
+	// Text before the pending end is final: a form the next message could
+	// complete starts inside that end, and so does any longer form that a
+	// form complete in buf could still grow into.
+	k, end := 0, len(m.tail)
+	for k < len(m.held) && end+len(m.held[k]) <= len(buf)-p {
+		end += len(m.held[k])
+		k++
+	}
+	var out [][]byte
+	if k > 0 {
+		out = m.release(buf, k)
+	}
+	if m.heldN > maxHeld || len(m.held) > maxHeldMessages {
+		return nil, ErrHeldTooLong
+	}
+	return out, nil
 }
 
 // Flush releases what is held, at the end of the stream when nothing can
@@ -73,7 +102,7 @@ func (m *MessageStream) Flush() [][]byte {
 	if len(m.s.m.pats) == 0 {
 		return m.take()
 	}
-	return m.release(m.joined())
+	return m.release(m.joined(), len(m.held))
 }
 
 // Held is how many messages wait.
@@ -96,15 +125,26 @@ func (m *MessageStream) joined() []byte {
 }
 
 // release scrubs buf (tail + held) and splits the result back into the
-// held messages. A form that began in the tail is replaced from the start
-// of the first message on.
-func (m *MessageStream) release(buf []byte) [][]byte {
+// first k held messages, which it releases. A form that began in the tail is
+// replaced from the start of the first message on; one that begins in the
+// released messages and ends in a held one is replaced where it begins, and
+// the rest of it is skipped at the next release.
+func (m *MessageStream) release(buf []byte, k int) [][]byte {
 	base := len(m.tail)
+	relEnd := base
+	for _, msg := range m.held[:k] {
+		relEnd += len(msg)
+	}
 	type hit struct{ at, end, pat int }
 	var hits []hit
-	for pos := 0; ; {
+	pos := 0
+	if m.skip > 0 { // base is 0: no tail
+		hits = append(hits, hit{0, m.skip, -1})
+		pos = m.skip
+	}
+	for {
 		st, pi := m.s.m.find(buf, pos)
-		if st < 0 {
+		if st < 0 || st >= relEnd {
 			break
 		}
 		end := st + len(m.s.m.pats[pi])
@@ -114,9 +154,9 @@ func (m *MessageStream) release(buf []byte) [][]byte {
 		}
 		hits = append(hits, hit{max(st, base), end, pi})
 	}
-	out := make([][]byte, len(m.held))
+	out := make([][]byte, k)
 	h, off := 0, base
-	for i, msg := range m.held {
+	for i, msg := range m.held[:k] {
 		lo, hi := off, off+len(msg)
 		o := make([]byte, 0, len(msg))
 		for p := lo; p < hi; {
@@ -124,7 +164,7 @@ func (m *MessageStream) release(buf []byte) [][]byte {
 				h++
 			}
 			if h < len(hits) && hits[h].at <= p {
-				if hits[h].at == p && p >= lo {
+				if hits[h].at == p && p >= lo && hits[h].pat >= 0 {
 					o = append(o, m.s.repl[hits[h].pat]...)
 				}
 				p = min(hits[h].end, hi)
@@ -140,12 +180,29 @@ func (m *MessageStream) release(buf []byte) [][]byte {
 		out[i] = o
 		off = hi
 	}
+	// The new tail starts after the last form that ended in the released
+	// text. A form running on into the held messages (only the last can)
+	// was replaced where it began; the rest of it is skipped.
 	from := 0
-	if len(hits) > 0 {
-		from = hits[len(hits)-1].end
+	m.skip = 0
+	for _, ht := range hits {
+		if ht.end <= relEnd {
+			from = ht.end
+		} else {
+			m.skip = ht.end - relEnd
+		}
 	}
-	from = max(from, len(buf)-(m.s.m.maxLen-1))
-	m.tail = append(m.tail[:0], buf[from:]...)
-	m.held, m.heldN = nil, 0
+	if m.skip > 0 {
+		m.tail = m.tail[:0]
+	} else {
+		from = max(from, relEnd-(m.s.m.maxLen-1))
+		m.tail = append(m.tail[:0], buf[from:relEnd]...)
+	}
+	m.heldN -= relEnd - base
+	if k == len(m.held) {
+		m.held = nil
+	} else {
+		m.held = append([][]byte(nil), m.held[k:]...)
+	}
 	return out
 }

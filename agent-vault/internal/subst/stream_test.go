@@ -134,16 +134,39 @@ func TestMessageStreamHolds(t *testing.T) {
 	}
 }
 
+// TestMessageStreamBound: only the messages that reach into the start of a
+// form wait; those before it go at once. What may wait is bounded in bytes
+// and in messages.
 func TestMessageStreamBound(t *testing.T) {
 	f := newFixture(t)
-	ms := f.e.Scrubber("lead").Messages()
+	s := f.e.Scrubber("lead")
+	ms := s.Messages()
 	msg := []byte(strings.Repeat("a", 64<<10) + secHeader[:8])
-	var err error
-	for i := 0; i < 20 && err == nil; i++ {
-		_, err = ms.Push(msg)
+	released := 0
+	for i := 0; i < 20; i++ {
+		rel, err := ms.Push(msg)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		released += len(rel)
 	}
-	if err != ErrHeldTooLong {
-		t.Fatalf("holding 20 x 64 KiB: err = %v, want ErrHeldTooLong", err)
+	if released != 19 || ms.Held() != 1 {
+		t.Fatalf("20 messages each ending in a start: %d released, %d held; want 19 and 1", released, ms.Held())
+	}
+	for name, msgs := range map[string][][]byte{
+		"bytes":    {[]byte(strings.Repeat("a", maxHeld) + secHeader[:8])},
+		"messages": append([][]byte{[]byte("x" + secHeader[:8])}, make([][]byte, maxHeldMessages)...),
+	} {
+		ms := s.Messages()
+		var err error
+		for _, m := range msgs {
+			if _, err = ms.Push(m); err != nil {
+				break
+			}
+		}
+		if err != ErrHeldTooLong {
+			t.Errorf("%s: err = %v, want ErrHeldTooLong", name, err)
+		}
 	}
 }
 
