@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -29,6 +30,10 @@ type Options struct {
 	// ReadOnly passes no keystrokes on; q, Ctrl-C, Ctrl-b d or EscapeKey
 	// end the relay.
 	ReadOnly bool
+
+	// unfiltered, in tests, also gets what the program wrote, before the
+	// filter: proof that a sequence the operator did not see was sent.
+	unfiltered io.Writer
 }
 
 // Run runs o.Argv on a pty of its own and relays between that pty and
@@ -82,7 +87,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	defer signal.Stop(winch)
 
 	outDone := make(chan struct{})
-	go func() { defer close(outDone); pump(master, filter) }()
+	go func() { defer close(outDone); pump(master, filter, o.unfiltered) }()
 	quit := make(chan struct{})
 	inDone := make(chan struct{})
 	go func() { defer close(inDone); keys(tty, master, o.ReadOnly, quit) }()
@@ -135,7 +140,7 @@ wait:
 }
 
 // pump copies the program's output to the filter until the pty ends.
-func pump(master *os.File, filter *Filter) {
+func pump(master *os.File, filter *Filter, unfiltered io.Writer) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := master.Read(buf)
@@ -143,6 +148,9 @@ func pump(master *os.File, filter *Filter) {
 			// A write error (the operator's terminal went away) must not
 			// stop the reading, or the program would block on a full pty.
 			filter.Write(buf[:n])
+			if unfiltered != nil {
+				unfiltered.Write(buf[:n])
+			}
 		}
 		if err != nil {
 			return

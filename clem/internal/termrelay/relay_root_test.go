@@ -99,7 +99,9 @@ func startAgentTmux(t *testing.T, hook bool, pane string) *agentTmux {
 		t.Fatal(err)
 	}
 	a := &agentTmux{agent: agent, dir: dir, sock: filepath.Join(dir, "tmux.sock"), marker: filepath.Join(dir, "marker")}
-	conf := "set -g default-shell /bin/sh\nset -g allow-passthrough on\n"
+	// No status line, so the window is the size of the client: attaching
+	// resizes nothing (tmux drops passthrough while a redraw is pending).
+	conf := "set -g default-shell /bin/sh\nset -g allow-passthrough on\nset -g status off\n"
 	if hook {
 		conf += fmt.Sprintf("set-hook -g client-attached 'detach-client -E \"%s=%s %s\"'\n", payloadEnv, a.marker, bin)
 	}
@@ -138,6 +140,24 @@ type operator struct {
 	seen          bytes.Buffer
 	grew          chan struct{} // closed and replaced whenever seen grows or reading ends
 	ended         bool
+	sent          lockedBuffer // through the relay: what the program sent, before the filter
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func newOperator(t *testing.T) *operator {
@@ -263,7 +283,7 @@ func attachDirect(t *testing.T, a *agentTmux, o *operator) (leave func()) {
 func attachRelay(t *testing.T, a *agentTmux, o *operator) (leave func()) {
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(context.Background(), Options{Argv: a.attachArgv(), Env: a.env(), Dir: a.dir, Terminal: o.slave})
+		done <- Run(context.Background(), Options{Argv: a.attachArgv(), Env: a.env(), Dir: a.dir, Terminal: o.slave, unfiltered: &o.sent})
 	}()
 	return func() {
 		o.master.WriteString(string(rune(EscapeKey)))
@@ -326,7 +346,7 @@ func TestAttachHookPayload(t *testing.T) {
 	t.Run("relay", func(t *testing.T) {
 		a := startAgentTmux(t, true, "cat")
 		o := newOperator(t)
-		if err := Run(context.Background(), Options{Argv: a.attachArgv(), Env: a.env(), Dir: a.dir, Terminal: o.slave}); err != nil {
+		if err := Run(context.Background(), Options{Argv: a.attachArgv(), Env: a.env(), Dir: a.dir, Terminal: o.slave, unfiltered: &o.sent}); err != nil {
 			t.Logf("relay: %v", err)
 		}
 		r := readReport(t, a)
@@ -347,8 +367,8 @@ func TestAttachHookPayload(t *testing.T) {
 			t.Errorf("the operator's terminal has pending input %q pushed by the payload", in)
 		}
 		screen := o.finish()
-		if !strings.Contains(screen, payloadDone) {
-			t.Fatalf("the payload's text never reached the operator (so the filter was not exercised): %q", screen)
+		if !strings.Contains(screen, payloadDone) || !strings.Contains(o.sent.String(), osc52) || !strings.Contains(o.sent.String(), daQuery) {
+			t.Fatalf("the payload's output did not pass through the relay (so the filter was not exercised): sent %q, screen %q", o.sent.String(), screen)
 		}
 		for _, s := range []string{osc52, daQuery, "\x1b]"} {
 			if strings.Contains(screen, s) {
@@ -363,7 +383,9 @@ func TestAttachHookPayload(t *testing.T) {
 // Attached directly (the control) both reach the operator's terminal;
 // through the relay neither does, while the pane's text does.
 func TestAttachPanePassthrough(t *testing.T) {
-	const pane = `printf READY; read x; printf '\033Ptmux;\033\033]52;c;cHduZWQ=\007\033\\'; printf '\033Ptmux;\033\033[c\033\\'; echo; echo PANE-END; exec cat`
+	// Each line typed makes the pane send both sequences and then an
+	// end mark numbered by the line.
+	const pane = `printf READY; n=0; while read x; do n=$((n+1)); printf '\033Ptmux;\033\033]52;c;cHduZWQ=\007\033\\'; printf '\033Ptmux;\033\033[c\033\\'; echo; echo "PANE-END-$n"; done`
 	for _, tc := range []struct {
 		name    string
 		attach  func(*testing.T, *agentTmux, *operator) func()
@@ -377,8 +399,26 @@ func TestAttachPanePassthrough(t *testing.T) {
 			o := newOperator(t)
 			leave := tc.attach(t, a, o)
 			o.waitFor(t, "READY")
-			o.master.WriteString("go\r")
-			o.waitFor(t, "PANE-END")
+			// tmux drops passthrough for a client it is about to redraw
+			// (just after attaching). The attack needs it delivered once,
+			// so the operator types until tmux has sent it: to the screen
+			// when attached directly, to the relay's pty otherwise. This
+			// waits for the attack's precondition; what is asserted after
+			// is the defence.
+			delivered := func() bool {
+				got := o.sent.String()
+				if tc.reaches {
+					got = o.screen()
+				}
+				return strings.Contains(got, osc52) && strings.Contains(got, daQuery)
+			}
+			for n := 1; !delivered(); n++ {
+				if n > 50 {
+					t.Fatalf("tmux never sent the pane's passthrough (%d tries): %q", n-1, o.screen())
+				}
+				o.master.WriteString("go\r")
+				o.waitFor(t, fmt.Sprintf("PANE-END-%d", n))
+			}
 			leave()
 			screen := o.finish()
 			for _, s := range []string{osc52, daQuery} {
