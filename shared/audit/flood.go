@@ -37,12 +37,19 @@ const (
 // floodKey is who a record is charged to: the kernel's uid when the record
 // has one, else its agent, else the client's host without the port (so a
 // client does not get a fresh allowance per connection).
+//
+// The refusal's rule is part of the key: a flood of one kind of refusal
+// (say, connections over a cap) must not hide the first records of another
+// (an SSRF attempt) behind its count. Rules are fixed names from the
+// daemons' code and configs, never text a client sends, so they add a
+// handful of keys per client, not an unbounded number.
 type floodKey struct {
 	uid       uint32
 	hasUID    bool
 	who       string
 	component string
 	decision  Decision
+	rule      string
 }
 
 // floodCount is one key's window.
@@ -72,8 +79,8 @@ type flood struct {
 const maxFloodKeys = 4096
 
 // LimitFloods turns flood summaries on: each client (uid, else agent, else
-// host) gets perWindow refusals (any decision but Allow) written per
-// window, and the rest are counted into one summary record (Event
+// host) gets perWindow refusals (any decision but Allow) of each rule
+// written per window, and the rest are counted into one summary record (Event
 // EventSuppressed, Rule RuleFlood, Count) written when the window ends. perWindow <= 0 or window <= 0
 // turns summaries off; pending summaries are written first. It may be called
 // again to change the limits (a reload); windows already open keep their
@@ -130,7 +137,7 @@ func (w *Writer) Flush() error {
 // if so.
 func (w *Writer) suppress(r *Record) bool {
 	f := &w.flood
-	k := floodKey{component: r.Component, decision: r.Decision}
+	k := floodKey{component: r.Component, decision: r.Decision, rule: r.Rule}
 	if k.decision != Allow {
 		k.decision = Deny
 	}
@@ -167,7 +174,7 @@ func (w *Writer) suppress(r *Record) bool {
 	c.bytesUp += r.BytesUp
 	c.bytesDown += r.BytesDown
 	if c.suppressed == 1 {
-		c.sample = Record{Component: r.Component, Decision: k.decision, Client: r.Client, UID: r.UID, Agent: r.Agent, Time: now}
+		c.sample = Record{Component: r.Component, Decision: k.decision, Client: r.Client, UID: r.UID, Agent: r.Agent, Rule: r.Rule, Time: now}
 		if r.UID != nil {
 			uid := *r.UID
 			c.sample.UID = &uid
@@ -213,8 +220,12 @@ func (w *Writer) writeSummary(c *floodCount, window time.Duration) error {
 	r.Time = time.Now()
 	r.Event = EventSuppressed
 	r.Rule = RuleFlood
-	r.Reason = fmt.Sprintf("suppressed %d records of decision %s from client %s (over %d per %s since %s)",
-		c.suppressed, c.sample.Decision, who, c.written, window, c.start.UTC().Format(TimeFormat))
+	rule := ""
+	if c.sample.Rule != "" {
+		rule = " (rule " + c.sample.Rule + ")"
+	}
+	r.Reason = fmt.Sprintf("suppressed %d records of decision %s%s from client %s (over %d per %s since %s)",
+		c.suppressed, c.sample.Decision, rule, who, c.written, window, c.start.UTC().Format(TimeFormat))
 	r.Count = c.suppressed
 	r.BytesUp, r.BytesDown = c.bytesUp, c.bytesDown
 	r.DurationMS = Millis(r.Time.Sub(c.start))

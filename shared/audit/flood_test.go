@@ -136,6 +136,44 @@ func TestFloodIsSummarised(t *testing.T) {
 	}
 }
 
+// TestFloodOfOneRuleHidesNoOther: a client that floods one kind of
+// refusal (connections over its cap) still has the first records of
+// another kind (an SSRF refusal) written, and each kind gets its own
+// summary.
+func TestFloodOfOneRuleHidesNoOther(t *testing.T) {
+	var buf syncBuf
+	w := NewWriter(&buf)
+	w.LimitFloods(3, time.Minute)
+	m := manual(w)
+	capped := func(i int) *Record {
+		r := refusal(1000, fmt.Sprintf("cap-%d", i), "")
+		r.Rule = "limits.max_conns_per_uid"
+		return r
+	}
+	for i := range 50 {
+		w.Write(capped(i))
+	}
+	ssrf := refusal(1000, "ssrf-first", "nat64.example:443")
+	ssrf.Rule = "ssrf"
+	w.Write(ssrf)
+	m.endWindows()
+	recs := parseAll(t, buf.bytes())
+	var seen bool
+	var summaries []Record
+	for _, r := range recs {
+		seen = seen || r.ConnID == "ssrf-first"
+		if r.Event == EventSuppressed {
+			summaries = append(summaries, r)
+		}
+	}
+	if !seen {
+		t.Error("the SSRF refusal after a flood of capped connections is not in the log")
+	}
+	if len(summaries) != 1 || summaries[0].Count != 47 || !strings.Contains(summaries[0].Reason, "(rule limits.max_conns_per_uid)") {
+		t.Errorf("summaries = %+v, want one counting 47 capped connections and naming their rule", summaries)
+	}
+}
+
 // TestFloodWindows: a new window brings a new allowance; a window that ends
 // without a suppression writes no summary; Close writes a pending one.
 func TestFloodWindows(t *testing.T) {
