@@ -154,65 +154,71 @@ func (cm *containment) limitAttempts() []*attempt {
 	return rows
 }
 
-// auditFloodAttempts is item 6: one agent floods refusals; another's
-// earlier record and the flood's first refusal stay in the log, and a
-// 60 KB target is clipped.
-func (cm *containment) auditFloodAttempts() []*attempt {
+// auditClipAttempt is item 6: a 60 KB target is refused and its record
+// clipped.
+func (cm *containment) auditClipAttempt() *attempt {
 	p := cmProxyPort
 	proxy := fmt.Sprintf("http://127.0.0.1:%d", p)
 	pl := cm.state + "/pipelock/audit.log"
 	long := strings.Repeat("a", 60000) + ".test"
-	return []*attempt{
-		{
-			name:     "[6] a CONNECT to a 60 KB host name",
-			expected: "refused; its record is clipped (every audit line under 8 KiB)",
-			probe:    probe{Kind: "https", URL: "https://" + long[:250] + "/", Proxy: proxy},
-			run: func() (bool, string) {
-				o := cm.asLead(cm.t, probe{Kind: "raw-plain", Addr: fmt.Sprintf("127.0.0.1:%d", p), Raw: []byte("CONNECT " + long + ":443 HTTP/1.1\r\nHost: " + long + ":443\r\n\r\n")})
-				var longest int
-				found := poll(5*time.Second, func() bool {
-					longest = 0
-					for _, l := range auditLines(pl) {
-						longest = max(longest, len(l))
-						if strings.Contains(l, `"client":"lead"`) && strings.Contains(l, "aaaaaaaaaaaaaaaa") {
-							return true
-						}
-					}
-					return false
-				})
-				return !o.OK && found && longest < 8192, fmt.Sprintf("%s; recorded: %v; longest audit line %d bytes", describe(o), found, longest)
-			},
-		},
-		{
-			name:     "[6] 100k refused requests from one agent",
-			expected: "another agent's earlier record and the flood's first refusal stay; the rest is summarised",
-			run: func() (bool, string) {
-				cm.as(cm.t, cm.f.user("dev"), probe{Kind: "https", URL: "https://dev-before-flood.test/", Proxy: proxy})
-				first := cm.asLead(cm.t, probe{Kind: "https", URL: "https://flood-first.test/", Proxy: proxy})
-				o := cm.asLead(cm.t, probe{Kind: "denyflood", Addr: fmt.Sprintf("127.0.0.1:%d", p), Count: 100000})
-				// pipelock writes the flood's summary when its window ends
-				// or when it stops: stop it (this is the matrix's last row)
-				// and read what it wrote.
-				pid := cm.pids["pipelock"]
-				syscall.Kill(pid, syscall.SIGTERM)
-				poll(30*time.Second, func() bool { return syscall.Kill(pid, 0) != nil })
-				var dev, firstKept bool
-				var written, counted int
-				for _, r := range allAuditRecords(pl) {
-					dev = dev || (r.Client == "dev" && r.Target == "dev-before-flood.test:443")
-					firstKept = firstKept || (r.Client == "lead" && r.Target == "flood-first.test:443")
-					if r.Client == "lead" && r.Decision == audit.Deny && strings.HasPrefix(r.Target, "flood-") {
-						if r.Event == audit.EventSuppressed {
-							counted += int(r.Count)
-						} else {
-							written++
-						}
+	return &attempt{
+		name:     "[6] a CONNECT to a 60 KB host name",
+		expected: "refused; its record is clipped (every audit line under 8 KiB)",
+		probe:    probe{Kind: "https", URL: "https://" + long[:250] + "/", Proxy: proxy},
+		run: func() (bool, string) {
+			o := cm.asLead(cm.t, probe{Kind: "raw-plain", Addr: fmt.Sprintf("127.0.0.1:%d", p), Raw: []byte("CONNECT " + long + ":443 HTTP/1.1\r\nHost: " + long + ":443\r\n\r\n")})
+			var longest int
+			found := poll(5*time.Second, func() bool {
+				longest = 0
+				for _, l := range auditLines(pl) {
+					longest = max(longest, len(l))
+					if strings.Contains(l, `"client":"lead"`) && strings.Contains(l, "aaaaaaaaaaaaaaaa") {
+						return true
 					}
 				}
-				got := fmt.Sprintf("flood: %s (first: %s); dev's record kept: %v; first refusal kept: %v; flood records written %d, summarised %d",
-					o.Body, describe(first), dev, firstKept, written, counted)
-				return o.N >= 100000 && dev && firstKept && written < 10000 && written+counted >= 100000, got
-			},
+				return false
+			})
+			return !o.OK && found && longest < 8192, fmt.Sprintf("%s; recorded: %v; longest audit line %d bytes", describe(o), found, longest)
+		},
+	}
+}
+
+// auditFloodAttempt is item 6: one agent floods refusals; another's
+// earlier record and the flood's first refusal stay in the log, and the
+// rest is summarised. It runs last: it stops pipelock to have the
+// summaries written.
+func (cm *containment) auditFloodAttempt() *attempt {
+	p := cmProxyPort
+	proxy := fmt.Sprintf("http://127.0.0.1:%d", p)
+	pl := cm.state + "/pipelock/audit.log"
+	return &attempt{
+		name:     "[6] 100k refused requests from one agent",
+		expected: "another agent's earlier record and the flood's first refusal stay; the rest is summarised",
+		run: func() (bool, string) {
+			cm.as(cm.t, cm.f.user("dev"), probe{Kind: "https", URL: "https://dev-before-flood.test/", Proxy: proxy})
+			first := cm.asLead(cm.t, probe{Kind: "https", URL: "https://flood-first.test/", Proxy: proxy})
+			o := cm.asLead(cm.t, probe{Kind: "denyflood", Addr: fmt.Sprintf("127.0.0.1:%d", p), Count: 100000})
+			// pipelock writes the flood's summary when its window ends
+			// or when it stops: stop it (this is the matrix's last row)
+			// and read what it wrote.
+			pid := cm.pids["pipelock"]
+			syscall.Kill(pid, syscall.SIGTERM)
+			poll(30*time.Second, func() bool { return syscall.Kill(pid, 0) != nil })
+			var dev, firstKept bool
+			var written, counted int
+			for _, r := range allAuditRecords(pl) {
+				dev = dev || (r.Client == "dev" && r.Target == "dev-before-flood.test:443")
+				firstKept = firstKept || (r.Client == "lead" && r.Target == "flood-first.test:443")
+				switch {
+				case r.Client == "lead" && r.Event == audit.EventSuppressed:
+					counted += int(r.Count)
+				case r.Client == "lead" && r.Decision != audit.Allow && strings.HasPrefix(r.Target, "flood-"):
+					written++
+				}
+			}
+			got := fmt.Sprintf("flood: %s (first: %s); dev's record kept: %v; first refusal kept: %v; flood records written %d, summarised %d",
+				o.Body, describe(first), dev, firstKept, written, counted)
+			return o.N >= 100000 && dev && firstKept && written < 10000 && written+counted >= 100000, got
 		},
 	}
 }

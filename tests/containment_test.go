@@ -116,10 +116,12 @@ func TestContainment(t *testing.T) {
 		cm.startCoordAndSidecar(t)
 		rows = cm.attempts(&echo.seen)
 		rows = append(rows, cm.scrubAttempts(echo)...)
-		rows = append(rows, cm.limitAttempts()...)
 		rows = append(rows, cm.ssrfAttempts()...)
 		rows = append(rows, cm.hostAttempts()...)
-		rows = append(rows, cm.auditFloodAttempts()...) // last: it fills pipelock's log
+		rows = append(rows, cm.auditClipAttempt())
+		// Floods last: they spend the lead's rate and flood allowances.
+		rows = append(rows, cm.limitAttempts()...)
+		rows = append(rows, cm.auditFloodAttempt()) // it stops pipelock
 		for _, a := range rows {
 			cm.try(t, a)
 		}

@@ -38,6 +38,13 @@ func (p probe) runMore(timeout time.Duration) (outcome, bool) {
 		return outcome{OK: true}, true
 	case "bind-mptcp":
 		return p.bindMPTCP(), true
+	case "tiocsti":
+		for i := 0; i < len(p.Stdin); i++ {
+			if err := unix.IoctlSetPointerInt(0, unix.TIOCSTI, int(p.Stdin[i])); err != nil {
+				return fail(fmt.Errorf("TIOCSTI: %w", err)), true
+			}
+		}
+		return outcome{OK: true}, true
 	case "serve":
 		return p.serve(), true
 	case "flood":

@@ -28,12 +28,13 @@ func scenarioContainment(t *testing.T, s *systemFleet) {
 	rows := []*attempt{
 		u.bindAttempt("dev", "bind", fmt.Sprintf("127.0.0.1:%d", p+20), fmt.Sprintf("127.0.0.1:%d", p+40)),
 		u.bindAttempt("dev", "bind", fmt.Sprintf("[::]:%d", p+21), fmt.Sprintf("[::]:%d", p+41)),
-		u.bindAttempt("dev", "bind-mptcp", fmt.Sprintf("127.0.0.1:%d", p+22), fmt.Sprintf("127.0.0.1:%d", p+42)),
+		u.bindAttempt("dev", "bind-mptcp", fmt.Sprintf("127.0.0.1:%d", p+22), ""),
 		u.restartRace(),
 		u.forkBomb(),
 		u.memoryHog(),
 		u.openFiles(),
 		u.inboxBehindFlood(),
+		u.attachHook(),
 		tamper,
 		u.unbindableDaemon(),
 		u.crashThenEgress(), // last: it stops the egress guard and restarts an agent
@@ -167,8 +168,12 @@ func (u *unitProber) bindAttempt(agent, kind, addr, control string) *attempt {
 		name:     fmt.Sprintf("[1] bind %s (%s) from a process the agent's runner started", addr, kind),
 		expected: "refused (EACCES, or no MPTCP at all); a bind outside the block works, and the same bind outside the runner's tree does (controls)",
 		run: func() (bool, string) {
-			if c := u.viaRunner(agent, probe{Kind: kind, Addr: control})(); !c.OK {
-				return false, "control failed: outside the block: " + describe(c)
+			// (MPTCP is refused outright, so it has no "outside the block"
+			// control of its own.)
+			if control != "" {
+				if c := u.viaRunner(agent, probe{Kind: kind, Addr: control})(); !c.OK {
+					return false, "control failed: outside the block: " + describe(c)
+				}
 			}
 			if c := u.run(agent, probe{Kind: kind, Addr: addr}); !c.OK {
 				return false, "control failed: outside the runner's tree: " + describe(c)
@@ -262,6 +267,57 @@ func (u *unitProber) openFiles() *attempt {
 			f := strings.Fields(out)
 			ok := len(f) >= 5 && f[3] == p["LimitNOFILE"] && f[4] == p["LimitNOFILE"] && p["LimitNOFILE"] != "infinity"
 			return ok, fmt.Sprintf("LimitNOFILE=%s; runner: %s", p["LimitNOFILE"], strings.Join(f, " "))
+		},
+	}
+}
+
+// attachHook is items 2 and 14: the agent plants a client-attached hook
+// in its own tmux server whose payload runs on the attaching client's
+// terminal (detach-client -E), reports that terminal, writes terminal
+// escapes (OSC 52 clipboard, a cursor query, a title) and pushes a line
+// with TIOCSTI. The operator attaches read-only from a shell in a pty;
+// after clem attach ends, the shell reads what is waiting on its
+// terminal. Nothing of the payload may reach the operator's terminal.
+func (u *unitProber) attachHook() *attempt {
+	s := u.s
+	agent := s.f.user("dev")
+	home := "/home/" + agent
+	sock := "/var/lib/clem/" + s.f.name + "/agents/dev/tmux.sock"
+	return &attempt{
+		name:     "[2][14] a planted client-attached hook runs on `clem attach -r dev`",
+		expected: "the payload gets clem's pty, not the operator's; no escape and no pushed line reach the operator",
+		run: func() (bool, string) {
+			spec, _ := json.Marshal(probe{Kind: "tiocsti", Stdin: "echo INJECTED-BY-AGENT\n"})
+			payload := fmt.Sprintf("#!/bin/sh\ntty > %[1]s/.attach-tty\nprintf '\\033]52;c;ZXZpbA==\\007\\033[6n\\033]0;pwned\\007'\n%[2]s='%[3]s' %[4]s > %[1]s/.attach-tiocsti 2>&1\n", home, probeEnv, spec, u.probe)
+			writeFile(u.t, home+"/.attach-payload.sh", payload)
+			uid, gid := userIDs(u.t, agent)
+			os.Chown(home+"/.attach-payload.sh", int(uid), int(gid))
+			hook := "detach-client -E 'sh " + home + "/.attach-payload.sh'"
+			if o, e, code := s.m.ExecAs(u.t, agent, "tmux", "-S", sock, "set-hook", "-g", "client-attached", hook); code != 0 {
+				return false, "the agent could not plant its hook: " + o + e
+			}
+			defer s.m.ExecAs(u.t, agent, "tmux", "-S", sock, "set-hook", "-gu", "client-attached")
+			op := "/tmp/clem-op-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+			shell := fmt.Sprintf(`tty > %[1]s.tty; CLEM_FILE=%[2]s %[3]s/clem attach -r dev; read -t 1 line; echo "AFTER:$line"`, op, s.cfg, s.f.sysBin)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := s.m.Command(ctx, "script", "-q", "-f", "-e", "-c", shell, op+".typescript")
+			stdin, _ := cmd.StdinPipe() // held open: the operator is still at the keyboard
+			defer stdin.Close()
+			out, err := cmd.CombinedOutput()
+			typescript, _, _ := s.m.Exec(u.t, "cat", op+".typescript")
+			opTTY, _, _ := s.m.Exec(u.t, "cat", op+".tty")
+			payTTY, _, _ := s.m.Exec(u.t, "cat", home+"/.attach-tty")
+			tiocsti, _, _ := s.m.Exec(u.t, "cat", home+"/.attach-tiocsti")
+			s.m.Exec(u.t, "rm", "-f", op+".typescript", op+".tty", home+"/.attach-tty", home+"/.attach-tiocsti", home+"/.attach-payload.sh")
+			opTTY, payTTY = strings.TrimSpace(opTTY), strings.TrimSpace(payTTY)
+			seen := typescript + string(out)
+			escapes := strings.Contains(seen, "\x1b]52") || strings.Contains(seen, "\x1b[6n") || strings.Contains(seen, "\x1b]0;pwned")
+			injected := strings.Contains(seen, "AFTER:echo INJECTED")
+			got := fmt.Sprintf("operator's tty %s, payload's tty %q, payload's TIOCSTI: %s; escapes reached the operator: %v; pushed line reached the operator's shell: %v (script: %v)",
+				opTTY, payTTY, clip(strings.TrimSpace(tiocsti), 60), escapes, injected, err)
+			ran := payTTY != ""
+			return ran && opTTY != "" && payTTY != opTTY && !escapes && !injected && strings.Contains(seen, "AFTER:"), got
 		},
 	}
 }
@@ -386,9 +442,13 @@ func (u *unitProber) crashThenEgress() *attempt {
 		name:     "[18] dev crashes and then fails its egress check",
 		expected: "two alerts for dev (restarting, and its egress check); recovered once the table is back",
 		run: func() (bool, string) {
-			// Masked, so dev's restart cannot pull the guard back in
-			// (agent units want it) and the table stays gone.
-			s.m.Systemctl(u.t, "mask", "--runtime", guard)
+			// dev's restart would pull the guard back in (agent units want
+			// it) and the table would be restored: a drop-in keeps the
+			// guard from starting, so the table stays gone.
+			dropin := "/run/systemd/system/" + guard + ".d/clem-test-block.conf"
+			s.m.Exec(u.t, "mkdir", "-p", filepath.Dir(dropin))
+			s.m.Exec(u.t, "sh", "-c", "printf '[Service]\\nExecStartPre=/bin/false\\n' > "+dropin)
+			s.m.Systemctl(u.t, "daemon-reload")
 			s.m.Systemctl(u.t, "stop", guard)
 			sysDeleteTable(u.t, s.f)
 			s.m.Exec(u.t, "systemctl", "kill", "-s", "KILL", "--kill-whom=main", unit)
@@ -399,7 +459,9 @@ func (u *unitProber) crashThenEgress() *attempt {
 				return strings.Contains(c, "restarting") && strings.Contains(c, "egress")
 			})
 			pre := s.m.Show(u.t, unit, "ExecStartPre")["ExecStartPre"]
-			s.m.Systemctl(u.t, "unmask", "--runtime", guard)
+			s.m.Exec(u.t, "rm", "-rf", filepath.Dir(dropin))
+			s.m.Systemctl(u.t, "daemon-reload")
+			s.m.Exec(u.t, "systemctl", "reset-failed", guard)
 			s.m.Systemctl(u.t, "start", guard)
 			active := waitProp(u.t, s.m, unit, "ActiveState", 120*time.Second, func(v string) bool { return v == "active" })
 			got := fmt.Sprintf("alerts: %s; dev afterwards: %s", causes(raised), active)
