@@ -285,10 +285,10 @@ func (u *unitProber) attachHook() *attempt {
 	sock := "/var/lib/clem/" + s.f.name + "/agents/dev/tmux.sock"
 	return &attempt{
 		name:     "[2][14] a planted client-attached hook runs on `clem attach -r dev`",
-		expected: "the payload gets clem's pty, not the operator's; no escape and no pushed line reach the operator",
+		expected: "the payload gets clem's pty, not the operator's; no escape and no pushed line reach the operator; nothing it started outlives the attach",
 		run: func() (bool, string) {
 			spec, _ := json.Marshal(probe{Kind: "tiocsti", Stdin: "echo INJECTED-BY-AGENT\n"})
-			payload := fmt.Sprintf("#!/bin/sh\ntty > %[1]s/.attach-tty\nprintf '\\033]52;c;ZXZpbA==\\007\\033[6n\\033]0;pwned\\007'\n%[2]s='%[3]s' %[4]s > %[1]s/.attach-tiocsti 2>&1\n", home, probeEnv, spec, u.probe)
+			payload := fmt.Sprintf("#!/bin/sh\ntty > %[1]s/.attach-tty\nprintf '\\033]52;c;ZXZpbA==\\007\\033[6n\\033]0;pwned\\007'\n%[2]s='%[3]s' %[4]s > %[1]s/.attach-tiocsti 2>&1\nsetsid sleep 600 </dev/null >/dev/null 2>&1 &\necho $! > %[1]s/.attach-escape\n", home, probeEnv, spec, u.probe)
 			writeFile(u.t, home+"/.attach-payload.sh", payload)
 			uid, gid := userIDs(u.t, agent)
 			os.Chown(home+"/.attach-payload.sh", int(uid), int(gid))
@@ -309,15 +309,22 @@ func (u *unitProber) attachHook() *attempt {
 			opTTY, _, _ := s.m.Exec(u.t, "cat", op+".tty")
 			payTTY, _, _ := s.m.Exec(u.t, "cat", home+"/.attach-tty")
 			tiocsti, _, _ := s.m.Exec(u.t, "cat", home+"/.attach-tiocsti")
-			s.m.Exec(u.t, "rm", "-f", op+".typescript", op+".tty", home+"/.attach-tty", home+"/.attach-tiocsti", home+"/.attach-payload.sh")
+			escape, _, _ := s.m.Exec(u.t, "cat", home+"/.attach-escape")
+			escaped := false
+			if pid := strings.TrimSpace(escape); pid != "" {
+				_, _, code := s.m.Exec(u.t, "kill", "-0", pid)
+				escaped = code == 0
+				s.m.Exec(u.t, "kill", "-9", pid)
+			}
+			s.m.Exec(u.t, "rm", "-f", op+".typescript", op+".tty", home+"/.attach-tty", home+"/.attach-tiocsti", home+"/.attach-payload.sh", home+"/.attach-escape")
 			opTTY, payTTY = strings.TrimSpace(opTTY), strings.TrimSpace(payTTY)
 			seen := typescript + string(out)
 			escapes := strings.Contains(seen, "\x1b]52") || strings.Contains(seen, "\x1b[6n") || strings.Contains(seen, "\x1b]0;pwned")
 			injected := strings.Contains(seen, "AFTER:echo INJECTED")
-			got := fmt.Sprintf("operator's tty %s, payload's tty %q, payload's TIOCSTI: %s; escapes reached the operator: %v; pushed line reached the operator's shell: %v (script: %v)",
-				opTTY, payTTY, clip(strings.TrimSpace(tiocsti), 60), escapes, injected, err)
-			ran := payTTY != ""
-			return ran && opTTY != "" && payTTY != opTTY && !escapes && !injected && strings.Contains(seen, "AFTER:"), got
+			got := fmt.Sprintf("operator's tty %s, payload's tty %q, payload's TIOCSTI: %s; escapes reached the operator: %v; pushed line reached the operator's shell: %v; a setsid child outlived the attach: %v (script: %v)",
+				opTTY, payTTY, clip(strings.TrimSpace(tiocsti), 60), escapes, injected, escaped, err)
+			ran := payTTY != "" && strings.TrimSpace(escape) != ""
+			return ran && opTTY != "" && payTTY != opTTY && !escapes && !injected && !escaped && strings.Contains(seen, "AFTER:"), got
 		},
 	}
 }

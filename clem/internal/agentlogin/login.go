@@ -66,6 +66,7 @@ func Run(ctx context.Context, o Options) error {
 			"PATH=/usr/local/bin:/usr/bin:/bin", "CLAUDE_CODE_TMPDIR=" + home},
 		Dir:      home,
 		Terminal: o.Terminal,
+		Scope:    fmt.Sprintf("clem-login-%s-%d", o.User, os.Getpid()),
 	})
 	if err != nil {
 		return fmt.Errorf("login as %s: %w", o.User, err)

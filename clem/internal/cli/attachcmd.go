@@ -50,6 +50,7 @@ q, Ctrl-C or Ctrl-b d leave. Otherwise detach with Ctrl-b d.`,
 				Dir:      "/",
 				Terminal: os.Stdin,
 				ReadOnly: c.Bool("read-only"),
+				Scope:    fmt.Sprintf("clem-attach-%s-%d", a.User, os.Getpid()),
 			})
 			if err != nil {
 				return fmt.Errorf("clem attach %s: %w", a.Key, err)

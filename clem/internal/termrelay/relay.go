@@ -30,6 +30,11 @@ type Options struct {
 	// ReadOnly passes no keystrokes on; q, Ctrl-C, Ctrl-b d or EscapeKey
 	// end the relay.
 	ReadOnly bool
+	// Scope, when systemd runs the host, is the name of a transient scope
+	// unit the program runs in: stopping it when the relay ends kills
+	// everything the program started, also what left its session
+	// (setsid), which the session kill cannot find.
+	Scope string
 
 	// unfiltered, in tests, also gets what the program wrote, before the
 	// filter: proof that a sequence the operator did not see was sent.
@@ -69,7 +74,12 @@ func Run(ctx context.Context, o Options) (err error) {
 		restore()
 	}()
 
-	cmd := exec.Command(o.Argv[0], o.Argv[1:]...)
+	argv := o.Argv
+	scoped := o.Scope != "" && systemdRuns()
+	if scoped {
+		argv = append(scopeArgv(o.Scope), argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env, cmd.Dir = o.Env, o.Dir
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	// A new session with the relay's pty as its controlling terminal: the
@@ -121,6 +131,9 @@ wait:
 	// leaves first: something outside the session (the agent's tmux
 	// server holds a copy of the client's terminal) may keep it open.
 	killErr := killSession(cmd.Process.Pid)
+	if scoped {
+		killErr = errors.Join(killErr, stopScope(o.Scope))
+	}
 	select {
 	case <-outDone:
 	case <-quit:

@@ -16,9 +16,9 @@ import (
 // the relay's pty open. Each process is addressed through a pidfd, so a
 // reused pid is never signalled, and its end is waited for as an event.
 //
-// A process that left the session (setsid) is not found here; it keeps
-// running as the agent's user, outside the agent's unit, until the
-// project's `clem down` or the agent user's processes are killed.
+// A process that left the session (setsid) is not found here: on a host
+// systemd runs, Options.Scope puts the program in a scope whose stop kills
+// it too; without systemd it keeps running as the agent's user.
 func killSession(sid int) error {
 	for {
 		pids, err := sessionMembers(sid)
