@@ -21,9 +21,21 @@ var errEventLine = errors.New("scrubber: event-stream line longer than 1 MiB")
 // caller still runs the whole body through Reader for forms within a line.
 // A line waits while a data line before it is held back. If r fails, the
 // waiting lines are dropped.
-func (s *Scrubber) EventStream(r io.Reader) io.Reader {
+//
+// Before that, the JSON deltas of model APIs are scrubbed stream by stream
+// (see DeltaStream): the text a client shows is the deltas' strings joined,
+// and the halves of a secret split over two deltas are not contiguous in the
+// data lines.
+func (s *Scrubber) EventStream(r io.Reader) io.Reader { return s.eventStream(r, true) }
+
+// eventStream is EventStream, with the delta layer or (for tests' controls)
+// without it.
+func (s *Scrubber) eventStream(r io.Reader, deltas bool) io.Reader {
 	if len(s.m.pats) == 0 {
 		return r
+	}
+	if deltas {
+		r = &deltaReader{ds: s.Deltas(), br: bufio.NewReaderSize(r, 64<<10)}
 	}
 	return &sseReader{ms: s.Messages(), br: bufio.NewReaderSize(r, 64<<10)}
 }
@@ -59,7 +71,7 @@ func (r *sseReader) Read(p []byte) (int, error) {
 
 // step reads up to the next LF and moves every line it can to out.
 func (r *sseReader) step() {
-	chunk, err := r.readChunk()
+	chunk, err := readEventChunk(r.br)
 	for len(chunk) > 0 {
 		n, tn := lineEnd(chunk)
 		r.line(chunk[:n], chunk[n:n+tn])
@@ -80,11 +92,12 @@ func (r *sseReader) step() {
 	}
 }
 
-// readChunk returns bytes up to and including the next LF (or to EOF).
-func (r *sseReader) readChunk() ([]byte, error) {
+// readEventChunk returns bytes up to and including the next LF (or to
+// EOF): one or more lines, since a lone CR ends a line too.
+func readEventChunk(br *bufio.Reader) ([]byte, error) {
 	var long []byte
 	for {
-		b, err := r.br.ReadSlice('\n')
+		b, err := br.ReadSlice('\n')
 		if err != bufio.ErrBufferFull {
 			if long != nil {
 				return append(long, b...), err
@@ -116,22 +129,9 @@ func lineEnd(b []byte) (n, term int) {
 
 func (r *sseReader) line(text, term []byte) {
 	l := &sseLine{prefix: text, term: term}
-	bom := 0
-	if !r.started {
-		// A client drops a byte order mark before the first line.
-		r.started = true
-		if bytes.HasPrefix(text, []byte("\ufeff")) {
-			bom = 3
-		}
-	}
-	if t := text[bom:]; bytes.HasPrefix(t, []byte("data")) && (len(t) == 4 || t[4] == ':') {
-		v := bom + 4
-		if len(t) > 4 {
-			v++
-			if len(t) > 5 && t[5] == ' ' {
-				v++
-			}
-		}
+	first := !r.started
+	r.started = true
+	if v, ok := dataValue(text, first); ok {
 		l.prefix, l.data = text[:v], true
 		r.lines, r.fill = append(r.lines, l), append(r.fill, l)
 		rel, err := r.ms.Push(text[v:])
@@ -143,6 +143,28 @@ func (r *sseReader) line(text, term []byte) {
 		return
 	}
 	r.lines = append(r.lines, l)
+}
+
+// dataValue says whether text, one line without its terminator, is a data
+// line, and where its value starts. A client drops a byte order mark
+// before the first line, and one space after the colon.
+func dataValue(text []byte, first bool) (v int, ok bool) {
+	bom := 0
+	if first && bytes.HasPrefix(text, []byte("\ufeff")) {
+		bom = 3
+	}
+	t := text[bom:]
+	if !bytes.HasPrefix(t, []byte("data")) || len(t) > 4 && t[4] != ':' {
+		return 0, false
+	}
+	v = bom + 4
+	if len(t) > 4 {
+		v++
+		if len(t) > 5 && t[5] == ' ' {
+			v++
+		}
+	}
+	return v, true
 }
 
 // filled hands released values to the oldest data lines waiting for one.
