@@ -166,7 +166,7 @@ func (cm *containment) auditClipAttempt() *attempt {
 		expected: "refused; its record is clipped (every audit line under 8 KiB)",
 		probe:    probe{Kind: "https", URL: "https://" + long[:250] + "/", Proxy: proxy},
 		run: func() (bool, string) {
-			o := cm.asLead(cm.t, probe{Kind: "raw-plain", Addr: fmt.Sprintf("127.0.0.1:%d", p), Raw: []byte("CONNECT " + long + ":443 HTTP/1.1\r\nHost: " + long + ":443\r\n\r\n")})
+			o := cm.asLead(cm.t, probe{Kind: "raw-plain", Addr: fmt.Sprintf("127.0.0.1:%d", p), Raw: []byte("CONNECT " + long + ":443 HTTP/1.1\r\nHost: x\r\n\r\n")})
 			var longest int
 			found := poll(5*time.Second, func() bool {
 				longest = 0

@@ -3,6 +3,8 @@ package tests
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -11,29 +13,14 @@ import (
 )
 
 // mcpCall connects to the MCP endpoint at URL, initializes, and calls the
-// tool named in Path (no arguments); Body is the tool's text. With Count
-// > 0 it only opens Count sessions (initialize, never closed) and reports
-// how many the server accepted.
+// tool named in Path (with Args); Body is the tool's text. With Count > 0
+// it only opens Count sessions (initialize, never closed) and reports how
+// many the server accepted.
 func (p probe) mcpCall(timeout time.Duration) outcome {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*timeout)
 	defer cancel()
 	if p.Count > 0 {
-		n := 0
-		var last error
-		for i := 0; i < p.Count; i++ {
-			c, err := mcpSession(ctx, p.URL)
-			if err != nil {
-				last = err
-				continue
-			}
-			_ = c // kept open: the server holds its session
-			n++
-		}
-		o := outcome{OK: true, N: n, Body: fmt.Sprintf("%d of %d sessions accepted", n, p.Count)}
-		if last != nil {
-			o.Err = last.Error()
-		}
-		return o
+		return p.mcpSessions(ctx)
 	}
 	c, err := mcpSession(ctx, p.URL)
 	if err != nil {
@@ -75,4 +62,37 @@ func mcpSession(ctx context.Context, url string) (*client.Client, error) {
 		return nil, fmt.Errorf("initialize: %w", err)
 	}
 	return c, nil
+}
+
+// mcpSessions posts Count initialize requests, each a new session, and
+// counts those the server accepted (200 with a session id). It speaks the
+// wire format itself: mcp-go's client takes a 4xx answer to initialize
+// for a legacy SSE server and falls back, which would count refusals as
+// sessions.
+func (p probe) mcpSessions(ctx context.Context) outcome {
+	const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"clem-containment","version":"1"}}}`
+	n, refused := 0, map[int]int{}
+	var last error
+	for i := 0; i < p.Count; i++ {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.URL, strings.NewReader(initialize))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			last = err
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && resp.Header.Get("Mcp-Session-Id") != "" {
+			n++
+		} else {
+			refused[resp.StatusCode]++
+		}
+	}
+	o := outcome{OK: true, N: n, Body: fmt.Sprintf("%d of %d sessions accepted, refused by status %v", n, p.Count, refused)}
+	if last != nil {
+		o.Err = last.Error()
+	}
+	return o
 }

@@ -324,6 +324,9 @@ func (u *unitProber) attachHook() *attempt {
 			got := fmt.Sprintf("operator's tty %s, payload's tty %q, payload's TIOCSTI: %s; escapes reached the operator: %v; pushed line reached the operator's shell: %v; a setsid child outlived the attach: %v (script: %v)",
 				opTTY, payTTY, clip(strings.TrimSpace(tiocsti), 60), escapes, injected, escaped, err)
 			ran := payTTY != "" && strings.TrimSpace(escape) != ""
+			if !ran {
+				got += fmt.Sprintf("; the operator saw %q", clip(seen, 300))
+			}
 			return ran && opTTY != "" && payTTY != opTTY && !escapes && !injected && !escaped && strings.Contains(seen, "AFTER:"), got
 		},
 	}
