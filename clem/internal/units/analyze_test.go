@@ -138,7 +138,7 @@ func TestSecurity(t *testing.T) {
 		t.Fatalf("scored %d units, want %d", len(scores), len(d.Daemons)+len(d.Agents)+1)
 	}
 	for i, s := range scores {
-		limit := daemonCeiling // daemons and the egress oneshot
+		limit := daemonCeiling // daemons and the egress guard
 		if i >= len(d.Daemons) && i < len(d.Daemons)+len(d.Agents) {
 			limit = agentCeiling
 		}
@@ -165,7 +165,7 @@ func scoreTable(version string, d Data, scores []Score) string {
 		}
 	}
 	if d.Egress != nil {
-		what[d.Egress.Unit] = "oneshot: restores the egress table at boot (root, CAP_NET_ADMIN only)"
+		what[d.Egress.Unit] = "the egress guard: keeps the egress table in place (root, CAP_NET_ADMIN only)"
 	}
 	for _, s := range scores {
 		fmt.Fprintf(&b, "| `%s` | %s | %.1f | %s |\n", s.Unit, what[s.Unit], s.Value, s.Level)
