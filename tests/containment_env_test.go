@@ -336,7 +336,10 @@ func (cm *containment) checkAudit(t *testing.T, rows []*attempt) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		recs := append(auditRecords(cm.state+"/pipelock/audit.log"), auditRecords(cm.state+"/vault/audit.log")...)
+		var recs []audit.Record
+		for _, role := range []string{"pipelock", "vault", "coord", "mcp-db"} {
+			recs = append(recs, allAuditRecords(cm.state+"/"+role+"/audit.log")...)
+		}
 		missing := 0
 		for _, a := range rows {
 			if a.audited != nil && !anyRecord(recs, a.audited) {

@@ -208,7 +208,12 @@ func (cm *containment) sshAttempt(ctl users.User, ctlHome, leadHome string) (boo
 	if ok {
 		return false, "the agent logged in over ssh"
 	}
-	return true, "refused: " + lastLines(out, 1)
+	// sshd says why: the drop-in provision wrote, not a key it disliked.
+	why := "not allowed because listed in DenyUsers"
+	if !poll(5*time.Second, func() bool { return strings.Contains(log.String(), why) }) {
+		return false, "refused, but sshd does not say DenyUsers: " + lastLines(log.String(), 2)
+	}
+	return true, "refused (sshd: " + why + "): " + lastLines(out, 1)
 }
 
 func lastLines(s string, n int) string {

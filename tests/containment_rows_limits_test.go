@@ -16,8 +16,9 @@ import (
 // floodAttempt is item 5: while the lead holds count connections to
 // addr (each sent raw, never finished), the dev agent's request must
 // still succeed. The control is the same request before the flood.
-func (cm *containment) floodAttempt(item, what, addr string, raw []byte, count int, devProbe probe) *attempt {
+func (cm *containment) floodAttempt(item, what, addr string, raw []byte, count int, devProbe probe, audited func(audit.Record) bool) *attempt {
 	return &attempt{
+		audited:  audited,
 		name:     fmt.Sprintf("[%s] flood %s with %d idle connections (its open-files limit %d) while another agent works", item, what, count, matrixFiles),
 		expected: "the other agent's request succeeds during the flood (and before it: the control)",
 		run: func() (bool, string) {
@@ -30,6 +31,15 @@ func (cm *containment) floodAttempt(item, what, addr string, raw []byte, count i
 			got := fmt.Sprintf("lead held %s; dev: %s", fo.Body, describe(o))
 			return o.OK && fl.Ready != "", got
 		},
+	}
+}
+
+// leadRefused matches a refusal of the lead by component whose rule or
+// reason says want.
+func leadRefused(component, want string) func(audit.Record) bool {
+	return func(r audit.Record) bool {
+		return r.Component == component && r.Decision != audit.Allow && (r.Client == "lead" || r.Agent == "lead") &&
+			strings.Contains(r.Rule+" "+r.Reason, want)
 	}
 }
 
@@ -48,9 +58,10 @@ func vmHWM(pid int) int {
 // bigBodyAttempt is item 4: a body far larger than any request needs,
 // streamed at a daemon: refused, and the daemon's peak memory stays far
 // below the body's size.
-func (cm *containment) bigBodyAttempt(what, url string, pid func() int) *attempt {
+func (cm *containment) bigBodyAttempt(what, url string, pid func() int, audited func(audit.Record) bool) *attempt {
 	const size = 512 << 20
 	return &attempt{
+		audited:  audited,
 		name:     fmt.Sprintf("[4] a %d MiB request body to %s", size>>20, what),
 		expected: "refused (413 or closed) without the daemon reading it: its peak memory stays under 128 MiB",
 		run: func() (bool, string) {
@@ -111,25 +122,27 @@ func (cm *containment) limitAttempts() []*attempt {
 	rows := []*attempt{
 		cm.serveAttempt(fmt.Sprintf("127.0.0.1:%d", p+20), fmt.Sprintf("127.0.0.1:%d", p+40)),
 		cm.serveAttempt(fmt.Sprintf("[::1]:%d", p+21), fmt.Sprintf("[::1]:%d", p+41)),
-		cm.bigBodyAttempt("coord's MCP endpoint", coordURL, func() int { return cm.pids["coord"] }),
-		cm.bigBodyAttempt("a sidecar's MCP endpoint", dbURL, func() int { return cm.pids["sidecar"] }),
+		cm.bigBodyAttempt("coord's MCP endpoint", coordURL, func() int { return cm.pids["coord"] }, leadRefused("coord", "max_body_bytes")),
+		cm.bigBodyAttempt("a sidecar's MCP endpoint", dbURL, func() int { return cm.pids["sidecar"] }, leadRefused("sidecar", "max_body_bytes")),
 		{
 			name:     "[4] 1 MiB of request headers to pipelock",
 			expected: "refused (431/400 or closed)",
 			probe: probe{Kind: "raw-plain", Addr: fmt.Sprintf("127.0.0.1:%d", p),
 				Raw: []byte("GET http://" + cmAllowed + "/ HTTP/1.1\r\nHost: " + cmAllowed + "\r\nX-Pad: " + strings.Repeat("a", 1<<20) + "\r\n\r\n")},
-			want: func(o outcome) bool { return o.Status == 0 || o.Status == 431 || o.Status == 400 },
+			want:    func(o outcome) bool { return o.Status == 0 || o.Status == 431 || o.Status == 400 },
+			audited: leadRefused("pipelock", "max_header_bytes"),
 		},
-		cm.floodAttempt("5", "pipelock", fmt.Sprintf("127.0.0.1:%d", p), []byte("CONNECT "), 5000, devAllowed),
+		cm.floodAttempt("5", "pipelock", fmt.Sprintf("127.0.0.1:%d", p), []byte("CONNECT "), 5000, devAllowed, leadRefused("pipelock", "max_conns_per_uid")),
 		cm.floodAttempt("5", "agent-vault (brokered tunnels, handed over and left idle)", fmt.Sprintf("127.0.0.1:%d", p),
-			[]byte("CONNECT "+cmModel+":443 HTTP/1.1\r\nHost: "+cmModel+":443\r\n\r\n"), 600, devBrokered),
+			[]byte("CONNECT "+cmModel+":443 HTTP/1.1\r\nHost: "+cmModel+":443\r\n\r\n"), 600, devBrokered, leadRefused("agent-vault", "too many tunnels")),
 		cm.floodAttempt("5", "coord's MCP endpoint", fmt.Sprintf("127.0.0.1:%d", p+2), []byte("POST /mcp HTTP/1.1\r\n"), 5000,
-			probe{Kind: "mcp", URL: coordURL}),
+			probe{Kind: "mcp", URL: coordURL}, leadRefused("coord", "conns.per_uid")),
 		cm.floodAttempt("5", "a sidecar shared with another agent", cm.sidecarListen("db"), []byte("POST /mcp HTTP/1.1\r\n"), 5000,
-			probe{Kind: "mcp", URL: dbURL, Path: "query"}),
+			probe{Kind: "mcp", URL: dbURL, Path: "query"}, leadRefused("sidecar", "max_conns_per_uid")),
 		{
 			name:     "[12] open MCP sessions on a sidecar without end",
-			expected: "capped well below 3000; another agent's tool call still works",
+			expected: "capped well below 3000; another agent's tool call still works; audited",
+			audited:  leadRefused("sidecar", "max_sessions_per_uid"),
 			run: func() (bool, string) {
 				o := cm.asLead(cm.t, probe{Kind: "mcp", URL: dbURL, Count: 3000})
 				d := cm.as(cm.t, cm.f.user("dev"), probe{Kind: "mcp", URL: dbURL, Path: "query"})

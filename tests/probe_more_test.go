@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -146,23 +145,12 @@ func (p probe) raw(timeout time.Duration) outcome {
 	if err != nil {
 		return fail(err)
 	}
-	u, _ := url.Parse(p.Proxy)
-	c, err := net.DialTimeout("tcp", u.Host, timeout)
-	if err != nil {
-		return fail(err)
+	c, refused := p.tunnel(p.Host+":443", timeout)
+	if c == nil {
+		return refused
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * timeout))
-	fmt.Fprintf(c, "CONNECT %s:443 HTTP/1.1\r\nHost: %s:443\r\n\r\n", p.Host, p.Host)
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		return fail(err)
-	}
-	if resp.StatusCode != 200 {
-		return outcome{Status: resp.StatusCode, Err: "CONNECT refused"}
-	}
-	tc := tls.Client(&bufConn{c, br}, &tls.Config{ServerName: p.Host, RootCAs: pool, NextProtos: []string{"http/1.1"}})
+	tc := tls.Client(c, &tls.Config{ServerName: p.Host, RootCAs: pool, NextProtos: []string{"http/1.1"}})
 	if err := tc.Handshake(); err != nil {
 		return fail(fmt.Errorf("TLS through the tunnel: %w", err))
 	}
@@ -179,13 +167,6 @@ func (p probe) raw(timeout time.Duration) outcome {
 	}
 	return o
 }
-
-type bufConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (b *bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }
 
 // post sends a POST of Size zero bytes to URL directly (no proxy), as a
 // stream, and reports the status the server answered with.

@@ -213,25 +213,46 @@ func (p probe) connectSNI(timeout time.Duration) outcome {
 	if err != nil {
 		return fail(err)
 	}
-	u, _ := url.Parse(p.Proxy)
-	c, err := net.DialTimeout("tcp", u.Host, timeout)
-	if err != nil {
-		return fail(err)
+	c, refused := p.tunnel(p.Addr, timeout)
+	if c == nil {
+		return refused
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(timeout))
-	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", p.Addr, p.Addr)
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		return fail(err)
-	}
-	if resp.StatusCode != 200 {
-		return outcome{Status: resp.StatusCode, Err: "CONNECT refused"}
-	}
 	tc := tls.Client(c, &tls.Config{ServerName: p.SNI, RootCAs: pool, InsecureSkipVerify: true})
 	if err := tc.Handshake(); err != nil {
 		return outcome{Status: 200, Err: errors.Join(errors.New("TLS through the tunnel"), err).Error()}
 	}
 	return outcome{OK: true, Status: 200}
 }
+
+// tunnel opens a CONNECT tunnel to target through Proxy, with a deadline
+// of twice timeout on the whole exchange. On a refusal it returns nil and
+// the outcome saying why.
+func (p probe) tunnel(target string, timeout time.Duration) (net.Conn, outcome) {
+	u, _ := url.Parse(p.Proxy)
+	c, err := net.DialTimeout("tcp", u.Host, timeout)
+	if err != nil {
+		return nil, fail(err)
+	}
+	c.SetDeadline(time.Now().Add(2 * timeout))
+	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		c.Close()
+		return nil, fail(err)
+	}
+	if resp.StatusCode != 200 {
+		c.Close()
+		return nil, outcome{Status: resp.StatusCode, Err: "CONNECT refused"}
+	}
+	return &bufConn{c, br}, outcome{}
+}
+
+// bufConn is a connection whose first bytes were read into r.
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b *bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }

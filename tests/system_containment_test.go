@@ -298,7 +298,7 @@ func (u *unitProber) attachHook() *attempt {
 			}
 			defer s.m.ExecAs(u.t, agent, "tmux", "-S", sock, "set-hook", "-gu", "client-attached")
 			op := "/tmp/clem-op-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-			shell := fmt.Sprintf(`tty > %[1]s.tty; CLEM_FILE=%[2]s %[3]s/clem attach -r dev; read -t 1 line; echo "AFTER:$line"`, op, s.cfg, s.f.sysBin)
+			shell := fmt.Sprintf(`tty > %[1]s.tty; TERM=xterm-256color CLEM_FILE=%[2]s %[3]s/clem attach -r dev; read -t 1 line; echo "AFTER:$line"`, op, s.cfg, s.f.sysBin)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			cmd := s.m.Command(ctx, "script", "-q", "-f", "-e", "-c", shell, op+".typescript")

@@ -41,6 +41,14 @@ func Transcripts(dir string) ([]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transcripts: %w", err)
 	}
+	return TranscriptNumbers(ents), nil
+}
+
+// TranscriptNumbers picks the transcripts out of a directory listing: the
+// regular files named <n>.jsonl, by iteration number, ascending. A reader
+// that must not follow links lists the directory its own safe way and
+// passes the entries here.
+func TranscriptNumbers(ents []os.DirEntry) []int {
 	var ns []int
 	for _, e := range ents {
 		num, ok := strings.CutSuffix(e.Name(), ".jsonl")
@@ -52,7 +60,7 @@ func Transcripts(dir string) ([]int, error) {
 		}
 	}
 	slices.Sort(ns)
-	return ns, nil
+	return ns
 }
 
 // PruneTranscripts removes all but the newest keep transcripts in dir

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,18 +77,7 @@ func list(dir *os.File) ([]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transcripts: %w", err)
 	}
-	var ns []int
-	for _, e := range ents {
-		num, ok := strings.CutSuffix(e.Name(), ".jsonl")
-		if !ok || !e.Type().IsRegular() {
-			continue
-		}
-		if n, err := strconv.Atoi(num); err == nil && n >= 0 && strconv.Itoa(n) == num {
-			ns = append(ns, n)
-		}
-	}
-	slices.Sort(ns)
-	return ns, nil
+	return runstate.TranscriptNumbers(ents), nil
 }
 
 // OpenTranscript opens iteration n's transcript for reading: no symlink
