@@ -27,8 +27,10 @@ placeholder with the real secret where a binding allows it (host, method,
 path prefix, surface), forwards the request over pooled HTTPS connections,
 and scrubs the secret from the response: header names and values (1xx, 101
 and trailers too), bodies (decoded first if compressed), server-sent events
-and WebSocket messages (as one stream, so a split echo is caught) and
-control frames. Only a well-formed WebSocket upgrade is relayed; any other
+and WebSocket messages (as one stream, so a split echo is caught), the text
+deltas of Anthropic and OpenAI-style model streams (joined per content
+block, choice or tool call, each delta rewritten in place) and control
+frames. Only a well-formed WebSocket upgrade is relayed; any other
 Upgrade is refused before substitution. A placeholder used anywhere it is
 not bound is refused and audited, never forwarded.
 

@@ -25,8 +25,9 @@ const maxDeltaStreams = 1024
 // stream one delta's delay, a few milliseconds, and lets no start of a form
 // through at all.
 //
-// Lines of any other shape (not data, not JSON, JSON of another shape, an
-// object with a repeated name) pass as they are. The caller still scrubs
+// Lines of any other shape (not data, not JSON, JSON of another shape, a
+// member it reads named twice in one object) pass as they are; so do
+// strings of a delta type it does not know. The caller still scrubs
 // data lines as one text and the whole stream as bytes (EventStream,
 // Reader).
 type DeltaStream struct {

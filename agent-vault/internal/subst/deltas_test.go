@@ -393,3 +393,25 @@ func FuzzDeltaStream(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkEventStream: a model stream of 2000 small text deltas through
+// the whole event-stream pipeline, with the delta layer and without it.
+func BenchmarkEventStream(b *testing.B) {
+	s := benchScrubber(b)
+	pieces := make([]string, 2000)
+	for i := range pieces {
+		pieces[i] = fmt.Sprintf("word %d of the answer, ", i)
+	}
+	in := []byte(deltaFormats[0].build(pieces))
+	for _, deltas := range []bool{true, false} {
+		b.Run(fmt.Sprintf("deltas=%v", deltas), func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := io.Copy(io.Discard, s.Reader(s.eventStream(bytes.NewReader(in), deltas))); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -73,21 +73,21 @@ func parseDeltas(v []byte) ([]delta, []deltaEnd) {
 	if !ok {
 		return nil, nil
 	}
-	if t, ok := top["type"]; ok {
+	if t, ok := top.get("type"); ok {
 		typ, _ := jsonString(v, t)
 		return anthropicDeltas(v, top, string(typ))
 	}
-	if c, ok := top["choices"]; ok {
+	if c, ok := top.get("choices"); ok {
 		return openAIDeltas(v, c)
 	}
 	return nil, nil
 }
 
-func anthropicDeltas(v []byte, top map[string]jspan, typ string) ([]delta, []deltaEnd) {
+func anthropicDeltas(v []byte, top jobject, typ string) ([]delta, []deltaEnd) {
 	if typ == "message_stop" {
 		return nil, []deltaEnd{{all: true}}
 	}
-	idx, ok := jsonInt(v, top["index"])
+	idx, ok := jsonInt(v, get(top, "index"))
 	if !ok {
 		return nil, nil
 	}
@@ -102,18 +102,18 @@ func anthropicDeltas(v []byte, top map[string]jspan, typ string) ([]delta, []del
 	default:
 		return nil, nil
 	}
-	obj, ok := jsonObject(v, top[inner])
+	obj, ok := jsonObject(v, get(top, inner))
 	if !ok {
 		return nil, nil
 	}
-	dt, _ := jsonString(v, obj["type"])
+	dt, _ := jsonString(v, get(obj, "type"))
 	if typ == "content_block_delta" {
 		field, kind = anthropicFields[string(dt)], string(dt)
 	} else {
 		f := anthropicStart[string(dt)]
 		field, kind = f[0], f[1]
 	}
-	at, ok := obj[field]
+	at, ok := obj.get(field)
 	if field == "" || !ok {
 		return nil, nil
 	}
@@ -142,44 +142,51 @@ func openAIDeltas(v []byte, c jspan) ([]delta, []deltaEnd) {
 			continue
 		}
 		idx := int64(pos)
-		if at, ok := choice["index"]; ok {
+		if at, ok := choice.get("index"); ok {
 			if idx, ok = jsonInt(v, at); !ok {
 				continue
 			}
 		}
-		if at, ok := choice["text"]; ok { // the completions API
+		if at, ok := choice.get("text"); ok { // the completions API
 			add(deltaKey{api: 'o', index: idx, field: "text"}, at)
 		}
-		if d, ok := jsonObject(v, choice["delta"]); ok {
+		if d, ok := jsonObject(v, get(choice, "delta")); ok {
 			for _, f := range openAIFields {
-				if at, ok := d[f]; ok {
+				if at, ok := d.get(f); ok {
 					add(deltaKey{api: 'o', index: idx, field: f}, at)
 				}
 			}
-			calls, _ := jsonArray(v, d["tool_calls"])
+			calls, _ := jsonArray(v, get(d, "tool_calls"))
 			for j, call := range calls {
 				tc, ok := jsonObject(v, call)
 				if !ok {
 					continue
 				}
 				sub := int64(j)
-				if at, ok := tc["index"]; ok {
+				if at, ok := tc.get("index"); ok {
 					if sub, ok = jsonInt(v, at); !ok {
 						continue
 					}
 				}
-				if fn, ok := jsonObject(v, tc["function"]); ok {
-					if at, ok := fn["arguments"]; ok {
+				if fn, ok := jsonObject(v, get(tc, "function")); ok {
+					if at, ok := fn.get("arguments"); ok {
 						add(deltaKey{api: 'o', index: idx, field: "tool_calls", sub: sub}, at)
 					}
 				}
 			}
 		}
-		if at, ok := choice["finish_reason"]; ok {
+		if at, ok := choice.get("finish_reason"); ok {
 			if _, ok := jsonString(v, at); ok {
 				ends = append(ends, deltaEnd{api: 'o', index: idx})
 			}
 		}
 	}
 	return ds, ends
+}
+
+// get is o.get(name) as a bare span: the zero span, which no helper reads
+// as a value, when the member is missing or repeated.
+func get(o jobject, name string) jspan {
+	v, _ := o.get(name)
+	return v
 }

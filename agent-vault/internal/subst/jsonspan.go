@@ -70,19 +70,41 @@ func skipValue(b []byte, i int) int {
 	return j
 }
 
-// jsonObject returns the members of the object at v by decoded name. ok is
-// false if v is not an object or a name repeats: parsers disagree on which
-// of two equal names wins (JavaScript takes the last), so such an object is
-// not read at all.
-func jsonObject(b []byte, v jspan) (map[string]jspan, bool) {
+// jmember is one member of a JSON object: its decoded name and its value.
+type jmember struct {
+	name []byte
+	val  jspan
+}
+
+// jobject is an object's members in order.
+type jobject []jmember
+
+// get returns the value of the member named name. ok is false if there is
+// none, or more than one: parsers disagree on which of two equal names wins
+// (JavaScript takes the last), so such a member is not read at all.
+func (o jobject) get(name string) (v jspan, ok bool) {
+	for _, m := range o {
+		if string(m.name) == name {
+			if ok {
+				return jspan{}, false
+			}
+			v, ok = m.val, true
+		}
+	}
+	return v, ok
+}
+
+// jsonObject returns the members of the object at v; ok is false if v is
+// not an object.
+func jsonObject(b []byte, v jspan) (jobject, bool) {
 	i := v.start
 	if i >= v.end || b[i] != '{' {
 		return nil, false
 	}
-	m := map[string]jspan{}
+	var o jobject
 	i = skipSpace(b, i+1)
 	if i < v.end && b[i] == '}' {
-		return m, true
+		return o, true
 	}
 	for i < v.end && b[i] == '"' {
 		kEnd := skipString(b, i)
@@ -96,16 +118,13 @@ func jsonObject(b []byte, v jspan) (map[string]jspan, bool) {
 		}
 		i = skipSpace(b, i+1)
 		end := skipValue(b, i)
-		if _, dup := m[string(name)]; dup {
-			return nil, false
-		}
-		m[string(name)] = jspan{i, end}
+		o = append(o, jmember{name, jspan{i, end}})
 		i = skipSpace(b, end)
 		if i < v.end && b[i] == ',' {
 			i = skipSpace(b, i+1)
 			continue
 		}
-		return m, i < v.end && b[i] == '}'
+		return o, i < v.end && b[i] == '}'
 	}
 	return nil, false
 }

@@ -30,21 +30,20 @@ func FuzzJSONSpans(f *testing.F) {
 		json.Unmarshal(b, &ref)
 		switch r := ref.(type) {
 		case map[string]any:
-			var raw map[string]json.RawMessage
-			json.Unmarshal(b, &raw)
 			m, ok := jsonObject(b, v)
-			if !ok {
-				if !repeatsName(b) {
-					t.Fatalf("jsonObject(%q) refused an object without a repeated name", b)
+			want := orderedMembers(t, b)
+			if !ok || len(m) != len(want) {
+				t.Fatalf("jsonObject(%q) = %d members, %v; encoding/json reads %d", b, len(m), ok, len(want))
+			}
+			for i, mb := range m {
+				if string(mb.name) != want[i].name || !bytes.Equal(b[mb.val.start:mb.val.end], want[i].raw) {
+					t.Fatalf("jsonObject(%q)[%d] = %q: %q, encoding/json %q: %q", b, i, mb.name, b[mb.val.start:mb.val.end], want[i].name, want[i].raw)
 				}
-				return
 			}
-			if len(m) != len(raw) {
-				t.Fatalf("jsonObject(%q): %d members, encoding/json %d", b, len(m), len(raw))
-			}
-			for k, sp := range m {
-				if !bytes.Equal(b[sp.start:sp.end], raw[k]) {
-					t.Fatalf("jsonObject(%q)[%q] = %q, encoding/json %q", b, k, b[sp.start:sp.end], raw[k])
+			for _, mb := range m {
+				_, ok := m.get(string(mb.name))
+				if ok != (countName(want, string(mb.name)) == 1) {
+					t.Fatalf("jsonObject(%q).get(%q) ok = %v with the name %d times", b, mb.name, ok, countName(want, string(mb.name)))
 				}
 			}
 		case []any:
@@ -81,43 +80,39 @@ func FuzzAppendJSONString(f *testing.F) {
 	})
 }
 
-// repeatsName says whether the object b has two members of one name.
-func repeatsName(b []byte) bool {
+type member struct {
+	name string
+	raw  json.RawMessage
+}
+
+// orderedMembers reads the top-level object's members in order, repeated
+// names included, with encoding/json.
+func orderedMembers(t *testing.T, b []byte) []member {
 	dec := json.NewDecoder(bytes.NewReader(b))
-	seen := map[string]bool{}
-	depth := 0
-	key := true
-	for {
-		tok, err := dec.Token()
+	if _, err := dec.Token(); err != nil {
+		t.Fatal(err)
+	}
+	var out []member
+	for dec.More() {
+		k, err := dec.Token()
 		if err != nil {
-			return false
+			t.Fatal(err)
 		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-			if depth > 1 {
-				key = false
-			}
-			continue
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-			if depth == 1 {
-				key = true
-			}
-			continue
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			t.Fatal(err)
 		}
-		if depth != 1 {
-			continue
-		}
-		if key {
-			s := tok.(string)
-			if seen[s] {
-				return true
-			}
-			seen[s] = true
-			key = false
-		} else {
-			key = true
+		out = append(out, member{k.(string), raw})
+	}
+	return out
+}
+
+func countName(ms []member, name string) int {
+	n := 0
+	for _, m := range ms {
+		if m.name == name {
+			n++
 		}
 	}
+	return n
 }

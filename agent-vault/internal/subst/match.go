@@ -3,6 +3,7 @@ package subst
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 )
 
 // matcher finds the leftmost-longest occurrence of any of a fixed set of
@@ -24,6 +25,9 @@ type matcher struct {
 	bits   []uint64    // bit h is set if some gram hashes to h
 	start  []uint32    // grams hashing to h are ents[start[h]:start[h+1]]
 	ents   []gramEntry // (pattern, offset of the gram in it)
+	// ends[c] lists the proper starts of patterns that end in byte c, as
+	// (pattern, length), longest first: pending compares only those.
+	ends [256][]gramEntry
 }
 
 type gramEntry struct {
@@ -78,6 +82,14 @@ func newMatcher(pats [][]byte) *matcher {
 			next[h]++
 			m.bits[h/64] |= 1 << (h % 64)
 		}
+	}
+	for pi, p := range pats {
+		for k := 1; k < len(p); k++ {
+			m.ends[p[k-1]] = append(m.ends[p[k-1]], gramEntry{int32(pi), int32(k)})
+		}
+	}
+	for c := range m.ends {
+		slices.SortStableFunc(m.ends[c], func(a, b gramEntry) int { return int(b.off - a.off) })
 	}
 	return m
 }
@@ -148,21 +160,16 @@ func (m *matcher) findAll(b []byte) (starts, pats []int) {
 
 // pending is the length of the longest end of b that is a proper start of
 // some pattern (0 if none is): what a streaming scan must hold back, since
-// the next bytes may complete it. Only patterns whose byte at that length
-// matches b's last byte are compared.
+// the next bytes may complete it. Only the starts that end in b's last byte
+// are compared, longest first.
 func (m *matcher) pending(b []byte) int {
-	if len(b) == 0 {
+	if len(b) == 0 || len(m.pats) == 0 {
 		return 0
 	}
-	last := b[len(b)-1]
-	best := 0
-	for _, p := range m.pats {
-		for k := min(len(p)-1, len(b)); k > best; k-- {
-			if p[k-1] == last && bytes.Equal(b[len(b)-k:], p[:k]) {
-				best = k
-				break
-			}
+	for _, e := range m.ends[b[len(b)-1]] {
+		if k := int(e.off); k <= len(b) && bytes.Equal(b[len(b)-k:], m.pats[e.pat][:k]) {
+			return k
 		}
 	}
-	return best
+	return 0
 }

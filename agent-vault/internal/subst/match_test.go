@@ -22,6 +22,20 @@ func naiveFind(pats [][]byte, b []byte, from int) (int, int) {
 	return -1, -1
 }
 
+// naivePending is the definition pending must meet: the longest end of b
+// that is a proper start of some pattern.
+func naivePending(pats [][]byte, b []byte) int {
+	best := 0
+	for _, p := range pats {
+		for k := 1; k < len(p) && k <= len(b); k++ {
+			if bytes.HasSuffix(b, p[:k]) {
+				best = max(best, k)
+			}
+		}
+	}
+	return best
+}
+
 func TestMatcherAgainstNaive(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	word := func(n int) []byte {
@@ -51,6 +65,11 @@ func TestMatcherAgainstNaive(t *testing.T) {
 		ws, wp := naiveFind(pats, hay, from)
 		if gs != ws || gp != wp {
 			t.Fatalf("pats %q hay %q from %d: find = %d,%d, want %d,%d", pats, hay, from, gs, gp, ws, wp)
+		}
+		for end := 0; end <= len(hay); end++ {
+			if got, want := m.pending(hay[:end]), naivePending(pats, hay[:end]); got != want {
+				t.Fatalf("pats %q: pending(%q) = %d, want %d", pats, hay[:end], got, want)
+			}
 		}
 	}
 }
