@@ -147,7 +147,9 @@ func newScrubber(secrets [][]byte, repls []string) *Scrubber {
 			low = append(low, l)
 		}
 	}
-	return &Scrubber{m: newMatcher(pats), repl: repl, lower: newMatcher(low), holdMin: defaultHoldMin}
+	lower := newMatcher(low)
+	lower.ends = [256][]gramEntry{} // names are only searched, never streamed: pending is not needed
+	return &Scrubber{m: newMatcher(pats), repl: repl, lower: lower, holdMin: defaultHoldMin}
 }
 
 // Bytes returns b with every secret replaced. When there is nothing to
