@@ -196,6 +196,43 @@ func (cm *containment) auditClipAttempt() *attempt {
 	}
 }
 
+// tunnelOpenAttempt is item 6: an allowed tunnel is on record while it is
+// open (a crash of pipelock cannot lose it), and again when it closes.
+func (cm *containment) tunnelOpenAttempt() *attempt {
+	pl := cm.state + "/pipelock/audit.log"
+	target := cmAllowed + ":443"
+	rec := func(event string) func(audit.Record) bool {
+		return func(r audit.Record) bool {
+			return r.Component == "pipelock" && r.Client == "lead" && r.Target == target && r.Decision == audit.Allow && r.Event == event
+		}
+	}
+	return &attempt{
+		name:     "[6] an allowed tunnel held open",
+		expected: "recorded while open (event open), and again at close",
+		run: func() (bool, string) {
+			before := 0
+			for _, r := range auditRecords(pl) {
+				if rec("open")(r) {
+					before++
+				}
+			}
+			b := cm.start(cm.t, cm.lead.Username, probe{Kind: "hold-tls", Addr: target, Proxy: fmt.Sprintf("http://127.0.0.1:%d", cmProxyPort)})
+			open := poll(5*time.Second, func() bool {
+				n := 0
+				for _, r := range auditRecords(pl) {
+					if rec("open")(r) {
+						n++
+					}
+				}
+				return n > before
+			})
+			o := b.finish()
+			closed := poll(5*time.Second, func() bool { return anyRecord(auditRecords(pl), rec("close")) })
+			return open && closed, fmt.Sprintf("tunnel: %s; open record while open: %v; close record: %v", o.Body, open, closed)
+		},
+	}
+}
+
 // auditFloodAttempt is item 6: one agent floods refusals; another's
 // earlier record and the flood's first refusal stay in the log, and the
 // rest is summarised. It runs last: it stops pipelock to have the

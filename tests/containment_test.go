@@ -118,7 +118,7 @@ func TestContainment(t *testing.T) {
 		rows = append(rows, cm.scrubAttempts(echo)...)
 		rows = append(rows, cm.ssrfAttempts()...)
 		rows = append(rows, cm.hostAttempts()...)
-		rows = append(rows, cm.auditClipAttempt())
+		rows = append(rows, cm.auditClipAttempt(), cm.tunnelOpenAttempt())
 		// Floods last: they spend the lead's rate and flood allowances.
 		rows = append(rows, cm.limitAttempts()...)
 		rows = append(rows, cm.auditFloodAttempt()) // it stops pipelock

@@ -37,6 +37,8 @@ func (p probe) runMore(timeout time.Duration) (outcome, bool) {
 		return outcome{OK: true}, true
 	case "bind-mptcp":
 		return p.bindMPTCP(), true
+	case "hold-tls":
+		return p.holdTLS(timeout), true
 	case "tiocsti":
 		for i := 0; i < len(p.Stdin); i++ {
 			if err := unix.IoctlSetPointerInt(0, unix.TIOCSTI, int(p.Stdin[i])); err != nil {
@@ -377,4 +379,26 @@ func (p probe) bindMPTCP() outcome {
 		return fail(fmt.Errorf("listen %s: %w", p.Addr, err))
 	}
 	return outcome{OK: true}
+}
+
+// holdTLS opens a CONNECT tunnel to Addr, completes TLS through it (the
+// tunnel then carries bytes), says so, and holds it until its standard
+// input closes.
+func (p probe) holdTLS(timeout time.Duration) outcome {
+	c, refused := p.tunnel(p.Addr, timeout)
+	if c == nil {
+		fmt.Println(readyLine)
+		return refused
+	}
+	defer c.Close()
+	host, _, _ := net.SplitHostPort(p.Addr)
+	tc := tls.Client(c, &tls.Config{ServerName: host, InsecureSkipVerify: true})
+	if err := tc.Handshake(); err != nil {
+		fmt.Println(readyLine)
+		return fail(fmt.Errorf("TLS through the tunnel: %w", err))
+	}
+	c.SetDeadline(time.Time{})
+	fmt.Println(readyLine)
+	io.Copy(io.Discard, os.Stdin)
+	return outcome{OK: true, Body: "held a TLS tunnel to " + p.Addr}
 }
