@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -133,46 +134,58 @@ var deltaCases = []struct {
 // TestModelDeltasScrubbed: an upstream that streams the key it received
 // split over model-API deltas reaches the agent with the placeholder in the
 // delta where the key began, every other byte of the stream as upstream
-// sent it. Control: joined as a client joins them, upstream's own deltas
-// hold the key. (With EventStream's delta layer switched off, every case
+// sent it, whether upstream streams the events or sends them as one body
+// of known length. Control: joined as a client joins them, upstream's own
+// deltas hold the key. (With EventStream's delta layer switched off, every case
 // here fails: checked while writing it.)
 func TestModelDeltasScrubbed(t *testing.T) {
 	got := make(chan string, 1)
 	e := startWith(t, true, "", "", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := receivedKey(r)
 		got <- key
+		path, whole := strings.CutSuffix(r.URL.Path, "/whole")
 		for _, c := range deltaCases {
-			if r.URL.Path == "/"+strings.ReplaceAll(c.name, " ", "_") {
-				sent, _ := splitKey(c.text, c.cuts, key, "")
-				w.Header().Set("Content-Type", "text/event-stream")
-				for _, ev := range c.stream(sent) {
-					io.WriteString(w, ev)
-					w.(http.Flusher).Flush()
-				}
+			if path != "/"+strings.ReplaceAll(c.name, " ", "_") {
+				continue
+			}
+			sent, _ := splitKey(c.text, c.cuts, key, "")
+			evs := c.stream(sent)
+			w.Header().Set("Content-Type", "text/event-stream")
+			if whole {
+				body := strings.Join(evs, "")
+				w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+				io.WriteString(w, body)
+				return
+			}
+			for _, ev := range evs {
+				io.WriteString(w, ev)
+				w.(http.Flusher).Flush()
 			}
 		}
 	}))
 	for _, c := range deltaCases {
-		t.Run(c.name, func(t *testing.T) {
-			sent, want := splitKey(c.text, c.cuts, realKey, phLead)
-			upstream := strings.Join(c.stream(sent), "")
-			if j := joinedDeltas(t, upstream); !strings.Contains(j, realKey) {
-				t.Fatalf("control: upstream's deltas join to %q, without the key", j)
-			}
-			code, body := e.get("lead", "https://example.com/"+strings.ReplaceAll(c.name, " ", "_"), map[string]string{"Authorization": "Bearer " + phLead})
-			if k := <-got; k != realKey {
-				t.Fatalf("upstream got %q, not the real key", k)
-			}
-			if code != 200 {
-				t.Fatalf("status %d: %s", code, body)
-			}
-			if j := joinedDeltas(t, body); strings.Contains(j, realKey) || !strings.Contains(j, phLead) {
-				t.Fatalf("the agent joins %q", j)
-			}
-			if wantBody := strings.Join(c.stream(want), ""); body != wantBody {
-				t.Fatalf("the agent got\n%q\nwant\n%q", body, wantBody)
-			}
-		})
+		for _, mode := range []string{"", "/whole"} {
+			t.Run(c.name+mode, func(t *testing.T) {
+				sent, want := splitKey(c.text, c.cuts, realKey, phLead)
+				upstream := strings.Join(c.stream(sent), "")
+				if j := joinedDeltas(t, upstream); !strings.Contains(j, realKey) {
+					t.Fatalf("control: upstream's deltas join to %q, without the key", j)
+				}
+				code, body := e.get("lead", "https://example.com/"+strings.ReplaceAll(c.name, " ", "_")+mode, map[string]string{"Authorization": "Bearer " + phLead})
+				if k := <-got; k != realKey {
+					t.Fatalf("upstream got %q, not the real key", k)
+				}
+				if code != 200 {
+					t.Fatalf("status %d: %s", code, body)
+				}
+				if j := joinedDeltas(t, body); strings.Contains(j, realKey) || !strings.Contains(j, phLead) {
+					t.Fatalf("the agent joins %q", j)
+				}
+				if wantBody := strings.Join(c.stream(want), ""); body != wantBody {
+					t.Fatalf("the agent got\n%q\nwant\n%q", body, wantBody)
+				}
+			})
+		}
 	}
 }
 

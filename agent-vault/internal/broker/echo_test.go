@@ -82,17 +82,22 @@ func echoEverywhere(t *testing.T, got chan<- string) http.Handler {
 			fmt.Fprintf(w, "event: delta\ndata: %s\n\n", key[:half])
 			w.(http.Flusher).Flush()
 			fmt.Fprintf(w, "event: delta\ndata: %s\n\n", key[half:])
+		case "sse-whole": // no flush: the server sends a Content-Length
+			w.Header().Set("Content-Type", "text/event-stream")
+			half := len(key) / 2
+			fmt.Fprintf(w, "event: delta\ndata: %s\n\nevent: delta\ndata: %s\n\n", key[:half], key[half:])
 		}
 	})
 }
 
 // TestEchoesScrubbed: the secret echoed in a header name or value, a 103's
 // header, a trailer (announced or not), a compressed body, or split across
-// two server-sent events never reaches the agent.
+// two server-sent events (streamed, or in one body of known length) never
+// reaches the agent.
 func TestEchoesScrubbed(t *testing.T) {
 	got := make(chan string, 1)
 	e := startWith(t, true, "", "", echoEverywhere(t, got))
-	for _, path := range []string{"header", "early", "trailer", "gzip", "deflate", "br", "zstd", "sse"} {
+	for _, path := range []string{"header", "early", "trailer", "gzip", "deflate", "br", "zstd", "sse", "sse-whole"} {
 		t.Run(path, func(t *testing.T) {
 			var interim []string
 			req, _ := http.NewRequest("GET", "https://example.com/"+path, nil)
@@ -137,7 +142,7 @@ func TestEchoesScrubbed(t *testing.T) {
 				if resp.Trailer.Get("X-Announced") != phLead || resp.Trailer.Get("X-Unannounced") != phLead {
 					t.Errorf("trailers = %v, want the placeholder in both", resp.Trailer)
 				}
-			case "sse":
+			case "sse", "sse-whole":
 				if !strings.Contains(string(body), phLead) {
 					t.Errorf("events = %q, want the placeholder", body)
 				}

@@ -144,6 +144,11 @@ func (s *Server) scrubResponse(resp *http.Response) error {
 		resp.Body.Close()
 		return err
 	}
+	// Events are scrubbed as the client joins them, whether they stream or
+	// come as one body of known length (a server that writes them all
+	// before its first flush sends a Content-Length).
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	events := mt == "text/event-stream"
 	if resp.ContentLength >= 0 && resp.ContentLength <= smallBody {
 		// A small body of known length is scrubbed whole, so it keeps an
 		// exact Content-Length and goes out in one write instead of chunks.
@@ -152,14 +157,21 @@ func (s *Server) scrubResponse(resp *http.Response) error {
 		if err != nil {
 			return err
 		}
-		b = sc.Bytes(b)
+		if events {
+			b, err = io.ReadAll(sc.Reader(sc.EventStream(bytes.NewReader(b))))
+			if err != nil {
+				return err
+			}
+		} else {
+			b = sc.Bytes(b)
+		}
 		resp.Body = io.NopCloser(bytes.NewReader(b))
 		resp.ContentLength = int64(len(b))
 		resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
 		return nil
 	}
 	var body io.Reader = resp.Body
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/event-stream" {
+	if events {
 		body = sc.EventStream(body)
 	}
 	resp.Body = readCloser{Reader: sc.Reader(body), Closer: resp.Body}
