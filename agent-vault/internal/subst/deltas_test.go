@@ -415,3 +415,48 @@ func BenchmarkEventStream(b *testing.B) {
 		})
 	}
 }
+
+// FuzzDeltaLines feeds arbitrary lines: the layer never fails on them,
+// gives back as many lines as it took, in order, and changes only data
+// lines, which stay JSON.
+func FuzzDeltaLines(f *testing.F) {
+	fx := fixedFixture(f)
+	s := fx.e.Scrubber("lead")
+	for _, fm := range deltaFormats {
+		f.Add(fm.build([]string{"a " + secHeader[:5], secHeader[5:], "b"}))
+	}
+	f.Add("data: {\"choices\":[{\"index\":1e400,\"delta\":{\"content\":\"x\"}}]}\r\rdata: [DONE]")
+	f.Fuzz(func(t *testing.T, stream string) {
+		ds := s.Deltas()
+		var in, out []string
+		for rest := stream; rest != ""; {
+			n, tn := lineEnd([]byte(rest))
+			in = append(in, rest[:n+tn])
+			rest = rest[n+tn:]
+			rel, err := ds.Push([]byte(in[len(in)-1]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rel {
+				out = append(out, string(r))
+			}
+		}
+		for _, r := range ds.Flush() {
+			out = append(out, string(r))
+		}
+		if len(in) != len(out) {
+			t.Fatalf("%d lines in, %d out", len(in), len(out))
+		}
+		for i := range in {
+			if in[i] == out[i] {
+				continue
+			}
+			if _, ok := dataValue([]byte(in[i]), i == 0); !ok {
+				t.Fatalf("line %d is not data but changed: %q -> %q", i, in[i], out[i])
+			}
+			if !json.Valid([]byte(strings.TrimSpace(out[i][strings.Index(out[i], ":")+1:]))) {
+				t.Fatalf("line %d is no longer JSON: %q -> %q", i, in[i], out[i])
+			}
+		}
+	})
+}
