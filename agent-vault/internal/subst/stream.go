@@ -21,7 +21,8 @@ const (
 	maxHeldMessages = 1 << 12
 )
 
-// ErrHeldTooLong is returned when held messages pass maxHeld.
+// ErrHeldTooLong is returned when what is held passes maxHeld bytes or
+// maxHeldMessages messages (or lines, in a DeltaStream).
 var ErrHeldTooLong = errors.New("scrubber: more than 1 MiB or 4096 messages held back waiting to see whether a secret continues")
 
 // MessageStream scrubs a sequence of messages that a client may join into
