@@ -126,11 +126,17 @@ func (cm *containment) limitAttempts() []*attempt {
 		cm.bigBodyAttempt("a sidecar's MCP endpoint", dbURL, func() int { return cm.pids["sidecar"] }, leadRefused("sidecar", "max_body_bytes")),
 		{
 			name:     "[4] 1 MiB of request headers to pipelock",
-			expected: "refused (431/400 or closed)",
-			probe: probe{Kind: "raw-plain", Addr: fmt.Sprintf("127.0.0.1:%d", p),
-				Raw: []byte("GET http://" + cmAllowed + "/ HTTP/1.1\r\nHost: " + cmAllowed + "\r\nX-Pad: " + strings.Repeat("a", 1<<20) + "\r\n\r\n")},
-			want:    func(o outcome) bool { return o.Status == 0 || o.Status == 431 || o.Status == 400 },
-			audited: leadRefused("pipelock", "max_header_bytes"),
+			expected: "refused (431, or closed mid-send), audited",
+			run: func() (bool, string) {
+				o := cm.asLead(cm.t, probe{Kind: "raw-plain", Addr: fmt.Sprintf("127.0.0.1:%d", p),
+					Raw: []byte("GET http://" + cmAllowed + "/ HTTP/1.1\r\nHost: " + cmAllowed + "\r\nX-Pad: " + strings.Repeat("a", 1<<20) + "\r\n\r\n")})
+				found := poll(5*time.Second, func() bool { return anyRecord(auditRecords(cm.state+"/pipelock/audit.log"), leadRefused("pipelock", "max_header_bytes")) })
+				got := describe(o) + fmt.Sprintf("; audited: %v", found)
+				if !found {
+					got += "; lead's last records: " + lastRecords(cm.state+"/pipelock/audit.log", "lead", 3)
+				}
+				return !o.OK && found, got
+			},
 		},
 		cm.floodAttempt("5", "pipelock", fmt.Sprintf("127.0.0.1:%d", p), []byte("CONNECT "), 5000, devAllowed, leadRefused("pipelock", "max_conns_per_uid")),
 		cm.floodAttempt("5", "agent-vault (brokered tunnels, handed over and left idle)", fmt.Sprintf("127.0.0.1:%d", p),
@@ -271,6 +277,21 @@ func (cm *containment) auditFloodAttempt() *attempt {
 			return o.N >= 100000 && dev && firstKept && written < 10000 && written+counted >= 100000, got
 		},
 	}
+}
+
+// lastRecords says what the last n records of client were (rule, status,
+// reason), for a failing attempt's report.
+func lastRecords(path, client string, n int) string {
+	var out []string
+	for _, r := range auditRecords(path) {
+		if r.Client == client {
+			out = append(out, fmt.Sprintf("[%s %s %d %s]", r.Event, r.Rule, r.Status, clip(r.Reason, 60)))
+		}
+	}
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return strings.Join(out, " ")
 }
 
 func auditLines(path string) []string {
