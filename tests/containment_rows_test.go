@@ -73,6 +73,10 @@ func (cm *containment) scrubAttempts(up *echoUpstream) []*attempt {
 		echo("7", "in a brotli body", "/echo/br"),
 		echo("7", "split across two chunks of an event stream", "/echo/sse-chunks"),
 		echo("7", "split across two SSE text deltas", "/echo/sse-events"),
+		echo("7", "split after its first byte across two text deltas", "/echo/sse-first-byte"),
+		echo("7", "split inside a tool call's partial JSON deltas", "/echo/sse-json"),
+		echo("7", "split across OpenAI-style chat deltas", "/echo/sse-openai"),
+		echo("7", "in text deltas sent unflushed (a body of known length)", "/echo/sse-unflushed"),
 	}
 	ws := echo("7", "in the 101's Sec-WebSocket-Protocol, a ping, a pong, a message split over two frames and a close frame", "/ws", wsHeaders...)
 	rows = append(rows, ws)

@@ -87,11 +87,50 @@ func (u *echoUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.(http.Flusher).Flush()
 		}
 		return
+	case "/echo/sse-first-byte", "/echo/sse-json", "/echo/sse-openai", "/echo/sse-unflushed":
+		u.deltas(w, r.URL.Path, key)
+		return
 	case "/ws":
 		u.websocket(w, r, key)
 		return
 	}
 	fmt.Fprintf(w, "hello from %s", r.Host)
+}
+
+// deltas streams the key back the way model APIs stream text: split
+// right after its first byte over two Anthropic text deltas, inside a tool
+// call's partial JSON, over OpenAI chat deltas, or (unflushed) all in one
+// body whose length net/http then knows.
+func (u *echoUpstream) deltas(w http.ResponseWriter, path, key string) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	flush := path != "/echo/sse-unflushed"
+	send := func(event string, data any) {
+		d, _ := json.Marshal(data)
+		if event != "" {
+			fmt.Fprintf(w, "event: %s\n", event)
+		}
+		fmt.Fprintf(w, "data: %s\n\n", d)
+		if flush {
+			w.(http.Flusher).Flush()
+		}
+	}
+	anthropic := func(typ, field string, parts ...string) {
+		for _, p := range parts {
+			send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": typ, field: p}})
+		}
+		send("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
+	}
+	switch path {
+	case "/echo/sse-first-byte", "/echo/sse-unflushed":
+		anthropic("text_delta", "text", key[:1], key[1:])
+	case "/echo/sse-json":
+		anthropic("input_json_delta", "partial_json", `{"k":"`+key[:7], key[7:]+`"}`)
+	case "/echo/sse-openai":
+		for _, p := range []string{key[:5], key[5:]} {
+			send("", map[string]any{"choices": []any{map[string]any{"index": 0, "delta": map[string]any{"content": p}}}})
+		}
+		fmt.Fprintf(w, "data: [DONE]\n\n")
+	}
 }
 
 // websocket accepts any upgrade it is handed (the agent-vault must judge
@@ -179,7 +218,9 @@ func secretForms(s string) []form {
 	}
 }
 
-// sseText joins the text deltas of an Anthropic-style event stream.
+// sseText joins the deltas of an event stream in the two model wire
+// formats (Anthropic text, partial JSON and thinking; OpenAI chat content
+// and tool arguments), or the raw data of any other event.
 func sseText(b []byte) string {
 	var out strings.Builder
 	for _, l := range strings.Split(string(b), "\n") {
@@ -188,14 +229,34 @@ func sseText(b []byte) string {
 			continue
 		}
 		var ev struct {
-			Delta struct {
-				Text string `json:"text"`
+			Delta *struct {
+				Text        string `json:"text"`
+				PartialJSON string `json:"partial_json"`
+				Thinking    string `json:"thinking"`
 			} `json:"delta"`
+			Choices []struct {
+				Delta struct {
+					Content   string `json:"content"`
+					ToolCalls []struct {
+						Function struct {
+							Arguments string `json:"arguments"`
+						} `json:"function"`
+					} `json:"tool_calls"`
+				} `json:"delta"`
+			} `json:"choices"`
 		}
-		if json.Unmarshal([]byte(d), &ev) == nil {
-			out.WriteString(ev.Delta.Text)
-		} else {
+		if json.Unmarshal([]byte(d), &ev) != nil {
 			out.WriteString(d)
+			continue
+		}
+		if ev.Delta != nil {
+			out.WriteString(ev.Delta.Text + ev.Delta.PartialJSON + ev.Delta.Thinking)
+		}
+		for _, c := range ev.Choices {
+			out.WriteString(c.Delta.Content)
+			for _, tc := range c.Delta.ToolCalls {
+				out.WriteString(tc.Function.Arguments)
+			}
 		}
 	}
 	return out.String()
