@@ -224,7 +224,13 @@ func (p probe) fork() outcome {
 }
 
 // rawPlain writes Raw to Addr (no TLS) and reads the response's status.
+// With Size, Raw is a request head without its blank line, and a header of
+// Size bytes ends it (made here: a probe's spec travels in its
+// environment, where one string may hold at most 128 KiB).
 func (p probe) rawPlain(timeout time.Duration) outcome {
+	if p.Size > 0 {
+		p.Raw = append(p.Raw, "X-Pad: "+strings.Repeat("a", int(p.Size))+"\r\n\r\n"...)
+	}
 	c, err := net.DialTimeout("tcp", p.Addr, timeout)
 	if err != nil {
 		return fail(err)
