@@ -109,7 +109,10 @@ func scenarioExfiltration(t *testing.T, s *systemFleet) {
 		t.Fatalf("clem task add: exit %d\n%s", code, out)
 	}
 	var results []fakemodel.ToolResult
-	if !poll(120*time.Second, func() bool { results = withoutToolSearch(s.model.ToolResults("task2")); return len(results) >= 4 }) {
+	// dev's stall_timeout is 8 s (the stall scenario needs it short): on a
+	// loaded machine an iteration can be killed as stalled before the CLI
+	// says anything, and the task waits, uncarried, for the next one.
+	if !poll(240*time.Second, func() bool { results = withoutToolSearch(s.model.ToolResults("task2")); return len(results) >= 4 }) {
 		t.Fatalf("the dev agent did not make the four calls: %+v\n%s", results, s.m.Journal(t, s.f.unit("agent-dev")))
 	}
 	claim, curl, cat, direct := results[0], results[1].Content, results[2].Content, results[3].Content
