@@ -410,7 +410,7 @@ func (u *unitProber) egressTampered() *attempt {
 				return false, "no egress guard state: " + err.Error()
 			}
 			u.tamperBefore = u.tamperAlerts()
-			sysDeleteTable(u.t, s.f)
+			deleteTable(u.t, s.f, false) // the guard restores it at once
 			var st *egressstate.State
 			restored := poll(30*time.Second, func() bool {
 				st, _ = u.egressState()
@@ -447,19 +447,13 @@ func (u *unitProber) egressState() (*egressstate.State, error) {
 func (u *unitProber) crashThenEgress() *attempt {
 	s := u.s
 	unit := s.f.unit("agent-dev")
-	guard := "clem-" + s.f.name + "-egress.service"
 	return &attempt{
 		name:     "[18] dev crashes and then fails its egress check",
 		expected: "two alerts for dev (restarting, and its egress check); recovered once the table is back",
 		run: func() (bool, string) {
 			// dev's restart would pull the guard back in (agent units want
-			// it) and the table would be restored: a drop-in keeps the
-			// guard from starting, so the table stays gone.
-			dropin := "/run/systemd/system/" + guard + ".d/clem-test-block.conf"
-			s.m.Exec(u.t, "mkdir", "-p", filepath.Dir(dropin))
-			s.m.Exec(u.t, "sh", "-c", "printf '[Service]\\nExecStartPre=/bin/false\\n' > "+dropin)
-			s.m.Systemctl(u.t, "daemon-reload")
-			s.m.Systemctl(u.t, "stop", guard)
+			// it) and the table would be restored: keep it from starting.
+			unblock := blockGuard(u.t, s.m, s.f)
 			sysDeleteTable(u.t, s.f)
 			s.m.Exec(u.t, "systemctl", "kill", "-s", "KILL", "--kill-whom=main", unit)
 			var raised []string
@@ -469,10 +463,7 @@ func (u *unitProber) crashThenEgress() *attempt {
 				return strings.Contains(c, "restarting") && strings.Contains(c, "egress")
 			})
 			pre := s.m.Show(u.t, unit, "ExecStartPre")["ExecStartPre"]
-			s.m.Exec(u.t, "rm", "-rf", filepath.Dir(dropin))
-			s.m.Systemctl(u.t, "daemon-reload")
-			s.m.Exec(u.t, "systemctl", "reset-failed", guard)
-			s.m.Systemctl(u.t, "start", guard)
+			unblock()
 			active := waitProp(u.t, s.m, unit, "ActiveState", 120*time.Second, func(v string) bool { return v == "active" })
 			got := fmt.Sprintf("alerts: %s; dev afterwards: %s", causes(raised), active)
 			if !both {

@@ -120,3 +120,23 @@ func fileState(t *testing.T, m *systemdns.Machine, path string) string {
 	}
 	return strings.TrimSpace(out)
 }
+
+// blockGuard stops the project's egress guard and keeps it from starting
+// again (agent units want it) with a runtime drop-in whose ExecStartPre
+// fails, until the returned func lifts the block and starts it. (A runtime
+// mask loses to the unit file in /etc/systemd/system here.)
+func blockGuard(t *testing.T, m *systemdns.Machine, f *fleet) (unblock func()) {
+	t.Helper()
+	guard := "clem-" + f.name + "-egress.service"
+	dropin := "/run/systemd/system/" + guard + ".d/clem-test-block.conf"
+	m.Exec(t, "mkdir", "-p", filepath.Dir(dropin))
+	m.Exec(t, "sh", "-c", "printf '[Service]\\nExecStartPre=/bin/false\\n' > "+dropin)
+	m.Systemctl(t, "daemon-reload")
+	m.Systemctl(t, "stop", guard)
+	return func() {
+		m.Exec(t, "rm", "-rf", filepath.Dir(dropin))
+		m.Systemctl(t, "daemon-reload")
+		m.Exec(t, "systemctl", "reset-failed", guard)
+		m.Systemctl(t, "start", guard)
+	}
+}

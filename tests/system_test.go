@@ -132,6 +132,9 @@ func TestSystemUnits(t *testing.T) {
 		m.Systemctl(t, "stop", agent)
 		m.Exec(t, "systemctl", "reset-failed", agent)
 
+		// The agent's start would pull the egress guard in, and the guard
+		// would put the table back: keep it from starting.
+		defer blockGuard(t, m, f)()
 		sysDeleteTable(t, f)
 		out, errOut, code := m.Exec(t, "systemctl", "start", agent)
 		if code == 0 {
@@ -168,8 +171,16 @@ var ranRE = regexp.MustCompile(`code=(exited|killed|dumped)`)
 
 // sysDeleteTable removes the project's egress table from the fleet's network
 // namespace, as a root process there would (there is no `clem egress
-// delete`), and checks it is gone.
+// delete`), and checks it is gone: call it with the egress guard stopped
+// (blockGuard), or the guard puts the table back at once.
 func sysDeleteTable(t *testing.T, f *fleet) {
+	t.Helper()
+	deleteTable(t, f, true)
+}
+
+// deleteTable deletes the project's egress table; with check, it also
+// checks the table is gone.
+func deleteTable(t *testing.T, f *fleet, check bool) {
 	t.Helper()
 	b, err := os.ReadFile("/etc/clem/" + f.name + "/egress.json")
 	if err != nil {
@@ -189,6 +200,9 @@ func sysDeleteTable(t *testing.T, f *fleet) {
 		c.DelTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: spec.Table})
 		if err := c.Flush(); err != nil {
 			t.Fatalf("delete table inet %s: %v", spec.Table, err)
+		}
+		if !check {
+			return
 		}
 		tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
 		if err != nil {
