@@ -130,7 +130,9 @@ func (cm *containment) limitAttempts() []*attempt {
 			run: func() (bool, string) {
 				o := cm.asLead(cm.t, probe{Kind: "raw-plain", Addr: fmt.Sprintf("127.0.0.1:%d", p),
 					Raw: []byte("GET http://" + cmAllowed + "/ HTTP/1.1\r\nHost: " + cmAllowed + "\r\n"), Size: 1 << 20})
-				found := poll(5*time.Second, func() bool { return anyRecord(auditRecords(cm.state+"/pipelock/audit.log"), leadRefused("pipelock", "max_header_bytes")) })
+				found := poll(5*time.Second, func() bool {
+					return anyRecord(auditRecords(cm.state+"/pipelock/audit.log"), leadRefused("pipelock", "max_header_bytes"))
+				})
 				got := describe(o) + fmt.Sprintf("; audited: %v", found)
 				if !found {
 					got += "; lead's last records: " + lastRecords(cm.state+"/pipelock/audit.log", "lead", 3)
