@@ -37,7 +37,7 @@ type containment struct {
 
 func newContainment(t *testing.T, f *fleet, probeBin, upstreamCA string) *containment {
 	t.Helper()
-	cm := &containment{t: t, pids: map[string]int{}, f: f, probeBin: probeBin, etc: "/etc/clem/" + f.name, state: "/var/lib/clem/" + f.name}
+	cm := &containment{t: t, f: f, probeBin: probeBin, etc: "/etc/clem/" + f.name, state: "/var/lib/clem/" + f.name}
 	var err error
 	if cm.lead, err = user.Lookup(f.user("lead")); err != nil {
 		t.Fatal(err)
@@ -138,9 +138,9 @@ func (cm *containment) startDaemons(t *testing.T, proxyPort int) {
 	vd := startCmdAs(t, av, []string{"CREDENTIALS_DIRECTORY=" + creds}, "agent-vault", "run", "-c", cm.etc+"/agent-vault.toml")
 	sock := "/run/clem/" + f.name + "/vault/vault.sock"
 	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, vd)
-	cm.pids["agent-vault"] = vd.cmd.Process.Pid
+	cm.started("agent-vault", vd)
 	pd := cm.startPipelock(t, pl)
-	cm.pids["pipelock"] = pd.cmd.Process.Pid
+	cm.started("pipelock", pd)
 	waitFor(t, func() bool {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", proxyPort), time.Second)
 		if err == nil {
@@ -148,6 +148,15 @@ func (cm *containment) startDaemons(t *testing.T, proxyPort int) {
 		}
 		return err == nil
 	}, pd)
+}
+
+// started remembers a daemon's pid (its peak memory is judged by some
+// attempts, and the last one stops pipelock).
+func (cm *containment) started(name string, d *daemon) {
+	if cm.pids == nil {
+		cm.pids = map[string]int{}
+	}
+	cm.pids[name] = d.cmd.Process.Pid
 }
 
 // startCoordAndSidecar runs coord and the db sidecar as their users, as
@@ -159,7 +168,7 @@ func (cm *containment) startCoordAndSidecar(t *testing.T) {
 	d := startCmdAs(t, co, []string{"CREDENTIALS_DIRECTORY=" + creds}, "coord", "run", "-c", cm.etc+"/coord.toml")
 	sock := "/run/clem/" + cm.f.name + "/coord/coord.sock"
 	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, d)
-	cm.pids["coord"] = d.cmd.Process.Pid
+	cm.started("coord", d)
 	cm.startSidecar(t)
 }
 

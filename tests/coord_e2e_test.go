@@ -158,8 +158,7 @@ uid = %d
 	if r := cb.call(t, "claim_task", map[string]any{"id": idA}); !r.IsError || !strings.Contains(r.text(), "addressed to another agent") {
 		t.Errorf("b claiming a's task = %q, want refused", r.text())
 	}
-	inboxA := ca.call(t, "read_inbox", nil).text()
-	inboxB := cb.call(t, "read_inbox", nil).text()
+	inboxA, inboxB := readAllInbox(t, ca), readAllInbox(t, cb)
 	if !strings.Contains(inboxA, "Title: only for a") || strings.Contains(inboxB, "only for a") {
 		t.Errorf("inboxes: a sees %q..., b sees %q...; want the task for a in a's only", head(inboxA), head(inboxB))
 	}
@@ -250,6 +249,22 @@ func regexpLine(out, id, state string) bool {
 }
 
 // startCoord runs coord inside the namespace and waits for its socket.
+// readAllInbox calls read_inbox until coord says nothing more is waiting
+// (one call carries at most 96 KiB), and joins what it read.
+func readAllInbox(t *testing.T, c *mcpClient) string {
+	t.Helper()
+	var all strings.Builder
+	for i := 0; i < 100; i++ {
+		text := c.call(t, "read_inbox", nil).text()
+		all.WriteString(text)
+		if !strings.Contains(text, "call read_inbox again") {
+			return all.String()
+		}
+	}
+	t.Fatalf("read_inbox still says more is waiting after 100 calls")
+	return ""
+}
+
 func startCoord(t *testing.T, ns, cfgPath, sock string) {
 	t.Helper()
 	d := startCmd(t, exec.Command("nsenter", "--net="+ns, filepath.Join(binDir, "coord"), "run", "-c", cfgPath))

@@ -137,8 +137,5 @@ func (cm *containment) startSidecar(t *testing.T) {
 	d := startCmdAs(t, sc, []string{"CREDENTIALS_DIRECTORY=" + creds}, "sidecar", "run", "-c", cm.etc+"/sidecar-db.toml")
 	sock := "/run/clem/" + cm.f.name + "/mcp-db/admin.sock"
 	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, d)
-	if cm.pids == nil {
-		cm.pids = map[string]int{}
-	}
-	cm.pids["sidecar"] = d.cmd.Process.Pid
+	cm.started("sidecar", d)
 }
