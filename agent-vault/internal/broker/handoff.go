@@ -223,14 +223,16 @@ func (s *Server) callerUID(c net.Conn) (uint32, error) {
 // refuseConn answers a refused hand-off (when the caller still speaks
 // HTTP), audits it and closes.
 func (s *Server) refuseConn(c net.Conn, rec *audit.Record, reason string) {
+	// The record first: it must exist before the refused caller (or anyone
+	// it tells) can see the refusal, and before a crash could lose it.
+	rec.Decision, rec.Reason = audit.Deny, reason
+	rec.DurationMS = audit.Millis(time.Since(rec.Time))
+	s.write(rec)
 	if _, isTLS := c.(*tls.Conn); !isTLS {
 		body := reason + "\n"
 		fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 	}
 	c.Close()
-	rec.Decision, rec.Reason = audit.Deny, reason
-	rec.DurationMS = audit.Millis(time.Since(rec.Time))
-	s.write(rec)
 }
 
 // maxConnectHeader bounds the hand-off's CONNECT header block.
@@ -240,22 +242,22 @@ const maxConnectHeader = 64 << 10
 // connection limit; a flood of them is summarised in the audit log.
 func (s *Server) refuseConnLimited(c net.Conn, rec *audit.Record, err error) {
 	reason := "too many tunnels: " + err.Error()
-	body := reason + "\n"
-	fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
-	c.Close()
 	rec.Decision, rec.Reason, rec.Status = audit.Deny, reason, http.StatusServiceUnavailable
 	rec.DurationMS = audit.Millis(time.Since(rec.Time))
 	s.flood.refuse(rec, "connection-limit")
+	body := reason + "\n"
+	fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	c.Close()
 }
 
 // refuseLimited refuses a request over the agent's (or the total) request
 // limit; a flood of them is summarised in the audit log.
 func (s *Server) refuseLimited(w http.ResponseWriter, rec *audit.Record, status int, what string, err error) {
 	reason := "too many " + what + " in flight: " + err.Error()
-	http.Error(w, "agent-vault: "+reason, status)
 	rec.Decision, rec.Reason, rec.Status = audit.Deny, reason, status
 	rec.DurationMS = audit.Millis(time.Since(rec.Time))
 	s.flood.refuse(rec, what+"-limit")
+	http.Error(w, "agent-vault: "+reason, status)
 }
 
 func (s *Server) write(rec *audit.Record) {

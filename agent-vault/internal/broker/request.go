@@ -116,11 +116,13 @@ func headerCount(h http.Header) int {
 	return n
 }
 
+// refuseRequest records the refusal, then answers it: the record exists
+// before the caller can see the refusal.
 func (s *Server) refuseRequest(w http.ResponseWriter, rec *audit.Record, status int, reason string) {
-	http.Error(w, "agent-vault: "+reason, status)
 	rec.Decision, rec.Reason, rec.Status = audit.Deny, reason, status
 	rec.DurationMS = audit.Millis(time.Since(rec.Time))
 	s.write(rec)
+	http.Error(w, "agent-vault: "+reason, status)
 }
 
 // scrubResponse replaces any secret of this agent in the response before
