@@ -173,8 +173,13 @@ func (e *runnerEnv) startRunner(t *testing.T, env ...string) (*exec.Cmd, *locked
 		t.Fatalf("start runner: %v", err)
 	}
 	t.Cleanup(func() {
-		// Whatever happened, nothing of the agent survives the test.
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		// Whatever happened, nothing of the agent survives the test. Its
+		// group only while the runner is not reaped (after that the number
+		// may be another process's group); the agent's uid is the test's
+		// own.
+		if cmd.ProcessState == nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
 		exec.Command("pkill", "-KILL", "-U", fmt.Sprint(e.agent.UID)).Run()
 	})
 	return cmd, out

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/clemhq/clem/shared/testutil/users"
 )
 
@@ -128,9 +130,14 @@ func Run(t testing.TB, o Options) Result {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("claude: start %s: %v", o.Bin, err)
 	}
-	err := cmd.Wait()
-	// Whatever the CLI left behind in its group goes too.
+	// Whatever the CLI left behind in its group goes too: killed once the
+	// CLI has exited but before it is reaped, while the group's number is
+	// still its own (a reaped leader's number may be another's group).
+	var si unix.Siginfo
+	for unix.Waitid(unix.P_PID, cmd.Process.Pid, &si, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+	}
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	err := cmd.Wait()
 
 	res := Result{
 		Duration: time.Since(stdout.start), FirstLine: stdout.first,

@@ -59,10 +59,12 @@ func (d *Daemon) iterate(ctx context.Context) bool {
 	}
 	d.st.AddToday(it, time.Local)
 	d.mu.Unlock()
+	// The state first: a reader that finds the iteration in the history
+	// finds it counted in the state too.
+	d.save()
 	if err := runstate.AppendHistory(d.cfg.StateDir, it, 0); err != nil {
 		d.log.Error("cannot append to the history", "err", err)
 	}
-	d.save()
 	d.log.Info("iteration end", "agent", d.cfg.Agent, "iteration", n, "outcome", it.Outcome(), "exit_code", it.ExitCode,
 		"turns", it.Turns, "cost_usd", it.CostUSD, "events", it.Events, "session_id", it.SessionID,
 		"duration", it.Duration().Round(time.Second).String(), "error", it.Error)

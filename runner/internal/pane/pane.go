@@ -106,14 +106,15 @@ func (p *pane) run(ctx context.Context, spec agentcmd.Spec, r *bufio.Reader) err
 	b, _ := json.Marshal(Started{PID: pgid})
 	p.send(KindStarted, b)
 
+	g := &group{pgid: pgid}
 	// The runner closing the connection means stop now.
 	go func() {
 		io.Copy(io.Discard, r)
-		syscall.Kill(-pgid, syscall.SIGKILL)
+		g.kill(syscall.SIGKILL)
 	}()
 	go func() {
 		<-ctx.Done()
-		syscall.Kill(-pgid, syscall.SIGKILL)
+		g.kill(syscall.SIGKILL)
 	}()
 
 	var wg sync.WaitGroup
@@ -126,18 +127,20 @@ func (p *pane) run(ctx context.Context, spec agentcmd.Spec, r *bufio.Reader) err
 		defer wg.Done()
 		p.pump(errR, KindErr, false)
 	}()
-	werr := cmd.Wait()
-	// The CLI is gone; what it left running in its group goes too. Its
+	g.waitExit()
+	// The CLI is gone; what it left running in its group goes too, while
+	// the group is still its own (the leader is reaped only after). Its
 	// output is in the pipes already and is still read to the end.
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
-	syscall.Kill(-pgid, syscall.SIGTERM)
+	g.kill(syscall.SIGTERM)
 	select {
 	case <-drained:
 	case <-time.After(drainWait):
-		syscall.Kill(-pgid, syscall.SIGKILL)
+		g.kill(syscall.SIGKILL)
 		<-drained
 	}
+	werr := g.reap(cmd.Wait)
 	code := cmd.ProcessState.ExitCode()
 	msg := ""
 	if code < 0 {
