@@ -13,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/clemhq/clem/shared/procgroup"
 	"github.com/clemhq/clem/shared/testutil/users"
 )
 
@@ -130,14 +129,12 @@ func Run(t testing.TB, o Options) Result {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("claude: start %s: %v", o.Bin, err)
 	}
-	// Whatever the CLI left behind in its group goes too: killed once the
-	// CLI has exited but before it is reaped, while the group's number is
-	// still its own (a reaped leader's number may be another's group).
-	var si unix.Siginfo
-	for unix.Waitid(unix.P_PID, cmd.Process.Pid, &si, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
-	}
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	err := cmd.Wait()
+	// Whatever the CLI left behind in its group goes too, while the
+	// group is still its own.
+	g := procgroup.Of(cmd.Process.Pid)
+	g.WaitExit()
+	g.Kill(syscall.SIGKILL)
+	err := g.Reap(cmd.Wait)
 
 	res := Result{
 		Duration: time.Since(stdout.start), FirstLine: stdout.first,

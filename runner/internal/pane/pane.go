@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/clemhq/clem/runner/internal/agentcmd"
+	"github.com/clemhq/clem/shared/procgroup"
 	"github.com/clemhq/clem/shared/streamview"
 )
 
@@ -106,15 +107,15 @@ func (p *pane) run(ctx context.Context, spec agentcmd.Spec, r *bufio.Reader) err
 	b, _ := json.Marshal(Started{PID: pgid})
 	p.send(KindStarted, b)
 
-	g := &group{pgid: pgid}
+	g := procgroup.Of(pgid)
 	// The runner closing the connection means stop now.
 	go func() {
 		io.Copy(io.Discard, r)
-		g.kill(syscall.SIGKILL)
+		g.Kill(syscall.SIGKILL)
 	}()
 	go func() {
 		<-ctx.Done()
-		g.kill(syscall.SIGKILL)
+		g.Kill(syscall.SIGKILL)
 	}()
 
 	var wg sync.WaitGroup
@@ -127,20 +128,20 @@ func (p *pane) run(ctx context.Context, spec agentcmd.Spec, r *bufio.Reader) err
 		defer wg.Done()
 		p.pump(errR, KindErr, false)
 	}()
-	g.waitExit()
+	g.WaitExit()
 	// The CLI is gone; what it left running in its group goes too, while
 	// the group is still its own (the leader is reaped only after). Its
 	// output is in the pipes already and is still read to the end.
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
-	g.kill(syscall.SIGTERM)
+	g.Kill(syscall.SIGTERM)
 	select {
 	case <-drained:
 	case <-time.After(drainWait):
-		g.kill(syscall.SIGKILL)
+		g.Kill(syscall.SIGKILL)
 		<-drained
 	}
-	werr := g.reap(cmd.Wait)
+	werr := g.Reap(cmd.Wait)
 	code := cmd.ProcessState.ExitCode()
 	msg := ""
 	if code < 0 {

@@ -16,6 +16,7 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 
+	"github.com/clemhq/clem/shared/procgroup"
 	"github.com/clemhq/clem/shared/secret"
 )
 
@@ -135,14 +136,22 @@ func (c *Child) runOnce(ctx context.Context) error {
 	c.log.Info("child started", "pid", cmd.Process.Pid, "command", c.spec.Command[0])
 	stderrDone := make(chan struct{})
 	go c.logStderr(errR, cmd.Process.Pid, stderrDone)
+	// What the child leaves in its group (which could hold stderr open)
+	// is killed when it exits, before it is reaped: after that its number
+	// may be another process's group.
+	g := procgroup.Of(cmd.Process.Pid)
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() {
+		g.WaitExit()
+		g.Kill(syscall.SIGKILL)
+		exited <- g.Reap(cmd.Wait)
+	}()
 
 	cl := client.NewClient(transport.NewIO(outR, inW, nil))
 	defer outR.Close()
 	defer cl.Close() // closes inW
 	if err := cl.Start(ctx); err != nil {
-		c.kill(cmd, exited)
+		c.kill(g, exited)
 		return err
 	}
 	hs := make(chan error, 1)
@@ -150,11 +159,11 @@ func (c *Child) runOnce(ctx context.Context) error {
 	select {
 	case err := <-hs:
 		if err != nil {
-			c.kill(cmd, exited)
+			c.kill(g, exited)
 			return fmt.Errorf("MCP handshake: %w", err)
 		}
 	case err := <-exited:
-		reap(cmd, stderrDone)
+		<-stderrDone
 		return fmt.Errorf("exited during the MCP handshake: %v", exitText(err))
 	}
 	c.slot.set(cl)
@@ -163,13 +172,13 @@ func (c *Child) runOnce(ctx context.Context) error {
 	select {
 	case err := <-exited:
 		c.slot.clear(cl)
-		reap(cmd, stderrDone)
+		<-stderrDone
 		return errors.New(exitText(err))
 	case <-ctx.Done():
 		c.slot.clear(cl)
 		inW.Close() // a polite server exits when its stdin closes
-		c.stopGracefully(cmd, exited)
-		reap(cmd, stderrDone)
+		c.stopGracefully(g, exited)
+		<-stderrDone
 		return ctx.Err()
 	}
 }
@@ -209,31 +218,24 @@ func (c *Child) logStderr(r *os.File, pid int, done chan<- struct{}) {
 	}
 }
 
-func (c *Child) stopGracefully(cmd *exec.Cmd, exited <-chan error) {
+func (c *Child) stopGracefully(g *procgroup.Group, exited <-chan error) {
 	select {
 	case <-exited:
 		return
 	case <-time.After(3 * time.Second):
 	}
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	g.Kill(syscall.SIGTERM)
 	select {
 	case <-exited:
 		return
 	case <-time.After(3 * time.Second):
 	}
-	c.kill(cmd, exited)
+	c.kill(g, exited)
 }
 
-func (c *Child) kill(cmd *exec.Cmd, exited <-chan error) {
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+func (c *Child) kill(g *procgroup.Group, exited <-chan error) {
+	g.Kill(syscall.SIGKILL)
 	<-exited
-}
-
-// reap kills what the child left in its process group, which could hold
-// stderr open, then waits for the last stderr line.
-func reap(cmd *exec.Cmd, stderrDone <-chan struct{}) {
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	<-stderrDone
 }
 
 func exitText(err error) string {

@@ -1,4 +1,4 @@
-package pane
+package procgroup
 
 import (
 	"os"
@@ -25,15 +25,15 @@ func startGroup(t *testing.T, argv ...string) *exec.Cmd {
 // process); reap takes it.
 func TestGroupLeaderStaysUntilReaped(t *testing.T) {
 	cmd := startGroup(t, "/bin/true")
-	g := &group{pgid: cmd.Process.Pid}
-	if err := g.waitExit(); err != nil {
+	g := Of(cmd.Process.Pid)
+	if err := g.WaitExit(); err != nil {
 		t.Fatalf("waitExit: %v", err)
 	}
 	stat, err := os.ReadFile("/proc/" + itoa(cmd.Process.Pid) + "/stat")
 	if err != nil || !strings.Contains(string(stat), ") Z ") {
 		t.Fatalf("after waitExit the leader is %q (%v), want a zombie", stat, err)
 	}
-	if err := g.reap(cmd.Wait); err != nil {
+	if err := g.Reap(cmd.Wait); err != nil {
 		t.Fatalf("reap: %v", err)
 	}
 	if _, err := os.Stat("/proc/" + itoa(cmd.Process.Pid)); err == nil {
@@ -47,14 +47,14 @@ func TestGroupLeaderStaysUntilReaped(t *testing.T) {
 // control: before the reap, the same kill ends that group.
 func TestGroupKillAfterReapIsDropped(t *testing.T) {
 	other := startGroup(t, "/bin/sleep", "60")
-	g := &group{pgid: other.Process.Pid}
-	g.reap(func() error { return nil })
-	g.kill(syscall.SIGKILL)
+	g := Of(other.Process.Pid)
+	g.Reap(func() error { return nil })
+	g.Kill(syscall.SIGKILL)
 	if err := other.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Fatalf("a kill after the reap reached the group: %v", err)
 	}
-	control := &group{pgid: other.Process.Pid}
-	control.kill(syscall.SIGKILL)
+	control := Of(other.Process.Pid)
+	control.Kill(syscall.SIGKILL)
 	if err := other.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Fatalf("control: the kill before a reap did not end the group: %v", err)
 	}
