@@ -86,18 +86,20 @@ func (l *Listener) Accept() (net.Conn, error) {
 }
 
 func (l *Listener) refuse(c net.Conn, r Refusal, key uint64) {
+	l.mu.Lock()
+	l.streak[key]++
+	r.Streak = l.streak[key]
+	l.mu.Unlock()
+	// The record before the answer: it exists by the time the caller (or
+	// anyone it tells) sees the refusal.
+	if r.Streak&(r.Streak-1) == 0 && l.report != nil {
+		l.report(r)
+	}
 	// A fresh socket's send buffer is empty, so this write does not wait
 	// on the caller; the deadline is there in case it ever would.
 	c.SetWriteDeadline(time.Now().Add(time.Second))
 	c.Write([]byte(busy))
 	c.Close()
-	l.mu.Lock()
-	l.streak[key]++
-	r.Streak = l.streak[key]
-	l.mu.Unlock()
-	if r.Streak&(r.Streak-1) == 0 && l.report != nil {
-		l.report(r)
-	}
 }
 
 // Conn is an admitted connection; Close gives its slot back.

@@ -28,10 +28,12 @@ func (s *Server) newRecord(who caller, start time.Time) *audit.Record {
 func (s *Server) refuse(c net.Conn, rec *audit.Record, status int, reason, rule string) {
 	rec.Rule = rule
 	s.Stats.count(false)
+	// The record before the answer: it exists by the time the client (or
+	// anyone it tells) sees the refusal.
+	s.finish(rec, audit.Deny, reason, nil)
 	body := reason + "\n"
 	fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nX-Pipelock-Conn-Id: %s\r\nConnection: close\r\n\r\n%s",
 		status, http.StatusText(status), len(body), rec.ConnID, body)
-	s.finish(rec, audit.Deny, reason, nil)
 }
 
 // Events of a tunnel's two records: EventOpen when it starts carrying

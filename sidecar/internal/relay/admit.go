@@ -98,12 +98,14 @@ func (a *Admitter) admit(c net.Conn) net.Conn {
 }
 
 func (a *Admitter) refuse(c net.Conn, rec *audit.Record, status, msg string) {
+	// The record before the answer: it exists by the time the caller sees
+	// the refusal.
+	a.Flood.refused(rec)
 	// A fresh socket's send buffer is empty, so this write does not wait on
 	// the caller; the deadline is there in case it ever would.
 	c.SetWriteDeadline(time.Now().Add(refuseWriteTimeout))
 	fmt.Fprintf(c, "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", status, len(msg), msg)
 	c.Close()
-	a.Flood.refused(rec)
 }
 
 func addrPort(a net.Addr) netip.AddrPort {
