@@ -183,7 +183,8 @@ func takeSnapshot(table string) (snapshot, error) {
 
 // snapshotAt reads the table and returns the ruleset generation it was
 // read at. The table, chains and rules come from separate requests; if the
-// ruleset changed in between (another Apply), it reads again.
+// ruleset changed in between (another Apply, a tamper), it reads again,
+// also when the change made a read fail.
 func snapshotAt(table string) (snapshot, uint32, error) {
 	c, err := dial()
 	if err != nil {
@@ -195,17 +196,21 @@ func snapshotAt(table string) (snapshot, uint32, error) {
 		if err != nil {
 			return snapshot{}, 0, fmt.Errorf("read table inet %s: %w", table, err)
 		}
-		s, err := readTable(c, table)
-		if err != nil {
-			return snapshot{}, 0, fmt.Errorf("read table inet %s: %w", table, err)
-		}
+		s, readErr := readTable(c, table)
 		after, err := genID(c)
 		if err != nil {
 			return snapshot{}, 0, fmt.Errorf("read table inet %s: %w", table, err)
 		}
-		if before == after {
-			return s, after, nil
+		if before != after {
+			// Changed while it was read (a table deleted between its
+			// lookup and the dump of its chains fails the dump with
+			// ENOENT): read it again.
+			continue
 		}
+		if readErr != nil {
+			return snapshot{}, 0, fmt.Errorf("read table inet %s: %w", table, readErr)
+		}
+		return s, after, nil
 	}
 	return snapshot{}, 0, fmt.Errorf("read table inet %s: the ruleset kept changing while it was read", table)
 }
