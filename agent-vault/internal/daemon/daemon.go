@@ -76,7 +76,15 @@ func serve(ctx context.Context, path string, log *slog.Logger, hup <-chan os.Sig
 	log.Info("agent-vault serving", "socket", cfg.File.Listen.Socket, "tcp", cfg.File.Listen.TCP, "bindings", len(cfg.File.Bindings))
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go sdnotify.RunWatchdog(wctx, func() bool { return true })
+	// WATCHDOG only while the probe passes: systemd restarts a broker whose
+	// socket is gone or whose CA cannot serve.
+	go sdnotify.RunWatchdog(wctx, func() bool {
+		err := healthy(srv, cfg.File.Listen.Socket)
+		if err != nil {
+			log.Error("health probe failed", "err", err)
+		}
+		return err == nil
+	})
 
 	for {
 		select {
@@ -150,4 +158,19 @@ func CA(path string) ([]byte, error) {
 		return nil, err
 	}
 	return authority.CertPEM(), nil
+}
+
+// healthy is agent-vault's probe: its socket is still in place (a broker
+// nobody can reach is down) and its CA mints a leaf that verifies now.
+func healthy(srv *broker.Server, socket string) error {
+	if socket != "" {
+		fi, err := os.Lstat(socket)
+		if err != nil {
+			return fmt.Errorf("socket: %w", err)
+		}
+		if fi.Mode()&os.ModeSocket == 0 {
+			return fmt.Errorf("socket %s is not a socket (%v)", socket, fi.Mode().Type())
+		}
+	}
+	return srv.Healthy()
 }

@@ -68,3 +68,18 @@ func waitAudit(t *testing.T, path, want string) {
 	b, _ := os.ReadFile(path)
 	t.Fatalf("audit log never showed %s:\n%s", want, b)
 }
+
+// TestHealthyFailsWithoutItsSocket: the probe fails when the broker's
+// socket is gone or replaced by something that is not a socket (the CA
+// half of the probe is ca.TestCheck).
+func TestHealthyFailsWithoutItsSocket(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "b.sock")
+	if err := healthy(nil, sock); err == nil || !strings.Contains(err.Error(), "socket") {
+		t.Errorf("healthy() with no socket = %v, want a socket error", err)
+	}
+	os.WriteFile(sock, nil, 0o600)
+	if err := healthy(nil, sock); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Errorf("healthy() with a plain file = %v, want a not-a-socket error", err)
+	}
+}

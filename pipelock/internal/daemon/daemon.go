@@ -73,7 +73,7 @@ func Run(ctx context.Context, path string, log *slog.Logger) error {
 	}
 	if a := cfg.File.Listen.Admin; a != "" {
 		as, err := admin.Listen(a, admin.Handlers{
-			Healthy: func() error { return nil },
+			Healthy: func() error { return probe(cfg.File.Listen.Proxy) },
 			Metrics: srv.Stats.WritePrometheus,
 			Reload:  reload,
 		})
@@ -88,7 +88,7 @@ func Run(ctx context.Context, path string, log *slog.Logger) error {
 	log.Info("pipelock serving", "proxy", cfg.File.Listen.Proxy, "transparent", cfg.File.Listen.Transparent, "admin", cfg.File.Listen.Admin, "clients", len(cfg.Clients))
 	wctx, stopWatchdog := context.WithCancel(ctx)
 	defer stopWatchdog()
-	go sdnotify.RunWatchdog(wctx, func() bool { return probe(cfg.File.Listen.Proxy) })
+	go sdnotify.RunWatchdog(wctx, func() bool { return probe(cfg.File.Listen.Proxy) == nil })
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -115,14 +115,14 @@ func Run(ctx context.Context, path string, log *slog.Logger) error {
 	}
 }
 
-// probe is the watchdog's health check: the proxy port still accepts.
-func probe(addr string) bool {
+// probe is pipelock's health check, for systemd's watchdog and the admin
+// socket's /healthz alike: its proxy port takes a connection.
+func probe(addr string) error {
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
-		return false
+		return fmt.Errorf("proxy port %s: %w", addr, err)
 	}
-	c.Close()
-	return true
+	return c.Close()
 }
 
 func openAudit(cfg *config.Config) (*audit.Writer, error) {

@@ -147,3 +147,20 @@ func TestReloadAndShutdown(t *testing.T) {
 	}
 	done <- nil
 }
+
+// TestProbeFails: the health probe passes while the proxy port takes
+// connections and fails once nothing listens there.
+func TestProbeFails(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := probe(addr); err != nil {
+		t.Fatalf("probe(%s) with a listener = %v, want nil", addr, err)
+	}
+	ln.Close()
+	if err := probe(addr); err == nil {
+		t.Fatalf("probe(%s) with nothing listening = nil, want an error", addr)
+	}
+}
