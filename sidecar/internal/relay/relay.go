@@ -246,7 +246,9 @@ func (r *Relay) setTools(tools []mcp.Tool) {
 		return
 	}
 	if r.toolsSig == "" {
-		close(r.toolsReady)
+		// Waiters are woken once the tools below are registered, not
+		// before: a call let through now would find no tool.
+		defer close(r.toolsReady)
 	}
 	r.toolsSig = string(b)
 	st := make([]server.ServerTool, len(tools))
