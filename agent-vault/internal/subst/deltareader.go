@@ -9,25 +9,12 @@ import (
 // If its source fails, the lines still held are dropped, since a string in
 // them may end in the start of a secret.
 type deltaReader struct {
-	ds  *DeltaStream
-	br  *bufio.Reader
-	out []byte
-	off int
-	err error
+	ds *DeltaStream
+	br *bufio.Reader
+	pull
 }
 
-func (r *deltaReader) Read(p []byte) (int, error) {
-	for r.off == len(r.out) {
-		if r.err != nil {
-			return 0, r.err
-		}
-		r.out, r.off = r.out[:0], 0
-		r.step()
-	}
-	n := copy(p, r.out[r.off:])
-	r.off += n
-	return n, nil
-}
+func (r *deltaReader) Read(p []byte) (int, error) { return r.pull.read(p, r.step) }
 
 // step reads up to the next LF and moves every line it can release to out.
 func (r *deltaReader) step() {

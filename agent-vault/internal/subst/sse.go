@@ -50,19 +50,30 @@ type sseReader struct {
 	br      *bufio.Reader
 	lines   []*sseLine // read, not yet written out
 	fill    []*sseLine // data lines whose scrubbed value is still to come
-	out     []byte
-	off     int
-	err     error
-	started bool // a line has been read (the BOM is only skipped before the first)
+	started bool       // a line has been read (the BOM is only skipped before the first)
+	pull
 }
 
-func (r *sseReader) Read(p []byte) (int, error) {
+func (r *sseReader) Read(p []byte) (int, error) { return r.pull.read(p, r.step) }
+
+// pull is the output side of a reader that produces its bytes a step at a
+// time: out holds what the last step released, err ends the stream once
+// out is drained.
+type pull struct {
+	out []byte
+	off int
+	err error
+}
+
+// read serves p from out, calling step for more until out has bytes or
+// err is set.
+func (r *pull) read(p []byte, step func()) (int, error) {
 	for r.off == len(r.out) {
 		if r.err != nil {
 			return 0, r.err
 		}
 		r.out, r.off = r.out[:0], 0
-		r.step()
+		step()
 	}
 	n := copy(p, r.out[r.off:])
 	r.off += n
