@@ -174,7 +174,6 @@ func (p Project) RunDir(role string) string { return filepath.Join(p.Run, p.Name
 
 // Sockets.
 func (p Project) VaultSocket() string   { return filepath.Join(p.RunDir(Vault), "vault.sock") }
-func (p Project) PipelockAdmin() string { return filepath.Join(p.RunDir(Pipelock), "admin.sock") }
 func (p Project) CoordSocket() string   { return filepath.Join(p.RunDir(Coord), "coord.sock") }
 func (p Project) TransparentPort() int  { return p.ProxyPort + OffsetTransparent }
 func (p Project) CoordMCPPort() int     { return p.ProxyPort + OffsetCoordMCP }
@@ -207,9 +206,26 @@ func (p Project) Table() string { return "clem_" + strings.ReplaceAll(p.Name, "-
 // Bin is the absolute path of an installed clem binary.
 func (p Project) Bin(name string) string { return filepath.Join(p.BinDir, name) }
 
-// SidecarAdmin is a sidecar server's admin socket (healthz, reload).
-func (p Project) SidecarAdmin(server string) string {
-	return filepath.Join(p.RunDir(SidecarRole(server)), "admin.sock")
+// AdminDir is the directory holding a daemon role's admin socket
+// (/healthz, /metrics, /reload). The socket is 0660 and the directory is
+// setgid to the watchdog's group, so the socket takes that group and the
+// watchdog (and no agent) may connect. Where the run directory's group is
+// already the watchdog's (pipelock, sidecars, the watchdog itself) that is
+// the run directory; agent-vault's and coord's run directories carry their
+// own group (pipelock joins vault's to reach the broker; coord's is open
+// to runners), so their admin socket gets a subdirectory of its own.
+func (p Project) AdminDir(role string) string {
+	switch role {
+	case Vault, Coord:
+		return filepath.Join(p.RunDir(role), "admin")
+	}
+	return p.RunDir(role)
+}
+
+// AdminSocket is a daemon role's admin socket; a sidecar server's role is
+// SidecarRole(server).
+func (p Project) AdminSocket(role string) string {
+	return filepath.Join(p.AdminDir(role), "admin.sock")
 }
 
 // EgressSpec is the expected egress table, written by provision and read by

@@ -108,13 +108,24 @@ func dirs(cfg *config.Config, p layout.Project, rs []string) []Dir {
 			state.Mode = 0o700
 			// Its socket is 0660 vault:vault; pipelock joins the group
 			// (SupplementaryGroups=), so only pipelock may reach the broker.
-			run.Group, run.Mode = u, 0o750
+			// Others may search the directory but not list it (0751): the
+			// watchdog must pass through to the admin subdirectory, and
+			// putting the watchdog in vault's group instead would let it
+			// connect to the broker. Passing through gives an agent
+			// nothing: the socket's mode refuses it, and the admin
+			// subdirectory is closed to it.
+			run.Group, run.Mode = u, 0o751
 		case layout.Coord:
 			run.Group, run.Mode = u, 0o755 // runners and the operator connect; SO_PEERCRED decides
 		case layout.Watchdog:
 			run.Group, run.Mode = u, 0o750
 		}
 		ds = append(ds, state, run)
+		if admin := p.AdminDir(r); admin != run.Path {
+			// setgid: the admin socket takes the watchdog's group, as in
+			// the other run directories; 0750 keeps everyone else out.
+			ds = append(ds, Dir{Path: admin, Owner: u, Group: watchdog, Mode: os.ModeSetgid | 0o750})
+		}
 		if r == layout.Vault {
 			ds = append(ds, Dir{Path: vaultCADir(p), Owner: u, Group: u, Mode: 0o700, KeepContent: true})
 		}

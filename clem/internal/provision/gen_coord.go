@@ -16,6 +16,7 @@ type coordFile struct {
 	Operators []string       `toml:"operators"`
 	MCP       coordListen    `toml:"mcp"`
 	Socket    coordSocket    `toml:"socket"`
+	Admin     coordAdmin     `toml:"admin"`
 	State     dirTOML        `toml:"state"`
 	Audit     auditTOML      `toml:"audit"`
 	GitHub    *coordGitHub   `toml:"github,omitempty"`
@@ -32,6 +33,12 @@ type coordSocket struct {
 	Path         string   `toml:"path"`
 	WatchdogUIDs []uint32 `toml:"watchdog_uids"`
 	OperatorUIDs []uint32 `toml:"operator_uids"`
+}
+
+// coordAdmin is coord's admin socket (/healthz, /metrics, /reload) for
+// the watchdog; unlike the unix API beside it, no agent may connect.
+type coordAdmin struct {
+	Socket string `toml:"socket"`
 }
 
 type dirTOML struct {
@@ -87,6 +94,7 @@ func coordConfig(in *Inputs) ([]byte, error) {
 			WatchdogUIDs: []uint32{in.uid(p.User(layout.Watchdog))},
 			OperatorUIDs: operatorUIDs(cfg.Path),
 		},
+		Admin: coordAdmin{Socket: p.AdminSocket(layout.Coord)},
 		State: dirTOML{Dir: p.DaemonState(layout.Coord)},
 		Audit: audit(p, layout.Coord),
 	}

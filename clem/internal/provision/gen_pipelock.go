@@ -101,7 +101,7 @@ func resolves(cfg *config.Config) []resolveTM {
 func pipelockConfig(in *Inputs) ([]byte, error) {
 	cfg, p := in.Cfg, in.Proj
 	f := plFile{
-		Listen:   plListen{Proxy: p.ProxyAddr(), Admin: p.PipelockAdmin()},
+		Listen:   plListen{Proxy: p.ProxyAddr(), Admin: p.AdminSocket(layout.Pipelock)},
 		Audit:    audit(p, layout.Pipelock),
 		Resolve:  resolves(cfg),
 		Upstream: plUpstream{SNI: "require"},

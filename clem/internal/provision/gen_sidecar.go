@@ -50,7 +50,7 @@ func sidecarConfig(in *Inputs, sc *config.Sidecar) ([]byte, error) {
 	agents := cfg.SidecarAgents(sc.Name)
 	role := layout.SidecarRole(sc.Name)
 	f := scFile{
-		Admin:    scSocket{Socket: p.SidecarAdmin(sc.Name)},
+		Admin:    scSocket{Socket: p.AdminSocket(role)},
 		Audit:    audit(p, role),
 		Children: dirTOML{Dir: p.RunDir(role) + "/children"},
 	}

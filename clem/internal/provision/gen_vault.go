@@ -21,6 +21,7 @@ type avFile struct {
 
 type avListen struct {
 	Socket string `toml:"socket"`
+	Admin  string `toml:"admin"` // /healthz, /metrics, /reload for the watchdog
 }
 
 type avTrust struct {
@@ -58,7 +59,7 @@ func vaultCADir(p layout.Project) string { return p.DaemonState(layout.Vault) + 
 func vaultConfig(in *Inputs) ([]byte, error) {
 	cfg, p := in.Cfg, in.Proj
 	f := avFile{
-		Listen:   avListen{Socket: p.VaultSocket()},
+		Listen:   avListen{Socket: p.VaultSocket(), Admin: p.AdminSocket(layout.Vault)},
 		Trust:    avTrust{ProxyUIDs: []uint32{in.uid(p.User(layout.Pipelock))}},
 		CA:       avCA{Dir: vaultCADir(p)},
 		Upstream: avUpstream{CAFile: cfg.Egress.UpstreamCA},

@@ -16,9 +16,16 @@ type wdFile struct {
 	// the watchdog alerts when the table was tampered with or the guard
 	// went quiet. "" when no agent is pinned (no guard runs).
 	EgressState string     `toml:"egress_state,omitempty"`
+	Admin       wdAdmin    `toml:"admin"`
 	Alert       wdAlert    `toml:"alert"`
 	Agents      []wdAgent  `toml:"agent"`
 	Daemons     []wdDaemon `toml:"daemon"`
+}
+
+// wdAdmin is the watchdog's own admin socket (/healthz, /metrics,
+// /reload), in its run directory, which only its own user enters.
+type wdAdmin struct {
+	Socket string `toml:"socket"`
 }
 
 type wdAlert struct {
@@ -37,19 +44,23 @@ type wdAgent struct {
 type wdDaemon struct {
 	Role   string `toml:"role"`
 	Unit   string `toml:"unit"`
-	Health string `toml:"health"`
+	Health string `toml:"health,omitempty"` // its admin socket; the egress guard has none
 }
 
 // watchdogConfig lists every unit the watchdog reads and where each
 // runner's state file is; alerts go to coord. Every daemon unit of the
 // project is a [[daemon]], the egress unit included, so one that ends
-// failed is an alert, not a silent outage.
+// failed is an alert, not a silent outage; every daemon but the egress
+// guard (a clem subcommand with no admin socket; its state file is
+// egress_state) names its admin socket as health, so one that runs but
+// fails its own probe is an alert too.
 func watchdogConfig(in *Inputs) ([]byte, error) {
 	cfg, p := in.Cfg, in.Proj
 	f := wdFile{
 		Project:     p.Name,
 		Interval:    cfg.Watchdog.Interval.String(),
 		CoordSocket: p.CoordSocket(),
+		Admin:       wdAdmin{Socket: p.AdminSocket(layout.Watchdog)},
 		Alert:       wdAlert{Failures: cfg.Watchdog.AlertAfter, Window: cfg.Watchdog.Window.String(), Cooldown: cfg.Watchdog.Cooldown.String()},
 	}
 	for _, a := range cfg.Agents {
@@ -59,14 +70,7 @@ func watchdogConfig(in *Inputs) ([]byte, error) {
 		if r == layout.Watchdog {
 			continue
 		}
-		d := wdDaemon{Role: r, Unit: p.DaemonUnit(r)}
-		if r == layout.Pipelock {
-			d.Health = p.PipelockAdmin()
-		}
-		if server, ok := layout.SidecarServer(r); ok {
-			d.Health = p.SidecarAdmin(server)
-		}
-		f.Daemons = append(f.Daemons, d)
+		f.Daemons = append(f.Daemons, wdDaemon{Role: r, Unit: p.DaemonUnit(r), Health: p.AdminSocket(r)})
 	}
 	if anyPinned(cfg) {
 		f.EgressState = egressstate.Path(p.Name)
