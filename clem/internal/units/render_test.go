@@ -147,16 +147,19 @@ func TestRenderContract(t *testing.T) {
 		if got := u.values("Service", "LoadCredential"); !slices.Equal(got, creds) {
 			t.Errorf("%s: LoadCredential=%q, want exactly %q", dm.Unit, got, creds)
 		}
-		reload := u.values("Service", "ExecReload")
-		wantReload := dm.Role == "pipelock" || dm.Role == "vault"
-		if wantReload != slices.Equal(reload, []string{"/bin/kill -HUP $MAINPID"}) {
-			t.Errorf("%s: ExecReload=%q, want SIGHUP: %v", dm.Unit, reload, wantReload)
+		// Every daemon reloads on SIGHUP (shared/lifecycle).
+		if reload := u.values("Service", "ExecReload"); !slices.Equal(reload, []string{"/bin/kill -HUP $MAINPID"}) {
+			t.Errorf("%s: ExecReload=%q, want SIGHUP to the main process", dm.Unit, reload)
 		}
 		if mdwe := u.values("Service", "MemoryDenyWriteExecute"); dm.WriteExecute != (len(mdwe) == 0) {
 			t.Errorf("%s: MemoryDenyWriteExecute=%q with WriteExecute=%v", dm.Unit, mdwe, dm.WriteExecute)
 		}
-		if u.one(t, dm.Unit, "Service", "WatchdogSec") == "" || u.one(t, dm.Unit, "Service", "RestartSec") == "" {
-			t.Errorf("%s: no watchdog or restart delay", dm.Unit)
+		// The fault matrix's SIGSTOP rows wait for a restart within it.
+		if got := u.one(t, dm.Unit, "Service", "WatchdogSec"); got != "30s" {
+			t.Errorf("%s: WatchdogSec=%q, want 30s", dm.Unit, got)
+		}
+		if u.one(t, dm.Unit, "Service", "RestartSec") == "" {
+			t.Errorf("%s: no restart delay", dm.Unit)
 		}
 		// Retried for ever: a burst of crashes never leaves a daemon failed.
 		if got := u.one(t, dm.Unit, "Unit", "StartLimitIntervalSec"); got != "0" || u.values("Unit", "StartLimitBurst") != nil {
