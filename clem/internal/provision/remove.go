@@ -104,8 +104,8 @@ func (a *applier) reloadChanged() error {
 	}
 	p := a.in.Proj
 	for _, r := range roles(a.in.Cfg) {
-		if a.changedUnder(p.DaemonConfig(r)) || a.changedUnder(p.CredDir(r)) {
-			if err := hostcmd.Systemctl("try-reload-or-restart", p.DaemonUnit(r)); err != nil {
+		if verb := daemonRefresh(p, r, a.changedUnder); verb != "" {
+			if err := hostcmd.Systemctl(verb, p.DaemonUnit(r)); err != nil {
 				return err
 			}
 		}
@@ -118,6 +118,22 @@ func (a *applier) reloadChanged() error {
 		}
 	}
 	return nil
+}
+
+// daemonRefresh is how systemctl brings daemon role up to what this run
+// wrote: a reload (SIGHUP; every daemon re-reads its config) when only
+// its config changed, a restart when its credentials or its unit did,
+// since systemd copies LoadCredential= files and applies a unit's
+// settings only when it starts the daemon; "" when nothing of it changed.
+// The try- verbs leave a stopped daemon stopped.
+func daemonRefresh(p layout.Project, role string, changed func(path string) bool) string {
+	switch {
+	case changed(p.CredDir(role)) || changed(p.UnitPath(p.DaemonUnit(role))):
+		return "try-restart"
+	case changed(p.DaemonConfig(role)):
+		return "try-reload-or-restart"
+	}
+	return ""
 }
 
 func (a *applier) changedUnder(path string) bool {
