@@ -18,6 +18,10 @@
 // the turn calls a tool the CLI has deferred behind ToolSearch: then the fake
 // first calls ToolSearch to load it, as a real model must.
 //
+// SetFault switches on a failure of the whole API while clients keep
+// calling (500, 529, 401, or a stream that hangs mid-answer), for the fault
+// matrix; ClearFault ends it.
+//
 // docs/testing-claude.md has the whole contract and what the CLI sends.
 //
 // Only tests import this package.

@@ -30,6 +30,8 @@ type Request struct {
 	// ToolSearch: the fake answered with a ToolSearch call of its own to
 	// load a deferred tool the turn calls (Turn is then -1).
 	ToolSearch bool
+	// Fault: the request got the fault set with SetFault, not a turn.
+	Fault bool
 }
 
 // Credential is the key the request carried, from X-Api-Key or

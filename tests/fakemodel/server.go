@@ -55,6 +55,11 @@ type Server struct {
 	problems []string
 	calls    map[string]ToolCall // tool_use id the fake sent -> the call
 	searched map[string]bool     // conversation NUL tool: ToolSearch sent for it
+
+	fault     *Fault        // SetFault: what every request gets now
+	faultLeft int           // requests left before a counted fault clears
+	faultGone chan struct{} // closed when the fault clears
+	faulted   int           // requests answered with a fault
 }
 
 // New makes a Server from cfg, checking every scripted turn.
@@ -235,6 +240,9 @@ func credential(h http.Header) (string, string) {
 
 // messages answers POST /v1/messages with the conversation's next turn.
 func (s *Server) messages(w http.ResponseWriter, r *http.Request, rec *Request, req *MessagesRequest, size int) int {
+	if f, gone := s.takeFault(); f != nil {
+		return s.serveFault(w, r, rec, req, f, gone)
+	}
 	turn, idx, msg := s.take(rec.Conversation, req.ToolNames())
 	rec.Turn, rec.ToolSearch = idx, idx == selectIdx
 	if rec.ToolSearch {
