@@ -14,7 +14,7 @@ PKG      := github.com/clemhq/clem/shared/version
 LDFLAGS  := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 export CGO_ENABLED := 0
 
-.PHONY: help build test test-short test-containment test-system demo verify dist install uninstall quickstart clean bench-pipelock bench-vault
+.PHONY: help build test test-short test-containment test-system test-faults demo verify dist install uninstall quickstart clean bench-pipelock bench-vault
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,13 @@ test-system: ## the fleet under real systemd with the real Claude Code CLI (root
 	(cd tests && CLEM_SYSTEM_REPORT=$$report $(GO) test -count=1 -timeout 20m -run '^TestSystemFleet$$' . >$$report.log 2>&1); rc=$$?; \
 	[ $$rc -eq 0 ] || cat $$report.log; \
 	if [ -s $$report ]; then cat $$report; else echo "system: 0/6 scenarios passed (the fleet did not start)"; fi; \
+	rm -f $$report $$report.log; exit $$rc
+
+test-faults: ## the fault matrix under real systemd (root): kills, SIGSTOPs, full disks, model API faults, a reboot; ends with "faults: N/N survived" and "lost: N"
+	@report=$$(mktemp /tmp/clem-faults.XXXXXX); \
+	(cd tests && CLEM_FAULTS_REPORT=$$report $(GO) test -count=1 -timeout 30m -run '^TestSystemFleet$$/^faults$$' -v . >$$report.log 2>&1); rc=$$?; \
+	[ $$rc -eq 0 ] || cat $$report.log; \
+	if [ -s $$report ]; then cat $$report; else echo "faults: 0/0 survived (the fleet did not start)"; echo "lost: 0"; fi; \
 	rm -f $$report $$report.log; exit $$rc
 
 demo: ## (root) a throwaway systemd runs a two-agent fleet against a fake model: a task done, exfiltration refused; then cleans up

@@ -65,7 +65,8 @@ func TestSystemFleet(t *testing.T) {
 		{"stall_detected", scenarioStall},
 		{"runner_killed_alerts_once", scenarioKill},
 		{"operator_commands", scenarioOperator},
-		{"containment_in_units", scenarioContainment}, // last: it kills and stops daemons
+		{"containment_in_units", scenarioContainment}, // it kills and stops daemons
+		{"faults", scenarioFaults},                    // last: it reboots the machine
 	}
 	passed := 0
 	for _, sc := range scenarios {
@@ -97,7 +98,8 @@ func startFleet(t *testing.T) *systemFleet {
 	yaml := strings.NewReplacer("PROJECT", f.name, "MODEL", strings.TrimPrefix(s.model.URL, "https://"), "CLAUDE", claudeBin).Replace(fleetYAML)
 	writeFile(t, s.cfg, yaml)
 	f.provisionForSystemd(t)
-	s.m = f.bootWith(t, systemdns.Options{Passwd: true, Dbus: true, Binds: []string{f.dir}})
+	mountSmallDisks(t, f)
+	s.m = f.bootWith(t, bootOptions(s))
 	if out, code := s.clem(t, "up"); code != 0 {
 		t.Fatalf("clem up: exit %d\n%s", code, out)
 	}
@@ -115,6 +117,12 @@ func startFleet(t *testing.T) *systemFleet {
 			"The model is a LOCAL FAKE of the Anthropic API (no account, nothing leaves this machine);\n"+
 			"the agents run the real Claude Code CLI.\n\n$ clem status\n"+out)
 	return s
+}
+
+// bootOptions are the fleet machine's: accounts, a system bus for the
+// watchdog, and the project directory (clem.yaml) bound in.
+func bootOptions(s *systemFleet) systemdns.Options {
+	return systemdns.Options{Passwd: true, Dbus: true, Binds: []string{s.f.dir}}
 }
 
 // demo is set by `make demo`: the fleet test then tells what happens, on

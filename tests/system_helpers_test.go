@@ -1,9 +1,12 @@
 package tests
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -139,4 +142,37 @@ func blockGuard(t *testing.T, m *systemdns.Machine, f *fleet) (unblock func()) {
 		m.Exec(t, "systemctl", "reset-failed", guard)
 		m.Systemctl(t, "start", guard)
 	}
+}
+
+// mountSmallDisks puts pipelock's and coord's state directories (the audit
+// log; the board) on small tmpfs mounts of their own, as separate disks
+// would be, so the fault matrix can fill them; the machine sees them
+// (/var/lib is the host's). Call it after provisioning, before boot: the
+// directories keep their owner, mode and contents. They are unmounted
+// after the machine powers off and before the fleet is deprovisioned.
+func mountSmallDisks(t *testing.T, f *fleet) {
+	t.Helper()
+	for role, size := range map[string]string{"pipelock": pipelockDiskSize, "coord": coordDiskSize} {
+		dir := "/var/lib/clem/" + f.name + "/" + role
+		st, err := os.Stat(dir)
+		if err != nil {
+			t.Fatalf("small disk for %s: %v", role, err)
+		}
+		sys := st.Sys().(*syscall.Stat_t)
+		keep := t.TempDir()
+		cmdOut(t, "cp", "-a", dir+"/.", keep)
+		cmdOut(t, "mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%s,mode=%o,uid=%d,gid=%d", size, st.Mode().Perm(), sys.Uid, sys.Gid), "clem-faults-"+role, dir)
+		t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+		cmdOut(t, "cp", "-a", keep+"/.", dir)
+	}
+}
+
+// cmdOut runs a command on the host and fails the test when it fails.
+func cmdOut(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }

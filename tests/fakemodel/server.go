@@ -60,6 +60,8 @@ type Server struct {
 	faultLeft int           // requests left before a counted fault clears
 	faultGone chan struct{} // closed when the fault clears
 	faulted   int           // requests answered with a fault
+
+	arrived map[string]bool // paths whose request headers came in
 }
 
 // New makes a Server from cfg, checking every scripted turn.
@@ -74,6 +76,7 @@ func New(cfg Config) (*Server, error) {
 		next:     map[string]int{},
 		calls:    map[string]ToolCall{},
 		searched: map[string]bool{},
+		arrived:  map[string]bool{},
 	}
 	for i, k := range cfg.Keys {
 		if k == "" {
@@ -121,6 +124,15 @@ func (s *Server) SetScript(conversation string, turns ...Turn) {
 	}
 }
 
+// Arrived reports whether a request for path has come in, even one whose
+// body is still arriving (Requests lists it only once it is read): a test
+// waits for it to know an upload is in flight.
+func (s *Server) Arrived(path string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.arrived[path]
+}
+
 // Close releases stalled replies. Start and StartTLS also stop serving.
 func (s *Server) Close() {
 	s.stop.Do(func() { close(s.done) })
@@ -134,6 +146,9 @@ func (s *Server) newID(prefix string) string {
 
 // ServeHTTP answers the Messages API and the side endpoints the CLI calls.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.arrived[r.URL.Path] = true
+	s.mu.Unlock()
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	rec := Request{
 		Time: time.Now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
