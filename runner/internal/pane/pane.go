@@ -113,9 +113,14 @@ func (p *pane) run(ctx context.Context, spec agentcmd.Spec, r *bufio.Reader) err
 		io.Copy(io.Discard, r)
 		g.Kill(syscall.SIGKILL)
 	}()
+	exited := make(chan struct{})
+	defer close(exited)
 	go func() {
-		<-ctx.Done()
-		g.Kill(syscall.SIGKILL)
+		select {
+		case <-ctx.Done():
+			g.Kill(syscall.SIGKILL)
+		case <-exited:
+		}
 	}()
 
 	var wg sync.WaitGroup
