@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,11 @@ type Writer struct {
 	keep     int
 
 	flood flood // see flood.go; off unless LimitFloods is called
+
+	// See health.go.
+	failed   atomic.Pointer[error]
+	onHealth func(error)
+	keepFree int64
 }
 
 // NewWriter returns a Writer to out, typically os.Stdout, which journald
@@ -42,11 +48,15 @@ const maxPooled = 64 << 10
 // Write encodes r as one JSON line and writes it. A record with a zero Time
 // is stamped with the current time and one without a ConnID gets a fresh ID;
 // r itself is not modified. If a rotated file cannot be rotated, the record
-// still goes to the current file and the rotation error is returned. With
-// LimitFloods set, a refusal over its client's allowance is counted instead
-// of written (and Write returns nil).
+// still goes to the current file and the rotation error is returned. A
+// record that did not reach the log returns a *WriteError (see Unwritten),
+// and a write that failed part way is cut back off the file, so the log
+// never holds a torn line. With LimitFloods set, a refusal over its
+// client's allowance is counted instead of written (and Write returns nil),
+// except while writes fail: then each refusal tries its own write, so its
+// caller learns the record is not there.
 func (w *Writer) Write(r *Record) error {
-	if w.flood.on.Load() && r.Decision != Allow && w.suppress(r) {
+	if w.flood.on.Load() && r.Decision != Allow && w.failed.Load() == nil && w.suppress(r) {
 		return nil
 	}
 	return w.write(r)
@@ -76,7 +86,12 @@ func (w *Writer) writeLine(line []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return fmt.Errorf("audit: write %s: %w", w.name(), os.ErrClosed)
+		return &WriteError{Path: w.name(), Err: os.ErrClosed}
+	}
+	if err := w.checkFree(); err != nil {
+		werr := &WriteError{Path: w.name(), Err: err}
+		w.setHealth(werr)
+		return werr
 	}
 	var rotateErr error
 	if w.file != nil && w.maxBytes > 0 && w.size > 0 && w.size+int64(len(line)) > w.maxBytes {
@@ -88,8 +103,16 @@ func (w *Writer) writeLine(line []byte) error {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
-		return fmt.Errorf("audit: write %s: %w", w.name(), err)
+		if n > 0 {
+			if terr := w.truncateTorn(n); terr != nil {
+				err = fmt.Errorf("%w; %v", err, terr)
+			}
+		}
+		werr := &WriteError{Path: w.name(), Err: err}
+		w.setHealth(werr)
+		return werr
 	}
+	w.setHealth(nil)
 	return rotateErr
 }
 
