@@ -35,7 +35,7 @@ const (
 	KindStalls      = "stall-killed" // the runner killed a stalled iteration
 	KindCredentials = "credentials"  // the model API rejects the credential
 	KindFailing     = "failing"      // iterations keep failing
-	KindHealth      = "health"       // the daemon's /healthz does not answer ok
+	KindHealth      = "unhealthy"    // the daemon's /healthz does not answer ok
 
 	KindEgressTampered = "egress-tampered" // the egress guard found the table changed (an event)
 	KindEgressFailed   = "egress-failed"   // the guard's last restore of the table failed

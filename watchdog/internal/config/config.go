@@ -40,9 +40,19 @@ type File struct {
 	// (shared/egressstate.Path); "" watches no guard. The [[daemon]] with
 	// role EgressRole is the guard's unit.
 	EgressState string   `toml:"egress_state"`
+	Admin       Admin    `toml:"admin"`
 	Alert       Alert    `toml:"alert"`
 	Agents      []Agent  `toml:"agent"`
 	Daemons     []Daemon `toml:"daemon"`
+}
+
+// Admin is the watchdog's own admin socket: GET /healthz (its check
+// rounds keep finishing and systemd answers over D-Bus), GET /metrics,
+// POST /reload.
+type Admin struct {
+	// Socket is the unix socket's path; "" serves none (a watchdog run by
+	// hand). provision writes /run/clem/<project>/watchdog/admin.sock.
+	Socket string `toml:"socket"`
 }
 
 // Alert is the alert policy.
@@ -137,6 +147,10 @@ func check(file string, lines []string, f File) (*Config, error) {
 		bad(top("coord_socket"), "coord_socket %q: want coord's unix socket as a clean absolute path, such as /run/clem/%s/coord/coord.sock", f.CoordSocket, f.Project)
 	}
 
+	if a := f.Admin.Socket; a != "" && (!filepath.IsAbs(a) || filepath.Clean(a) != a) {
+		ds, de := section(lines, "admin")
+		bad(keyLine(lines, ds, de, "socket"), "admin.socket %q: want the watchdog's admin unix socket as a clean absolute path, such as /run/clem/%s/watchdog/admin.sock, or \"\" for none", a, f.Project)
+	}
 	as, ae := section(lines, "alert")
 	c.Failures = f.Alert.Failures
 	if c.Failures == 0 {

@@ -14,10 +14,13 @@ func TestExample(t *testing.T) {
 	if c.Interval != 15*time.Second || c.Failures != 3 || c.Window != 30*time.Minute || c.Cooldown != time.Hour {
 		t.Errorf("Example: interval %v failures %d window %v cooldown %v", c.Interval, c.Failures, c.Window, c.Cooldown)
 	}
+	if c.Admin.Socket != "/run/clem/demo/watchdog/admin.sock" {
+		t.Errorf("Example: admin.socket %q", c.Admin.Socket)
+	}
 	if c.EgressState != "/run/clem/demo/egress/state.json" || c.EgressStaleAfter != 45*time.Second {
 		t.Errorf("Example: egress_state %q, stale after %v", c.EgressState, c.EgressStaleAfter)
 	}
-	if len(c.Agents) != 1 || c.Agents[0].StallAfter.Duration != 25*time.Minute || len(c.Daemons) != 3 || c.Daemons[1].Health != "" {
+	if len(c.Agents) != 1 || c.Agents[0].StallAfter.Duration != 25*time.Minute || len(c.Daemons) != 3 || c.Daemons[2].Health != "" {
 		t.Errorf("Example: agents %+v daemons %+v", c.Agents, c.Daemons)
 	}
 }
@@ -72,6 +75,8 @@ func TestErrors(t *testing.T) {
 		{"dup role", minimal + "[[daemon]]\nrole = \"d\"\nunit = \"d.service\"\n[[daemon]]\nrole = \"d\"\nunit = \"e.service\"\n", `w.toml:11: daemon[1].role "d" is used twice`},
 		{"relative egress_state", "egress_state = \"state.json\"\n" + minimal + "[[daemon]]\nrole = \"egress\"\nunit = \"e.service\"\n", `w.toml:1: egress_state "state.json"`},
 		{"egress_state without its unit", "egress_state = \"/run/e/state.json\"\n" + minimal, `w.toml:1: egress_state is set but no [[daemon]] has role = "egress"`},
+		{"relative admin socket", minimal + "[admin]\nsocket = \"admin.sock\"\n", `w.toml:8: admin.socket "admin.sock": want the watchdog's admin unix socket as a clean absolute path`},
+		{"unclean admin socket", strings.Replace(minimal, "[[agent]]", "[admin]\nsocket = \"/run/../admin.sock\"\n[[agent]]", 1), `w.toml:4: admin.socket "/run/../admin.sock"`},
 		{"relative health", minimal + "[[daemon]]\nrole = \"d\"\nunit = \"d.service\"\nhealth = \"admin.sock\"\n", `w.toml:10: daemon[0] (d): health "admin.sock"`},
 	}
 	for _, tt := range cases {

@@ -7,6 +7,9 @@ interval = "15s"               # one check round every interval
 coord_socket = "/run/clem/demo/coord/coord.sock"  # alerts go to coord's POST /v1/alert
 egress_state = "/run/clem/demo/egress/state.json"  # the egress guard's record; "" = not watched
 
+[admin]
+socket = "/run/clem/demo/watchdog/admin.sock"  # GET /healthz, GET /metrics, POST /reload; "" = none
+
 [alert]
 failures = 3                   # bad checks of one subject within window before an alert
 window = "30m"
@@ -26,6 +29,7 @@ health = "/run/clem/demo/pipelock/admin.sock"  # GET /healthz on this unix socke
 [[daemon]]
 role = "coord"
 unit = "clem-demo-coord.service"
+health = "/run/clem/demo/coord/admin/admin.sock"
 
 [[daemon]]
 role = "egress"                # the egress guard (clem egress watch); needed with egress_state

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/clemhq/clem/shared/egressstate"
@@ -53,7 +55,9 @@ type Deps struct {
 	Log    *slog.Logger
 }
 
-// Watcher runs rounds of checks for one config.
+// Watcher runs rounds of checks for one config. Round, Flush, Status and
+// Reconfigure are for one goroutine (the check loop); the counters may be
+// read from any.
 type Watcher struct {
 	cfg     *config.Config
 	d       Deps
@@ -61,6 +65,8 @@ type Watcher struct {
 	out     *outbox.Outbox
 	subs    []*subject
 	lastErr error
+
+	rounds, blind, alerts, recoveries, suppressed atomic.Uint64
 }
 
 // subject is one agent or daemon being watched.
@@ -76,11 +82,16 @@ type subject struct {
 
 // NewWatcher builds a watcher for cfg.
 func NewWatcher(cfg *config.Config, d Deps) *Watcher {
-	w := &Watcher{cfg: cfg, d: d, policy: policy.New(cfg.Failures, cfg.Window, cfg.Cooldown), out: outbox.New(d.Sender, d.Log)}
+	return &Watcher{cfg: cfg, d: d, policy: policy.New(cfg.Failures, cfg.Window, cfg.Cooldown), out: outbox.New(d.Sender, d.Log), subs: subjects(cfg)}
+}
+
+// subjects lists what cfg watches, agents first.
+func subjects(cfg *config.Config) []*subject {
+	var subs []*subject
 	grace := max(2*cfg.Interval, time.Minute)
 	for i := range cfg.Agents {
 		a := &cfg.Agents[i]
-		w.subs = append(w.subs, &subject{id: "agent " + a.Key, label: fmt.Sprintf("agent %s (%s)", a.Key, a.Unit), agent: a,
+		subs = append(subs, &subject{id: "agent " + a.Key, label: fmt.Sprintf("agent %s (%s)", a.Key, a.Unit), agent: a,
 			ac: &check.Agent{Key: a.Key, StallAfter: a.StallAfter.Duration, Grace: grace}})
 	}
 	for i := range cfg.Daemons {
@@ -90,9 +101,64 @@ func NewWatcher(cfg *config.Config, d Deps) *Watcher {
 		if dm.Role == config.EgressRole && cfg.EgressState != "" {
 			s.eg = &check.Egress{Project: cfg.Project, StaleAfter: cfg.EgressStaleAfter}
 		}
-		w.subs = append(w.subs, s)
+		subs = append(subs, s)
 	}
-	return w
+	return subs
+}
+
+// unit is the service unit the subject is about.
+func (s *subject) unit() string {
+	if s.agent != nil {
+		return s.agent.Unit
+	}
+	return s.daemon.Unit
+}
+
+// Reconfigure switches to cfg between rounds and keeps what the watcher
+// has learned: a subject still watched under the same unit keeps its
+// alert state (an alert is not sent again, its recovery still comes, its
+// cooldown still holds) and its rules' memory (restart counts, the egress
+// guard's last tamper count); alerts waiting for coord stay queued. A
+// subject no longer watched is forgotten. New thresholds apply from the
+// next round.
+func (w *Watcher) Reconfigure(cfg *config.Config) {
+	old := map[string]*subject{}
+	for _, s := range w.subs {
+		old[s.id] = s
+	}
+	subs := subjects(cfg)
+	kept := map[string]bool{}
+	for _, s := range subs {
+		o := old[s.id]
+		if o == nil {
+			continue
+		}
+		if o.unit() != s.unit() {
+			// Another unit: its restart counts and alerts are another
+			// unit's story.
+			continue
+		}
+		kept[s.id] = true
+		s.last = o.last
+		if s.ac != nil && o.ac != nil {
+			o.ac.Key, o.ac.StallAfter, o.ac.Grace = s.ac.Key, s.ac.StallAfter, s.ac.Grace
+			s.ac = o.ac
+		}
+		if s.dc != nil && o.dc != nil {
+			s.dc = o.dc
+		}
+		if s.eg != nil && o.eg != nil {
+			o.eg.Project, o.eg.StaleAfter = s.eg.Project, s.eg.StaleAfter
+			s.eg = o.eg
+		}
+	}
+	for id := range old {
+		if !kept[id] {
+			w.policy.Forget(id)
+		}
+	}
+	w.policy.Failures, w.policy.Window, w.policy.Cooldown = cfg.Failures, cfg.Window, cfg.Cooldown
+	w.cfg, w.subs = cfg, subs
 }
 
 // Round checks every subject once and feeds the policy. It fails, without
@@ -103,23 +169,38 @@ func (w *Watcher) Round(ctx context.Context) error {
 		st  systemd.State
 		err error
 	}
+	w.rounds.Add(1)
 	units := make([]seen, len(w.subs))
 	for i, s := range w.subs {
-		unit := ""
-		if s.agent != nil {
-			unit = s.agent.Unit
-		} else {
-			unit = s.daemon.Unit
-		}
-		st, err := w.d.Units.Unit(ctx, unit)
+		st, err := w.d.Units.Unit(ctx, s.unit())
 		if errors.Is(err, systemd.ErrBus) || ctx.Err() != nil {
 			if err == nil {
 				err = ctx.Err()
 			}
+			w.blind.Add(1)
 			w.lastErr = fmt.Errorf("cannot read unit state from systemd: %w", err)
 			return w.lastErr
 		}
 		units[i] = seen{st, err}
+	}
+	// The health sockets are asked at once: each ask may take up to
+	// health.Timeout (a wedged daemon), and one after the other they
+	// could outlast the round and cut the asks of healthy daemons short.
+	healths := make([]error, len(w.subs))
+	var wg sync.WaitGroup
+	for i, s := range w.subs {
+		if s.daemon == nil || s.daemon.Health == "" || units[i].err != nil || !units[i].st.Running() {
+			continue
+		}
+		wg.Go(func() { healths[i] = w.d.Health(ctx, s.daemon.Health) })
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		// The round ran out of time: a health ask cut short says nothing
+		// about its daemon.
+		w.blind.Add(1)
+		w.lastErr = fmt.Errorf("check round cut short: %w", ctx.Err())
+		return w.lastErr
 	}
 	now := w.d.Clock.Now()
 	for i, s := range w.subs {
@@ -132,11 +213,7 @@ func (w *Watcher) Round(ctx context.Context) error {
 			}
 			ps = s.ac.Check(now, units[i].st, units[i].err, st, serr)
 		} else {
-			var herr error
-			if s.daemon.Health != "" && units[i].err == nil && units[i].st.Running() {
-				herr = w.d.Health(ctx, s.daemon.Health)
-			}
-			ps = s.dc.Check(now, units[i].st, units[i].err, herr)
+			ps = s.dc.Check(now, units[i].st, units[i].err, healths[i])
 			if s.eg != nil {
 				// Read whatever the unit's state: a tamper recorded just
 				// before the guard died is still news.
@@ -169,6 +246,14 @@ func (w *Watcher) note(s *subject, ps []check.Problem) {
 // act logs a notice and queues what goes to coord.
 func (w *Watcher) act(n policy.Notice) {
 	switch n.Kind {
+	case policy.Alert:
+		w.alerts.Add(1)
+	case policy.Recovery:
+		w.recoveries.Add(1)
+	case policy.Suppressed:
+		w.suppressed.Add(1)
+	}
+	switch n.Kind {
 	case policy.Alert, policy.Recovery:
 		r := n.Request
 		r.Clip()
@@ -188,6 +273,17 @@ func (w *Watcher) Flush(ctx context.Context) {
 	if err := w.out.Flush(ctx); err != nil {
 		w.d.Log.Warn("coord cannot take alerts now; kept for the next round", "waiting", w.out.Len(), "err", err.Error())
 	}
+}
+
+// Alerting counts the subjects alerting for some cause.
+func (w *Watcher) Alerting() int {
+	n := 0
+	for _, s := range w.subs {
+		if al, _ := w.policy.State(s.id); al {
+			n++
+		}
+	}
+	return n
 }
 
 // Status is the line for systemd's STATUS=, like

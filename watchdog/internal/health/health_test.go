@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 func serve(t *testing.T, h http.HandlerFunc) string {
@@ -18,10 +20,13 @@ func serve(t *testing.T, h http.HandlerFunc) string {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close(); <-done })
 	return path
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestProbe(t *testing.T) {
 	healthy := true

@@ -44,6 +44,14 @@ func (o *Outbox) Add(a coordapi.AlertRequest) {
 	}
 }
 
+// SetSender sends the waiting alerts and the next ones through s: coord's
+// socket moved in a reloaded config.
+func (o *Outbox) SetSender(s Sender) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.s = s
+}
+
 // Len is how many alerts wait.
 func (o *Outbox) Len() int {
 	o.mu.Lock()
@@ -62,9 +70,9 @@ func (o *Outbox) Flush(ctx context.Context) error {
 			o.mu.Unlock()
 			return nil
 		}
-		a := o.q[0]
+		a, s := o.q[0], o.s
 		o.mu.Unlock()
-		err := o.s.Alert(ctx, a)
+		err := s.Alert(ctx, a)
 		if err != nil && !coordapi.IsStatus(err, http.StatusBadRequest) && !coordapi.IsStatus(err, http.StatusRequestEntityTooLarge) {
 			return err
 		}

@@ -81,6 +81,10 @@ func (p *Policy) State(subject string) (alerting bool, summary string) {
 	return len(sums) > 0, strings.Join(sums, "; ")
 }
 
+// Forget drops subject's alert state: it is no longer watched (a reload
+// removed it), so no recovery can ever come for it.
+func (p *Policy) Forget(subject string) { delete(p.subjects, subject) }
+
 // Observe records one check of subject at now: problems empty is a good
 // check of every cause. label names the subject in messages ("agent lead
 // (clem-p-agent-lead.service)"). It returns the notices of this round, at

@@ -183,7 +183,7 @@ func TestCauses(t *testing.T) {
 		}},
 		{"the cooldown of one cause does not hold back another", []step{
 			{ps(unitFailed), "A:failed"}, {nil, ""}, {nil, ""}, {nil, "R:failed"},
-			{ps(unitFailed, health), "S:failed"}, {ps(health), ""}, {ps(health), "A:health"},
+			{ps(unitFailed, health), "S:failed"}, {ps(health), ""}, {ps(health), "A:unhealthy"},
 		}},
 		{"each event alerts, with no recovery, whatever else is going on", []step{
 			{ps(tamper), "A:egress-tampered"}, {nil, ""}, {ps(tamper, restart), "A:egress-tampered"},

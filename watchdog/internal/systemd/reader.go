@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 )
@@ -13,25 +12,55 @@ import (
 // errors about one unit.
 var ErrBus = errors.New("system bus unreachable")
 
+// ErrClosed is the error of a read after Close: a closed reader stays
+// closed, so a health probe through it fails instead of quietly dialling
+// a connection nobody will close.
+var ErrClosed = errors.New("systemd reader closed")
+
 // Reader reads unit state from the system bus. It connects on first use
 // and again after the connection broke (the bus restarted), so a watchdog
 // outlives a dbus restart. It calls only Properties.GetAll.
 type Reader struct {
-	mu   sync.Mutex
-	conn *sddbus.Conn
-	dial func(context.Context) (*sddbus.Conn, error)
+	// sem guards conn and closed. It is a channel rather than a mutex so
+	// that a read waiting behind a connect that hangs (a bus that accepts
+	// and never answers) gives up when its context ends: the watchdog's
+	// health probe reads through the same reader, and must time out, not
+	// hang with it.
+	sem    chan struct{}
+	conn   *sddbus.Conn
+	closed bool
+	dial   func(context.Context) (*sddbus.Conn, error)
 }
 
 // NewReader returns a reader of the system bus
 // ($DBUS_SYSTEM_BUS_ADDRESS, else /run/dbus/system_bus_socket).
-func NewReader() *Reader {
-	return &Reader{dial: sddbus.NewSystemConnectionContext}
+func NewReader() *Reader { return NewReaderDial(sddbus.NewSystemConnectionContext) }
+
+// NewReaderDial returns a reader that connects with dial: another bus, or
+// a test's dial that hangs.
+func NewReaderDial(dial func(context.Context) (*sddbus.Conn, error)) *Reader {
+	return &Reader{sem: make(chan struct{}, 1), dial: dial}
 }
 
-// Close drops the connection.
+// lock takes the reader's lock, or gives up when ctx ends.
+func (r *Reader) lock(ctx context.Context) error {
+	select {
+	case r.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting for another read's connect to the bus: %w", ErrBus, ctx.Err())
+	}
+}
+
+func (r *Reader) unlock() { <-r.sem }
+
+// Close drops the connection; reads after it fail with ErrClosed. It
+// waits for a connect in progress (a dial that honours its context ends
+// with the read that started it).
 func (r *Reader) Close() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.sem <- struct{}{}
+	defer r.unlock()
+	r.closed = true
 	if r.conn != nil {
 		r.conn.Close()
 		r.conn = nil
@@ -39,8 +68,13 @@ func (r *Reader) Close() {
 }
 
 func (r *Reader) connect(ctx context.Context) (*sddbus.Conn, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	if err := r.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer r.unlock()
+	if r.closed {
+		return nil, fmt.Errorf("%w: %w", ErrBus, ErrClosed)
+	}
 	if r.conn != nil && r.conn.Connected() {
 		return r.conn, nil
 	}
