@@ -25,6 +25,13 @@ type Backend interface {
 	Broken(c *client.Client)
 	// Close stops the backend and whatever it runs.
 	Close()
+	// Health is what the supervisor knows about the server now.
+	Health() Health
+	// Answering checks that a running server answers a request, within
+	// ctx. A server that is down passes: its supervisor is restarting it
+	// (Health says so), and only a server that runs but does not answer
+	// is wedged.
+	Answering(ctx context.Context) error
 }
 
 // ToolsFunc receives the tools a backend's server lists, after every
@@ -45,20 +52,32 @@ const (
 var ErrClosed = errors.New("backend closed")
 
 // slot holds the current client, if any, and lets callers wait for one.
+// Its set and clear are the server's up and down in health.
 type slot struct {
 	mu     sync.Mutex
 	cur    *client.Client
 	ready  chan struct{} // closed when cur is set
 	closed chan struct{}
+	health *health
 }
 
-func newSlot() *slot { return &slot{ready: make(chan struct{}), closed: make(chan struct{})} }
+func newSlot() *slot {
+	return &slot{ready: make(chan struct{}), closed: make(chan struct{}), health: newHealth()}
+}
 
 func (s *slot) set(c *client.Client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cur = c
 	close(s.ready)
+	s.health.up()
+}
+
+// current is the client in the slot now, nil if none; it never waits.
+func (s *slot) current() *client.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur
 }
 
 // clear empties the slot if it still holds c (any client if c is nil).
@@ -70,6 +89,7 @@ func (s *slot) clear(c *client.Client) bool {
 	}
 	s.cur = nil
 	s.ready = make(chan struct{})
+	s.health.down(nil)
 	return true
 }
 

@@ -58,6 +58,21 @@ func StartChild(spec ChildSpec, log *slog.Logger, onTools ToolsFunc) *Child {
 // Client implements Backend.
 func (c *Child) Client(ctx context.Context) (*client.Client, error) { return c.slot.get(ctx) }
 
+// Health implements Backend.
+func (c *Child) Health() Health { return c.slot.health.get() }
+
+// Answering implements Backend: a running child answers tools/list.
+func (c *Child) Answering(ctx context.Context) error {
+	cl := c.slot.current()
+	if cl == nil {
+		return nil
+	}
+	if err := answering(ctx, cl); err != nil {
+		return fmt.Errorf("child pid %d %w", c.PID.Load(), err)
+	}
+	return nil
+}
+
 // Broken implements Backend. A child's failures show as its exit, which the
 // supervisor sees; nothing to do here.
 func (c *Child) Broken(*client.Client) {}
@@ -80,6 +95,7 @@ func (c *Child) supervise(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		c.slot.health.down(fmt.Errorf("child exited: %w", err))
 		backoff = nextBackoff(backoff, time.Since(started))
 		c.log.Warn("child exited; restarting", "command", c.spec.Command[0], "err", err, "in", backoff.String())
 		if !sleep(ctx.Done(), backoff) {
@@ -131,6 +147,7 @@ func (c *Child) runOnce(ctx context.Context) error {
 		return fmt.Errorf("start %s: %w", c.spec.Command[0], err)
 	}
 	c.Starts.Add(1)
+	c.slot.health.attempt()
 	c.PID.Store(int64(cmd.Process.Pid))
 	defer c.PID.Store(0)
 	c.log.Info("child started", "pid", cmd.Process.Pid, "command", c.spec.Command[0])

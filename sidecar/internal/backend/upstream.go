@@ -2,6 +2,8 @@ package backend
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -65,6 +67,15 @@ func (u *Upstream) Broken(c *client.Client) {
 	}
 }
 
+// Health implements Backend.
+func (u *Upstream) Health() Health { return u.slot.health.get() }
+
+// Answering implements Backend. It asks nothing of the remote server: a
+// remote that hangs is not sidecar's to fix, and restarting sidecar for it
+// would only cut every other server's calls. Its sessions are reopened
+// when they break, and Health says when it is down.
+func (u *Upstream) Answering(context.Context) error { return nil }
+
 // Close ends the session.
 func (u *Upstream) Close() {
 	u.stop()
@@ -77,12 +88,14 @@ func (u *Upstream) supervise(ctx context.Context) {
 	backoff := MinBackoff
 	for {
 		started := time.Now()
+		u.slot.health.attempt()
 		cl, err := u.connect(ctx)
 		if err == nil {
 			u.log.Info("upstream connected", "url", u.spec.URL)
 			u.slot.set(cl)
 			select {
 			case <-u.broken:
+				u.slot.health.down(errors.New("upstream session broke"))
 				u.log.Warn("upstream session broke; reconnecting", "url", u.spec.URL)
 			case <-ctx.Done():
 			}
@@ -94,6 +107,7 @@ func (u *Upstream) supervise(ctx context.Context) {
 		}
 		backoff = nextBackoff(backoff, time.Since(started))
 		if err != nil {
+			u.slot.health.down(fmt.Errorf("upstream unreachable: %w", err))
 			u.log.Warn("upstream unreachable; retrying", "url", u.spec.URL, "err", err, "in", backoff.String())
 		}
 		if !sleep(ctx.Done(), backoff) {

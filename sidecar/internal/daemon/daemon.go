@@ -1,8 +1,9 @@
 // Package daemon wires sidecar together: config and secrets, one loopback
 // listener and relay per server, the children's directories, the audit log,
-// the admin socket, reload on SIGHUP or POST /reload (a bad config is
-// rejected and the old one keeps serving), sd_notify and shutdown. Only
-// sidecar imports it.
+// and its life under shared/lifecycle: the admin socket, reload on SIGHUP or
+// POST /reload (a bad config is rejected and the old one keeps serving), a
+// health probe that goes through every port and child, sd_notify and the
+// drain at shutdown. Only sidecar imports it.
 package daemon
 
 import (
@@ -15,26 +16,25 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/clemhq/clem/shared/admin"
 	"golang.org/x/sys/unix"
 
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/connlimit"
+	"github.com/clemhq/clem/shared/lifecycle"
 	"github.com/clemhq/clem/shared/peer"
-	"github.com/clemhq/clem/shared/sdnotify"
 	"github.com/clemhq/clem/sidecar/internal/config"
 	"github.com/clemhq/clem/sidecar/internal/relay"
 )
 
-// ShutdownTimeout bounds how long open requests may finish at shutdown.
+// ShutdownTimeout bounds how long open requests may finish at shutdown
+// (and on a reload that closes a port); it stays under the unit's
+// TimeoutStopSec, and a child's stop (stdin closed, SIGTERM, SIGKILL) fits.
 const ShutdownTimeout = 10 * time.Second
 
 // Options are the daemon's seams; the zero value is production.
@@ -56,9 +56,17 @@ type Daemon struct {
 	childrenDir string
 	removeDir   bool
 
-	mu    sync.Mutex // serialises reloads and Close
+	mu    gate // serialises reloads and Close; the probe waits on it within its deadline
 	ports map[string]*port
-	admin *http.Server
+	// retiring counts ports and relays a reload retired, still finishing
+	// their calls in the background; Close waits for them.
+	retiring sync.WaitGroup
+	// view is d.ports published for Degraded and Metrics, which must
+	// answer even while a wedged reload holds mu.
+	view atomic.Pointer[portSet]
+	// probes are the health probe's connections, answered by every
+	// port's admitter.
+	probes *relay.ProbeConns
 	// failed hears a port that stopped serving for any reason but Close:
 	// Run then ends with an error naming it, so the unit fails loudly.
 	failed chan error
@@ -90,7 +98,7 @@ func Start(path string, o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{path: path, opts: o, ports: map[string]*port{}, failed: make(chan error, 1)}
+	d := &Daemon{path: path, opts: o, mu: newGate(), ports: map[string]*port{}, probes: relay.NewProbeConns(), failed: make(chan error, 1)}
 	d.cfg.Store(cfg)
 	if d.aw, err = audit.Open(cfg.File.Audit.Path, cfg.File.Audit.MaxSizeMB, cfg.File.Audit.Keep); err != nil {
 		return nil, err
@@ -115,12 +123,7 @@ func Start(path string, o Options) (*Daemon, error) {
 	for _, sc := range cfg.Servers {
 		d.ports[sc.Name] = d.serve(sc, lns[sc.Name], relay.New(sc, d.relayOptions()))
 	}
-	if s := cfg.File.Admin.Socket; s != "" {
-		if d.admin, err = admin.Listen(s, admin.Handlers{Healthy: d.Healthy, Reload: d.Reload}); err != nil {
-			d.Close()
-			return nil, err
-		}
-	}
+	d.publish()
 	d.aw.Write(&audit.Record{Component: relay.Component, Event: "start", Decision: audit.Allow, Reason: d.summary(cfg) + "; limits: " + cfg.Limits.String()})
 	o.Log.Info("sidecar serving", "config", path, "servers", len(cfg.Servers), "children_dir", d.childrenDir)
 	return d, nil
@@ -171,6 +174,7 @@ func (d *Daemon) serve(sc *config.ServerConfig, ln net.Listener, rl *relay.Relay
 	p.relay.Store(rl)
 	p.lim = connlimit.New(connCaps(lim, len(cfg.Servers)))
 	p.admit = relay.NewAdmitter(sc.Name, p.lim, d.opts.Identify, d.agents, d.aw)
+	p.admit.Probes = d.probes
 	mux := http.NewServeMux()
 	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) { p.relay.Load().ServeHTTP(w, r) })
 	p.srv = &http.Server{Handler: mux, ConnContext: relay.ConnContext,
@@ -214,8 +218,8 @@ func bindError(sc *config.ServerConfig, err error) error {
 
 // Addr is the address server's port is bound to ("" if none).
 func (d *Daemon) Addr(server string) string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.mu.lock()
+	defer d.mu.unlock()
 	if p := d.ports[server]; p != nil {
 		return p.ln.Addr().String()
 	}
@@ -224,8 +228,8 @@ func (d *Daemon) Addr(server string) string {
 
 // Relay is server's relay (nil if none).
 func (d *Daemon) Relay(server string) *relay.Relay {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.mu.lock()
+	defer d.mu.unlock()
 	if p := d.ports[server]; p != nil {
 		return p.relay.Load()
 	}
@@ -237,8 +241,8 @@ func (d *Daemon) Relay(server string) *relay.Relay {
 // children; the others are restarted; new ports are bound before anything
 // is committed.
 func (d *Daemon) Reload() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.mu.lock()
+	defer d.mu.unlock()
 	err := d.reload()
 	rec := &audit.Record{Component: relay.Component, Event: "reload", Decision: audit.Allow, Reason: "reloaded"}
 	if err != nil {
@@ -316,8 +320,9 @@ func (d *Daemon) reload() error {
 			delete(d.ports, name)
 		}
 	}
+	d.publish()
 	// Old ports and relays go in the background: open calls may finish.
-	go func() {
+	d.retiring.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 		defer cancel()
 		for _, p := range closed {
@@ -327,18 +332,26 @@ func (d *Daemon) reload() error {
 		for _, rl := range retired {
 			rl.Close()
 		}
-	}()
+	})
 	return nil
 }
 
-// Close stops serving, stops every child and closes the audit log.
+// Close stops serving, stops every child and closes the audit log, giving
+// open calls ShutdownTimeout to finish.
 func (d *Daemon) Close() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
-	if d.admin != nil {
-		d.admin.Shutdown(ctx) // closing its listener unlinks the socket
+	d.Shutdown(ctx)
+}
+
+// Shutdown stops accepting, lets open calls finish until ctx ends, then
+// stops every child (each stop bounded: stdin closed, SIGTERM, SIGKILL) and
+// closes the audit log. It returns ctx's error if calls were cut short.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	d.mu.lock()
+	defer d.mu.unlock()
+	if d.ports == nil {
+		return nil
 	}
 	var wg sync.WaitGroup
 	for _, p := range d.ports {
@@ -349,8 +362,11 @@ func (d *Daemon) Close() {
 		})
 	}
 	wg.Wait()
+	d.retiring.Wait()
 	d.ports = nil
+	d.publish()
 	d.cleanup()
+	return ctx.Err()
 }
 
 func (d *Daemon) cleanup() {
@@ -358,24 +374,6 @@ func (d *Daemon) cleanup() {
 		os.RemoveAll(d.childrenDir)
 	}
 	d.aw.Close()
-}
-
-// Healthy reports whether every server's port still accepts connections.
-func (d *Daemon) Healthy() error {
-	d.mu.Lock()
-	addrs := map[string]string{}
-	for name, p := range d.ports {
-		addrs[name] = p.ln.Addr().String()
-	}
-	d.mu.Unlock()
-	for name, a := range addrs {
-		c, err := net.DialTimeout("tcp", a, 2*time.Second)
-		if err != nil {
-			return fmt.Errorf("server %s: %w", name, err)
-		}
-		c.Close()
-	}
-	return nil
 }
 
 func (d *Daemon) summary(cfg *config.Config) string {
@@ -392,36 +390,36 @@ func closeAll(lns map[string]net.Listener) {
 	}
 }
 
-// Run serves the config at path until ctx is cancelled, reloading on SIGHUP.
+// Run serves the config at path until ctx is cancelled or a port fails,
+// under shared/lifecycle: READY once every port is bound, WATCHDOG while
+// Probe passes, reload on SIGHUP or POST /reload, the admin socket at
+// [admin] socket, and a drain at the end.
 func Run(ctx context.Context, path string, log *slog.Logger) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	d, err := Start(path, Options{Log: log})
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	cfg := d.cfg.Load()
-	sdnotify.Ready()
-	sdnotify.Status("serving %s", d.summary(cfg))
-	wctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go sdnotify.RunWatchdog(wctx, func() bool { return d.Healthy() == nil })
-	for {
-		select {
-		case <-hup:
-			sdnotify.Reloading()
-			d.Reload()
-			sdnotify.Ready()
-			sdnotify.Status("serving %s", d.summary(d.cfg.Load()))
-		case err := <-d.failed:
-			sdnotify.Status("failed: %v", err)
-			return err
-		case <-ctx.Done():
-			sdnotify.Stopping()
-			log.Info("stopping: closing ports and children")
-			return nil
-		}
-	}
+	return d.Serve(ctx, nil)
+}
+
+// Serve hands d to lifecycle.Run until ctx ends or a port fails, then
+// shuts it down. signals replaces SIGHUP (tests); nil listens for it.
+func (d *Daemon) Serve(ctx context.Context, signals <-chan os.Signal) error {
+	return lifecycle.Run(ctx, lifecycle.Service{
+		Name:     "sidecar",
+		Log:      d.opts.Log,
+		Admin:    d.cfg.Load().File.Admin.Socket,
+		Probe:    d.Probe,
+		Degraded: d.Degraded,
+		Reload:   d.Reload,
+		Status:   func() string { return "serving " + d.summary(d.cfg.Load()) },
+		Metrics:  d.Metrics,
+		Drain: func(ctx context.Context) error {
+			d.opts.Log.Info("stopping: closing ports and children")
+			return d.Shutdown(ctx)
+		},
+		DrainTimeout: ShutdownTimeout,
+		Failed:       d.failed,
+		Signals:      signals,
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
+	"go.uber.org/goleak"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/clemhq/clem/shared/audit"
@@ -26,6 +27,9 @@ import (
 const (
 	modeServe = "__sidecar_test_mcp_server__"
 	modeCall  = "__sidecar_test_mcp_call__"
+	// modeExit is a child that exits at once: a server whose supervisor
+	// restarts it forever.
+	modeExit = "__sidecar_test_exit__"
 )
 
 func TestMain(m *testing.M) {
@@ -39,9 +43,14 @@ func TestMain(m *testing.M) {
 			os.Exit(floodMode(os.Args[2:]))
 		case modeSessions:
 			os.Exit(sessionsMode(os.Args[2:]))
+		case modeExit:
+			fmt.Fprintln(os.Stderr, "exiting at once, as asked")
+			os.Exit(1)
 		}
 	}
-	os.Exit(m.Run())
+	// A test that leaves a port, relay, child supervisor or admin socket
+	// running fails here.
+	goleak.VerifyTestMain(m)
 }
 
 // callMode: URL TOOL ARGS-JSON; prints the tool's text, or the error on

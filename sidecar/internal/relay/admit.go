@@ -35,6 +35,8 @@ type Admitter struct {
 	Server   string
 	Agents   func() map[uint32]string
 	Flood    *floodLog
+	// Probes are the health probe's connections (nil: none).
+	Probes *ProbeConns
 }
 
 // NewAdmitter returns the admitter of one server's port; refusals are
@@ -74,6 +76,10 @@ func (l *admitListener) Accept() (net.Conn, error) {
 // returns nil.
 func (a *Admitter) admit(c net.Conn) net.Conn {
 	local, remote := addrPort(c.LocalAddr()), addrPort(c.RemoteAddr())
+	if ch, ok := a.Probes.take(remote); ok {
+		a.answerProbe(c, local, remote, ch)
+		return nil
+	}
 	rec := &audit.Record{Time: time.Now(), Component: Component, Event: EventConnRefused, Decision: audit.Deny, Target: a.Server, Client: c.RemoteAddr().String()}
 	uid, err := a.Identify(local, remote)
 	if err != nil {

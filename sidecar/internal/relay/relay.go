@@ -63,6 +63,11 @@ type Relay struct {
 	// toolsReady closes when a backend first lists its tools; until then
 	// tools/list and tools/call wait (see ServeHTTP).
 	toolsReady chan struct{}
+
+	// Tool calls relayed now and ever: the health probe does not take a
+	// busy child's silence for a wedge (health.go).
+	callsInFlight atomic.Int64
+	callsStarted  atomic.Uint64
 }
 
 // New builds the relay for sc and starts its backends.
@@ -302,6 +307,9 @@ func (r *Relay) call(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToo
 		r.finish(rec, audit.Deny, "no backend for this agent", "")
 		return mcp.NewToolResultError("sidecar: no backend for " + who.Agent), nil
 	}
+	r.callsStarted.Add(1)
+	r.callsInFlight.Add(1)
+	defer r.callsInFlight.Add(-1)
 	cctx, cancel := context.WithTimeout(ctx, sc.CallTimeout)
 	defer cancel()
 	cl, err := be.Client(cctx)

@@ -93,6 +93,17 @@ func New() *server.MCPServer {
 		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return mcp.NewToolResultError("failed as asked"), nil
 		})
+	s.AddTool(mcp.NewTool("block", mcp.WithDescription("writes a line to the FIFO started, then waits until the FIFO release is opened and closed by someone else (a call that is in flight as long as the test wants)"),
+		mcp.WithString("started", mcp.Required()), mcp.WithString("release", mcp.Required())),
+		func(_ context.Context, r mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			if err := os.WriteFile(r.GetString("started", ""), []byte("started\n"), 0); err != nil {
+				return mcp.NewToolResultError(err.Error()), nil
+			}
+			if _, err := os.ReadFile(r.GetString("release", "")); err != nil {
+				return mcp.NewToolResultError(err.Error()), nil
+			}
+			return mcp.NewToolResultText("released"), nil
+		})
 	s.AddTool(mcp.NewTool("crash", mcp.WithDescription("exits the process without answering")),
 		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			fmt.Fprintln(os.Stderr, "testmcp: crashing as asked")

@@ -1,0 +1,166 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Probe is sidecar's liveness check, run by lifecycle before each WATCHDOG
+// ping and by /healthz. It passes when, for every server, the port's accept
+// loop takes a connection and identifies it through the kernel (the path
+// every agent's call takes), and every running child answers a request.
+// A wedge anywhere on that path (a lock held forever, an accept loop that
+// no longer accepts, a stopped child) fails it when ctx ends, never hangs.
+//
+// A child that has exited and is being restarted does not fail it: its
+// supervisor is already doing what a restart of sidecar would, and a
+// crash-looping child (a revoked key) would otherwise make systemd
+// crash-loop every server until the unit hits its start limit. Degraded
+// reports it instead.
+func (d *Daemon) Probe(ctx context.Context) error {
+	if err := d.mu.lockCtx(ctx); err != nil {
+		return fmt.Errorf("sidecar's config lock is held (a reload or shutdown that does not end): %w", err)
+	}
+	ports := d.portList()
+	shut := d.ports == nil
+	d.mu.unlock()
+	if shut {
+		return errors.New("sidecar is shutting down")
+	}
+	for _, p := range ports {
+		if err := d.probePort(ctx, p.port); err != nil {
+			return fmt.Errorf("server %s on %s: %w", p.name, p.port.ln.Addr(), err)
+		}
+	}
+	for _, p := range ports {
+		if err := p.port.relay.Load().Answering(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Degraded reports a server that is down while its supervisor restarts
+// it: /healthz answers 503 with it (the watchdog alerts if it lasts), but
+// systemd keeps getting pings, since restarting sidecar would not bring it
+// back sooner and would cut every other server's calls.
+func (d *Daemon) Degraded() error {
+	for _, p := range d.view.Load().list() {
+		if err := p.port.relay.Load().Down(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// probePort connects to p's port from an address the admitter knows as
+// the probe's, and waits for the admitter's verdict: accepted and
+// identified by the kernel as this process's uid. A connect alone would
+// pass while nobody accepts, since the kernel completes handshakes into
+// the backlog.
+func (d *Daemon) probePort(ctx context.Context, p *port) error {
+	target := addrPort(p.ln.Addr())
+	var local netip.AddrPort
+	var verdict <-chan error
+	dialer := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		if cerr := rc.Control(func(fd uintptr) { local, err = bindLoopback(int(fd), target.Addr()) }); cerr != nil {
+			return cerr
+		}
+		if err != nil {
+			return err
+		}
+		// Registered before connect, so the admitter cannot see the
+		// connection first.
+		verdict = d.probes.Expect(local)
+		return nil
+	}}
+	c, err := dialer.DialContext(ctx, "tcp", target.String())
+	if local.IsValid() {
+		defer d.probes.Forget(local)
+	}
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer c.Close()
+	select {
+	case err := <-verdict:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("connected, but not accepted (the accept loop is stuck): %w", ctx.Err())
+	}
+}
+
+// bindLoopback binds fd to an ephemeral port on ip and returns the address.
+func bindLoopback(fd int, ip netip.Addr) (netip.AddrPort, error) {
+	var sa unix.Sockaddr = &unix.SockaddrInet4{Addr: ip.As4()}
+	if ip.Is6() && !ip.Is4In6() {
+		sa = &unix.SockaddrInet6{Addr: ip.As16()}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return netip.AddrPort{}, fmt.Errorf("bind the probe's socket: %w", err)
+	}
+	got, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("bind the probe's socket: %w", err)
+	}
+	switch a := got.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)), nil
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)), nil
+	}
+	return netip.AddrPort{}, fmt.Errorf("bind the probe's socket: unexpected address %T", got)
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+// namedPort is one entry of the published port list.
+type namedPort struct {
+	name string
+	port *port
+}
+
+// portSet is the port list published for readers that must not wait on
+// the lock (Degraded, Metrics); nil while shut down.
+type portSet []namedPort
+
+func (s *portSet) list() []namedPort {
+	if s == nil {
+		return nil
+	}
+	return *s
+}
+
+// portList is d.ports sorted by name; call it holding d.mu.
+func (d *Daemon) portList() []namedPort {
+	out := make([]namedPort, 0, len(d.ports))
+	for name, p := range d.ports {
+		out = append(out, namedPort{name, p})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// publish puts the current ports in d.view; call it holding d.mu after
+// every change of d.ports.
+func (d *Daemon) publish() {
+	if d.ports == nil {
+		d.view.Store(nil)
+		return
+	}
+	s := portSet(d.portList())
+	d.view.Store(&s)
+}
