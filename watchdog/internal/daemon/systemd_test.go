@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/clemhq/clem/shared/coordapi"
 	"github.com/clemhq/clem/shared/testutil/systemdns"
 	"github.com/clemhq/clem/shared/testutil/users"
@@ -30,7 +32,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "1" {
 		os.Exit(roundsMain(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // roundsMain: ROUNDS COORD_SOCKET UNIT... watches each unit as a daemon

@@ -90,6 +90,25 @@ const (
 	egressFile = "/run/clem/p/egress/state.json"
 )
 
+// fixtureTOML is the fixture's config: lead and pipelock.
+const fixtureTOML = `
+project = "p"
+interval = "15s"
+coord_socket = "/unused"
+[alert]
+failures = 3
+window = "30m"
+cooldown = "1h"
+[[agent]]
+key = "lead"
+unit = "` + leadUnit + `"
+state_file = "` + leadFile + `"
+[[daemon]]
+role = "pipelock"
+unit = "` + pipeUnit + `"
+health = "/run/clem/p/pipelock/admin.sock"
+`
+
 func newFixture(t *testing.T, coordUp bool) *fixture {
 	t.Helper()
 	return newFixtureWith(t, coordUp, "")
@@ -103,23 +122,7 @@ func newFixtureWith(t *testing.T, coordUp bool, extra string) *fixture {
 	if tables != "" {
 		tables = "[" + tables
 	}
-	cfg, err := config.Parse("watchdog.toml", []byte(top+`
-project = "p"
-interval = "15s"
-coord_socket = "/unused"
-[alert]
-failures = 3
-window = "30m"
-cooldown = "1h"
-[[agent]]
-key = "lead"
-unit = "`+leadUnit+`"
-state_file = "`+leadFile+`"
-[[daemon]]
-role = "pipelock"
-unit = "`+pipeUnit+`"
-health = "/run/clem/p/pipelock/admin.sock"
-`+tables))
+	cfg, err := config.Parse("watchdog.toml", []byte(top+fixtureTOML+tables))
 	if err != nil {
 		t.Fatal(err)
 	}
