@@ -11,8 +11,10 @@ import (
 	"github.com/clemhq/clem/shared/coordapi"
 )
 
-func (s *Server) health(_ http.ResponseWriter, _ *http.Request, cl core.Caller, _ *audit.Record) (int, any) {
-	if err := s.core.Healthy(); err != nil {
+func (s *Server) health(_ http.ResponseWriter, r *http.Request, cl core.Caller, _ *audit.Record) (int, any) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.core.Probe(ctx); err != nil {
 		return http.StatusServiceUnavailable, err
 	}
 	return http.StatusOK, map[string]string{"status": "ok", "role": cl.Role.String(), "backend": s.core.Backend().Kind()}

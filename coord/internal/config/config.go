@@ -40,6 +40,7 @@ type File struct {
 	Lease   Lease   `toml:"lease"`
 	MCP     MCP     `toml:"mcp"`
 	Socket  Socket  `toml:"socket"`
+	Admin   Admin   `toml:"admin"`
 	State   State   `toml:"state"`
 	Audit   Audit   `toml:"audit"`
 	Retry   Retry   `toml:"retry"`
@@ -107,6 +108,12 @@ type Limits struct {
 type Conns struct {
 	PerUID int `toml:"per_uid"`
 	Total  int `toml:"total"`
+}
+
+// Admin is coord's admin socket (GET /healthz, GET /metrics, POST
+// /reload) for the watchdog and operators; no agent may connect to it.
+type Admin struct {
+	Socket string `toml:"socket"` // absolute; empty serves none (coord run by hand)
 }
 
 // State is where the local board and coord's own bookkeeping live.
@@ -258,6 +265,11 @@ func Check(file string, f File) (*Config, error) {
 	}
 	if !filepath.IsAbs(f.Socket.Path) {
 		bad("socket.path %q: want an absolute path such as /run/clem/%s/coord/coord.sock", f.Socket.Path, f.Project)
+	}
+	if f.Admin.Socket != "" && !filepath.IsAbs(f.Admin.Socket) {
+		bad("admin.socket %q: want an absolute path such as /run/clem/%s/coord/admin/admin.sock", f.Admin.Socket, f.Project)
+	} else if f.Admin.Socket != "" && filepath.Clean(f.Admin.Socket) == filepath.Clean(f.Socket.Path) {
+		bad("admin.socket %q is socket.path too: the admin socket needs a path of its own", f.Admin.Socket)
 	}
 	if !filepath.IsAbs(f.State.Dir) {
 		bad("state.dir %q: want an absolute directory such as /var/lib/clem/%s/coord", f.State.Dir, f.Project)

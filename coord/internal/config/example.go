@@ -27,6 +27,9 @@ operator_uids = [1000]         # may add, list, show and comment on tasks (root 
 per_uid = 16                   # connections one uid may hold open at once
 total = 256
 
+[admin]
+socket = "/run/clem/demo/coord/admin/admin.sock"  # GET /healthz, GET /metrics, POST /reload (the watchdog's)
+
 [state]
 dir = "/var/lib/clem/demo/coord"  # the local board (board.db) and coord.db
 

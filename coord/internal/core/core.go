@@ -8,14 +8,11 @@ package core
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/clemhq/clem/coord/internal/backend"
 	"github.com/clemhq/clem/coord/internal/boltdb"
@@ -32,9 +29,9 @@ var (
 
 // Core is coord's shared state. Its methods are safe for concurrent use.
 type Core struct {
-	cfg *config.Config
+	cfg atomic.Pointer[config.Config] // swapped whole by SetConfig on a reload
 	be  backend.Backend
-	db  *bolt.DB
+	db  *boltdb.DB
 	now func() time.Time
 	log *slog.Logger
 
@@ -53,24 +50,23 @@ func New(cfg *config.Config, be backend.Backend, log *slog.Logger, now func() ti
 	if err != nil {
 		return nil, err
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bCursors, bOutbox, bQuota} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	return &Core{cfg: cfg, be: be, db: db, now: now, log: log,
-		changed: make(chan struct{}), kick: make(chan struct{}, 1)}, nil
+	c := &Core{be: be, db: db, now: now, log: log, changed: make(chan struct{}), kick: make(chan struct{}, 1)}
+	c.cfg.Store(cfg)
+	return c, nil
 }
 
-// Config is the config the core was made with.
-func (c *Core) Config() *config.Config { return c.cfg }
+// Config is the config in force: the one the core was made with, or the
+// latest SetConfig. Read it once per decision, so one answer never mixes
+// two configs.
+func (c *Core) Config() *config.Config { return c.cfg.Load() }
+
+// SetConfig puts cfg in force for every call from now on (a reload). The
+// caller has checked that cfg changes only what can change live (see
+// config.NeedRestart): the backend and the databases stay as they are.
+func (c *Core) SetConfig(cfg *config.Config) {
+	c.cfg.Store(cfg)
+	c.notify() // waiters re-read what they may now see
+}
 
 // Backend is the backend the core talks to.
 func (c *Core) Backend() backend.Backend { return c.be }
@@ -98,33 +94,24 @@ func (c *Core) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); c.runOutbox(ctx) }()
-	delay := c.cfg.RetryMin
+	delay := c.Config().RetryMin
 	for {
 		start := c.now()
 		err := c.be.Watch(ctx, c.notify)
 		if ctx.Err() != nil {
 			break
 		}
-		if time.Since(start) > c.cfg.RetryMax {
-			delay = c.cfg.RetryMin
+		cfg := c.Config()
+		if time.Since(start) > cfg.RetryMax {
+			delay = cfg.RetryMin
 		}
 		c.log.Warn("backend watch stopped; restarting", "backend", c.be.Kind(), "err", err, "in", delay)
 		select {
 		case <-ctx.Done():
 		case <-time.After(delay):
 		}
-		delay = min(delay*2, c.cfg.RetryMax)
+		delay = max(min(delay*2, cfg.RetryMax), cfg.RetryMin)
 	}
 	wg.Wait()
 	return nil
-}
-
-// Healthy reports whether coord.db answers; the watchdog probe.
-func (c *Core) Healthy() error {
-	return c.db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bOutbox) == nil {
-			return errors.New("coord.db has no outbox bucket")
-		}
-		return nil
-	})
 }

@@ -39,7 +39,7 @@ func (c *Core) AgentTasks(ctx context.Context, agent string, state backend.State
 
 // Claim makes agent the holder of task id, with the configured lease.
 func (c *Core) Claim(ctx context.Context, agent, id string) (backend.Task, error) {
-	t, err := c.be.Claim(ctx, id, agent, c.cfg.LeaseTTL)
+	t, err := c.be.Claim(ctx, id, agent, c.Config().LeaseTTL)
 	if err == nil {
 		c.notify()
 	}
@@ -76,7 +76,7 @@ func (c *Core) Comment(ctx context.Context, author backend.Author, id, body stri
 
 // Post sends a message from author to agent to, or to everyone.
 func (c *Core) Post(ctx context.Context, author backend.Author, to, body string) (queued bool, err error) {
-	if to != "" && c.cfg.ByKey[to] == nil {
+	if to != "" && c.Config().ByKey[to] == nil {
 		return false, fmt.Errorf("message to %q: no such agent", to)
 	}
 	if err := c.chargeAuthor(author, len(body)); err != nil {
@@ -93,8 +93,8 @@ func (c *Core) Alert(ctx context.Context, author backend.Author, a coordapi.Aler
 // AddTask creates a task from an operator. It is not queued: the operator
 // is there to see an error and needs the new task's id.
 func (c *Core) AddTask(ctx context.Context, author backend.Author, r coordapi.AddTaskRequest) (backend.Task, error) {
-	if r.To != "" && c.cfg.ByKey[r.To] == nil {
-		return backend.Task{}, fmt.Errorf("task for %q: no such agent in %s", r.To, c.cfg.Source)
+	if r.To != "" && c.Config().ByKey[r.To] == nil {
+		return backend.Task{}, fmt.Errorf("task for %q: no such agent in %s", r.To, c.Config().Source)
 	}
 	t, err := c.be.Create(ctx, backend.NewTask{Title: r.Title, Body: r.Body, To: r.To, Author: author})
 	if err == nil {
@@ -113,7 +113,7 @@ func (c *Core) Heartbeat(ctx context.Context, agent string) ([]string, error) {
 	renewed := []string{}
 	var errs []error
 	for _, t := range held {
-		if err := c.be.Renew(ctx, t.ID, agent, c.cfg.LeaseTTL); err != nil {
+		if err := c.be.Renew(ctx, t.ID, agent, c.Config().LeaseTTL); err != nil {
 			errs = append(errs, fmt.Errorf("renew task %s: %w", t.ID, err))
 			continue
 		}

@@ -37,7 +37,7 @@ func (c *Core) apply(ctx context.Context, o op) error {
 	var err error
 	switch o.Kind {
 	case "update":
-		_, err = c.be.Update(ctx, o.TaskID, o.Agent, o.State, o.Body, c.cfg.LeaseTTL)
+		_, err = c.be.Update(ctx, o.TaskID, o.Agent, o.State, o.Body, c.Config().LeaseTTL)
 	case "comment":
 		_, err = c.be.Comment(ctx, o.TaskID, backend.NewComment{Author: o.Author, Body: o.Body})
 	case "post":
@@ -89,11 +89,12 @@ func (c *Core) deliver(ctx context.Context, o op) (queued bool, err error) {
 // backoff is the wait before attempt n+1: retry.min doubling to retry.max,
 // or the backend's own hint when it asks for longer.
 func (c *Core) backoff(n int, hint time.Duration) time.Duration {
-	d := c.cfg.RetryMin
-	for i := 1; i < n && d < c.cfg.RetryMax; i++ {
+	cfg := c.Config()
+	d := cfg.RetryMin
+	for i := 1; i < n && d < cfg.RetryMax; i++ {
 		d *= 2
 	}
-	return max(min(d, c.cfg.RetryMax), hint)
+	return max(min(d, cfg.RetryMax), hint)
 }
 
 func seqKey(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }

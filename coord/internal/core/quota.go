@@ -49,7 +49,7 @@ type usage struct {
 // *QuotaError; an admitted write is counted at once, in coord.db, whether
 // the backend then takes it or it waits in the outbox.
 func (c *Core) charge(agent string, n int) error {
-	l := c.cfg.Limits
+	l := c.Config().Limits
 	if n > l.MaxTextBytes {
 		return &QuotaError{Agent: agent, Rule: "limits.max_text_bytes",
 			Msg: fmt.Sprintf("wrote %d bytes in one text, over %d", n, l.MaxTextBytes)}
@@ -116,7 +116,7 @@ func (c *Core) outboxRoom(tx *bolt.Tx, o op) error {
 		}
 		return nil
 	})
-	l := c.cfg.Limits
+	l := c.Config().Limits
 	switch {
 	case mine >= l.OutboxPerAgent:
 		return &QuotaError{Agent: agent, Rule: "limits.outbox_per_agent",

@@ -30,10 +30,10 @@ func TestQuota(t *testing.T) {
 	ctx := t.Context()
 	now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
 	c.now = func() time.Time { return now }
-	c.cfg.Limits.WritesPerHour = 2
-	c.cfg.Limits.MaxTextBytes = 100
-	c.cfg.Limits.BytesPerHour = 150
-	c.cfg.Limits.BytesPerDay = 250
+	c.Config().Limits.WritesPerHour = 2
+	c.Config().Limits.MaxTextBytes = 100
+	c.Config().Limits.BytesPerHour = 150
+	c.Config().Limits.BytesPerDay = 250
 
 	for i := range 2 {
 		if _, err := c.Post(ctx, agentA, "", "hi"); err != nil {
@@ -72,7 +72,7 @@ func TestQuota(t *testing.T) {
 	wantQuota(t, "a's 254th byte today", err, "limits.bytes_per_day")
 
 	// A restart keeps the count.
-	cfg, be := c.cfg, c.be
+	cfg, be := c.Config(), c.be
 	c.Close()
 	c2, err := New(cfg, be, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now })
 	if err != nil {
@@ -89,8 +89,8 @@ func TestQuota(t *testing.T) {
 func TestOutboxBounded(t *testing.T) {
 	c, f := newCore(t)
 	ctx := t.Context()
-	c.cfg.Limits.OutboxPerAgent = 3
-	c.cfg.Limits.OutboxMax = 5
+	c.Config().Limits.OutboxPerAgent = 3
+	c.Config().Limits.OutboxMax = 5
 	f.down = 1 << 20
 	task, _ := c.AddTask(ctx, alice, coordapi.AddTaskRequest{Title: "t"})
 	for i := range 3 {

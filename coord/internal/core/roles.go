@@ -43,10 +43,11 @@ type Caller struct {
 // Identify maps a uid (from SO_PEERCRED or sock_diag) to a caller. An
 // unknown uid gets Role Unknown and must be refused.
 func (c *Core) Identify(uid uint32) Caller {
-	if a := c.cfg.ByUID[uid]; a != nil {
+	cfg := c.Config() // one config for the whole answer, even across a reload
+	if a := cfg.ByUID[uid]; a != nil {
 		return Caller{UID: uid, Role: Agent, Agent: a.Key, Name: a.Key}
 	}
-	for _, u := range c.cfg.Socket.WatchdogUIDs {
+	for _, u := range cfg.Socket.WatchdogUIDs {
 		if u == uid {
 			return Caller{UID: uid, Role: Watchdog, Name: userName(uid)}
 		}
@@ -54,7 +55,7 @@ func (c *Core) Identify(uid uint32) Caller {
 	if uid == 0 {
 		return Caller{UID: 0, Role: Operator, Name: "root"}
 	}
-	for _, u := range c.cfg.Socket.OperatorUIDs {
+	for _, u := range cfg.Socket.OperatorUIDs {
 		if u == uid {
 			return Caller{UID: uid, Role: Operator, Name: userName(uid)}
 		}
@@ -91,7 +92,7 @@ func (c *Core) Trusted(a backend.Author) bool {
 	case backend.System:
 		return true
 	case backend.Person:
-		return c.be.Kind() == "local" || c.cfg.IsOperator(a.Name, a.ID)
+		return c.be.Kind() == "local" || c.Config().IsOperator(a.Name, a.ID)
 	}
 	return false
 }

@@ -5,20 +5,19 @@ import (
 	"net"
 
 	"github.com/clemhq/clem/coord/internal/admit"
-	"github.com/clemhq/clem/coord/internal/config"
 	"github.com/clemhq/clem/coord/internal/core"
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/connlimit"
 	"github.com/clemhq/clem/shared/peer"
 )
 
-// Admit wraps ln with the connection caps of one listener (key names them
-// in coord.toml: mcp.conns, socket.conns) and audits refusals as event
+// Admit wraps ln with the connection caps of one listener in lim (key
+// names them in coord.toml: mcp.conns, socket.conns; a reload sets them
+// anew with lim.SetLimits) and audits refusals as event
 // "conn_refused", naming the agent when the uid is one. A flood is
 // summarised: the 1st, 2nd, 4th, 8th... refusal in a row is written, with
 // the count so far.
-func Admit(ln net.Listener, key string, caps config.Conns, who func(net.Conn) (uint32, error), c *core.Core, aw *audit.Writer) *admit.Listener {
-	lim := connlimit.New(caps.PerUID, caps.Total)
+func Admit(ln net.Listener, key string, lim *connlimit.Limiter, who func(net.Conn) (uint32, error), c *core.Core, aw *audit.Writer) *admit.Listener {
 	return admit.New(ln, lim, who, func(r admit.Refusal) {
 		rec := audit.Record{Component: "coord", Event: "conn_refused", Decision: audit.Deny, Client: ln.Addr().String()}
 		switch {

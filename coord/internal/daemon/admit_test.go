@@ -18,6 +18,7 @@ import (
 	"github.com/clemhq/clem/coord/internal/config"
 	"github.com/clemhq/clem/coord/internal/core"
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/connlimit"
 )
 
 // TestUnixSocketCaps: the unix API behind Admit, as the daemon wires it.
@@ -65,7 +66,7 @@ uid = 4242
 		t.Fatal(err)
 	}
 	s := api.New(c, aw)
-	go s.Serve(Admit(ln, "socket.conns", cfg.Socket.Conns, unixPeerUID, c, aw))
+	go s.Serve(Admit(ln, "socket.conns", connlimit.New(cfg.Socket.Conns.PerUID, cfg.Socket.Conns.Total), unixPeerUID, c, aw))
 	defer s.Shutdown(t.Context())
 
 	// raw sends one request on a connection of its own and waits for

@@ -48,7 +48,6 @@ type Server struct {
 	audit   *audit.Writer
 	http    *http.Server
 	peerUID func(net.Conn) (uint32, error)
-	maxBody int64
 }
 
 // Options are what New needs besides the core; the zero value is the
@@ -83,7 +82,7 @@ func New(c *core.Core, aw *audit.Writer, o Options) *Server {
 	if o.PeerUID == nil {
 		o.PeerUID = PeerUID
 	}
-	s := &Server{core: c, audit: aw, peerUID: o.PeerUID, maxBody: int64(c.Config().MCP.MaxBodyBytes)}
+	s := &Server{core: c, audit: aw, peerUID: o.PeerUID}
 	ms := server.NewMCPServer("coord", version.Version,
 		server.WithToolCapabilities(false),
 		server.WithInstructions(instructions))
@@ -155,18 +154,20 @@ func (s *Server) identify(next http.Handler) http.Handler {
 	})
 }
 
-// readBody reads the request body whole, at most maxBody bytes, before
+// readBody reads the request body whole, at most mcp.max_body_bytes (of
+// the config in force: a reload may change it) bytes, before
 // the MCP library sees it (the library would read any size into memory).
 // A declared length over the limit is refused without reading a byte of
 // the body; an undeclared one is read only up to the limit. A refusal is
 // a 413 and an audit record naming the agent.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, cl core.Caller) bool {
 	var err error
-	if r.ContentLength > s.maxBody {
-		err = &http.MaxBytesError{Limit: s.maxBody}
+	maxBody := int64(s.core.Config().MCP.MaxBodyBytes)
+	if r.ContentLength > maxBody {
+		err = &http.MaxBytesError{Limit: maxBody}
 	} else {
 		var data []byte
-		data, err = io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+		data, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 		if err == nil {
 			r.Body = io.NopCloser(bytes.NewReader(data))
 			return true
@@ -176,8 +177,8 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, cl core.Caller
 		Agent: cl.Agent, UID: new(cl.UID), Rule: "mcp.max_body_bytes"}
 	status, msg := http.StatusBadRequest, "coord: cannot read the request body"
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		status, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("coord: request body over %d bytes", s.maxBody)
-		rec.Reason = fmt.Sprintf("request body over %d bytes (declared length %d)", s.maxBody, r.ContentLength)
+		status, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("coord: request body over %d bytes", maxBody)
+		rec.Reason = fmt.Sprintf("request body over %d bytes (declared length %d)", maxBody, r.ContentLength)
 	} else {
 		rec.Reason, rec.Error = "cannot read the request body", err.Error()
 	}

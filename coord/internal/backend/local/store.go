@@ -32,7 +32,7 @@ var (
 
 // Board is the local backend.
 type Board struct {
-	db  *bolt.DB
+	db  *boltdb.DB
 	now func() time.Time
 }
 
@@ -397,3 +397,32 @@ func (b *Board) Changes(_ context.Context, cursor string) ([]backend.Event, stri
 	}
 	return out, strconv.FormatUint(last, 10), nil
 }
+
+var _ backend.Health = (*Board)(nil)
+
+// Probe implements backend.Health: the oldest task is read and decoded,
+// as List reads them, so a closed or corrupt board fails it.
+func (b *Board) Probe(context.Context) error {
+	err := b.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bTasks)
+		if bk == nil {
+			return fmt.Errorf("no %s bucket", bTasks)
+		}
+		k, v := bk.Cursor().First()
+		if k == nil {
+			return nil
+		}
+		var t backend.Task
+		if err := json.Unmarshal(v, &t); err != nil {
+			return fmt.Errorf("task %d: corrupt record: %w", binary.BigEndian.Uint64(k), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("local board: read: %w", err)
+	}
+	return nil
+}
+
+// DiskFull implements backend.Health.
+func (b *Board) DiskFull() error { return b.db.DiskFull() }

@@ -8,9 +8,8 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/clemhq/clem/coord/internal/backend"
+	"github.com/clemhq/clem/coord/internal/boltdb"
 )
 
 // Engine is a backend.Backend on top of a Service.
@@ -18,7 +17,7 @@ type Engine struct {
 	svc  Service
 	now  func() time.Time
 	log  *slog.Logger
-	feed *bolt.DB
+	feed *boltdb.DB
 
 	// syncMu: a write through the Engine holds it shared from its first
 	// service call to its journal entry; Sync holds it alone, so it never

@@ -27,7 +27,7 @@ type snapshot struct {
 	Holder string        `json:"holder,omitempty"`
 }
 
-func openFeed(path string) (*bolt.DB, error) {
+func openFeed(path string) (*boltdb.DB, error) {
 	db, err := boltdb.Open(path, bEvents, bSeen, bMeta)
 	if err != nil {
 		return nil, fmt.Errorf("feed: %w", err)
@@ -229,3 +229,33 @@ func syncTask(j *journal, f folded, th Thread, posts []Post, first bool) error {
 	}
 	return nil
 }
+
+var _ backend.Health = (*Engine)(nil)
+
+// Probe implements backend.Health: the feed's newest event is read and
+// decoded, as Changes reads them. The service itself is not asked (see
+// backend.Health).
+func (e *Engine) Probe(context.Context) error {
+	err := e.feed.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bEvents)
+		if bk == nil {
+			return fmt.Errorf("no %s bucket", bEvents)
+		}
+		k, v := bk.Cursor().Last()
+		if k == nil {
+			return nil
+		}
+		var ev backend.Event
+		if err := json.Unmarshal(v, &ev); err != nil {
+			return fmt.Errorf("corrupt event %d: %w", binary.BigEndian.Uint64(k), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s feed: read: %w", e.svc.Kind(), err)
+	}
+	return nil
+}
+
+// DiskFull implements backend.Health.
+func (e *Engine) DiskFull() error { return e.feed.DiskFull() }

@@ -1,0 +1,11 @@
+package daemon
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package if a test leaves a goroutine behind (a
+// server not shut down, a probe still dialling).
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
