@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "1" {
 		os.Exit(roundsMain(os.Args[1:]))
 	}
+	if os.Getenv(probeHelperEnv) == "1" {
+		os.Exit(probeMain(os.Args[1:]))
+	}
 	goleak.VerifyTestMain(m)
 }
 

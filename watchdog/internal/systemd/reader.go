@@ -30,6 +30,13 @@ type Reader struct {
 	conn   *sddbus.Conn
 	closed bool
 	dial   func(context.Context) (*sddbus.Conn, error)
+	// base outlives every read: godbus closes a connection when the
+	// context it was dialled with ends, so dialling with a read's context
+	// would drop the connection after each round (and a probe's ending
+	// would cut a round's read short). dropConn ends the current one.
+	base     context.Context
+	endBase  context.CancelFunc
+	dropConn context.CancelFunc
 }
 
 // NewReader returns a reader of the system bus
@@ -39,7 +46,8 @@ func NewReader() *Reader { return NewReaderDial(sddbus.NewSystemConnectionContex
 // NewReaderDial returns a reader that connects with dial: another bus, or
 // a test's dial that hangs.
 func NewReaderDial(dial func(context.Context) (*sddbus.Conn, error)) *Reader {
-	return &Reader{sem: make(chan struct{}, 1), dial: dial}
+	base, end := context.WithCancel(context.Background())
+	return &Reader{sem: make(chan struct{}, 1), dial: dial, base: base, endBase: end}
 }
 
 // lock takes the reader's lock, or gives up when ctx ends.
@@ -61,9 +69,19 @@ func (r *Reader) Close() {
 	r.sem <- struct{}{}
 	defer r.unlock()
 	r.closed = true
+	r.drop()
+	r.endBase()
+}
+
+// drop closes the current connection; the caller holds the lock.
+func (r *Reader) drop() {
 	if r.conn != nil {
 		r.conn.Close()
 		r.conn = nil
+	}
+	if r.dropConn != nil {
+		r.dropConn()
+		r.dropConn = nil
 	}
 }
 
@@ -78,15 +96,26 @@ func (r *Reader) connect(ctx context.Context) (*sddbus.Conn, error) {
 	if r.conn != nil && r.conn.Connected() {
 		return r.conn, nil
 	}
-	if r.conn != nil {
-		r.conn.Close()
-		r.conn = nil
+	r.drop()
+	// The dial ends with ctx (a bus that never answers the handshake);
+	// once it has connected, the connection lives on r.base.
+	dctx, cancel := context.WithCancel(r.base)
+	detach := context.AfterFunc(ctx, cancel)
+	c, err := r.dial(dctx)
+	if !detach() {
+		// ctx ended during the dial: godbus closes what it made.
+		if c != nil {
+			c.Close()
+		}
+		if err == nil {
+			err = ctx.Err()
+		}
 	}
-	c, err := r.dial(ctx)
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("%w: %w", ErrBus, err)
 	}
-	r.conn = c
+	r.conn, r.dropConn = c, cancel
 	return c, nil
 }
 
