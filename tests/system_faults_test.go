@@ -62,7 +62,7 @@ func scenarioFaults(t *testing.T, s *systemFleet) {
 		{"reboot", fr.reboot}, // last: it boots the machine again
 	}
 	var lines []string
-	survived, lostAll := 0, 0
+	survived, lostAll := 0, map[string]bool{} // a thing lost stays lost: counted once
 	for _, row := range rows {
 		var why string
 		var took time.Duration
@@ -91,7 +91,9 @@ func scenarioFaults(t *testing.T, s *systemFleet) {
 				t.Errorf("%s: %s", row.name, why)
 			}
 		})
-		lostAll += len(lost)
+		for _, l := range lost {
+			lostAll[l] = true
+		}
 		line := fmt.Sprintf("fault %s: survived [recovered in %v]", row.name, took.Round(100*time.Millisecond))
 		if why != "" {
 			line = fmt.Sprintf("fault %s: FAILED (%s) [recovered in %v]", row.name, clip(why, 400), took.Round(100*time.Millisecond))
@@ -100,7 +102,7 @@ func scenarioFaults(t *testing.T, s *systemFleet) {
 		}
 		lines = append(lines, line)
 	}
-	lines = append(lines, fmt.Sprintf("faults: %d/%d survived", survived, len(rows)), fmt.Sprintf("lost: %d", lostAll))
+	lines = append(lines, fmt.Sprintf("faults: %d/%d survived", survived, len(rows)), fmt.Sprintf("lost: %d", len(lostAll)))
 	t.Logf("fault matrix in %v:\n%s", time.Since(start).Round(time.Second), strings.Join(lines, "\n"))
 	if p := os.Getenv("CLEM_FAULTS_REPORT"); p != "" {
 		os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
