@@ -74,8 +74,9 @@ func (s *Server) handoff(c net.Conn) {
 	rec.UID = &uid
 	isProxy := cfg.ProxyUIDs[uid]
 	client, isClient := cfg.Clients[uid]
-	if !isProxy && !isClient {
-		s.refuseConn(c, rec, fmt.Sprintf("unknown caller uid %d: only trusted proxies and configured clients may connect", uid))
+	unknown := fmt.Sprintf("unknown caller uid %d: only trusted proxies and configured clients may connect", uid)
+	if !isProxy && !isClient && uid != s.self {
+		s.refuseConn(c, rec, unknown)
 		return
 	}
 	c.SetDeadline(time.Now().Add(30 * time.Second))
@@ -100,6 +101,14 @@ func (s *Server) handoff(c net.Conn) {
 	req, err := http.ReadRequest(br)
 	if err != nil || req.Method != http.MethodConnect || (control != nil) != (req.Header.Get(handoff.HeaderFD) == "1") {
 		s.refuseConn(c, rec, "expected a CONNECT request")
+		return
+	}
+	if control == nil && s.isProbe(uid, req) {
+		s.answerProbe(c, br.Buffered())
+		return
+	}
+	if !isProxy && !isClient {
+		s.refuseConn(c, rec, unknown)
 		return
 	}
 	var pre []byte
@@ -197,6 +206,7 @@ func (s *Server) handoff(c net.Conn) {
 		return
 	}
 	pushed = true
+	s.stats.tunnels.Add(1)
 }
 
 // callerUID asks the kernel who owns the caller's socket.
@@ -244,6 +254,7 @@ func (s *Server) refuseConnLimited(c net.Conn, rec *audit.Record, err error) {
 	reason := "too many tunnels: " + err.Error()
 	rec.Decision, rec.Reason, rec.Status = audit.Deny, reason, http.StatusServiceUnavailable
 	rec.DurationMS = audit.Millis(time.Since(rec.Time))
+	s.stats.decided(rec)
 	s.flood.refuse(rec, "connection-limit")
 	body := reason + "\n"
 	fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
@@ -256,11 +267,20 @@ func (s *Server) refuseLimited(w http.ResponseWriter, rec *audit.Record, status 
 	reason := "too many " + what + " in flight: " + err.Error()
 	rec.Decision, rec.Reason, rec.Status = audit.Deny, reason, status
 	rec.DurationMS = audit.Millis(time.Since(rec.Time))
+	s.stats.decided(rec)
 	s.flood.refuse(rec, what+"-limit")
 	http.Error(w, "agent-vault: "+reason, status)
 }
 
+// write counts the record's decision and writes it.
 func (s *Server) write(rec *audit.Record) {
+	s.stats.decided(rec)
+	s.record(rec)
+}
+
+// record writes rec uncounted: flood summaries, and the first refusal of a
+// flood, which refuseLimited and refuseConnLimited count.
+func (s *Server) record(rec *audit.Record) {
 	if s.audit != nil {
 		s.audit.Write(rec)
 	}

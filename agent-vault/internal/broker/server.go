@@ -40,6 +40,13 @@ type Server struct {
 	conns *connlimit.Limiter // tunnels, per agent uid and in total
 	reqs  *connlimit.Limiter // requests in flight, per agent uid and in total
 	flood *floodLog
+	stats stats
+
+	// self is agent-vault's own uid: a caller running as it can only be
+	// agent-vault's health probe.
+	self uint32
+	// httpDone is closed when the HTTP server's Serve has returned.
+	httpDone chan struct{}
 
 	// IdentifyTCP names the uid owning a loopback TCP caller's socket.
 	IdentifyTCP func(local, remote netip.AddrPort) (uint32, error)
@@ -52,8 +59,8 @@ type Server struct {
 
 // New builds a Server; call Serve for each listener.
 func New(cfg *config.Config, authority *ca.CA, aw *audit.Writer) (*Server, error) {
-	s := &Server{audit: aw, tlsIn: newChanListener()}
-	s.flood = newFloodLog(s.write)
+	s := &Server{audit: aw, tlsIn: newChanListener(), self: uint32(os.Getuid()), httpDone: make(chan struct{})}
+	s.flood = newFloodLog(s.record)
 	lim := cfg.Limits
 	s.conns = connlimit.New(lim.ConnsPerAgent, lim.ConnsTotal)
 	s.reqs = connlimit.New(lim.RequestsPerAgent, lim.RequestsTotal)
@@ -87,15 +94,14 @@ func New(cfg *config.Config, authority *ca.CA, aw *audit.Writer) (*Server, error
 		ConnState:   connState,
 		ErrorLog:    nil,
 	}
-	go s.http.Serve(s.tlsIn)
+	go func() {
+		defer close(s.httpDone)
+		s.http.Serve(s.tlsIn)
+	}()
 	return s, nil
 }
 
 // Reload swaps in a new config and CA.
-// Healthy probes what every brokered request needs from the server: a
-// leaf from its CA that verifies now (see ca.Check).
-func (s *Server) Healthy() error { return s.ca.Load().Check() }
-
 func (s *Server) Reload(cfg *config.Config, authority *ca.CA) error {
 	tr, err := newTransport(cfg)
 	if err != nil {
@@ -199,7 +205,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-// Shutdown stops accepting and waits for requests in flight until ctx ends.
+// Shutdown stops accepting and waits for requests in flight until ctx
+// ends, then closes those still open; it returns once the server's
+// goroutines have ended.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
@@ -208,6 +216,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	err := s.http.Shutdown(ctx)
+	if err != nil {
+		s.http.Close() // the drain's time is up: cut what is left
+	}
+	<-s.httpDone
 	s.wg.Wait()
 	s.tr.Load().CloseIdleConnections()
 	s.flood.flush()

@@ -32,10 +32,14 @@ type File struct {
 	Bindings []Binding `toml:"binding"`
 }
 
-// Listen: a unix socket (for pipelock) and optionally loopback TCP.
+// Listen: a unix socket (for pipelock), optionally loopback TCP, and the
+// admin socket (for the watchdog).
 type Listen struct {
 	Socket string `toml:"socket"`
 	TCP    string `toml:"tcp"`
+	// Admin is the admin unix socket: GET /healthz (the same probe the
+	// systemd watchdog pings on), GET /metrics, POST /reload. Empty: none.
+	Admin string `toml:"admin"`
 }
 
 // Trust names the proxies whose hand-off may speak for an agent.
@@ -200,6 +204,14 @@ func Compile(file string, f File) (*Config, error) {
 	}
 	if f.Listen.Socket != "" && !filepath.IsAbs(f.Listen.Socket) {
 		bad("listen.socket %q must be an absolute path", f.Listen.Socket)
+	}
+	if a := f.Listen.Admin; a != "" {
+		switch {
+		case !filepath.IsAbs(a):
+			bad("listen.admin %q must be an absolute path (the admin unix socket)", a)
+		case filepath.Clean(a) == filepath.Clean(f.Listen.Socket):
+			bad("listen.admin %q is also listen.socket: the admin socket needs its own path", a)
+		}
 	}
 	if f.Listen.TCP != "" {
 		if ap, err := netip.ParseAddrPort(f.Listen.TCP); err != nil || !ap.Addr().IsLoopback() {

@@ -57,6 +57,8 @@ func TestCompile(t *testing.T) {
 		{"bad auth", strings.Replace(base, `path_prefixes`, "auth = \"digest\"\npath_prefixes", 1), "digest"},
 		{"header auth needs name", strings.Replace(base, `path_prefixes`, "auth = \"header\"\npath_prefixes", 1), "needs header"},
 		{"unknown key", strings.Replace(base, `path_prefixes`, "pathprefixes = []\npath_prefixes", 1), `unknown key "binding.pathprefixes"`},
+		{"relative admin socket", strings.Replace(base, `socket = "/run/av.sock"`, "socket = \"/run/av.sock\"\nadmin = \"run/admin.sock\"", 1), `listen.admin "run/admin.sock" must be an absolute path`},
+		{"admin is the broker socket", strings.Replace(base, `socket = "/run/av.sock"`, "socket = \"/run/av.sock\"\nadmin = \"/run/av.sock\"", 1), "needs its own path"},
 		{"no placeholder", base[:strings.Index(base, "[[binding.placeholder]]")], "no [[binding.placeholder]]"},
 		{"no ca dir", strings.Replace(base, `dir = "/var/lib/av/ca"`, "", 1), "ca.dir is required"},
 	}
@@ -65,6 +67,10 @@ func TestCompile(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want an error containing %q", tt.name, err, tt.want)
 		}
+	}
+	withAdmin := strings.Replace(base, `socket = "/run/av.sock"`, "socket = \"/run/av.sock\"\nadmin = \"/run/av/admin/admin.sock\"", 1)
+	if c, err := parse(t, dir, withAdmin); err != nil || c.File.Listen.Admin != "/run/av/admin/admin.sock" {
+		t.Errorf("an absolute listen.admin: %v, want it accepted", err)
 	}
 	os.WriteFile(filepath.Join(dir, "empty"), []byte("\n"), 0o600)
 	if _, err := parse(t, dir, strings.Replace(base, `secret = "key"`, `secret = "empty"`, 1)); err == nil || !strings.Contains(err.Error(), "is empty") {

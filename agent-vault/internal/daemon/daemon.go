@@ -1,6 +1,8 @@
 // Package daemon wires agent-vault together: config and secrets, the CA
-// (rotated when the brokered hosts change), listeners, audit, reload on
-// SIGHUP, sd_notify and graceful shutdown. Only agent-vault imports it.
+// (rotated when the brokered hosts change), listeners, audit, and its life
+// under systemd through shared/lifecycle (READY, the health probe behind
+// WATCHDOG and /healthz, reload on SIGHUP and POST /reload, the drain).
+// Only agent-vault imports it.
 package daemon
 
 import (
@@ -9,29 +11,48 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
-	"time"
+	"sync"
 
 	"github.com/clemhq/clem/agent-vault/internal/broker"
 	"github.com/clemhq/clem/agent-vault/internal/ca"
 	"github.com/clemhq/clem/agent-vault/internal/config"
 	"github.com/clemhq/clem/shared/audit"
-	"github.com/clemhq/clem/shared/sdnotify"
+	"github.com/clemhq/clem/shared/lifecycle"
 	"github.com/clemhq/clem/shared/unixsock"
 )
 
-// Run serves the config at path until ctx is cancelled, reloading on SIGHUP.
+// Run serves the config at path until ctx is cancelled, reloading on
+// SIGHUP and POST /reload.
 func Run(ctx context.Context, path string, log *slog.Logger) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	return serve(ctx, path, log, hup)
+	return serve(ctx, path, log, nil, nil)
 }
 
-// serve is Run with the reload trigger passed in, so tests need no signals.
-func serve(ctx context.Context, path string, log *slog.Logger, hup <-chan os.Signal) error {
+// vault is one running agent-vault: what its probe, reload and status need.
+type vault struct {
+	path string
+	log  *slog.Logger
+	aw   *audit.Writer
+	srv  *broker.Server
+
+	// network and addr are the listener the probe goes through: the unix
+	// socket pipelock uses, else the loopback TCP one. Fixed at start (a
+	// reload does not move listeners).
+	network, addr string
+
+	mu  sync.Mutex
+	cfg *config.Config // in force
+
+	// caSwap is held while a reload replaces the CA (files, then the
+	// server's copy) and while a probe runs, so a probe never sees the
+	// new ca.pem with the old CA serving. A channel, not a mutex: a probe
+	// waiting for it still honours its context.
+	caSwap chan struct{}
+}
+
+// serve is Run with the reload trigger passed in (nil: SIGHUP), so tests
+// need no signals, and ready told the listeners are bound.
+func serve(ctx context.Context, path string, log *slog.Logger, hup <-chan os.Signal, started func(*vault)) error {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return err
@@ -49,84 +70,115 @@ func serve(ctx context.Context, path string, log *slog.Logger, hup <-chan os.Sig
 	if err != nil {
 		return err
 	}
+	v := &vault{path: path, log: log, aw: aw, srv: srv, cfg: cfg, caSwap: make(chan struct{}, 1)}
+	lns, err := listen(cfg)
+	if err != nil {
+		srv.Shutdown(context.Background())
+		return err
+	}
+	if p := cfg.File.Listen.Socket; p != "" {
+		v.network, v.addr = "unix", p
+	} else {
+		v.network, v.addr = "tcp", lns[0].Addr().String()
+	}
+	errc := make(chan error, len(lns))
+	var serving sync.WaitGroup
+	for _, ln := range lns {
+		serving.Add(1)
+		go func() {
+			defer serving.Done()
+			if err := srv.Serve(ln); err != nil {
+				errc <- fmt.Errorf("listener %s: %w", ln.Addr(), err)
+			}
+		}()
+	}
+	aw.Write(&audit.Record{Component: "agent-vault", Event: "start", Decision: audit.Allow, Reason: fmt.Sprintf("%d bindings, %d hosts", len(cfg.File.Bindings), len(cfg.Hosts))})
+	log.Info("agent-vault serving", "socket", cfg.File.Listen.Socket, "tcp", cfg.File.Listen.TCP, "admin", cfg.File.Listen.Admin, "bindings", len(cfg.File.Bindings))
+	if started != nil {
+		started(v)
+	}
+	err = lifecycle.Run(ctx, lifecycle.Service{
+		Name:    "agent-vault",
+		Log:     log,
+		Admin:   cfg.File.Listen.Admin,
+		Probe:   v.probe,
+		Reload:  v.reload,
+		Status:  v.status,
+		Metrics: srv.WriteMetrics,
+		Drain:   srv.Shutdown,
+		Failed:  errc,
+		Signals: hup,
+	})
+	// Shutdown closed the listeners (also when Run failed before its
+	// drain ran, it drains then): every Serve has returned or returns now.
+	serving.Wait()
+	return err
+}
+
+// listen binds the configured listeners.
+func listen(cfg *config.Config) ([]net.Listener, error) {
 	var lns []net.Listener
 	if p := cfg.File.Listen.Socket; p != "" {
 		// Mode 0660: only its owner and group (pipelock's, under clem) can
 		// connect; SO_PEERCRED decides the rest. Closing it unlinks it.
 		ln, err := unixsock.Listen(p, 0o750, 0o660)
 		if err != nil {
-			return fmt.Errorf("listen.socket: %w", err)
+			return nil, fmt.Errorf("listen.socket: %w", err)
 		}
 		lns = append(lns, ln)
 	}
 	if a := cfg.File.Listen.TCP; a != "" {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
-			return fmt.Errorf("listen %s: %w", a, err)
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, fmt.Errorf("listen.tcp %s: %w", a, err)
 		}
 		lns = append(lns, ln)
 	}
-	errc := make(chan error, len(lns))
-	for _, ln := range lns {
-		go func() { errc <- srv.Serve(ln) }()
-	}
-	aw.Write(&audit.Record{Component: "agent-vault", Event: "start", Decision: audit.Allow, Reason: fmt.Sprintf("%d bindings, %d hosts", len(cfg.File.Bindings), len(cfg.Hosts))})
-	sdnotify.Ready()
-	sdnotify.Status("brokering %d bindings for %d hosts", len(cfg.File.Bindings), len(cfg.Hosts))
-	log.Info("agent-vault serving", "socket", cfg.File.Listen.Socket, "tcp", cfg.File.Listen.TCP, "bindings", len(cfg.File.Bindings))
-	wctx, stop := context.WithCancel(ctx)
-	defer stop()
-	// WATCHDOG only while the probe passes: systemd restarts a broker whose
-	// socket is gone or whose CA cannot serve.
-	go sdnotify.RunWatchdog(wctx, func() bool {
-		err := healthy(srv, cfg.File.Listen.Socket)
-		if err != nil {
-			log.Error("health probe failed", "err", err)
-		}
-		return err == nil
-	})
-
-	for {
-		select {
-		case <-hup:
-			sdnotify.Reloading()
-			if err := reload(srv, path, aw); err != nil {
-				log.Error("reload rejected; the old config keeps serving", "err", err)
-			} else {
-				log.Info("reloaded", "config", path)
-			}
-			sdnotify.Ready()
-		case err := <-errc:
-			srv.Shutdown(context.Background())
-			return fmt.Errorf("listener: %w", err)
-		case <-ctx.Done():
-			sdnotify.Stopping()
-			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			srv.Shutdown(sctx)
-			return nil
-		}
-	}
+	return lns, nil
 }
 
-// Reload re-reads path; on any error the old config and CA stay in force.
-func reload(srv *broker.Server, path string, aw *audit.Writer) error {
+// status is the STATUS= line while healthy.
+func (v *vault) status() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return fmt.Sprintf("brokering %d bindings for %d hosts", len(v.cfg.File.Bindings), len(v.cfg.Hosts))
+}
+
+// reload re-reads the config; on any error the old config and CA stay in
+// force, and the error says what and where.
+func (v *vault) reload() error {
 	rec := &audit.Record{Component: "agent-vault", Event: "reload"}
-	next, err := config.Load(path)
-	var authority *ca.CA
+	next, err := config.Load(v.path)
 	if err == nil {
-		authority, err = loadCA(next, aw)
-	}
-	if err == nil {
-		err = srv.Reload(next, authority)
+		err = v.swap(next)
 	}
 	if err != nil {
 		rec.Decision, rec.Reason = audit.Deny, err.Error()
 	} else {
 		rec.Decision, rec.Reason = audit.Allow, "reloaded"
 	}
-	aw.Write(rec)
+	v.aw.Write(rec)
 	return err
+}
+
+// swap rotates the CA if next's hosts need it and puts next in force.
+func (v *vault) swap(next *config.Config) error {
+	v.caSwap <- struct{}{}
+	defer func() { <-v.caSwap }()
+	authority, err := loadCA(next, v.aw)
+	if err != nil {
+		return err
+	}
+	if err := v.srv.Reload(next, authority); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.cfg = next
+	v.mu.Unlock()
+	return nil
 }
 
 // loadCA loads the CA for cfg's hosts, minting a new one (and auditing the
@@ -158,19 +210,4 @@ func CA(path string) ([]byte, error) {
 		return nil, err
 	}
 	return authority.CertPEM(), nil
-}
-
-// healthy is agent-vault's probe: its socket is still in place (a broker
-// nobody can reach is down) and its CA mints a leaf that verifies now.
-func healthy(srv *broker.Server, socket string) error {
-	if socket != "" {
-		fi, err := os.Lstat(socket)
-		if err != nil {
-			return fmt.Errorf("socket: %w", err)
-		}
-		if fi.Mode()&os.ModeSocket == 0 {
-			return fmt.Errorf("socket %s is not a socket (%v)", socket, fi.Mode().Type())
-		}
-	}
-	return srv.Healthy()
 }
