@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"sort"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,6 +26,13 @@ import (
 // crash-loop every server until the unit hits its start limit. Degraded
 // reports it instead.
 func (d *Daemon) Probe(ctx context.Context) error {
+	// Give up a little before the caller does, so a wedge is reported
+	// with what is wedged rather than only as a probe that timed out.
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-time.Until(dl)/5))
+		defer cancel()
+	}
 	if err := d.mu.lockCtx(ctx); err != nil {
 		return fmt.Errorf("sidecar's config lock is held (a reload or shutdown that does not end): %w", err)
 	}
