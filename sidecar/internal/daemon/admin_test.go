@@ -47,7 +47,9 @@ func serveWithAdmin(t *testing.T, e *env) *served {
 	go func() { s.done <- d.Serve(ctx, s.hup) }()
 	t.Cleanup(func() { cancel(); <-s.done })
 	s.admin = &http.Client{Transport: &http.Transport{
-		DialContext:       func(ctx context.Context, _, _ string) (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, "unix", sock) },
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
 		DisableKeepAlives: true,
 	}}
 	// Read every message, as systemd does: sd_notify blocks once the

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
-	"go.uber.org/goleak"
 	"github.com/mark3labs/mcp-go/mcp"
+	"go.uber.org/goleak"
 
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/sidecar/internal/testmcp"
