@@ -41,7 +41,8 @@ the rest.
 Config (TOML; unknown keys are errors):
 
   [admin]
-  socket = "/run/sidecar/admin.sock"  # optional: GET /healthz, POST /reload
+  socket = "/run/sidecar/admin.sock"  # optional, absolute: GET /healthz,
+                                      # GET /metrics, POST /reload
 
   [audit]
   path = ""          # empty: JSON lines on stdout (journald); or a file
