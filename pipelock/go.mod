@@ -8,6 +8,7 @@ require (
 	github.com/clemhq/clem/shared v0.0.0-00010101000000-000000000000
 	github.com/google/nftables v0.3.0
 	github.com/urfave/cli/v2 v2.27.7
+	go.uber.org/goleak v1.3.0
 	golang.org/x/sys v0.50.0
 )
 

@@ -1,37 +1,51 @@
-// Package daemon wires pipelock together: config, listeners, audit log,
-// admin socket, reload on SIGHUP or POST /reload, sd_notify, and graceful
-// shutdown that drains tunnels. Only pipelock imports it.
+// Package daemon wires pipelock together: config, listeners and audit log,
+// then hands its life to shared/lifecycle (READY, a real health probe
+// gating WATCHDOG, reload on SIGHUP or POST /reload, the admin socket,
+// STATUS, and a shutdown that drains tunnels). Only pipelock imports it.
 package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
-	"time"
 
 	"github.com/clemhq/clem/pipelock/internal/config"
 	"github.com/clemhq/clem/pipelock/internal/proxy"
-	"github.com/clemhq/clem/shared/admin"
 	"github.com/clemhq/clem/shared/audit"
-	"github.com/clemhq/clem/shared/sdnotify"
+	"github.com/clemhq/clem/shared/lifecycle"
 )
 
-// DrainTimeout bounds how long shutdown waits for open tunnels.
-const DrainTimeout = 30 * time.Second
+// DrainTimeout bounds how long shutdown waits for open tunnels: under the
+// unit's TimeoutStopSec=30s, so systemd never has to SIGKILL a draining
+// pipelock.
+const DrainTimeout = lifecycle.DefaultDrainTimeout
+
+// AuditReserve is the free space the audit log's file system must keep:
+// below it no record is written, so no connection is answered (see
+// audit.Writer.KeepFree for why a reserve rather than the last byte).
+const AuditReserve = 256 << 10
 
 // Run serves the config at path until ctx is cancelled.
 func Run(ctx context.Context, path string, log *slog.Logger) error {
+	// SIGHUP from the start: before lifecycle.Run takes over, its default
+	// action would end pipelock instead of reloading it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return serve(ctx, path, log, hup)
+}
+
+// serve is Run with the reload signals supplied (tests send their own).
+func serve(ctx context.Context, path string, log *slog.Logger, signals <-chan os.Signal) error {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return err
 	}
-	aw, err := openAudit(cfg)
+	aw, err := openAudit(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -42,90 +56,91 @@ func Run(ctx context.Context, path string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	var tln net.Listener
+	lns := []net.Listener{ln}
 	if a := cfg.File.Listen.Transparent; a != "" {
-		if tln, err = listen("listen.transparent", a); err != nil {
+		tln, err := listen("listen.transparent", a)
+		if err != nil {
 			ln.Close()
 			return err
 		}
+		lns = append(lns, tln)
 	}
-	var reloadMu sync.Mutex
-	reload := func() error {
-		reloadMu.Lock()
-		defer reloadMu.Unlock()
-		next, err := config.Load(path)
-		if err == nil {
-			err = srv.Reload(next)
+	failed := make(chan error, len(lns))
+	serveOn := func(key string, ln net.Listener, serve func(net.Listener) error) {
+		if err := serve(ln); err != nil {
+			failed <- fmt.Errorf("%s %s: %w", key, ln.Addr(), err)
 		}
-		if err != nil {
-			srv.Stats.ReloadErrors.Add(1)
-			log.Error("reload rejected; the old config keeps serving", "config", path, "err", err)
-			return err
-		}
-		srv.Stats.Reloads.Add(1)
-		log.Info("reloaded", "config", path, "clients", len(next.Clients))
-		return nil
 	}
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
-	if tln != nil {
-		go func() { errc <- srv.ServeTransparent(tln) }()
+	listening(lns)
+	go serveOn("listen.proxy", ln, srv.Serve)
+	if len(lns) > 1 {
+		go serveOn("listen.transparent", lns[1], srv.ServeTransparent)
 	}
-	if a := cfg.File.Listen.Admin; a != "" {
-		as, err := admin.Listen(a, admin.Handlers{
-			Healthy: func() error { return probe(cfg.File.Listen.Proxy) },
-			Metrics: srv.Stats.WritePrometheus,
-			Reload:  reload,
-		})
-		if err != nil {
-			srv.Shutdown(context.Background())
-			return err
-		}
-		defer func() { as.Close(); os.Remove(a) }()
-	}
-	sdnotify.Ready()
-	sdnotify.Status("serving on %s, %d clients", cfg.File.Listen.Proxy, len(cfg.Clients))
-	log.Info("pipelock serving", "proxy", cfg.File.Listen.Proxy, "transparent", cfg.File.Listen.Transparent, "admin", cfg.File.Listen.Admin, "clients", len(cfg.Clients))
-	wctx, stopWatchdog := context.WithCancel(ctx)
-	defer stopWatchdog()
-	go sdnotify.RunWatchdog(wctx, func() bool { return probe(cfg.File.Listen.Proxy) == nil })
+	log.Info("pipelock listening", "proxy", cfg.File.Listen.Proxy, "transparent", cfg.File.Listen.Transparent, "admin", cfg.File.Listen.Admin, "clients", len(cfg.Clients))
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-hup:
-			sdnotify.Reloading()
-			reload()
-			sdnotify.Ready()
-		case err := <-errc:
-			srv.Shutdown(context.Background())
-			return fmt.Errorf("proxy listener: %w", err)
-		case <-ctx.Done():
-			sdnotify.Stopping()
-			log.Info("draining", "active", srv.Stats.Active.Load())
-			sctx, cancel := context.WithTimeout(context.Background(), DrainTimeout)
-			defer cancel()
-			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				return err
+	return lifecycle.Run(ctx, lifecycle.Service{
+		Name:  "pipelock",
+		Log:   log,
+		Admin: cfg.File.Listen.Admin,
+		Probe: func(ctx context.Context) error { return srv.Probe(ctx, lns...) },
+		Degraded: func() error {
+			if err := srv.AuditErr(); err != nil {
+				return fmt.Errorf("refusing connections: audit log unavailable: %w", err)
 			}
 			return nil
-		}
-	}
+		},
+		Reload: func() error { return reload(srv, path, log) },
+		Status: func() string {
+			c := srv.Config()
+			return fmt.Sprintf("serving on %s, %d clients", c.File.Listen.Proxy, len(c.Clients))
+		},
+		Metrics: srv.Stats.WritePrometheus,
+		Drain: func(ctx context.Context) error {
+			log.Info("draining", "active", srv.Stats.Active.Load())
+			return srv.Shutdown(ctx)
+		},
+		DrainTimeout: DrainTimeout,
+		Failed:       failed,
+		Signals:      signals,
+	})
 }
 
-// probe is pipelock's health check, for systemd's watchdog and the admin
-// socket's /healthz alike: its proxy port takes a connection.
-func probe(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+// listening is told the bound listeners; tests replace it to break them.
+var listening = func([]net.Listener) {}
+
+// reload re-reads the config at path and swaps it in; a config that does
+// not load, or that moves the listeners, is refused and the old one keeps
+// serving. lifecycle serialises reloads.
+func reload(srv *proxy.Server, path string, log *slog.Logger) error {
+	next, err := config.Load(path)
+	if err == nil {
+		err = srv.Reload(next)
+	}
 	if err != nil {
-		return fmt.Errorf("proxy port %s: %w", addr, err)
+		srv.Stats.ReloadErrors.Add(1)
+		return fmt.Errorf("reload %s: %w", path, err)
 	}
-	return c.Close()
+	srv.Stats.Reloads.Add(1)
+	log.Info("reloaded", "config", path, "clients", len(next.Clients))
+	return nil
 }
 
-func openAudit(cfg *config.Config) (*audit.Writer, error) {
+// openAudit opens the audit log and has it tell the journal, once each,
+// when records stop reaching it (connections are refused from then on)
+// and when they reach it again.
+func openAudit(cfg *config.Config, log *slog.Logger) (*audit.Writer, error) {
 	a := cfg.File.Audit
-	return audit.Open(a.Path, a.MaxSizeMB, a.Keep)
+	aw, err := audit.Open(a.Path, a.MaxSizeMB, a.Keep)
+	if err != nil {
+		return nil, err
+	}
+	aw.KeepFree(AuditReserve)
+	aw.OnHealthChange(func(err error) {
+		if err != nil {
+			log.Error("refusing connections: audit log unavailable", "err", err)
+			return
+		}
+		log.Info("audit log writable again", "path", a.Path)
+	})
+	return aw, nil
 }

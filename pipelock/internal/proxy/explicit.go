@@ -144,6 +144,9 @@ func (s *Server) connect(c net.Conn, br *bufio.Reader, who caller, req *http.Req
 		s.refuse(c, rec, http.StatusTooManyRequests, ld.Reason, ld.Rule)
 		return
 	}
+	if s.auditDown(c, rec) {
+		return
+	}
 	cfg := s.cfg.Load()
 	if d.Brokered {
 		s.handOff(c, br, who, rec, host, port, cfg.File.Vault.Socket)
@@ -177,8 +180,11 @@ func (s *Server) connect(c net.Conn, br *bufio.Reader, who caller, req *http.Req
 		}
 		first = hello.raw
 	}
+	if !s.opened(rec, d.Reason) {
+		s.Stats.count(false)
+		return
+	}
 	s.Stats.count(true)
-	s.opened(rec, d.Reason)
 	up1, down := s.splice(c, br, up, first)
 	rec.BytesUp, rec.BytesDown = up1, down
 	s.limits.Spend(who.policy, up1+down)

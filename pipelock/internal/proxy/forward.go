@@ -70,6 +70,9 @@ func (s *Server) relayHTTP(c net.Conn, who caller, rec *audit.Record, req *http.
 		s.refuse(c, rec, http.StatusTooManyRequests, ld.Reason, ld.Rule)
 		return false
 	}
+	if s.auditDown(c, rec) {
+		return false
+	}
 	addrs, err := s.resolve(req.Context(), who, host, port)
 	if err != nil {
 		code := http.StatusBadGateway

@@ -47,8 +47,11 @@ func (s *Server) handOff(c net.Conn, br *bufio.Reader, who caller, rec *audit.Re
 		s.finish(rec, audit.Deny, "client went away", err)
 		return
 	}
+	if !s.opened(rec, "brokered through agent-vault") {
+		s.Stats.count(false)
+		return
+	}
 	s.Stats.count(true)
-	s.opened(rec, "brokered through agent-vault")
 	up := net.Conn(vc)
 	if vbr.Buffered() > 0 {
 		up = bufConn{vc, vbr}

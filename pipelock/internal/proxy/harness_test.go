@@ -46,6 +46,7 @@ type testProxy struct {
 	t     *testing.T
 	srv   *Server
 	addr  string
+	ln    net.Listener
 	audit *syncBuffer
 }
 
@@ -90,7 +91,7 @@ func serveTest(t *testing.T, cfg *config.Config, o Options, transparent bool) *t
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
-	return &testProxy{t: t, srv: srv, addr: ln.Addr().String(), audit: buf}
+	return &testProxy{t: t, srv: srv, addr: ln.Addr().String(), ln: ln, audit: buf}
 }
 
 // identifyWith looks callers up through r, a resolver opened inside a

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // floodEnv selects the flooding agent when the test binary is re-executed
@@ -25,7 +27,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// A test that leaves a server, tunnel or upstream running fails the
+	// package.
+	goleak.VerifyTestMain(m)
 }
 
 // flood is the attacking agent: it opens holds CONNECT tunnels (each

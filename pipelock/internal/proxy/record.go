@@ -25,15 +25,45 @@ func (s *Server) newRecord(who caller, start time.Time) *audit.Record {
 }
 
 // refuse answers the client with status and reason, and audits the refusal.
+// The record comes first: it exists by the time the client (or anyone it
+// tells) sees the refusal, and when it cannot be written the answer is 503
+// saying the audit log is unavailable instead, so nothing is answered
+// unaudited.
 func (s *Server) refuse(c net.Conn, rec *audit.Record, status int, reason, rule string) {
 	rec.Rule = rule
 	s.Stats.count(false)
-	// The record before the answer: it exists by the time the client (or
-	// anyone it tells) sees the refusal.
-	s.finish(rec, audit.Deny, reason, nil)
+	if err := s.finish(rec, audit.Deny, reason, nil); audit.Unwritten(err) {
+		s.Stats.AuditRefused.Add(1)
+		status, reason = http.StatusServiceUnavailable, AuditUnavailable(err)
+	}
 	body := reason + "\n"
 	fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nX-Pipelock-Conn-Id: %s\r\nConnection: close\r\n\r\n%s",
 		status, http.StatusText(status), len(body), rec.ConnID, body)
+}
+
+// RuleAudit is the rule of a connection refused because the audit log
+// takes no records.
+const RuleAudit = "audit.unavailable"
+
+// AuditUnavailable is the body of the 503 that refuses a connection whose
+// record cannot be written.
+func AuditUnavailable(err error) string {
+	return "pipelock: audit log unavailable: " + err.Error()
+}
+
+// auditDown refuses the connection (503) when the audit log's latest write
+// failed, before anything is allowed through: the records of an allowed
+// connection come after its answer (a tunnel's open record needs the
+// ClientHello the 200 lets the client send), so the answer waits on the
+// log's health instead. The refusal's own record is a fresh try: once it
+// is written the log is healthy again and the next connection goes ahead.
+func (s *Server) auditDown(c net.Conn, rec *audit.Record) bool {
+	err := s.auditErr()
+	if err == nil {
+		return false
+	}
+	s.refuse(c, rec, http.StatusServiceUnavailable, AuditUnavailable(err), RuleAudit)
+	return true
 }
 
 // Events of a tunnel's two records: EventOpen when it starts carrying
@@ -45,29 +75,45 @@ const (
 	EventHandover = "handover"
 )
 
+// auditErr is the audit log's latest write error, nil while it works.
+func (s *Server) auditErr() error {
+	if s.audit == nil {
+		return nil
+	}
+	return s.audit.Err()
+}
+
+// AuditErr is for the daemon's Degraded: why new connections are being
+// refused, or nil.
+func (s *Server) AuditErr() error { return s.auditErr() }
+
 // opened writes the record of a tunnel that starts now, and marks rec as
-// the tunnel's closing record.
-func (s *Server) opened(rec *audit.Record, reason string) {
+// the tunnel's closing record. It reports false when the record could not
+// be written: the tunnel then carries nothing.
+func (s *Server) opened(rec *audit.Record, reason string) bool {
 	open := *rec
 	open.Event = EventOpen
 	open.Decision = audit.Allow
 	open.Reason = reason
 	open.DurationMS = float64(time.Since(rec.Time).Microseconds()) / 1000
-	if s.audit != nil {
-		s.audit.Write(&open)
-	}
 	rec.Event = EventClose
+	if s.audit != nil && audit.Unwritten(s.audit.Write(&open)) {
+		s.Stats.AuditRefused.Add(1)
+		return false
+	}
+	return true
 }
 
-// finish stamps the outcome and writes the record.
-func (s *Server) finish(rec *audit.Record, decision audit.Decision, reason string, err error) {
+// finish stamps the outcome and writes the record, returning Write's error.
+func (s *Server) finish(rec *audit.Record, decision audit.Decision, reason string, err error) error {
 	rec.Decision = decision
 	rec.Reason = reason
 	rec.DurationMS = float64(time.Since(rec.Time).Microseconds()) / 1000
 	if err != nil && !strings.Contains(reason, err.Error()) {
 		rec.Error = err.Error()
 	}
-	if s.audit != nil {
-		s.audit.Write(rec)
+	if s.audit == nil {
+		return nil
 	}
+	return s.audit.Write(rec)
 }

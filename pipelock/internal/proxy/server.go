@@ -32,6 +32,11 @@ type Server struct {
 	audit    *audit.Writer
 	Stats    Stats
 	identify func(local, remote netip.AddrPort) (uint32, error)
+	probes   probeSet
+	// shut mirrors closing for the health probe, which must not wait on
+	// mu: a wedged server holding it is one of the things the probe exists
+	// to catch.
+	shut atomic.Bool
 
 	mu         sync.Mutex
 	conns      map[net.Conn]struct{}
@@ -136,6 +141,9 @@ func (s *Server) serve(ln net.Listener, handle func(net.Conn)) error {
 		}
 		go func() {
 			defer s.untrack(c)
+			if s.answerProbe(c) {
+				return
+			}
 			handle(c)
 		}()
 	}
@@ -173,6 +181,7 @@ func (s *Server) untrack(c net.Conn) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
+	s.shut.Store(true)
 	for _, ln := range s.listeners {
 		ln.Close()
 	}

@@ -20,6 +20,9 @@ type Stats struct {
 	ConnsRefusedPerUID atomic.Int64
 	ConnsRefusedTotal  atomic.Int64
 	HeaderTimeouts     atomic.Int64
+	// Connections refused or cut because their audit record could not be
+	// written.
+	AuditRefused atomic.Int64
 }
 
 func (s *Stats) count(allowed bool) {
@@ -45,5 +48,6 @@ func (s *Stats) WritePrometheus(w io.Writer) {
 	metric("pipelock_reload_errors_total", "counter", "Rejected config reloads.", s.ReloadErrors.Load(), "")
 	fmt.Fprintf(w, "# HELP pipelock_conn_limit_refused_total Connections refused at accept because a cap was reached, by cap.\n# TYPE pipelock_conn_limit_refused_total counter\n")
 	fmt.Fprintf(w, "pipelock_conn_limit_refused_total{cap=\"per_uid\"} %d\npipelock_conn_limit_refused_total{cap=\"total\"} %d\n", s.ConnsRefusedPerUID.Load(), s.ConnsRefusedTotal.Load())
+	metric("pipelock_audit_refused_total", "counter", "Connections refused (503) or not started because their audit record could not be written.", s.AuditRefused.Load(), "")
 	metric("pipelock_header_timeouts_total", "counter", "Requests whose headers did not arrive within limits.header_timeout.", s.HeaderTimeouts.Load(), "")
 }

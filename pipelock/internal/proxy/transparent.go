@@ -97,6 +97,14 @@ func (s *Server) handleTransparent(c net.Conn) {
 		s.Stats.count(false)
 		return
 	}
+	if err := s.auditErr(); err != nil {
+		// A redirected TLS client cannot be told why in words: it is cut.
+		rec.Rule = RuleAudit
+		s.finish(rec, audit.Deny, AuditUnavailable(err), nil)
+		s.Stats.AuditRefused.Add(1)
+		s.Stats.count(false)
+		return
+	}
 	up, err := s.dialTarget(context.Background(), rec, who, host, port)
 	if err != nil {
 		s.finish(rec, audit.Deny, err.Error(), nil)
@@ -104,8 +112,11 @@ func (s *Server) handleTransparent(c net.Conn) {
 		return
 	}
 	defer up.Close()
+	if !s.opened(rec, d.Reason) {
+		s.Stats.count(false)
+		return
+	}
 	s.Stats.count(true)
-	s.opened(rec, d.Reason)
 	rec.BytesUp, rec.BytesDown = s.splice(c, br, up, hello.raw)
 	s.limits.Spend(who.policy, rec.BytesUp+rec.BytesDown)
 	s.finish(rec, audit.Allow, d.Reason, nil)
