@@ -80,7 +80,10 @@ Config (TOML; unknown keys are errors):
 
 If the proxy port cannot be bound, run exits non-zero naming the port and
 the uid holding it. SIGHUP or POST /reload re-reads the file; a bad file is rejected and the old
-config keeps serving. SIGTERM drains open tunnels (up to 30s).`,
+config keeps serving. SIGTERM drains open tunnels (up to 25s). /healthz
+accepts and identifies a probe connection on each listener; while the audit
+log takes no records every connection is refused with 503 and /healthz says
+so.`,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
 			cmdmain.RunCommand("serve the proxy from a TOML config", cfgFlag, os.Stderr, daemon.Run),
