@@ -39,6 +39,8 @@ Config (TOML; unknown keys are errors):
   [listen]
   socket = "/run/agent-vault/broker.sock"  # mode 0660; callers checked by SO_PEERCRED
   tcp = ""                  # optional loopback ip:port (callers checked by sock_diag)
+  admin = ""                # optional admin unix socket (absolute path): GET /healthz,
+                            # GET /metrics, POST /reload
 
   [trust]
   proxy_uids = [998]        # pipelock's uid: may name the agent in its hand-off
@@ -86,8 +88,11 @@ Config (TOML; unknown keys are errors):
   agent = "lead"
   value = "__clem_lead_anthropic_7f3a9c2b4d5e6f70__"
 
-Secrets are sent only over TLS to port 443. SIGHUP re-reads the config and
-secrets; a bad config is rejected and the old one keeps serving.`,
+Secrets are sent only over TLS to port 443. SIGHUP (or POST /reload on the
+admin socket) re-reads the config and secrets; a bad config is rejected and
+the old one keeps serving. Under systemd, WATCHDOG=1 is sent only while a
+TLS handshake through agent-vault's own socket, trusting its ca.pem,
+succeeds; /healthz runs the same probe.`,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
 			cmdmain.RunCommand("serve the broker from a TOML config", cfgFlag, os.Stderr, daemon.Run),
