@@ -21,6 +21,7 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+	"go.uber.org/goleak"
 
 	"github.com/clemhq/clem/coord/internal/admit"
 	"github.com/clemhq/clem/coord/internal/backend/local"
@@ -54,7 +55,9 @@ func TestMain(m *testing.M) {
 			os.Exit(postMode(os.Args[2:]))
 		}
 	}
-	os.Exit(m.Run())
+	// Leak check only in the test process itself, not in the modes above
+	// (they exit on their own).
+	goleak.VerifyTestMain(m)
 }
 
 func callMode(args []string) int {

@@ -82,7 +82,7 @@ func newService(o Options) (*service, error) {
 	if !strings.HasSuffix(base.Path, "/") {
 		base.Path += "/"
 	}
-	hc := &http.Client{Transport: newETagCache(http.DefaultTransport), Timeout: 30 * time.Second}
+	hc := &http.Client{Transport: deadline{next: newETagCache(http.DefaultTransport), after: 30 * time.Second}}
 	c := gh.NewClient(hc).WithAuthToken(string(o.Token.Reveal()))
 	c.BaseURL = base
 	poll := sec.PollInterval.Duration

@@ -412,9 +412,17 @@ func (e *Engine) Alert(ctx context.Context, na backend.NewAlert) (backend.Alert,
 // and the core hears of it only when the sync found something.
 func (e *Engine) Watch(ctx context.Context, changed func()) error {
 	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	poke := make(chan struct{}, 1)
 	errc := make(chan error, 1)
+	// The service's watch ends before Watch returns (a push connection
+	// closed, a poll in flight answered), so nothing of it outlives Watch.
+	watchEnded := false
+	defer func() {
+		cancel()
+		if !watchEnded {
+			<-errc
+		}
+	}()
 	go func() {
 		errc <- e.svc.Watch(wctx, func() {
 			select {
@@ -441,6 +449,7 @@ func (e *Engine) Watch(ctx context.Context, changed func()) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case err := <-errc:
+			watchEnded = true
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
