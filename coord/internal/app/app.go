@@ -29,6 +29,8 @@ task operations. Unknown uids are refused; every call is audited.
 Config (TOML, written by clem provision; unknown keys are errors):
 
 ` + config.Example + `
+SIGHUP (or POST /reload on [admin] socket) re-reads the config and applies
+what can change live; a bad file is refused and the old config serves on.
 SIGTERM stops serving; reports the backend could not take yet stay queued
 in coord.db and are sent after a restart.`,
 		HideHelpCommand: true,
