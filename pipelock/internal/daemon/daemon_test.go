@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -37,9 +36,7 @@ func TestReloadAndShutdown(t *testing.T) {
 		t.Error("after a refused reload the old config no longer serves")
 	}
 	// The same bad file on SIGHUP: refused, the old config serves on.
-	d.signals <- syscall.SIGHUP
-	d.notify.waitFor("RELOADING=1")
-	d.notify.waitFor("READY=1")
+	d.sighup()
 	if got, _ := d.connect("one.example.com"); got == 403 {
 		t.Error("after a refused SIGHUP reload the old config no longer serves")
 	}
@@ -54,11 +51,9 @@ func TestReloadAndShutdown(t *testing.T) {
 		t.Errorf("one.example.com after reload = %d, want 403", got)
 	}
 	write(`"one.example.com"`)
-	d.signals <- syscall.SIGHUP
-	d.notify.waitFor("RELOADING=1")
-	d.notify.waitFor("READY=1")
+	d.sighup()
 	if got, _ := d.connect("one.example.com"); got == 403 {
-		t.Error("good SIGHUP reload did not take effect")
+		t.Errorf("good SIGHUP reload did not take effect; journal:\n%s", d.journal)
 	}
 	_, m := d.get("/metrics")
 	for _, want := range []string{

@@ -13,8 +13,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // syncBuffer is the daemon's journal in a test.
@@ -70,6 +73,39 @@ func (n *notifySocket) waitFor(want string) {
 			return
 		}
 	}
+}
+
+// drain discards what was already sent, without waiting: a reload over
+// the admin socket has sent all of its messages by the time it answers,
+// so after drain the next RELOADING=1 is the next reload's.
+// (A read deadline of now would not do: Go fails such a read before it
+// looks at the socket.)
+func (n *notifySocket) drain() {
+	n.t.Helper()
+	rc, err := n.conn.SyscallConn()
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	for got := true; got; {
+		rc.Read(func(fd uintptr) bool {
+			_, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
+			got = err == nil
+			return true
+		})
+	}
+}
+
+// sighup sends the daemon SIGHUP and waits until the reload it starts
+// has finished: RELOADING=1, READY=1, then the STATUS= line lifecycle
+// sends once it has counted the reload.
+func (d *daemon) sighup() {
+	d.t.Helper()
+	d.notify.drain()
+	d.signals <- syscall.SIGHUP
+	d.notify.waitFor("RELOADING=1")
+	d.notify.waitFor("READY=1")
+	d.notify.waitFor("STATUS=")
 }
 
 // daemon is a pipelock run by a test.
