@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/clemhq/clem/shared/peer"
 	"github.com/clemhq/clem/sidecar/internal/backend"
 )
@@ -99,9 +101,7 @@ func TestProbeFailsWhenBroken(t *testing.T) {
 		}},
 		{name: "child stopped", want: "does not answer tools/list", brk: func(t *testing.T, e *env, d *Daemon) func() {
 			pid := int(d.Relay("tools").Backend("").(*backend.Child).PID.Load())
-			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-				t.Fatal(err)
-			}
+			stopChild(t, pid)
 			cont := func() { syscall.Kill(pid, syscall.SIGCONT) }
 			t.Cleanup(cont)
 			return cont
@@ -188,9 +188,7 @@ func TestProbeBusyChildIsNotWedged(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := int(d.Relay("tools").Backend("").(*backend.Child).PID.Load())
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	stopChild(t, pid)
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
 	if err := probeWithin(d, time.Second); err != nil {
 		t.Errorf("probe with a call in flight to a stopped child: %v", err)
@@ -205,7 +203,7 @@ func TestProbeBusyChildIsNotWedged(t *testing.T) {
 	if n := d.Relay("tools").CallsInFlight(); n != 0 {
 		t.Fatalf("%d calls in flight after the call returned", n)
 	}
-	syscall.Kill(pid, syscall.SIGSTOP)
+	stopChild(t, pid)
 	if err := probeWithin(d, time.Second); err == nil || !strings.Contains(err.Error(), "does not answer") {
 		t.Errorf("probe of an idle stopped child = %v, want it to fail", err)
 	}
@@ -239,5 +237,19 @@ agents = ["lead"]
 	}
 	if err := d.Degraded(); err != nil {
 		t.Errorf("Degraded with only a running server: %v", err)
+	}
+}
+
+// stopChild stops the child pid and waits until all its threads have
+// stopped (the kernel tells the parent, this process): a thread still
+// running could answer one more request.
+func stopChild(t *testing.T, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var si unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, pid, &si, unix.WSTOPPED|unix.WNOWAIT, nil); err != nil {
+		t.Fatalf("wait for child %d to stop: %v", pid, err)
 	}
 }
