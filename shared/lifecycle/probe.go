@@ -44,7 +44,10 @@ func (p *prober) run(ctx context.Context) error {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			pctx, cancel := context.WithTimeout(context.Background(), p.timeout)
+			// The probe's own deadline comes a fifth before the callers
+			// give up, so a probe that notices it is stuck can still say
+			// where before its callers report a bare timeout.
+			pctx, cancel := context.WithTimeout(context.Background(), p.timeout*4/5)
 			err := p.probe(pctx)
 			cancel()
 			p.mu.Lock()
@@ -64,7 +67,12 @@ func (p *prober) run(ctx context.Context) error {
 	case <-timer.C:
 		err = fmt.Errorf("health probe did not answer within %s", p.timeout)
 	case <-ctx.Done():
-		err = fmt.Errorf("health probe: %w", ctx.Err())
+		select {
+		case <-r.done: // finished as the caller gave up: its answer says more
+			err = r.err
+		default:
+			err = fmt.Errorf("health probe did not answer: %w", ctx.Err())
+		}
 	}
 	p.runs.Add(1)
 	if err != nil {
@@ -97,12 +105,15 @@ func (p *prober) wait() {
 
 // probeTimeout bounds one probe: a quarter of systemd's watchdog interval
 // (so a probe and its ping fit in the half interval between pings), at
-// most 10s; 5s when systemd set no watchdog.
+// most 4s, under the 5s the clem watchdog waits for /healthz, so a stuck
+// daemon's 503 (which says what hung) reaches it; 4s when systemd set no
+// watchdog.
 func probeTimeout(watchdog time.Duration) time.Duration {
+	const most = 4 * time.Second
 	if watchdog <= 0 {
-		return 5 * time.Second
+		return most
 	}
-	return min(max(watchdog/4, 10*time.Millisecond), 10*time.Second)
+	return min(max(watchdog/4, 10*time.Millisecond), most)
 }
 
 // probeLoop probes every half watchdog interval and pings systemd only

@@ -172,7 +172,8 @@ func (l *life) reload() error {
 	if l.s.Reload != nil {
 		err = l.s.Reload()
 	}
-	sdnotify.Ready()
+	// Counted and logged before READY, so whoever waits for READY reads
+	// the outcome.
 	if err != nil {
 		l.reloadErrors.Add(1)
 		l.s.Log.Error("reload refused; the old config keeps serving", "daemon", l.s.Name, "err", err)
@@ -180,6 +181,7 @@ func (l *life) reload() error {
 		l.reloads.Add(1)
 		l.s.Log.Info("reloaded", "daemon", l.s.Name)
 	}
+	sdnotify.Ready()
 	l.status(true)
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -44,6 +45,9 @@ func Send(state string) error {
 		return fmt.Errorf("sd_notify: dial %s: %w", addr, err)
 	}
 	defer conn.Close()
+	// systemd drains its socket at once; a reader that does not (a
+	// stopped manager, a test) must not block the daemon forever.
+	conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	n, err := conn.Write([]byte(state))
 	if err != nil {
 		return fmt.Errorf("sd_notify: send to %s: %w", addr, err)
