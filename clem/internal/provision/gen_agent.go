@@ -50,12 +50,19 @@ type runnerGit struct {
 	Email string `toml:"email"`
 }
 
-// quietEnv keeps Claude Code from calling anything but the model API.
-var quietEnv = map[string]string{
+// cliEnv keeps Claude Code from calling anything but the model API, and
+// leaves long waits on a failing API to the runner. The CLI's own retries
+// (10 by default, backing off for minutes) are silent: an iteration
+// retrying a 401 or an overloaded API looks stalled and is killed as one,
+// and the runner never learns the API's answer. With two quick retries a
+// blip is still ridden out; anything longer ends the iteration with the
+// API's status, which the runner backs off on and the watchdog alerts on.
+var cliEnv = map[string]string{
 	"DISABLE_AUTOUPDATER":                      "1",
 	"DISABLE_TELEMETRY":                        "1",
 	"DISABLE_ERROR_REPORTING":                  "1",
 	"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+	"CLAUDE_CODE_MAX_RETRIES":                  "2",
 }
 
 func runnerConfig(in *Inputs, a *config.Agent) ([]byte, error) {
@@ -83,7 +90,7 @@ func runnerConfig(in *Inputs, a *config.Agent) ([]byte, error) {
 		TmuxSession:    "clem-" + a.Key,
 		ReservedPorts:  reservedPorts(p),
 		Git:            runnerGit{Name: a.GitName, Email: a.GitEmail},
-		Env:            quietEnv,
+		Env:            cliEnv,
 	}
 	return encodeTOML(in.Cfg.Path, r)
 }
@@ -106,7 +113,7 @@ func mcpConfig(in *Inputs, a *config.Agent) ([]byte, error) {
 // and the permission mode the runner uses.
 func claudeSettings() ([]byte, error) {
 	return jsonFile(map[string]any{
-		"env":                 quietEnv,
+		"env":                 cliEnv,
 		"permissions":         map[string]any{"defaultMode": "bypassPermissions"},
 		"includeCoAuthoredBy": false,
 	})
