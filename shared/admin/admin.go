@@ -1,18 +1,12 @@
 // Package admin serves a daemon's control endpoints on a unix socket, never
 // on a port agents reach: GET /healthz (the watchdog's probe), GET /metrics
 // (Prometheus text format, when the daemon has metrics) and POST /reload
-// (like SIGHUP). pipelock and sidecar import it.
+// (like SIGHUP). shared/lifecycle serves it for every daemon.
 package admin
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"time"
-
-	"github.com/clemhq/clem/shared/unixsock"
 )
 
 // Handlers are what the endpoints call; a nil Metrics serves no /metrics.
@@ -20,22 +14,6 @@ type Handlers struct {
 	Healthy func() error
 	Metrics func(io.Writer)
 	Reload  func() error
-}
-
-// Listen creates the unix socket at path (mode 0660, replacing a stale
-// socket) and serves h on it until the returned server is closed.
-func Listen(path string, h Handlers) (*http.Server, error) {
-	ln, err := unixsock.Listen(path, 0o750, 0o660)
-	if err != nil {
-		return nil, fmt.Errorf("admin socket: %w", err)
-	}
-	srv := &http.Server{Handler: Mux(h), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			fmt.Fprintf(os.Stderr, "admin socket: %v\n", err)
-		}
-	}()
-	return srv, nil
 }
 
 // Mux routes the admin endpoints.
