@@ -46,7 +46,7 @@ func TestAcceptProbe(t *testing.T) {
 		{"listener closed", func(net.Conn) (uint32, error) { return me, nil }, false, true, "connect"},
 		{"accept loop wedged", func(net.Conn) (uint32, error) { return me, nil }, false, false, "did not accept"},
 		{"identity lookup fails", func(net.Conn) (uint32, error) { return 0, errors.New("sock_diag: no answer") }, true, false, "sock_diag: no answer"},
-		{"someone else's connection", func(net.Conn) (uint32, error) { return me + 1, nil }, true, false, "not coord's"},
+		{"someone else's connection", func(net.Conn) (uint32, error) { return me + 1, nil }, true, false, "not this daemon's uid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

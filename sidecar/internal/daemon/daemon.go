@@ -28,6 +28,7 @@ import (
 	"github.com/clemhq/clem/shared/connlimit"
 	"github.com/clemhq/clem/shared/lifecycle"
 	"github.com/clemhq/clem/shared/peer"
+	"github.com/clemhq/clem/shared/selfprobe"
 	"github.com/clemhq/clem/sidecar/internal/config"
 	"github.com/clemhq/clem/sidecar/internal/relay"
 )
@@ -66,7 +67,7 @@ type Daemon struct {
 	view atomic.Pointer[portSet]
 	// probes are the health probe's connections, answered by every
 	// port's admitter.
-	probes *relay.ProbeConns
+	probes *selfprobe.Expected
 	// failed hears a port that stopped serving for any reason but Close:
 	// Run then ends with an error naming it, so the unit fails loudly.
 	failed chan error
@@ -98,7 +99,7 @@ func Start(path string, o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{path: path, opts: o, mu: newGate(), ports: map[string]*port{}, probes: relay.NewProbeConns(), failed: make(chan error, 1)}
+	d := &Daemon{path: path, opts: o, mu: newGate(), ports: map[string]*port{}, probes: new(selfprobe.Expected), failed: make(chan error, 1)}
 	d.cfg.Store(cfg)
 	if d.aw, err = audit.Open(cfg.File.Audit.Path, cfg.File.Audit.MaxSizeMB, cfg.File.Audit.Keep); err != nil {
 		return nil, err

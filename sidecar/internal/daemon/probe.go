@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"sort"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/clemhq/clem/shared/selfprobe"
 )
 
 // Probe is sidecar's liveness check, run by lifecycle before each WATCHDOG
@@ -68,71 +65,11 @@ func (d *Daemon) Degraded() error {
 	return nil
 }
 
-// probePort connects to p's port from an address the admitter knows as
-// the probe's, and waits for the admitter's verdict: accepted and
-// identified by the kernel as this process's uid. A connect alone would
-// pass while nobody accepts, since the kernel completes handshakes into
-// the backlog.
+// probePort connects to p's port as the probe (shared/selfprobe) and
+// waits for the admitter's verdict: accepted and identified by the kernel
+// as this process's uid.
 func (d *Daemon) probePort(ctx context.Context, p *port) error {
-	target := addrPort(p.ln.Addr())
-	var local netip.AddrPort
-	var verdict <-chan error
-	dialer := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var err error
-		if cerr := rc.Control(func(fd uintptr) { local, err = bindLoopback(int(fd), target.Addr()) }); cerr != nil {
-			return cerr
-		}
-		if err != nil {
-			return err
-		}
-		// Registered before connect, so the admitter cannot see the
-		// connection first.
-		verdict = d.probes.Expect(local)
-		return nil
-	}}
-	c, err := dialer.DialContext(ctx, "tcp", target.String())
-	if local.IsValid() {
-		defer d.probes.Forget(local)
-	}
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer c.Close()
-	select {
-	case err := <-verdict:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("connected, but not accepted (the accept loop is stuck): %w", ctx.Err())
-	}
-}
-
-// bindLoopback binds fd to an ephemeral port on ip and returns the address.
-func bindLoopback(fd int, ip netip.Addr) (netip.AddrPort, error) {
-	var sa unix.Sockaddr = &unix.SockaddrInet4{Addr: ip.As4()}
-	if ip.Is6() && !ip.Is4In6() {
-		sa = &unix.SockaddrInet6{Addr: ip.As16()}
-	}
-	if err := unix.Bind(fd, sa); err != nil {
-		return netip.AddrPort{}, fmt.Errorf("bind the probe's socket: %w", err)
-	}
-	got, err := unix.Getsockname(fd)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("bind the probe's socket: %w", err)
-	}
-	switch a := got.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)), nil
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)), nil
-	}
-	return netip.AddrPort{}, fmt.Errorf("bind the probe's socket: unexpected address %T", got)
-}
-
-func addrPort(a net.Addr) netip.AddrPort {
-	if t, ok := a.(*net.TCPAddr); ok {
-		return t.AddrPort()
-	}
-	return netip.AddrPort{}
+	return d.probes.Dial(ctx, selfprobe.AddrPort(p.ln.Addr()))
 }
 
 // namedPort is one entry of the published port list.

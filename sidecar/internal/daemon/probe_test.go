@@ -94,7 +94,7 @@ func TestProbeFailsWhenBroken(t *testing.T) {
 			c.Close()
 			return nil
 		}},
-		{name: "identity lookup fails", noIdentity: true, want: "identify the connection", brk: func(*testing.T, *env, *Daemon) func() { return nil }},
+		{name: "identity lookup fails", noIdentity: true, want: "identity lookup (sock_diag) of the probe's own connection", brk: func(*testing.T, *env, *Daemon) func() { return nil }},
 		{name: "config lock held forever", want: "config lock is held", brk: func(t *testing.T, e *env, d *Daemon) func() {
 			d.mu.lock()
 			return d.mu.unlock

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/connlimit"
+	"github.com/clemhq/clem/shared/selfprobe"
 )
 
 // Rules named in refusal records, after the [limits] key that refused.
@@ -35,8 +35,9 @@ type Admitter struct {
 	Server   string
 	Agents   func() map[uint32]string
 	Flood    *floodLog
-	// Probes are the health probe's connections (nil: none).
-	Probes *ProbeConns
+	// Probes are the health probe's connections (nil: none): answered
+	// with the kernel's identification, never served nor audited.
+	Probes *selfprobe.Expected
 }
 
 // NewAdmitter returns the admitter of one server's port; refusals are
@@ -75,9 +76,10 @@ func (l *admitListener) Accept() (net.Conn, error) {
 // admit takes a slot for c's uid, or answers, closes and audits c and
 // returns nil.
 func (a *Admitter) admit(c net.Conn) net.Conn {
-	local, remote := addrPort(c.LocalAddr()), addrPort(c.RemoteAddr())
-	if ch, ok := a.Probes.take(remote); ok {
-		a.answerProbe(c, local, remote, ch)
+	local, remote := selfprobe.AddrPort(c.LocalAddr()), selfprobe.AddrPort(c.RemoteAddr())
+	if answer, ok := a.Probes.Take(remote); ok {
+		answer(selfprobe.Owner(a.Identify(local, remote)))
+		c.Close()
 		return nil
 	}
 	rec := &audit.Record{Time: time.Now(), Component: Component, Event: EventConnRefused, Decision: audit.Deny, Target: a.Server, Client: c.RemoteAddr().String()}
@@ -112,13 +114,6 @@ func (a *Admitter) refuse(c net.Conn, rec *audit.Record, status, msg string) {
 	c.SetWriteDeadline(time.Now().Add(refuseWriteTimeout))
 	fmt.Fprintf(c, "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", status, len(msg), msg)
 	c.Close()
-}
-
-func addrPort(a net.Addr) netip.AddrPort {
-	if t, ok := a.(*net.TCPAddr); ok {
-		return t.AddrPort()
-	}
-	return netip.AddrPort{}
 }
 
 // admittedConn holds its slot until closed; its uid is the kernel's answer
