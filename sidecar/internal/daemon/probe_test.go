@@ -85,7 +85,7 @@ func TestProbeFailsWhenBroken(t *testing.T) {
 			}
 			return nil
 		}},
-		{name: "accept loop stuck", stuck: true, want: "not accepted (the accept loop is stuck)", brk: func(t *testing.T, e *env, d *Daemon) func() {
+		{name: "accept loop stuck", stuck: true, want: "did not accept and identify", brk: func(t *testing.T, e *env, d *Daemon) func() {
 			// The control: a bare connect (the old check) still succeeds.
 			c, err := net.Dial("tcp", e.d.Addr("tools"))
 			if err != nil {
