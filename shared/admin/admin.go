@@ -5,7 +5,9 @@
 package admin
 
 import (
+	"context"
 	"io"
+	"net"
 	"net/http"
 )
 
@@ -40,4 +42,15 @@ func Mux(h Handlers) *http.ServeMux {
 		io.WriteString(w, "reloaded\n")
 	})
 	return m
+}
+
+// Client talks HTTP to the admin socket at path (any host in the URL).
+func Client(path string) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+		DisableKeepAlives: true,
+	}}
 }

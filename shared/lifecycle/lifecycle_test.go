@@ -5,11 +5,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,72 +15,12 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/clemhq/clem/shared/admin"
+	"github.com/clemhq/clem/shared/testutil/notifysock"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// fakeSystemd is a NOTIFY_SOCKET that records what the daemon sends.
-type fakeSystemd struct {
-	t    *testing.T
-	conn *net.UnixConn
-}
-
-// notifySocket points NOTIFY_SOCKET at a fresh socket and, when
-// watchdog > 0, sets WATCHDOG_USEC as systemd does for WatchdogSec=.
-func notifySocket(t *testing.T, watchdog time.Duration) *fakeSystemd {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	t.Setenv("NOTIFY_SOCKET", path)
-	if watchdog > 0 {
-		t.Setenv("WATCHDOG_USEC", strconv.FormatInt(watchdog.Microseconds(), 10))
-		t.Setenv("WATCHDOG_PID", "")
-	}
-	return &fakeSystemd{t: t, conn: conn}
-}
-
-// next waits for the next message (a generous deadline only so a broken
-// daemon fails the test instead of hanging it).
-func (f *fakeSystemd) next() string {
-	f.t.Helper()
-	buf := make([]byte, 4096)
-	f.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	n, err := f.conn.Read(buf)
-	if err != nil {
-		f.t.Fatalf("waiting for sd_notify: %v", err)
-	}
-	return string(buf[:n])
-}
-
-// until reads messages until one satisfies ok, returning those before it.
-func (f *fakeSystemd) until(ok func(string) bool) (before []string) {
-	f.t.Helper()
-	for {
-		m := f.next()
-		if ok(m) {
-			return before
-		}
-		before = append(before, m)
-	}
-}
-
-// pending drains what was already sent, without waiting.
-func (f *fakeSystemd) pending() []string {
-	var out []string
-	buf := make([]byte, 4096)
-	for {
-		f.conn.SetReadDeadline(time.Now())
-		n, err := f.conn.Read(buf)
-		if err != nil {
-			return out
-		}
-		out = append(out, string(buf[:n]))
-	}
-}
 
 // switchProbe is a probe the test turns on and off; each call is announced
 // on calls.
@@ -143,15 +81,6 @@ func start(t *testing.T, s Service) (stop func() error) {
 	return stop
 }
 
-func adminClient(path string) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", path)
-		},
-		DisableKeepAlives: true,
-	}}
-}
-
 func get(t *testing.T, c *http.Client, method, url string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, "http://admin"+url, nil)
@@ -170,36 +99,36 @@ func isWatchdog(m string) bool { return m == "WATCHDOG=1" }
 // probe passes, none while it fails (the control: the same loop pings
 // again once it passes), and the failure shows in STATUS.
 func TestWatchdogOnlyWhileProbePasses(t *testing.T) {
-	sd := notifySocket(t, 200*time.Millisecond)
+	sd := notifysock.Listen(t, 200*time.Millisecond)
 	p := newSwitchProbe()
 	start(t, Service{Name: "d", Probe: p.probe, Status: func() string { return "serving 3 things" }})
-	if m := sd.next(); m != "READY=1" {
+	if m := sd.Next(); m != "READY=1" {
 		t.Fatalf("first message %q, want READY=1", m)
 	}
-	if m := sd.next(); m != "STATUS=serving 3 things" {
+	if m := sd.Next(); m != "STATUS=serving 3 things" {
 		t.Fatalf("after READY: %q", m)
 	}
-	sd.until(isWatchdog)
+	sd.Until(isWatchdog)
 
 	p.set(errors.New("listener gone"))
 	// Once the failing verdict is in STATUS, the loop has decided not to
 	// ping for it; two more failing probes later, nothing may have pinged.
-	sd.until(func(m string) bool { return m == "STATUS=unhealthy: listener gone" })
+	sd.Until(func(m string) bool { return m == "STATUS=unhealthy: listener gone" })
 	p.waitCalls(t, len(p.calls)+2)
-	for _, m := range sd.pending() {
+	for _, m := range sd.Pending() {
 		if isWatchdog(m) {
 			t.Fatal("WATCHDOG=1 sent while the probe fails")
 		}
 	}
 	p.set(nil)
-	sd.until(isWatchdog)
+	sd.Until(isWatchdog)
 }
 
 // TestHungProbe: a probe that never returns (a deadlocked daemon) stops
 // the pings, /healthz fails rather than hangs, and no second probe starts
 // behind it.
 func TestHungProbe(t *testing.T) {
-	sd := notifySocket(t, 200*time.Millisecond)
+	sd := notifysock.Listen(t, 200*time.Millisecond)
 	release := make(chan struct{})
 	var hung atomic.Bool
 	var calls atomic.Int64
@@ -210,33 +139,33 @@ func TestHungProbe(t *testing.T) {
 		}
 		return nil
 	}
-	admin := filepath.Join(t.TempDir(), "admin.sock")
-	start(t, Service{Name: "d", Admin: admin, Probe: probe})
-	sd.until(isWatchdog) // READY (and so the admin socket) came first
+	adminPath := filepath.Join(t.TempDir(), "admin.sock")
+	start(t, Service{Name: "d", Admin: adminPath, Probe: probe})
+	sd.Until(isWatchdog) // READY (and so the admin socket) came first
 	hung.Store(true)
-	sd.until(func(m string) bool { return strings.HasPrefix(m, "STATUS=unhealthy: health probe did not answer") })
+	sd.Until(func(m string) bool { return strings.HasPrefix(m, "STATUS=unhealthy: health probe did not answer") })
 	before := calls.Load()
-	code, body := get(t, adminClient(admin), "GET", "/healthz")
+	code, body := get(t, admin.Client(adminPath), "GET", "/healthz")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "did not answer") {
 		t.Fatalf("/healthz with a hung probe: %d %q", code, body)
 	}
 	if after := calls.Load(); after != before {
 		t.Fatalf("probe started %d more times while one hangs", after-before)
 	}
-	for _, m := range sd.pending() {
+	for _, m := range sd.Pending() {
 		if isWatchdog(m) {
 			t.Fatal("WATCHDOG=1 sent while the probe hangs")
 		}
 	}
 	hung.Store(false)
 	close(release)
-	sd.until(isWatchdog)
+	sd.Until(isWatchdog)
 }
 
 // TestReload: SIGHUP and POST /reload both reload between RELOADING=1 and
 // READY=1; a refused reload answers 400 with why, and the counters say so.
 func TestReload(t *testing.T) {
-	sd := notifySocket(t, 0)
+	sd := notifysock.Listen(t, 0)
 	var refuse atomic.Bool
 	var applied atomic.Int64
 	reload := func() error {
@@ -246,21 +175,21 @@ func TestReload(t *testing.T) {
 		applied.Add(1)
 		return nil
 	}
-	admin := filepath.Join(t.TempDir(), "admin.sock")
+	adminPath := filepath.Join(t.TempDir(), "admin.sock")
 	hup := make(chan os.Signal, 1)
-	start(t, Service{Name: "d", Admin: admin, Probe: func(context.Context) error { return nil }, Reload: reload, Signals: hup,
+	start(t, Service{Name: "d", Admin: adminPath, Probe: func(context.Context) error { return nil }, Reload: reload, Signals: hup,
 		Metrics: func(w io.Writer) { io.WriteString(w, "d_things 3\n") }})
-	sd.until(func(m string) bool { return m == "READY=1" })
-	sd.next() // STATUS=
+	sd.Until(func(m string) bool { return m == "READY=1" })
+	sd.Next() // STATUS=
 
 	hup <- os.Signal(nil)
-	if m := sd.next(); !strings.HasPrefix(m, "RELOADING=1\nMONOTONIC_USEC=") {
+	if m := sd.Next(); !strings.HasPrefix(m, "RELOADING=1\nMONOTONIC_USEC=") {
 		t.Fatalf("SIGHUP: first message %q, want RELOADING=1", m)
 	}
-	if m := sd.next(); m != "READY=1" {
+	if m := sd.Next(); m != "READY=1" {
 		t.Fatalf("after reload: %q, want READY=1", m)
 	}
-	c := adminClient(admin)
+	c := admin.Client(adminPath)
 	if code, body := get(t, c, "POST", "/reload"); code != 200 {
 		t.Fatalf("POST /reload: %d %q", code, body)
 	}
@@ -283,7 +212,7 @@ func TestReload(t *testing.T) {
 // TestDegraded: a condition a restart cannot fix fails /healthz and shows
 // in STATUS, but the pings go on.
 func TestDegraded(t *testing.T) {
-	sd := notifySocket(t, 200*time.Millisecond)
+	sd := notifysock.Listen(t, 200*time.Millisecond)
 	var full atomic.Bool
 	degraded := func() error {
 		if full.Load() {
@@ -291,10 +220,10 @@ func TestDegraded(t *testing.T) {
 		}
 		return nil
 	}
-	admin := filepath.Join(t.TempDir(), "admin.sock")
-	start(t, Service{Name: "d", Admin: admin, Probe: func(context.Context) error { return nil }, Degraded: degraded})
-	sd.until(func(m string) bool { return m == "READY=1" })
-	c := adminClient(admin)
+	adminPath := filepath.Join(t.TempDir(), "admin.sock")
+	start(t, Service{Name: "d", Admin: adminPath, Probe: func(context.Context) error { return nil }, Degraded: degraded})
+	sd.Until(func(m string) bool { return m == "READY=1" })
+	c := admin.Client(adminPath)
 	if code, _ := get(t, c, "GET", "/healthz"); code != 200 {
 		t.Fatalf("/healthz before: %d", code)
 	}
@@ -303,15 +232,15 @@ func TestDegraded(t *testing.T) {
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "degraded: audit log: no space") {
 		t.Fatalf("/healthz degraded: %d %q", code, body)
 	}
-	sd.until(func(m string) bool { return strings.HasPrefix(m, "STATUS=degraded: audit log") })
-	sd.until(isWatchdog)
+	sd.Until(func(m string) bool { return strings.HasPrefix(m, "STATUS=degraded: audit log") })
+	sd.Until(isWatchdog)
 }
 
 // TestStop: stopping says STOPPING=1, drains, removes the admin socket and
 // returns nil; a failed listener drains too and returns its error.
 func TestStop(t *testing.T) {
-	sd := notifySocket(t, 0)
-	admin := filepath.Join(t.TempDir(), "admin.sock")
+	sd := notifysock.Listen(t, 0)
+	adminPath := filepath.Join(t.TempDir(), "admin.sock")
 	var drained atomic.Int64
 	drain := func(ctx context.Context) error {
 		if _, ok := ctx.Deadline(); !ok {
@@ -320,24 +249,24 @@ func TestStop(t *testing.T) {
 		drained.Add(1)
 		return nil
 	}
-	stop := start(t, Service{Name: "d", Admin: admin, Probe: func(context.Context) error { return nil }, Drain: drain})
-	sd.until(func(m string) bool { return m == "READY=1" })
+	stop := start(t, Service{Name: "d", Admin: adminPath, Probe: func(context.Context) error { return nil }, Drain: drain})
+	sd.Until(func(m string) bool { return m == "READY=1" })
 	if err := stop(); err != nil {
 		t.Fatalf("Run after cancel: %v", err)
 	}
-	sd.until(func(m string) bool { return m == "STOPPING=1" })
+	sd.Until(func(m string) bool { return m == "STOPPING=1" })
 	if drained.Load() != 1 {
 		t.Fatal("not drained")
 	}
-	if _, err := os.Lstat(admin); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Lstat(adminPath); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("admin socket left behind: %v", err)
 	}
 
 	failed := make(chan error, 1)
 	stop = start(t, Service{Name: "d", Probe: func(context.Context) error { return nil }, Drain: drain, Failed: failed})
-	sd.until(func(m string) bool { return m == "READY=1" })
+	sd.Until(func(m string) bool { return m == "READY=1" })
 	failed <- errors.New("proxy listener: use of closed network connection")
-	sd.until(func(m string) bool { return m == "STOPPING=1" })
+	sd.Until(func(m string) bool { return m == "STOPPING=1" })
 	if err := stop(); err == nil || !strings.Contains(err.Error(), "proxy listener") {
 		t.Fatalf("Run after a failed listener: %v", err)
 	}
