@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,59 +19,16 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/clemhq/clem/agent-vault/internal/ca"
+	"github.com/clemhq/clem/shared/testutil/notifysock"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// fakeSystemd is a NOTIFY_SOCKET that records what the daemon sends, so a
-// test waits for READY=1 (the listeners and the admin socket are up) or
-// for the READY=1 that ends a reload, instead of for time.
-type fakeSystemd struct {
-	t    *testing.T
-	conn *net.UnixConn
-}
-
-// notifySocket points NOTIFY_SOCKET at a fresh socket and sets
-// WATCHDOG_USEC as systemd does for WatchdogSec=8s: probes then run every
-// 4s and each is bounded by 2s (a quarter), so a wedged probe fails /healthz
-// in 2s rather than the 5s used without a watchdog.
-func notifySocket(t *testing.T) *fakeSystemd {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	t.Setenv("NOTIFY_SOCKET", path)
-	t.Setenv("WATCHDOG_USEC", strconv.FormatInt((8*time.Second).Microseconds(), 10))
-	t.Setenv("WATCHDOG_PID", "")
-	return &fakeSystemd{t: t, conn: conn}
-}
-
-// until reads messages until one equals want, or starts with it followed
-// by a line (RELOADING=1 carries MONOTONIC_USEC=); a generous deadline only
-// so a broken daemon fails the test instead of hanging it.
-func (f *fakeSystemd) until(want string) {
-	f.t.Helper()
-	buf := make([]byte, 4096)
-	for {
-		f.conn.SetReadDeadline(time.Now().Add(60 * time.Second))
-		n, err := f.conn.Read(buf)
-		if err != nil {
-			f.t.Fatalf("waiting for sd_notify %q: %v", want, err)
-		}
-		if m := string(buf[:n]); m == want || strings.HasPrefix(m, want+"\n") {
-			return
-		}
-	}
-}
 
 // testVault is one agent-vault run by serve, with its files.
 type testVault struct {
 	t                                   *testing.T
 	dir, cfg, sock, admin, audit, caPEM string
-	sd                                  *fakeSystemd
+	sd                                  *notifysock.Socket
 	hup                                 chan os.Signal
 	v                                   *vault
 	http                                *http.Client
@@ -104,13 +60,14 @@ value = "__clem_lead_b_0011223344556677__"
 }
 
 // startVault runs agent-vault until the test ends and returns once it
-// told systemd READY=1.
+// told systemd READY=1. Its systemd has WatchdogSec=8s: probes run every
+// 4s, each bounded by 2s, so a wedged probe fails /healthz in 2s.
 func startVault(t *testing.T) *testVault {
 	t.Helper()
 	dir := t.TempDir()
 	tv := &testVault{t: t, dir: dir, cfg: filepath.Join(dir, "v.toml"), sock: filepath.Join(dir, "b.sock"),
 		admin: filepath.Join(dir, "admin", "admin.sock"), audit: filepath.Join(dir, "audit.log"),
-		caPEM: filepath.Join(dir, "ca", "ca.pem"), sd: notifySocket(t), hup: make(chan os.Signal, 1)}
+		caPEM: filepath.Join(dir, "ca", "ca.pem"), sd: notifysock.Listen(t, 8*time.Second), hup: make(chan os.Signal, 1)}
 	if err := os.WriteFile(filepath.Join(dir, "k"), []byte("sk-secret-value"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +89,7 @@ func startVault(t *testing.T) *testVault {
 	case err := <-done:
 		t.Fatalf("serve: %v", err)
 	}
-	tv.sd.until("READY=1")
+	tv.sd.UntilPrefix("READY=1")
 	tv.http = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", tv.admin)
@@ -160,8 +117,8 @@ func (tv *testVault) do(method, path string) (int, string) {
 func (tv *testVault) reload() (int, string) {
 	tv.t.Helper()
 	code, body := tv.do("POST", "/reload")
-	tv.sd.until("RELOADING=1")
-	tv.sd.until("READY=1")
+	tv.sd.UntilPrefix("RELOADING=1")
+	tv.sd.UntilPrefix("READY=1")
 	return code, body
 }
 
@@ -169,8 +126,8 @@ func (tv *testVault) reload() (int, string) {
 func (tv *testVault) sighup() {
 	tv.t.Helper()
 	tv.hup <- os.Interrupt
-	tv.sd.until("RELOADING=1")
-	tv.sd.until("READY=1")
+	tv.sd.UntilPrefix("RELOADING=1")
+	tv.sd.UntilPrefix("READY=1")
 }
 
 func (tv *testVault) healthz() (int, string) { return tv.do("GET", "/healthz") }

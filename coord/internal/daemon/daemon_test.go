@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/clemhq/clem/shared/coordapi"
 	"github.com/clemhq/clem/shared/peer"
 	"github.com/clemhq/clem/shared/testutil/netns"
+	"github.com/clemhq/clem/shared/testutil/notifysock"
 )
 
 // coordTOML is a coord.toml for the tests: agents "a" (4242) and, when
@@ -47,65 +47,13 @@ uid = 4242
 	return s + extra
 }
 
-// fakeSystemd is a NOTIFY_SOCKET that hears what coord tells systemd.
-// It reads all the time: a unix datagram queue holds only a few
-// messages, and a full one would block coord's sd_notify.
-type fakeSystemd struct {
-	t    *testing.T
-	msgs chan string
-}
-
-func notifySocket(t *testing.T) *fakeSystemd {
-	path := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("NOTIFY_SOCKET", path)
-	f := &fakeSystemd{t: t, msgs: make(chan string, 4096)}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			select {
-			case f.msgs <- string(buf[:n]):
-			default: // nobody waits for it
-			}
-		}
-	}()
-	t.Cleanup(func() { conn.Close(); <-done })
-	return f
-}
-
-// until waits for a message starting with m (a generous deadline only so
-// a broken coord fails the test instead of hanging it).
-func (f *fakeSystemd) until(m string) {
-	f.t.Helper()
-	deadline := time.After(30 * time.Second)
-	for {
-		select {
-		case got := <-f.msgs:
-			if strings.HasPrefix(got, m) {
-				return
-			}
-		case <-deadline:
-			f.t.Fatalf("no %q from coord", m)
-		}
-	}
-}
-
 // running is a coord served in a network namespace of its own.
 type running struct {
 	t       *testing.T
 	dir     string
 	cfgPath string
 	d       *Daemon
-	sd      *fakeSystemd
+	sd      *notifysock.Socket
 	hup     chan os.Signal
 	admin   *http.Client
 	done    chan error
@@ -123,7 +71,7 @@ func startCoord(t *testing.T, stateDir string, enter func(ns string, start func(
 	}
 	r := &running{t: t, dir: dir, cfgPath: filepath.Join(dir, "coord.toml"), hup: make(chan os.Signal, 1), done: make(chan error, 1)}
 	r.write(coordTOML(dir, stateDir, false, ""))
-	r.sd = notifySocket(t)
+	r.sd = notifysock.Listen(t, 0)
 	ns := netns.NewNamed(t)
 	var res *peer.Resolver
 	var err error
@@ -152,7 +100,7 @@ func startCoord(t *testing.T, stateDir string, enter func(ns string, start func(
 			r.stop()
 		}
 	})
-	r.sd.until("READY=1")
+	r.sd.UntilPrefix("READY=1")
 	adminPath := filepath.Join(dir, "admin", "admin.sock")
 	r.admin = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -188,8 +136,8 @@ func (r *running) call(method, path string) (int, string) {
 func (r *running) reload() (int, string) {
 	r.t.Helper()
 	code, body := r.call("POST", "/reload")
-	r.sd.until("RELOADING=1")
-	r.sd.until("READY=1")
+	r.sd.UntilPrefix("RELOADING=1")
+	r.sd.UntilPrefix("READY=1")
 	return code, body
 }
 
@@ -262,15 +210,15 @@ func TestAdminSocket(t *testing.T) {
 	// SIGHUP: a refused one leaves b; a valid one removes it.
 	r.write("project = \"t\"\n[mcp]\nlisten = 3130\n")
 	r.hup <- syscall.SIGHUP
-	r.sd.until("RELOADING=1")
-	r.sd.until("READY=1")
+	r.sd.UntilPrefix("RELOADING=1")
+	r.sd.UntilPrefix("READY=1")
 	if got := r.d.c.Identify(4243).Agent; got != "b" {
 		t.Fatalf("after a refused SIGHUP uid 4243 is %q, want agent b still", got)
 	}
 	r.write(coordTOML(r.dir, filepath.Join(r.dir, "state"), false, ""))
 	r.hup <- syscall.SIGHUP
-	r.sd.until("RELOADING=1")
-	r.sd.until("READY=1")
+	r.sd.UntilPrefix("RELOADING=1")
+	r.sd.UntilPrefix("READY=1")
 	if got := r.d.c.Identify(4243).Role; got != core.Unknown {
 		t.Fatalf("after SIGHUP removed b, uid 4243 is %v, want unknown", got)
 	}

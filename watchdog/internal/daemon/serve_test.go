@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/clemhq/clem/shared/coordapi"
+	"github.com/clemhq/clem/shared/testutil/notifysock"
 	"github.com/clemhq/clem/watchdog/internal/config"
 	"github.com/clemhq/clem/watchdog/internal/coordtest"
 	"github.com/clemhq/clem/watchdog/internal/outbox"
@@ -157,13 +158,11 @@ func (s *served) write(t *testing.T, toml string) {
 // then STATUS, WATCHDOG pings while the probe passes, /healthz failing
 // when systemd cannot be read, STOPPING at the end.
 func TestServeNotifies(t *testing.T) {
-	sd := notifySocket(t, 2*time.Second)
+	sd := notifysock.Listen(t, 2*time.Second)
 	s := startServed(t, func(u *fakeUnits) { u.down = true })
 	s.units.waitReads(t, leadUnit, 2) // two blind rounds
-	sd.conn.SetReadDeadline(time.Now())
-	buf := make([]byte, 4096)
-	if n, err := sd.conn.Read(buf); err == nil {
-		t.Fatalf("sent %q while no round could read systemd", buf[:n])
+	if sent := sd.Pending(); len(sent) > 0 {
+		t.Fatalf("sent %q while no round could read systemd", sent)
 	}
 	if _, err := os.Stat(s.admin); err == nil {
 		t.Errorf("admin socket open before READY")
@@ -171,9 +170,9 @@ func TestServeNotifies(t *testing.T) {
 	s.units.mu.Lock()
 	s.units.down = false
 	s.units.mu.Unlock()
-	sd.until("READY=1")
-	sd.until("STATUS=2 units ok")
-	sd.until("WATCHDOG=1")
+	sd.UntilPrefix("READY=1")
+	sd.UntilPrefix("STATUS=2 units ok")
+	sd.UntilPrefix("WATCHDOG=1")
 	if code, body := admin(t, s.admin, "GET", "/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("/healthz = %d %q, want 200 ok", code, body)
 	}
@@ -186,7 +185,7 @@ func TestServeNotifies(t *testing.T) {
 	if err := s.stop(); err != nil {
 		t.Errorf("Serve = %v", err)
 	}
-	sd.until("STOPPING=1")
+	sd.UntilPrefix("STOPPING=1")
 	if _, err := os.Stat(s.admin); err == nil {
 		t.Errorf("admin socket left behind after the stop")
 	}
@@ -197,13 +196,13 @@ func TestServeNotifies(t *testing.T) {
 // config keeps serving; a good one is applied, and a subject alerting
 // before it keeps its alert: no second alert, and its recovery comes.
 func TestReloadThroughAdminSocket(t *testing.T) {
-	sd := notifySocket(t, time.Minute)
+	sd := notifysock.Listen(t, time.Minute)
 	s := startServed(t, func(u *fakeUnits) {
 		st := u.units[pipeUnit]
 		st.ActiveState, st.SubState, st.Result, st.MainPID = "failed", "failed", "exit-code", 0
 		u.units[pipeUnit] = st
 	})
-	sd.until("READY=1")
+	sd.UntilPrefix("READY=1")
 	got := s.coord.Wait(t, 1)
 	if got[0].Subject != "daemon pipelock" || got[0].Severity != coordapi.Critical {
 		t.Fatalf("alerts %+v, want pipelock failed", got)
@@ -215,11 +214,11 @@ func TestReloadThroughAdminSocket(t *testing.T) {
 	if want := s.path + ":18: unknown key \"daemon.colour\""; code != 400 || !strings.Contains(body, "the old config keeps serving") || !strings.Contains(body, want) {
 		t.Errorf("POST /reload of a bad config = %d %q, want 400 with %q", code, body, want)
 	}
-	sd.until("RELOADING=1")
-	sd.until("STATUS=")
+	sd.UntilPrefix("RELOADING=1")
+	sd.UntilPrefix("STATUS=")
 	s.sighup <- syscall.SIGHUP
-	sd.until("RELOADING=1")
-	sd.until("STATUS=")
+	sd.UntilPrefix("RELOADING=1")
+	sd.UntilPrefix("STATUS=")
 	_, metrics := admin(t, s.admin, "GET", "/metrics")
 	for _, want := range []string{`clem_daemon_reload_errors_total{daemon="watchdog"} 2`, `clem_daemon_reloads_total{daemon="watchdog"} 0`, "clem_watchdog_subjects 2\n", "clem_watchdog_alerts_total 1\n"} {
 		if !strings.Contains(metrics, want) {
@@ -237,8 +236,8 @@ func TestReloadThroughAdminSocket(t *testing.T) {
 	if code, body := admin(t, s.admin, "POST", "/reload"); code != 200 || body != "reloaded\n" {
 		t.Fatalf("POST /reload of a good config = %d %q", code, body)
 	}
-	sd.until("RELOADING=1")
-	sd.until("STATUS=")
+	sd.UntilPrefix("RELOADING=1")
+	sd.UntilPrefix("STATUS=")
 	if _, metrics := admin(t, s.admin, "GET", "/metrics"); !strings.Contains(metrics, "clem_watchdog_subjects 3\n") {
 		t.Errorf("after the reload, /metrics:\n%s", metrics)
 	}
@@ -250,8 +249,8 @@ func TestReloadThroughAdminSocket(t *testing.T) {
 	// SIGHUP applies a good config too: back to two subjects.
 	s.write(t, serveConfig(s.dir, ""))
 	s.sighup <- syscall.SIGHUP
-	sd.until("RELOADING=1")
-	sd.until("STATUS=")
+	sd.UntilPrefix("RELOADING=1")
+	sd.UntilPrefix("STATUS=")
 	if _, metrics := admin(t, s.admin, "GET", "/metrics"); !strings.Contains(metrics, "clem_watchdog_subjects 2\n") || !strings.Contains(metrics, `clem_daemon_reloads_total{daemon="watchdog"} 2`) {
 		t.Errorf("after SIGHUP, /metrics:\n%s", metrics)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/clemhq/clem/shared/coordapi"
 	"github.com/clemhq/clem/shared/lifecycle"
+	"github.com/clemhq/clem/shared/testutil/notifysock"
 	"github.com/clemhq/clem/watchdog/internal/health"
 	"github.com/clemhq/clem/watchdog/internal/systemd"
 )
@@ -27,7 +28,7 @@ const vaultUnit = "clem-p-vault.service"
 // after the cooldown is a second alert. The control: the same daemon
 // healthy raises nothing.
 func TestUnhealthyDaemonAlertsOncePerOutage(t *testing.T) {
-	sd := notifySocket(t, time.Hour) // READY says the admin socket is open
+	sd := notifysock.Listen(t, time.Hour) // READY says the admin socket is open
 	sock := filepath.Join(t.TempDir(), "vault", "admin.sock")
 	var broken atomic.Pointer[error]
 	ctx, cancel := context.WithCancel(context.Background())
@@ -59,7 +60,7 @@ func TestUnhealthyDaemonAlertsOncePerOutage(t *testing.T) {
 		}
 		return health.Probe(ctx, socket)
 	}
-	sd.until("READY=1")
+	sd.UntilPrefix("READY=1")
 
 	for range 4 { // control: healthy
 		f.round(t)
