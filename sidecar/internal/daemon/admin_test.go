@@ -4,16 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
+	clemadmin "github.com/clemhq/clem/shared/admin"
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/testutil/notifysock"
 	"github.com/clemhq/clem/sidecar/internal/backend"
 )
 
@@ -30,14 +30,8 @@ type served struct {
 // and serves it. The head keeps the [admin] table across rewrites.
 func serveWithAdmin(t *testing.T, e *env) *served {
 	t.Helper()
-	// A NOTIFY_SOCKET of our own: READY=1 says the admin socket is open.
-	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(e.dir, "notify.sock"), Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { notify.Close() })
-	t.Setenv("NOTIFY_SOCKET", notify.LocalAddr().String())
-	t.Setenv("WATCHDOG_USEC", "")
+	// READY=1 says the admin socket is open.
+	sd := notifysock.Listen(t, 0)
 	sock := filepath.Join(e.dir, "admin.sock")
 	e.limits = fmt.Sprintf("\n[admin]\nsocket = %q\n", sock)
 	oneServer(e, "")
@@ -46,33 +40,8 @@ func serveWithAdmin(t *testing.T, e *env) *served {
 	s := &served{hup: make(chan os.Signal), stop: cancel, done: make(chan error, 1)}
 	go func() { s.done <- d.Serve(ctx, s.hup) }()
 	t.Cleanup(func() { cancel(); <-s.done })
-	s.admin = &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-		},
-		DisableKeepAlives: true,
-	}}
-	// Read every message, as systemd does: sd_notify blocks once the
-	// socket's buffer is full.
-	ready := make(chan struct{})
-	go func() {
-		buf := make([]byte, 4096)
-		var once sync.Once
-		for {
-			n, err := notify.Read(buf)
-			if err != nil {
-				return
-			}
-			if strings.Contains(string(buf[:n]), "READY=1") {
-				once.Do(func() { close(ready) })
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case err := <-s.done:
-		t.Fatalf("Serve ended before READY: %v", err)
-	}
+	s.admin = clemadmin.Client(sock)
+	sd.UntilPrefix("READY=1")
 	return s
 }
 
