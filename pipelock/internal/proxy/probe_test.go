@@ -120,7 +120,7 @@ func TestProbe(t *testing.T) {
 					return uid + 1, err
 				}
 			},
-			want: "want",
+			want: "not this daemon's uid",
 		},
 		{
 			// A deadlock: the accept loop waits on the server's lock

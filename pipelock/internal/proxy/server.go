@@ -21,6 +21,7 @@ import (
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/connlimit"
 	"github.com/clemhq/clem/shared/peer"
+	"github.com/clemhq/clem/shared/selfprobe"
 )
 
 // Server serves one or more listeners with a config that can be swapped.
@@ -32,7 +33,7 @@ type Server struct {
 	audit    *audit.Writer
 	Stats    Stats
 	identify func(local, remote netip.AddrPort) (uint32, error)
-	probes   probeSet
+	probes   selfprobe.Expected
 	// shut mirrors closing for the health probe, which must not wait on
 	// mu: a wedged server holding it is one of the things the probe exists
 	// to catch.
