@@ -10,7 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/clemhq/clem/coord/internal/tinydisk"
+	"github.com/clemhq/clem/shared/testutil/tinydisk"
 )
 
 // TestDiskFull: on a full tmpfs a write fails with ErrDiskFull (saying so

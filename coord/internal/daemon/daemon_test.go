@@ -16,11 +16,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/clemhq/clem/coord/internal/core"
-	"github.com/clemhq/clem/coord/internal/tinydisk"
 	"github.com/clemhq/clem/shared/coordapi"
 	"github.com/clemhq/clem/shared/peer"
 	"github.com/clemhq/clem/shared/testutil/netns"
 	"github.com/clemhq/clem/shared/testutil/notifysock"
+	"github.com/clemhq/clem/shared/testutil/tinydisk"
 )
 
 // coordTOML is a coord.toml for the tests: agents "a" (4242) and, when

@@ -2,7 +2,7 @@
 // mounted in a private mount namespace on a throwaway thread, so the host
 // never sees it, and stays usable through the files opened while it was
 // mounted. Tests fill it with Fill and give the space back with Free.
-// Only coord's tests import it.
+// coord, pipelock and shared/audit tests import it.
 package tinydisk
 
 import (
