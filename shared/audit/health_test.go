@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/clemhq/clem/shared/testutil/tinydisk"
 )
 
 // healthLog collects OnHealthChange calls.
@@ -51,7 +53,7 @@ func bigRecord(id string) *Record {
 // and the first write after space returns recovers (once). The control
 // shows the kernel leaves a torn line when nothing cuts it.
 func TestFullDiskCutsTornLineAndRecovers(t *testing.T) {
-	dir := tinyTmpfs(t, 256<<10)
+	dir := tinydisk.Dir(t, 256<<10)
 	path := filepath.Join(dir, "audit.log")
 	w, err := OpenFile(path, 0, 0)
 	if err != nil {
@@ -74,7 +76,7 @@ func TestFullDiskCutsTornLineAndRecovers(t *testing.T) {
 	if _, err := control.WriteString("{}\n"); err != nil {
 		t.Fatal(err)
 	}
-	filler := fillDisk(t, dir)
+	filler := tinydisk.FillDir(t, dir)
 
 	// Control: a plain append of the same line is torn by the full disk.
 	line := append(appendRecord(nil, bigRecord("control"), bigRecord("control").Time, "control"), '\n')
@@ -140,7 +142,7 @@ func TestKeepFreeStopsFlapping(t *testing.T) {
 		{"reserve", 64 << 10, "[failing]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := tinyTmpfs(t, 256<<10)
+			dir := tinydisk.Dir(t, 256<<10)
 			path := filepath.Join(dir, "audit.log")
 			w, err := OpenFile(path, 0, 0)
 			if err != nil {
@@ -153,7 +155,7 @@ func TestKeepFreeStopsFlapping(t *testing.T) {
 			if err := w.Write(&Record{ConnID: "before"}); err != nil {
 				t.Fatal(err)
 			}
-			filler := fillDisk(t, dir)
+			filler := tinydisk.FillDir(t, dir)
 			size := fileSize(t, path)
 			if err := w.Write(bigRecord("big")); !Unwritten(err) {
 				t.Fatalf("big Write on a full disk = %v, want unwritten", err)

@@ -10,17 +10,18 @@ import (
 
 	"github.com/clemhq/clem/pipelock/internal/proxy"
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/testutil/tinydisk"
 )
 
 // TestAuditDiskFull puts pipelock's audit log on a real tmpfs and fills
 // it: every new connection, denied or allowed, is refused with 503 saying
 // the audit log is unavailable (never answered unaudited), the journal says
-// so once, /healthz answers 503 with it; freed, the next connection is
-// answered as before and audited, the journal says so once, /healthz is
-// 200 again, and the log holds no torn line. The control is the same
+// so once, /healthz answers 503 with it; freed, /healthz is 200 again
+// with no connection needed, connections are answered as before and
+// audited, the journal says so once, and the log holds no torn line. The control is the same
 // connections before the disk fills.
 func TestAuditDiskFull(t *testing.T) {
-	disk := tinyTmpfs(t, 1<<20)
+	disk := tinydisk.Dir(t, 1<<20)
 	dir := t.TempDir()
 	proxyAddr, sock := freePort(t), filepath.Join(dir, "admin.sock")
 	cfgPath, auditPath := filepath.Join(dir, "pipelock.toml"), filepath.Join(disk, "audit.log")
@@ -37,7 +38,7 @@ func TestAuditDiskFull(t *testing.T) {
 	}
 	before := auditLines(t, auditPath)
 
-	filler := fillDisk(t, disk)
+	filler := tinydisk.FillDir(t, disk)
 	for i, host := range []string{"two.example.com", "one.example.com", "two.example.com", "one.example.com"} {
 		code, body := d.connect(host)
 		if code != 503 || !strings.HasPrefix(body, "pipelock: audit log unavailable: ") || !strings.Contains(body, "no space left") {
@@ -61,6 +62,11 @@ func TestAuditDiskFull(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
+	// Recovery needs no traffic: /healthz finds the log takes records
+	// again (with a record of its own saying so).
+	if code, body := d.get("/healthz"); code != 200 {
+		t.Errorf("healthz after the disk was freed, before any connection = %d %q, want 200", code, body)
+	}
 	if code, _ := d.connect("two.example.com"); code != 403 {
 		t.Errorf("denied host after the disk was freed = %d, want 403", code)
 	}
@@ -78,8 +84,10 @@ func TestAuditDiskFull(t *testing.T) {
 		t.Errorf("journal says `refusing connections` %d times in all, want 1", n)
 	}
 	after := auditLines(t, auditPath)
-	if len(after) != len(before)+2 {
-		t.Errorf("audit log has %d records after recovery, want the %d from before and 2 new", len(after), len(before))
+	if len(after) != len(before)+3 {
+		t.Errorf("audit log has %d records after recovery, want the %d from before, the recovery check's and 2 new", len(after), len(before))
+	} else if r := after[len(before)]; r.Event != "audit_check" {
+		t.Errorf("first record after recovery = %+v, want the recovery check's", r)
 	}
 	for _, r := range after {
 		if r.Rule == proxy.RuleAudit {

@@ -84,6 +84,13 @@ func serve(ctx context.Context, path string, log *slog.Logger, signals <-chan os
 		Admin: cfg.File.Listen.Admin,
 		Probe: func(ctx context.Context) error { return srv.Probe(ctx, lns...) },
 		Degraded: func() error {
+			if srv.AuditErr() == nil {
+				return nil
+			}
+			// Space may have come back while no connection came to find
+			// out: a record of its own says whether the log takes records
+			// again (and, if it does, ends the outage).
+			aw.Write(&audit.Record{Component: "pipelock", Event: "audit_check", Decision: audit.Allow, Reason: "the audit log takes records again"})
 			if err := srv.AuditErr(); err != nil {
 				return fmt.Errorf("refusing connections: audit log unavailable: %w", err)
 			}
