@@ -10,14 +10,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
-	"golang.org/x/sys/unix"
+	clemadmin "github.com/clemhq/clem/shared/admin"
+	"github.com/clemhq/clem/shared/testutil/notifysock"
 )
 
 // syncBuffer is the daemon's journal in a test.
@@ -38,74 +36,16 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// notifySocket points NOTIFY_SOCKET at a fresh socket, so the test waits
-// for the daemon's own READY=1 instead of polling its sockets.
-type notifySocket struct {
-	t    *testing.T
-	conn *net.UnixConn
-}
-
-func newNotifySocket(t *testing.T) *notifySocket {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	t.Setenv("NOTIFY_SOCKET", path)
-	t.Setenv("WATCHDOG_USEC", "")
-	return &notifySocket{t: t, conn: conn}
-}
-
-// waitFor reads sd_notify messages until one contains want. The deadline
-// is only there so a broken daemon fails the test rather than hangs it.
-func (n *notifySocket) waitFor(want string) {
-	n.t.Helper()
-	buf := make([]byte, 4096)
-	n.conn.SetReadDeadline(time.Now().Add(60 * time.Second))
-	for {
-		k, err := n.conn.Read(buf)
-		if err != nil {
-			n.t.Fatalf("waiting for sd_notify %q: %v", want, err)
-		}
-		if strings.Contains(string(buf[:k]), want) {
-			return
-		}
-	}
-}
-
-// drain discards what was already sent, without waiting: a reload over
-// the admin socket has sent all of its messages by the time it answers,
-// so after drain the next RELOADING=1 is the next reload's.
-// (A read deadline of now would not do: Go fails such a read before it
-// looks at the socket.)
-func (n *notifySocket) drain() {
-	n.t.Helper()
-	rc, err := n.conn.SyscallConn()
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	buf := make([]byte, 4096)
-	for got := true; got; {
-		rc.Read(func(fd uintptr) bool {
-			_, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
-			got = err == nil
-			return true
-		})
-	}
-}
-
 // sighup sends the daemon SIGHUP and waits until the reload it starts
 // has finished: RELOADING=1, READY=1, then the STATUS= line lifecycle
 // sends once it has counted the reload.
 func (d *daemon) sighup() {
 	d.t.Helper()
-	d.notify.drain()
+	d.notify.Pending() // what earlier reloads sent: the next RELOADING=1 is this one's
 	d.signals <- syscall.SIGHUP
-	d.notify.waitFor("RELOADING=1")
-	d.notify.waitFor("READY=1")
-	d.notify.waitFor("STATUS=")
+	d.notify.UntilPrefix("RELOADING=1")
+	d.notify.UntilPrefix("READY=1")
+	d.notify.UntilPrefix("STATUS=")
 }
 
 // daemon is a pipelock run by a test.
@@ -115,7 +55,7 @@ type daemon struct {
 	proxy   string
 	admin   *http.Client
 	journal *syncBuffer
-	notify  *notifySocket
+	notify  *notifysock.Socket
 	signals chan os.Signal
 	lns     []net.Listener
 	cancel  context.CancelFunc
@@ -126,8 +66,8 @@ type daemon struct {
 // proxyAddr, admin socket sock) until the test ends, and waits for READY.
 func startDaemon(t *testing.T, cfgPath, proxyAddr, sock string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, cfgPath: cfgPath, proxy: proxyAddr, admin: adminClient(sock), journal: &syncBuffer{},
-		notify: newNotifySocket(t), signals: make(chan os.Signal, 1), done: make(chan error, 1)}
+	d := &daemon{t: t, cfgPath: cfgPath, proxy: proxyAddr, admin: clemadmin.Client(sock), journal: &syncBuffer{},
+		notify: notifysock.Listen(t, 0), signals: make(chan os.Signal, 1), done: make(chan error, 1)}
 	got := make(chan []net.Listener, 1)
 	listening = func(lns []net.Listener) { got <- lns }
 	t.Cleanup(func() { listening = func([]net.Listener) {} })
@@ -143,7 +83,7 @@ func startDaemon(t *testing.T, cfgPath, proxyAddr, sock string) *daemon {
 		d.done <- err
 		t.Fatalf("daemon ended before listening: %v", err)
 	}
-	d.notify.waitFor("READY=1")
+	d.notify.UntilPrefix("READY=1")
 	return d
 }
 
@@ -211,12 +151,6 @@ func freePort(t *testing.T) string {
 
 func pin(host, addr string) string {
 	return fmt.Sprintf("[[resolve]]\nhost = %q\nport = 443\naddress = %q\n", host, addr)
-}
-
-func adminClient(sock string) *http.Client {
-	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}}
 }
 
 // writeConfig writes a config serving proxyAddr and sock, auditing to
