@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,31 +9,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"syscall"
 	"testing"
 
 	clemadmin "github.com/clemhq/clem/shared/admin"
 	"github.com/clemhq/clem/shared/testutil/notifysock"
+	"github.com/clemhq/clem/shared/testutil/syncbuf"
 )
-
-// syncBuffer is the daemon's journal in a test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // sighup sends the daemon SIGHUP and waits until the reload it starts
 // has finished: RELOADING=1, READY=1, then the STATUS= line lifecycle
@@ -54,7 +35,7 @@ type daemon struct {
 	cfgPath string
 	proxy   string
 	admin   *http.Client
-	journal *syncBuffer
+	journal *syncbuf.Buffer
 	notify  *notifysock.Socket
 	signals chan os.Signal
 	lns     []net.Listener
@@ -66,7 +47,7 @@ type daemon struct {
 // proxyAddr, admin socket sock) until the test ends, and waits for READY.
 func startDaemon(t *testing.T, cfgPath, proxyAddr, sock string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, cfgPath: cfgPath, proxy: proxyAddr, admin: clemadmin.Client(sock), journal: &syncBuffer{},
+	d := &daemon{t: t, cfgPath: cfgPath, proxy: proxyAddr, admin: clemadmin.Client(sock), journal: &syncbuf.Buffer{},
 		notify: notifysock.Listen(t, 0), signals: make(chan os.Signal, 1), done: make(chan error, 1)}
 	got := make(chan []net.Listener, 1)
 	listening = func(lns []net.Listener) { got <- lns }

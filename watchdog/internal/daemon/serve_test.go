@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -15,29 +14,12 @@ import (
 
 	"github.com/clemhq/clem/shared/coordapi"
 	"github.com/clemhq/clem/shared/testutil/notifysock"
+	"github.com/clemhq/clem/shared/testutil/syncbuf"
 	"github.com/clemhq/clem/watchdog/internal/config"
 	"github.com/clemhq/clem/watchdog/internal/coordtest"
 	"github.com/clemhq/clem/watchdog/internal/outbox"
 	"github.com/clemhq/clem/watchdog/internal/systemd"
 )
-
-// syncBuffer is a log sink for a watchdog that runs in goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // watchedUnits is fakeUnits that announces each read of a unit.
 type watchedUnits struct {
@@ -79,7 +61,7 @@ type served struct {
 	units            *watchedUnits
 	coord            *coordtest.Alerts
 	sighup           chan os.Signal
-	logs             *syncBuffer
+	logs             *syncbuf.Buffer
 	stop             func() error
 }
 
@@ -109,7 +91,7 @@ func startServed(t *testing.T, edit func(*fakeUnits)) *served {
 	t.Helper()
 	dir := t.TempDir()
 	s := &served{dir: dir, path: filepath.Join(dir, "watchdog.toml"), admin: filepath.Join(dir, "admin.sock"),
-		coord: &coordtest.Alerts{Path: filepath.Join(dir, "coord.sock")}, sighup: make(chan os.Signal, 1), logs: &syncBuffer{}}
+		coord: &coordtest.Alerts{Path: filepath.Join(dir, "coord.sock")}, sighup: make(chan os.Signal, 1), logs: &syncbuf.Buffer{}}
 	s.write(t, serveConfig(dir, ""))
 	s.coord.Start(t)
 	cfg, err := config.Load(s.path)
