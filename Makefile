@@ -14,7 +14,7 @@ PKG      := github.com/clemhq/clem/shared/version
 LDFLAGS  := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 export CGO_ENABLED := 0
 
-.PHONY: help build test test-short test-containment test-system test-faults demo verify dist install uninstall quickstart clean bench-pipelock bench-vault
+.PHONY: help build test test-short test-containment test-system test-faults test-repeat demo verify dist install uninstall quickstart clean bench-pipelock bench-vault
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,8 +44,11 @@ test-faults: ## the fault matrix under real systemd (root): kills, SIGSTOPs, ful
 	@report=$$(mktemp /tmp/clem-faults.XXXXXX); \
 	(cd tests && CLEM_FAULTS_REPORT=$$report $(GO) test -count=1 -timeout 30m -run '^TestSystemFleet$$/^faults$$' -v . >$$report.log 2>&1); rc=$$?; \
 	[ $$rc -eq 0 ] || cat $$report.log; \
-	if [ -s $$report ]; then cat $$report; else echo "faults: 0/0 survived (the fleet did not start)"; echo "lost: 0"; fi; \
+	if [ -s $$report ]; then cat $$report; else echo "faults: 0/0 survived (the fleet did not start)"; echo "lost: unknown"; fi; \
 	rm -f $$report $$report.log; exit $$rc
+
+test-repeat: ## the flake check (root): make test RUNS times (default 5) in a row from a fresh clone of HEAD with stress-ng --cpu 2 busy; ends with "repeat: P/N passed"
+	./tests/repeat.sh $(or $(RUNS),5)
 
 demo: ## (root) a throwaway systemd runs a two-agent fleet against a fake model: a task done, exfiltration refused; then cleans up
 	./tests/demo.sh
