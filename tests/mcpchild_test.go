@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
+	"syscall"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -15,6 +17,12 @@ import (
 // mcpChildArg makes the test binary a stdio MCP server: the tool a sidecar
 // runs with a raw key (tests/sidecar_claude_test.go).
 const mcpChildArg = "clem-test-mcp-child"
+
+// The files the block tool makes in its working directory.
+const (
+	blockStarted = "started"
+	blockRelease = "release"
+)
 
 // mcpChildMain serves one tool, "query", that proves it holds DB_PASSWORD
 // without showing it: it answers with the key's fingerprint and its uid.
@@ -34,6 +42,29 @@ func mcpChildMain() int {
 		func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			key := os.Getenv("DB_PASSWORD")
 			return mcp.NewToolResultText("key=" + key + " b64=" + base64.StdEncoding.EncodeToString([]byte(key)) + " hex=" + hex.EncodeToString([]byte(key))), nil
+		})
+	// A call that stays in flight as long as the test wants (the fault
+	// matrix kills sidecar under it): it writes "started" in its working
+	// directory (the child's own, emptied at every sidecar start), then
+	// reads the FIFO "release" there, which blocks until someone opens it
+	// for writing and closes it.
+	s.AddTool(mcp.NewTool("block", mcp.WithDescription("Hold the call until released.")),
+		func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			wd, err := os.Getwd()
+			if err != nil {
+				return mcp.NewToolResultError("block: working directory: " + err.Error()), nil
+			}
+			release := filepath.Join(wd, blockRelease)
+			if err := syscall.Mkfifo(release, 0o600); err != nil && err != syscall.EEXIST {
+				return mcp.NewToolResultError("block: mkfifo " + release + ": " + err.Error()), nil
+			}
+			if err := os.WriteFile(filepath.Join(wd, blockStarted), []byte("started\n"), 0o600); err != nil {
+				return mcp.NewToolResultError("block: " + err.Error()), nil
+			}
+			if _, err := os.ReadFile(release); err != nil {
+				return mcp.NewToolResultError("block: read " + release + ": " + err.Error()), nil
+			}
+			return mcp.NewToolResultText("released"), nil
 		})
 	if err := server.ServeStdio(s); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -24,6 +24,7 @@ type ledger struct {
 	tasks []*ledgerTask
 	msgs  []string // bodies posted by lead to dev, each unique
 	conns []*ledgerConn
+	calls int // lead's sidecar tool calls that were answered
 	seq   int
 }
 
@@ -59,18 +60,25 @@ var taskAddedRE = regexp.MustCompile(`task (\d+) added`)
 // addTask adds a task as the operator; it is in the ledger only when clem
 // said it was added.
 func (l *ledger) addTask(t *testing.T, row string) *ledgerTask {
+	lt, _ := l.addTaskWith(t, row)
+	return lt
+}
+
+// addTaskWith is addTask with more options of `clem task add` (--body);
+// it returns clem's output too.
+func (l *ledger) addTaskWith(t *testing.T, row string, opts ...string) (*ledgerTask, string) {
 	title := "ledger " + l.next(row)
-	out, code := l.s.clem(t, "task", "add", title)
+	out, code := l.s.clem(t, append(append([]string{"task", "add"}, opts...), title)...)
 	m := taskAddedRE.FindStringSubmatch(out)
 	if code != 0 || m == nil {
 		t.Logf("ledger: task add %q not made (exit %d): %s", title, code, clip(out, 200))
-		return nil
+		return nil, out
 	}
 	lt := &ledgerTask{row: row, id: m[1], title: title}
 	l.mu.Lock()
 	l.tasks = append(l.tasks, lt)
 	l.mu.Unlock()
-	return lt
+	return lt, out
 }
 
 // claim claims task as agent through coord's MCP endpoint, from inside
@@ -173,13 +181,23 @@ func (l *ledger) checkTasks(t *testing.T) (lost []string) {
 	if code != 0 {
 		return []string{"clem task list: " + clip(list, 200)}
 	}
-	for _, lt := range l.tasks {
-		if n := strings.Count(list, lt.title); n != 1 {
+	// One list answers for every task (ID STATE TO HOLDER TITLE): a
+	// `task show` each would cost a process per task per row.
+	holders := map[string]string{}
+	for _, line := range strings.Split(list, "\n") {
+		if f := strings.Fields(line); len(f) >= 5 && f[0] != "ID" {
+			holders[strings.Join(f[4:], " ")] = strings.TrimPrefix(f[3], "-")
+		}
+	}
+	l.mu.Lock()
+	tasks := append([]*ledgerTask(nil), l.tasks...)
+	l.mu.Unlock()
+	for _, lt := range tasks {
+		if n := strings.Count(list, lt.title+"\n"); n != 1 {
 			lost = append(lost, fmt.Sprintf("task %s %q listed %d times", lt.id, lt.title, n))
 			continue
 		}
-		show, _ := l.s.clem(t, "task", "show", lt.id)
-		holder, _, _ := strings.Cut(field(show, "holder:"), " ") // "lead (lease until ...)"
+		holder := holders[lt.title]
 		switch {
 		case lt.claimed && holder != "lead":
 			lost = append(lost, fmt.Sprintf("task %s: lead's claim was answered ok, holder now %q", lt.id, holder))
@@ -192,16 +210,6 @@ func (l *ledger) checkTasks(t *testing.T) (lost []string) {
 		}
 	}
 	return lost
-}
-
-// field is the value after a "name:" line of clem's output.
-func field(out, name string) string {
-	for _, line := range strings.Split(out, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }
 
 // checkConns finds the audit records every answered connection owes:
@@ -243,6 +251,9 @@ func (l *ledger) checkConns(conns []*ledgerConn) (lost []string) {
 
 // checkMessages waits (up to d) until every ledger message reached exactly
 // one of dev's iterations (one CLI session): delivered once, never twice.
+// A prompt the model never answered (a 401, a 500, a stream cut by a
+// fault) delivered nothing: the runner must deliver it again, so only
+// requests answered 200 without a fault count.
 func (l *ledger) checkMessages(t *testing.T, d time.Duration) (lost []string) {
 	l.mu.Lock()
 	msgs := append([]string(nil), l.msgs...)
@@ -250,7 +261,7 @@ func (l *ledger) checkMessages(t *testing.T, d time.Duration) (lost []string) {
 	sessions := func(body string) map[string]bool {
 		out := map[string]bool{}
 		for _, r := range l.s.model.Requests() {
-			if r.Messages != nil && strings.Contains(r.Messages.Prompt(), body) {
+			if r.Messages != nil && r.Status == 200 && !r.Fault && strings.Contains(r.Messages.Prompt(), body) {
 				out[r.Header.Get("X-Claude-Code-Session-Id")] = true
 			}
 		}

@@ -50,10 +50,12 @@ func scenarioFaults(t *testing.T, s *systemFleet) {
 		{"kill9_coord_mid_claim", fr.killCoord},
 		{"kill9_watchdog", fr.killDaemon("watchdog")},
 		{"kill9_runner_mid_iteration", fr.killRunner},
+		{"kill9_sidecar_mid_call", fr.killSidecar},
 		{"sigstop_pipelock", fr.sigstop("pipelock")},
 		{"sigstop_agent_vault", fr.sigstop("vault")},
 		{"sigstop_coord", fr.sigstop("coord")},
 		{"sigstop_watchdog", fr.sigstop("watchdog")},
+		{"sigstop_sidecar", fr.sigstop(fleetSidecar)},
 		{"audit_disk_full", fr.auditDiskFull},
 		{"board_disk_full", fr.boardDiskFull},
 		{"model_api_500_529", fr.modelErrors},
@@ -67,6 +69,7 @@ func scenarioFaults(t *testing.T, s *systemFleet) {
 		var why string
 		var took time.Duration
 		var lost []string
+		rowStart := time.Now()
 		t.Run(row.name, func(t *testing.T) {
 			r0, s0 := fr.allAlerts(t)
 			conns0 := len(fr.l.conns)
@@ -78,6 +81,7 @@ func scenarioFaults(t *testing.T, s *systemFleet) {
 			fr.load(t, row.name)
 			lost = append(lost, fr.l.checkTasks(t)...)
 			lost = append(lost, fr.l.checkConns(fr.l.conns[conns0:])...)
+			lost = append(lost, fr.l.checkCalls()...)
 			if row.name == "model_api_401" || row.name == "reboot" {
 				lost = append(lost, fr.l.checkMessages(t, 150*time.Second)...)
 			}
@@ -94,9 +98,10 @@ func scenarioFaults(t *testing.T, s *systemFleet) {
 		for _, l := range lost {
 			lostAll[l] = true
 		}
-		line := fmt.Sprintf("fault %s: survived [recovered in %v]", row.name, took.Round(100*time.Millisecond))
+		times := fmt.Sprintf("[recovered in %v, row %v]", took.Round(100*time.Millisecond), time.Since(rowStart).Round(100*time.Millisecond))
+		line := fmt.Sprintf("fault %s: survived %s", row.name, times)
 		if why != "" {
-			line = fmt.Sprintf("fault %s: FAILED (%s) [recovered in %v]", row.name, clip(why, 400), took.Round(100*time.Millisecond))
+			line = fmt.Sprintf("fault %s: FAILED (%s) %s", row.name, clip(why, 400), times)
 		} else {
 			survived++
 		}
@@ -119,6 +124,7 @@ func (fr *faultRun) load(t *testing.T, row string) {
 	fr.l.post(t, row)
 	fr.l.connect(t, row, false, 0, 0, "")
 	fr.l.connect(t, row, true, 64<<10, 0, "")
+	fr.l.toolCall(t, row)
 }
 
 // alertLine is one of the watchdog's alert or recovery lines.
@@ -357,6 +363,9 @@ func (fr *faultRun) auditDiskFull(t *testing.T, _ *faultRun) string {
 	if j, ok := waitJournal(t, fr.s.m, unit, `refusing connections: audit log unavailable`, 30*time.Second); !ok || strings.Count(j, "refusing connections: audit log unavailable") != strings.Count(j0, "refusing connections: audit log unavailable")+1 {
 		whys = append(whys, "no (or more than one) journal line `refusing connections: audit log unavailable`")
 	}
+	if code, h := fr.healthz(t, "pipelock"); code != "503" || !strings.Contains(h, "audit") {
+		whys = append(whys, fmt.Sprintf("pipelock's /healthz with the audit disk full: %s %s, want 503 saying the audit log", code, clip(h, 200)))
+	}
 	os.Remove(f)
 	var c2 *ledgerConn
 	poll(30*time.Second, func() bool { c2 = fr.l.connect(t, "audit_disk_full", false, 0, 0, ""); return c2.connect == "403" })
@@ -370,17 +379,31 @@ func (fr *faultRun) auditDiskFull(t *testing.T, _ *faultRun) string {
 }
 
 // boardDiskFull: coord's disk fills; writes fail saying so, reads work;
-// freed, writes work again.
+// freed, writes work again. The board (bbolt) reuses pages it freed
+// before, so the first writes after the disk fills may still fit: tasks
+// are added (each in the ledger: it must survive) until one is refused,
+// as coord's own TestBoardDiskFull does.
 func (fr *faultRun) boardDiskFull(t *testing.T, _ *faultRun) string {
 	dir := "/var/lib/clem/" + fr.s.f.name + "/coord"
+	body := filepath.Join(fr.s.f.dir, "board-fill-body")
+	writeFile(t, body, strings.Repeat("a task body that takes room on the board\n", 400)) // 16 KiB
 	f := fill(t, dir)
 	var whys []string
-	out, code := fr.s.clem(t, "task", "add", "written to a full disk")
-	if code == 0 || !strings.Contains(strings.ToLower(out), "disk full") && !strings.Contains(strings.ToLower(out), "no space") {
-		whys = append(whys, fmt.Sprintf("task add on a full board disk: exit %d %s", code, clip(out, 200)))
+	refused, added := "", 0
+	for ; added < 200 && refused == ""; added++ {
+		if lt, out := fr.l.addTaskWith(t, "board_disk_full", "--body", body); lt == nil {
+			refused = out
+		}
+	}
+	t.Logf("board disk full: %d tasks added before one was refused: %s", added-1, clip(refused, 300))
+	if !strings.Contains(refused, "board: disk full") {
+		whys = append(whys, fmt.Sprintf("after %d task adds on a full board disk, none refused with `board: disk full`: %s", added, clip(refused, 200)))
 	}
 	if out, code := fr.s.clem(t, "task", "list"); code != 0 {
 		whys = append(whys, "reads fail with the disk full: "+clip(out, 200))
+	}
+	if code, h := fr.healthz(t, "coord"); code != "503" || !strings.Contains(h, "degraded: board: disk full") {
+		whys = append(whys, fmt.Sprintf("coord's /healthz with the disk full: %s %s, want 503 degraded: board: disk full", code, clip(h, 200)))
 	}
 	os.Remove(f)
 	var lt *ledgerTask
@@ -389,6 +412,22 @@ func (fr *faultRun) boardDiskFull(t *testing.T, _ *faultRun) string {
 		whys = append(whys, "no task add works after the disk was freed")
 	}
 	return strings.Join(whys, "; ")
+}
+
+// healthz asks a daemon's admin socket for /healthz from inside the
+// machine, as root; it returns the status code and body.
+func (fr *faultRun) healthz(t *testing.T, role string) (code, body string) {
+	sock := "/run/clem/" + fr.s.f.name + "/" + role + "/admin.sock"
+	if role == "vault" || role == "coord" {
+		sock = "/run/clem/" + fr.s.f.name + "/" + role + "/admin/admin.sock"
+	}
+	out, errOut, _ := fr.s.m.Exec(t, "curl", "-sS", "-m", "10", "-w", "\n%{http_code}", "--unix-socket", sock, "http://admin/healthz")
+	out = strings.TrimSpace(out)
+	i := strings.LastIndex(out, "\n")
+	if i < 0 {
+		return out, errOut
+	}
+	return out[i+1:], out[:i]
 }
 
 // ---- the model API ----

@@ -43,6 +43,30 @@ func (f *fleet) provisionForSystemd(t *testing.T) {
 	}
 }
 
+// exportForUnits copies the test binary where a unit can run it (the
+// fleet's sidecar child): outside /tmp, which PrivateTmp= hides, in a
+// directory every user may enter. It goes when the test ends.
+func exportForUnits(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/var/lib", "clem-systest-child-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "clem-test-child")
+	if err := copyFile(self, exe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
 // boot starts real systemd as PID 1 of a private namespace inside the
 // fleet's network namespace, with the units provision wrote for the project
 // (and no other unit of the host) and the project's runtime directories
