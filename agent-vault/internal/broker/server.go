@@ -103,10 +103,38 @@ func New(cfg *config.Config, authority *ca.CA, aw *audit.Writer) (*Server, error
 
 // Reload swaps in a new config and CA.
 func (s *Server) Reload(cfg *config.Config, authority *ca.CA) error {
-	tr, err := newTransport(cfg)
+	p, err := Prepare(cfg)
 	if err != nil {
 		return err
 	}
+	s.Apply(p, authority)
+	return nil
+}
+
+// Prepared is a config with everything that can fail about putting it in
+// force already done, so a reload can finish the steps that change state
+// outside the process (a CA rotation on disk) only once nothing else can
+// refuse it.
+type Prepared struct {
+	cfg *config.Config
+	tr  *http.Transport
+}
+
+// Prepare builds what cfg needs to serve (its upstream transport).
+func Prepare(cfg *config.Config) (*Prepared, error) {
+	tr, err := newTransport(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Prepared{cfg: cfg, tr: tr}, nil
+}
+
+// Discard releases a Prepared config that will not be applied.
+func (p *Prepared) Discard() { p.tr.CloseIdleConnections() }
+
+// Apply puts a prepared config and authority in force; it cannot fail.
+func (s *Server) Apply(p *Prepared, authority *ca.CA) {
+	cfg, tr := p.cfg, p.tr
 	s.cfg.Store(cfg)
 	s.ca.Store(authority)
 	s.conns.SetLimits(cfg.Limits.ConnsPerAgent, cfg.Limits.ConnsTotal)
@@ -114,7 +142,6 @@ func (s *Server) Reload(cfg *config.Config, authority *ca.CA) error {
 	if old := s.tr.Swap(tr); old != nil {
 		old.CloseIdleConnections()
 	}
-	return nil
 }
 
 // roundTripper sends through the transport in force.

@@ -168,13 +168,20 @@ func (v *vault) reload() error {
 func (v *vault) swap(next *config.Config) error {
 	v.caSwap <- struct{}{}
 	defer func() { <-v.caSwap }()
-	authority, err := loadCA(next, v.aw)
+	// Everything that can refuse the config first: loading the CA for new
+	// hosts rotates it on disk, and a rotated ca.pem with the old CA still
+	// serving would fail the health probe and restart agent-vault into the
+	// config it just refused.
+	prepared, err := broker.Prepare(next)
 	if err != nil {
 		return err
 	}
-	if err := v.srv.Reload(next, authority); err != nil {
+	authority, err := loadCA(next, v.aw)
+	if err != nil {
+		prepared.Discard()
 		return err
 	}
+	v.srv.Apply(prepared, authority)
 	v.mu.Lock()
 	v.cfg = next
 	v.mu.Unlock()

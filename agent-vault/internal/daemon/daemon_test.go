@@ -35,7 +35,10 @@ type testVault struct {
 }
 
 // write writes the config with hosts (TOML list items) for its binding.
-func (tv *testVault) write(hosts string) {
+func (tv *testVault) write(hosts string) { tv.t.Helper(); tv.writeWith(hosts, "") }
+
+// writeWith is write with more TOML (whole tables) after the binding.
+func (tv *testVault) writeWith(hosts, more string) {
 	tv.t.Helper()
 	src := fmt.Sprintf(`[listen]
 socket = %q
@@ -53,7 +56,7 @@ hosts = [%s]
 [[binding.placeholder]]
 agent = "lead"
 value = "__clem_lead_b_0011223344556677__"
-`, tv.sock, tv.admin, filepath.Join(tv.dir, "ca"), tv.dir, tv.audit, hosts)
+%s`, tv.sock, tv.admin, filepath.Join(tv.dir, "ca"), tv.dir, tv.audit, hosts, more)
 	if err := os.WriteFile(tv.cfg, []byte(src), 0o600); err != nil {
 		tv.t.Fatal(err)
 	}
@@ -173,10 +176,24 @@ func TestReloadThroughAdminAndSignal(t *testing.T) {
 		t.Error("a refused reload replaced the CA")
 	}
 
+	// A new host (which would rotate the CA) with an upstream CA file that
+	// does not exist: refused before the CA on disk changes, so the old CA
+	// keeps matching ca.pem and the probe keeps passing.
+	tv.writeWith(`"api.example.com", "new.example.com"`, fmt.Sprintf("[upstream]\nca_file = %q\n", filepath.Join(tv.dir, "missing.pem")))
+	if code, body := tv.reload(); code != 400 || !strings.Contains(body, "upstream.ca_file") {
+		t.Errorf("POST /reload with a missing upstream.ca_file = %d %q, want 400 naming it", code, body)
+	}
+	if tv.readCA() != caBefore {
+		t.Error("a refused reload rotated the CA on disk")
+	}
+	if code, body := tv.healthz(); code != 200 {
+		t.Errorf("/healthz after a refused reload with a new host = %d %q, want 200", code, body)
+	}
+
 	// SIGHUP: the same refusal, seen when the reload's READY=1 arrives.
 	tv.sighup()
-	if n := strings.Count(tv.auditLog(), `"event":"reload","decision":"deny"`); n != 2 {
-		t.Errorf("%d refused reloads audited after POST /reload and SIGHUP, want 2", n)
+	if n := strings.Count(tv.auditLog(), `"event":"reload","decision":"deny"`); n != 3 {
+		t.Errorf("%d refused reloads audited after two POST /reload and a SIGHUP, want 3", n)
 	}
 	if code, body := tv.healthz(); code != 200 {
 		t.Errorf("/healthz after a refused SIGHUP reload = %d %q, want 200", code, body)
