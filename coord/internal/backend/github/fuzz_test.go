@@ -2,7 +2,6 @@ package github
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	gh "github.com/google/go-github/v75/github"
 
 	"github.com/clemhq/clem/coord/internal/backend"
+	"github.com/clemhq/clem/coord/internal/backend/github/githubtest"
 	"github.com/clemhq/clem/coord/internal/backend/remote"
 	"github.com/clemhq/clem/coord/internal/config"
 )
@@ -49,11 +49,7 @@ func TestSplitMark(t *testing.T) {
 // record that re-encodes to one that decodes the same.
 func FuzzIssuePayload(f *testing.F) {
 	for _, name := range []string{"issue.json", "issue_comment.json"} {
-		data, err := os.ReadFile("testdata/" + name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
+		f.Add(githubtest.FixtureBytes(f, name))
 	}
 	for _, tc := range markCases {
 		for _, uid := range []int{1, 9001} {

@@ -11,18 +11,19 @@ import (
 
 	"github.com/clemhq/clem/coord/internal/backend"
 	"github.com/clemhq/clem/coord/internal/backend/backendtest"
+	"github.com/clemhq/clem/coord/internal/backend/github/githubtest"
 	"github.com/clemhq/clem/coord/internal/backend/remote"
 	"github.com/clemhq/clem/coord/internal/backend/remote/remotetest"
 	"github.com/clemhq/clem/coord/internal/config"
 	"github.com/clemhq/clem/shared/secret"
 )
 
-func section(f *fakeGitHub) config.GitHubSection {
-	return config.GitHubSection{Repo: "acme/widgets", APIURL: f.srv.URL + "/", Token: "github_token",
+func section(f *githubtest.Fake) config.GitHubSection {
+	return config.GitHubSection{Repo: "acme/widgets", APIURL: f.URL(), Token: "github_token",
 		Labels: config.Labels{Task: "clem", InProgress: "in-progress", Blocked: "blocked", Alert: "clem-alert"}}
 }
 
-func newBackend(t *testing.T, f *fakeGitHub, now func() time.Time, name string) *remote.Engine {
+func newBackend(t *testing.T, f *githubtest.Fake, now func() time.Time, name string) *remote.Engine {
 	t.Helper()
 	sec := section(f)
 	sec.PollInterval.Duration = 50 * time.Millisecond
@@ -37,7 +38,7 @@ func newBackend(t *testing.T, f *fakeGitHub, now func() time.Time, name string) 
 
 func TestConformance(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T, now func() time.Time) backend.Backend {
-		return newBackend(t, newFakeGitHub(t), now, "a")
+		return newBackend(t, githubtest.New(t), now, "a")
 	})
 }
 
@@ -45,36 +46,36 @@ var alice = backend.Author{Kind: backend.Person, Name: "alice"}
 
 // TestLabelsAndClose: the state shows on the issue the way people read it.
 func TestLabelsAndClose(t *testing.T) {
-	f := newFakeGitHub(t)
+	f := githubtest.New(t)
 	b := newBackend(t, f, time.Now, "a")
 	ctx := t.Context()
 	task, err := b.Create(ctx, backend.NewTask{Title: "fix the flaky test", Body: "see CI", To: "dev", Author: alice})
 	if err != nil {
 		t.Fatal(err)
 	}
-	is := f.issues[1]
-	if !hasAll(is.Labels, []string{"clem", "for:dev"}) || !strings.Contains(is.Body, "<!-- clem:") || !strings.HasPrefix(is.Body, "see CI") {
+	is := f.Issue(1)
+	if !githubtest.HasAll(is.Labels, []string{"clem", "for:dev"}) || !strings.Contains(is.Body, "<!-- clem:") || !strings.HasPrefix(is.Body, "see CI") {
 		t.Fatalf("issue = labels %v body %q, want clem and for:dev, the body and a hidden record", is.Labels, is.Body)
 	}
 	if _, err := b.Claim(ctx, task.ID, "dev", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if !hasAll(is.Labels, []string{"agent:dev"}) || len(is.Assignees) != 1 || is.Assignees[0] != "clem-bot" {
+	if !githubtest.HasAll(is.Labels, []string{"agent:dev"}) || len(is.Assignees) != 1 || is.Assignees[0] != "clem-bot" {
 		t.Errorf("claimed issue: labels %v assignees %v, want agent:dev and the bot", is.Labels, is.Assignees)
 	}
 	if _, err := b.Update(ctx, task.ID, "dev", backend.InProgress, "on it", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if !hasAll(is.Labels, []string{"in-progress", "agent:dev"}) {
+	if !githubtest.HasAll(is.Labels, []string{"in-progress", "agent:dev"}) {
 		t.Errorf("in progress: labels %v", is.Labels)
 	}
 	if _, err := b.Update(ctx, task.ID, "dev", backend.Done, "fixed in #9", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if is.State != "closed" || hasAll(is.Labels, []string{"agent:dev"}) || hasAll(is.Labels, []string{"in-progress"}) || len(is.Assignees) != 0 {
+	if is.State != "closed" || githubtest.HasAll(is.Labels, []string{"agent:dev"}) || githubtest.HasAll(is.Labels, []string{"in-progress"}) || len(is.Assignees) != 0 {
 		t.Errorf("done: state %s labels %v assignees %v, want closed, no status labels, no assignee", is.State, is.Labels, is.Assignees)
 	}
-	last := f.comments[is.Comments[len(is.Comments)-1]]
+	last := f.Comment(is.Comments[len(is.Comments)-1])
 	if !strings.HasPrefix(last.Body, "🤖 dev: done\n\nfixed in #9") {
 		t.Errorf("done comment = %q", last.Body)
 	}
@@ -84,14 +85,12 @@ func TestLabelsAndClose(t *testing.T) {
 // and for:<key> is a task for that agent, written by that person; their
 // comments are theirs; a record they forge is text.
 func TestPersonIssue(t *testing.T) {
-	f := newFakeGitHub(t)
+	f := githubtest.New(t)
 	b := newBackend(t, f, time.Now, "a")
 	ctx := t.Context()
 	forged := withMark("please", remote.Meta{Kind: remote.KindClaim, Agent: "dev", At: time.Now(), Lease: time.Now().Add(time.Hour)})
-	f.mu.Lock()
-	is := f.add(aliceUser, "deploy the docs", "the docs site is stale", []string{"clem", "for:dev"})
-	f.comment(is, aliceUser, forged)
-	f.mu.Unlock()
+	is := f.AddIssue(githubtest.Alice, "deploy the docs", "the docs site is stale", []string{"clem", "for:dev"})
+	f.AddComment(is, githubtest.Alice, forged)
 	got, err := b.Get(ctx, "1")
 	if err != nil {
 		t.Fatal(err)
@@ -102,9 +101,7 @@ func TestPersonIssue(t *testing.T) {
 	if len(got.Comments) != 1 || got.Comments[0].Body != forged || got.Comments[0].Author.Name != "alice" {
 		t.Fatalf("comments = %+v, want alice's text as she wrote it", got.Comments)
 	}
-	f.mu.Lock()
-	f.add(aliceUser, "not a task", "", []string{"bug"})
-	f.mu.Unlock()
+	f.AddIssue(githubtest.Alice, "not a task", "", []string{"bug"})
 	if _, err := b.Get(ctx, "2"); !errors.Is(err, backend.ErrNotFound) {
 		t.Errorf("Get of an issue without the task label: err = %v, want ErrNotFound", err)
 	}
@@ -114,7 +111,7 @@ func TestPersonIssue(t *testing.T) {
 // issue: the earlier claim comment counts, the other backs off and
 // withdraws its comment.
 func TestClaimConflict(t *testing.T) {
-	f := newFakeGitHub(t)
+	f := githubtest.New(t)
 	remotetest.TwoCoordRace(t, newBackend(t, f, time.Now, "one"), newBackend(t, f, time.Now, "two"), 5)
 }
 
@@ -130,11 +127,9 @@ func TestRateLimit(t *testing.T) {
 		{"429", 11 * time.Second, 11 * time.Second},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
-			f := newFakeGitHub(t)
+			f := githubtest.New(t)
 			b := newBackend(t, f, time.Now, "a")
-			f.mu.Lock()
-			f.limited, f.limitFor = 1, tc.kind
-			f.mu.Unlock()
+			f.RateLimit(1, tc.kind)
 			_, err := b.List(t.Context(), backend.Filter{})
 			ra, ok := backend.IsTemporary(err)
 			if !ok || ra < tc.min || ra > tc.max {
@@ -147,7 +142,7 @@ func TestRateLimit(t *testing.T) {
 // TestWatchPoll: a person's new issue and comment reach the feed through
 // the conditional poll; unchanged polls are 304s.
 func TestWatchPoll(t *testing.T) {
-	f := newFakeGitHub(t)
+	f := githubtest.New(t)
 	b := newBackend(t, f, time.Now, "a")
 	ctx := t.Context()
 	task, err := b.Create(ctx, backend.NewTask{Title: "existing", Author: alice})
@@ -163,11 +158,9 @@ func TestWatchPoll(t *testing.T) {
 	wctx, stop := context.WithCancel(ctx)
 	defer func() { stop(); <-done }()
 	go func() { done <- b.Watch(wctx, func() { changed <- struct{}{} }) }()
-	remotetest.WaitFor(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.notMod >= 2 })
-	f.mu.Lock()
-	f.add(aliceUser, "for:dev write the changelog", "for 1.2", []string{"clem"})
-	f.comment(f.issues[1], aliceUser, "also bump the version")
-	f.mu.Unlock()
+	remotetest.WaitFor(t, func() bool { return f.Stats().NotModified >= 2 })
+	f.AddIssue(githubtest.Alice, "for:dev write the changelog", "for 1.2", []string{"clem"})
+	f.AddComment(f.Issue(1), githubtest.Alice, "also bump the version")
 	select {
 	case <-changed:
 	case <-time.After(10 * time.Second):
@@ -198,7 +191,7 @@ func TestWatchPoll(t *testing.T) {
 
 // TestAlert: one open issue per subject; resolved closes it.
 func TestAlert(t *testing.T) {
-	f := newFakeGitHub(t)
+	f := githubtest.New(t)
 	b := newBackend(t, f, time.Now, "a")
 	ctx := t.Context()
 	wd := backend.Author{Kind: backend.System, Name: "watchdog"}
@@ -207,11 +200,11 @@ func TestAlert(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(f.issues) != 1 {
-		t.Fatalf("%d issues, want one alert issue", len(f.issues))
+	if n := f.NumIssues(); n != 1 {
+		t.Fatalf("%d issues, want one alert issue", n)
 	}
-	is := f.issues[1]
-	if is.Title != "clem alert: lead" || !hasAll(is.Labels, []string{"clem-alert"}) || len(is.Comments) != 2 || is.State != "closed" {
+	is := f.Issue(1)
+	if is.Title != "clem alert: lead" || !githubtest.HasAll(is.Labels, []string{"clem-alert"}) || len(is.Comments) != 2 || is.State != "closed" {
 		t.Errorf("alert issue = %+v, want titled for lead, labelled, two comments, closed", is)
 	}
 }

@@ -1,9 +1,18 @@
-package github
+// Package githubtest is a local stand-in for the GitHub REST API, as much
+// of it as coord's github backend uses, keeping state like the real one.
+// Its answers are the fixtures in testdata/ (shapes from GitHub's
+// documentation) with the fields filled in. It can also be taken down (its
+// port refusing connections, or every answer a 503) and brought back, for
+// coord's outage tests. Import it from coord's tests only: the github
+// backend's own and the daemon's.
+package githubtest
 
 import (
 	"crypto/sha256"
+	"embed"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,22 +22,58 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/clemhq/clem/coord/internal/backend/remote/remotetest"
 )
 
-// fakeGitHub is a local stand-in for the GitHub REST API, as much of it as
-// the backend uses, keeping state like the real one. Its answers are the
-// fixtures in testdata/ (shapes from GitHub's documentation) with the
-// fields filled in. Tokens name users: "bot-token" is coord's bot.
-type fakeGitHub struct {
-	t   *testing.T
-	srv *httptest.Server
+//go:embed testdata/*.json
+var fixtures embed.FS
+
+// FixtureBytes is testdata/name as stored (the fuzz tests' seeds).
+func FixtureBytes(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := fixtures.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// fixture is testdata/name as a JSON object, to fill in.
+func fixture(t testing.TB, name string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(FixtureBytes(t, name), &m); err != nil {
+		t.Fatalf("fixture %s: %v", name, err)
+	}
+	return m
+}
+
+// Outage is what the fake does with requests.
+type Outage int
+
+const (
+	// Up serves.
+	Up Outage = iota
+	// Refuse closes the port: connections are refused, open ones closed.
+	Refuse
+	// Unavailable answers every request 503, as GitHub does in an outage.
+	Unavailable
+)
+
+// Fake is the stand-in. Tokens name users: "bot-token" is coord's bot,
+// "alice-token" a person.
+type Fake struct {
+	t       testing.TB
+	handler http.Handler
+
+	srvMu  sync.Mutex // the server in force; replaced when Refuse ends
+	srv    *httptest.Server
+	addr   string
+	outage Outage
 
 	mu       sync.Mutex
-	users    map[string]fakeUser // by token
-	issues   map[int]*fakeIssue
-	comments map[int64]*fakeComment
+	users    map[string]User // by token
+	issues   map[int]*Issue
+	comments map[int64]*Comment
 	nextIss  int
 	nextCmt  int64
 	// limited answers the next requests with a rate-limit response.
@@ -36,18 +81,22 @@ type fakeGitHub struct {
 	limitFor string // "primary", "secondary" or "429"
 	requests int
 	notMod   int // 304s answered
+	errs503  int // 503s answered (Unavailable)
 }
 
-type fakeUser struct {
+// User is a GitHub account.
+type User struct {
 	ID    int64
 	Login string
 }
 
-type fakeIssue struct {
+// Issue is an issue as the fake stores it. Read its fields with the fake
+// quiet (no request in flight) or under Lock.
+type Issue struct {
 	Number    int
 	Title     string
 	Body      string
-	User      fakeUser
+	User      User
 	Labels    []string
 	Assignees []string
 	State     string
@@ -56,23 +105,28 @@ type fakeIssue struct {
 	Comments  []int64
 }
 
-type fakeComment struct {
+// Comment is an issue comment as the fake stores it; IDs grow in the
+// order comments were received.
+type Comment struct {
 	ID      int64
 	Issue   int
 	Body    string
-	User    fakeUser
+	User    User
 	Created time.Time
 	Updated time.Time
 }
 
+// The fake's accounts: coord's bot ("bot-token") and a person
+// ("alice-token").
 var (
-	botUser   = fakeUser{ID: 9001, Login: "clem-bot"}
-	aliceUser = fakeUser{ID: 583231, Login: "alice"}
+	Bot   = User{ID: 9001, Login: "clem-bot"}
+	Alice = User{ID: 583231, Login: "alice"}
 )
 
-func newFakeGitHub(t *testing.T) *fakeGitHub {
-	f := &fakeGitHub{t: t, users: map[string]fakeUser{"bot-token": botUser, "alice-token": aliceUser},
-		issues: map[int]*fakeIssue{}, comments: map[int64]*fakeComment{}, nextIss: 1, nextCmt: 1001}
+// New starts a fake, closed when the test ends.
+func New(t testing.TB) *Fake {
+	f := &Fake{t: t, users: map[string]User{"bot-token": Bot, "alice-token": Alice},
+		issues: map[int]*Issue{}, comments: map[int64]*Comment{}, nextIss: 1, nextCmt: 1001}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /user", f.user)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/issues", f.listIssues)
@@ -82,28 +136,151 @@ func newFakeGitHub(t *testing.T) *fakeGitHub {
 	mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{n}/comments", f.listComments)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{n}/comments", f.createComment)
 	mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/comments/{id}", f.editComment)
-	f.srv = httptest.NewServer(f.guard(mux))
-	t.Cleanup(f.srv.Close)
+	f.handler = f.guard(mux)
+	f.srv = httptest.NewServer(f.handler)
+	f.addr = f.srv.Listener.Addr().String()
+	t.Cleanup(func() {
+		f.srvMu.Lock()
+		defer f.srvMu.Unlock()
+		if f.srv != nil {
+			f.srv.Close()
+		}
+	})
 	return f
 }
 
-func fixture(t testing.TB, name string) map[string]any { return remotetest.Fixture(t, name) }
+// URL is the API's base URL, with a trailing slash (coord.toml's
+// github.api_url). It stays the same across outages.
+func (f *Fake) URL() string { return "http://" + f.addr + "/" }
+
+// SetOutage switches what the fake does with requests from now on. Refuse
+// closes the port (and every open connection, so a client cannot keep
+// using one); leaving Refuse listens on the same port again.
+func (f *Fake) SetOutage(o Outage) {
+	f.srvMu.Lock()
+	defer f.srvMu.Unlock()
+	f.mu.Lock()
+	was := f.outage
+	f.outage = o
+	f.mu.Unlock()
+	switch {
+	case o == Refuse && was != Refuse:
+		f.srv.Close() // waits for requests in flight: each is answered whole or not at all
+		f.srv = nil
+	case o != Refuse && was == Refuse:
+		ln, err := net.Listen("tcp", f.addr)
+		if err != nil {
+			f.t.Fatalf("fake GitHub: listen again on %s: %v", f.addr, err)
+		}
+		f.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: f.handler}}
+		f.srv.Start()
+	}
+}
+
+// Stats are the fake's counters.
+type Stats struct {
+	Requests    int // requests that reached the fake (not refused connections)
+	NotModified int // 304s answered to conditional polls
+	Unavailable int // 503s answered while Unavailable
+}
+
+// Stats returns the counters now.
+func (f *Fake) Stats() Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return Stats{Requests: f.requests, NotModified: f.notMod, Unavailable: f.errs503}
+}
+
+// RateLimit answers the next n requests with a rate-limit response of
+// kind "primary" (403, X-RateLimit-Remaining: 0), "secondary" (403 with
+// Retry-After: 7) or "429" (Retry-After: 11).
+func (f *Fake) RateLimit(n int, kind string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.limited, f.limitFor = n, kind
+}
+
+// Lock holds the fake still (no request is served) while a test reads
+// what Issue and Comment return.
+func (f *Fake) Lock() { f.mu.Lock() }
+
+// Unlock lets the fake serve again.
+func (f *Fake) Unlock() { f.mu.Unlock() }
+
+// Issue returns issue n, or nil.
+func (f *Fake) Issue(n int) *Issue {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.issues[n]
+}
+
+// NumIssues is how many issues exist.
+func (f *Fake) NumIssues() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.issues)
+}
+
+// Comment returns comment id, or nil.
+func (f *Fake) Comment(id int64) *Comment {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.comments[id]
+}
+
+// Comments returns a copy of every comment, in the order the fake
+// received them.
+func (f *Fake) Comments() []Comment {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Comment, 0, len(f.comments))
+	for _, c := range f.comments {
+		out = append(out, *c)
+	}
+	slices.SortFunc(out, func(a, b Comment) int { return int(a.ID - b.ID) })
+	return out
+}
+
+// AddIssue opens an issue as u, as a person would on the web.
+func (f *Fake) AddIssue(u User, title, body string, labels []string) *Issue {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.add(u, title, body, labels)
+}
+
+// AddComment comments on is as u, as a person would on the web.
+func (f *Fake) AddComment(is *Issue, u User, body string) *Comment {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.comment(is, u, body)
+}
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // guard authenticates, counts, and injects rate-limit answers.
-func (f *fakeGitHub) guard(next http.Handler) http.Handler {
+func (f *Fake) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		f.mu.Lock()
 		_, known := f.users[tok]
 		f.requests++
+		down := f.outage == Unavailable
+		if down {
+			f.errs503++
+		}
 		limited := f.limited > 0
 		if limited {
 			f.limited--
 		}
 		kind := f.limitFor
 		f.mu.Unlock()
+		if down {
+			// GitHub's own outage page is HTML, not the API's JSON.
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "<html><body><h1>Unicorn!</h1> No server is currently available to service your request.</body></html>")
+			return
+		}
 		if !ok || !known {
 			writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
 			return
@@ -141,7 +318,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // writeETag answers v with an ETag, or 304 when the client has it.
-func (f *fakeGitHub) writeETag(w http.ResponseWriter, r *http.Request, v any) {
+func (f *Fake) writeETag(w http.ResponseWriter, r *http.Request, v any) {
 	data, _ := json.Marshal(v)
 	etag := fmt.Sprintf(`W/"%x"`, sha256.Sum256(data))
 	w.Header().Set("ETag", etag)
@@ -156,23 +333,23 @@ func (f *fakeGitHub) writeETag(w http.ResponseWriter, r *http.Request, v any) {
 	w.Write(data)
 }
 
-func (f *fakeGitHub) caller(r *http.Request) fakeUser {
+func (f *Fake) caller(r *http.Request) User {
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	return f.users[tok]
 }
 
-func userJSON(t testing.TB, u fakeUser) map[string]any {
+func userJSON(t testing.TB, u User) map[string]any {
 	m := fixture(t, "user.json")
 	m["login"], m["id"] = u.Login, u.ID
 	m["url"] = "https://api.github.com/users/" + u.Login
 	m["html_url"] = "https://github.com/" + u.Login
-	if u == botUser {
+	if u == Bot {
 		m["type"] = "User" // a machine user, not an App
 	}
 	return m
 }
 
-func (f *fakeGitHub) issueJSON(is *fakeIssue) map[string]any {
+func (f *Fake) issueJSON(is *Issue) map[string]any {
 	m := fixture(f.t, "issue.json")
 	base := "https://api.github.com/repos/acme/widgets/issues/" + strconv.Itoa(is.Number)
 	m["id"], m["number"], m["title"], m["body"], m["state"] = 100000+is.Number, is.Number, is.Title, is.Body, is.State
@@ -204,7 +381,7 @@ func (f *fakeGitHub) issueJSON(is *fakeIssue) map[string]any {
 	return m
 }
 
-func (f *fakeGitHub) commentJSON(c *fakeComment) map[string]any {
+func (f *Fake) commentJSON(c *Comment) map[string]any {
 	m := fixture(f.t, "issue_comment.json")
 	m["id"], m["body"], m["user"] = c.ID, c.Body, userJSON(f.t, c.User)
 	m["url"] = "https://api.github.com/repos/acme/widgets/issues/comments/" + strconv.FormatInt(c.ID, 10)
@@ -213,11 +390,13 @@ func (f *fakeGitHub) commentJSON(c *fakeComment) map[string]any {
 	return m
 }
 
-func (f *fakeGitHub) user(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) user(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, userJSON(f.t, f.caller(r)))
 }
 
-func hasAll(have, want []string) bool {
+// HasAll reports whether have holds every label of want, as GitHub
+// compares them (ignoring case).
+func HasAll(have, want []string) bool {
 	for _, l := range want {
 		if !slices.ContainsFunc(have, func(h string) bool { return strings.EqualFold(h, l) }) {
 			return false
@@ -226,7 +405,7 @@ func hasAll(have, want []string) bool {
 	return true
 }
 
-func (f *fakeGitHub) listIssues(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) listIssues(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var want []string
 	if l := q.Get("labels"); l != "" {
@@ -237,15 +416,15 @@ func (f *fakeGitHub) listIssues(w http.ResponseWriter, r *http.Request) {
 		state = "open"
 	}
 	f.mu.Lock()
-	var list []*fakeIssue
+	var list []*Issue
 	for _, is := range f.issues {
-		if (state == "all" || is.State == state) && hasAll(is.Labels, want) {
+		if (state == "all" || is.State == state) && HasAll(is.Labels, want) {
 			list = append(list, is)
 		}
 	}
-	less := func(a, b *fakeIssue) bool { return a.Number < b.Number }
+	less := func(a, b *Issue) bool { return a.Number < b.Number }
 	if q.Get("sort") == "updated" {
-		less = func(a, b *fakeIssue) bool {
+		less = func(a, b *Issue) bool {
 			return a.Updated.Before(b.Updated) || a.Updated.Equal(b.Updated) && a.Number < b.Number
 		}
 	}
@@ -271,12 +450,12 @@ func (f *fakeGitHub) listIssues(w http.ResponseWriter, r *http.Request) {
 		u := *r.URL
 		q.Set("page", strconv.Itoa(page+1))
 		u.RawQuery = q.Encode()
-		w.Header().Set("Link", fmt.Sprintf(`<%s%s>; rel="next"`, f.srv.URL, u.RequestURI()))
+		w.Header().Set("Link", fmt.Sprintf(`<%s%s>; rel="next"`, "http://"+f.addr, u.RequestURI()))
 	}
 	f.writeETag(w, r, out)
 }
 
-func (f *fakeGitHub) issue(w http.ResponseWriter, r *http.Request) *fakeIssue {
+func (f *Fake) issue(w http.ResponseWriter, r *http.Request) *Issue {
 	n, _ := strconv.Atoi(r.PathValue("n"))
 	is := f.issues[n]
 	if is == nil {
@@ -306,16 +485,16 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 
 // add opens an issue as u (the bot through the API, or a person on the
 // web in tests).
-func (f *fakeGitHub) add(u fakeUser, title, body string, labels []string) *fakeIssue {
+func (f *Fake) add(u User, title, body string, labels []string) *Issue {
 	now := time.Now()
-	is := &fakeIssue{Number: f.nextIss, Title: title, Body: body, User: u, Labels: labels, Assignees: []string{},
+	is := &Issue{Number: f.nextIss, Title: title, Body: body, User: u, Labels: labels, Assignees: []string{},
 		State: "open", Created: now, Updated: now}
 	f.nextIss++
 	f.issues[is.Number] = is
 	return is
 }
 
-func (f *fakeGitHub) createIssue(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) createIssue(w http.ResponseWriter, r *http.Request) {
 	var req issueRequest
 	if !decode(w, r, &req) {
 		return
@@ -341,7 +520,7 @@ func deref(s *string) string {
 	return *s
 }
 
-func (f *fakeGitHub) getIssue(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) getIssue(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	is := f.issue(w, r)
 	if is == nil {
@@ -353,7 +532,7 @@ func (f *fakeGitHub) getIssue(w http.ResponseWriter, r *http.Request) {
 	f.writeETag(w, r, v)
 }
 
-func (f *fakeGitHub) editIssue(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) editIssue(w http.ResponseWriter, r *http.Request) {
 	var req issueRequest
 	if !decode(w, r, &req) {
 		return
@@ -383,7 +562,7 @@ func (f *fakeGitHub) editIssue(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, f.issueJSON(is))
 }
 
-func (f *fakeGitHub) listComments(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) listComments(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	is := f.issue(w, r)
 	if is == nil {
@@ -399,9 +578,9 @@ func (f *fakeGitHub) listComments(w http.ResponseWriter, r *http.Request) {
 }
 
 // comment adds a comment as u.
-func (f *fakeGitHub) comment(is *fakeIssue, u fakeUser, body string) *fakeComment {
+func (f *Fake) comment(is *Issue, u User, body string) *Comment {
 	now := time.Now()
-	c := &fakeComment{ID: f.nextCmt, Issue: is.Number, Body: body, User: u, Created: now, Updated: now}
+	c := &Comment{ID: f.nextCmt, Issue: is.Number, Body: body, User: u, Created: now, Updated: now}
 	f.nextCmt++
 	f.comments[c.ID] = c
 	is.Comments = append(is.Comments, c.ID)
@@ -409,7 +588,7 @@ func (f *fakeGitHub) comment(is *fakeIssue, u fakeUser, body string) *fakeCommen
 	return c
 }
 
-func (f *fakeGitHub) createComment(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) createComment(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Body *string `json:"body"`
 	}
@@ -425,7 +604,7 @@ func (f *fakeGitHub) createComment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, f.commentJSON(f.comment(is, f.caller(r), deref(req.Body))))
 }
 
-func (f *fakeGitHub) editComment(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) editComment(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Body *string `json:"body"`
 	}
