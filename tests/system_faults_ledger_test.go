@@ -23,9 +23,11 @@ type ledger struct {
 	mu    sync.Mutex
 	tasks []*ledgerTask
 	msgs  []string // bodies posted by lead to dev, each unique
-	conns []*ledgerConn
-	calls int // lead's sidecar tool calls that were answered
-	seq   int
+	// lastPost is when coord said ok to the last of msgs.
+	lastPost time.Time
+	conns    []*ledgerConn
+	calls    int // lead's sidecar tool calls that were answered
+	seq      int
 }
 
 type ledgerTask struct {
@@ -107,6 +109,7 @@ func (l *ledger) post(t *testing.T, row string) {
 	}
 	l.mu.Lock()
 	l.msgs = append(l.msgs, body)
+	l.lastPost = time.Now()
 	l.mu.Unlock()
 }
 
@@ -267,10 +270,26 @@ func (l *ledger) checkMessages(t *testing.T, d time.Duration) (lost []string) {
 		}
 		return out
 	}
+	// Every message was unread when the last was posted, so dev's next
+	// answered prompt carries it (or, past the prompt's inbox cap, the
+	// one after): two answered sessions of dev's begun after the last
+	// post end the wait, delivered or not.
+	l.mu.Lock()
+	lastPost := l.lastPost
+	l.mu.Unlock()
+	answeredAfter := func() int {
+		n := map[string]bool{}
+		for _, r := range l.s.model.Requests() {
+			if r.Messages != nil && r.Status == 200 && !r.Fault && r.Time.After(lastPost) && strings.HasPrefix(r.Messages.Prompt(), "You are Dev") {
+				n[r.Header.Get("X-Claude-Code-Session-Id")] = true
+			}
+		}
+		return len(n)
+	}
 	poll(d, func() bool {
 		for _, m := range msgs {
 			if len(sessions(m)) == 0 {
-				return false
+				return answeredAfter() >= 2
 			}
 		}
 		return true
