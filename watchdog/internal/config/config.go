@@ -39,11 +39,16 @@ type File struct {
 	// EgressState is the egress guard's state file
 	// (shared/egressstate.Path); "" watches no guard. The [[daemon]] with
 	// role EgressRole is the guard's unit.
-	EgressState string   `toml:"egress_state"`
-	Admin       Admin    `toml:"admin"`
-	Alert       Alert    `toml:"alert"`
-	Agents      []Agent  `toml:"agent"`
-	Daemons     []Daemon `toml:"daemon"`
+	EgressState string `toml:"egress_state"`
+	// StateFile is where the watchdog keeps its alert state and the alerts
+	// waiting for coord across its own restart (package alertstate); ""
+	// keeps them in memory only. provision writes
+	// /var/lib/clem/<project>/watchdog/state.json.
+	StateFile string   `toml:"state_file"`
+	Admin     Admin    `toml:"admin"`
+	Alert     Alert    `toml:"alert"`
+	Agents    []Agent  `toml:"agent"`
+	Daemons   []Daemon `toml:"daemon"`
 }
 
 // Admin is the watchdog's own admin socket: GET /healthz (its check
@@ -150,6 +155,9 @@ func check(file string, lines []string, f File) (*Config, error) {
 	if a := f.Admin.Socket; a != "" && (!filepath.IsAbs(a) || filepath.Clean(a) != a) {
 		ds, de := section(lines, "admin")
 		bad(keyLine(lines, ds, de, "socket"), "admin.socket %q: want the watchdog's admin unix socket as a clean absolute path, such as /run/clem/%s/watchdog/admin.sock, or \"\" for none", a, f.Project)
+	}
+	if sf := f.StateFile; sf != "" && (!filepath.IsAbs(sf) || filepath.Clean(sf) != sf) {
+		bad(top("state_file"), "state_file %q: want the watchdog's own state file as a clean absolute path, such as /var/lib/clem/%s/watchdog/state.json, or \"\" for none", sf, f.Project)
 	}
 	as, ae := section(lines, "alert")
 	c.Failures = f.Alert.Failures

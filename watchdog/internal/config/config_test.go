@@ -20,6 +20,9 @@ func TestExample(t *testing.T) {
 	if c.EgressState != "/run/clem/demo/egress/state.json" || c.EgressStaleAfter != 45*time.Second {
 		t.Errorf("Example: egress_state %q, stale after %v", c.EgressState, c.EgressStaleAfter)
 	}
+	if c.StateFile != "/var/lib/clem/demo/watchdog/state.json" {
+		t.Errorf("Example: state_file %q", c.StateFile)
+	}
 	if len(c.Agents) != 1 || c.Agents[0].StallAfter.Duration != 25*time.Minute || len(c.Daemons) != 3 || c.Daemons[2].Health != "" {
 		t.Errorf("Example: agents %+v daemons %+v", c.Agents, c.Daemons)
 	}
@@ -75,6 +78,8 @@ func TestErrors(t *testing.T) {
 		{"dup role", minimal + "[[daemon]]\nrole = \"d\"\nunit = \"d.service\"\n[[daemon]]\nrole = \"d\"\nunit = \"e.service\"\n", `w.toml:11: daemon[1].role "d" is used twice`},
 		{"relative egress_state", "egress_state = \"state.json\"\n" + minimal + "[[daemon]]\nrole = \"egress\"\nunit = \"e.service\"\n", `w.toml:1: egress_state "state.json"`},
 		{"egress_state without its unit", "egress_state = \"/run/e/state.json\"\n" + minimal, `w.toml:1: egress_state is set but no [[daemon]] has role = "egress"`},
+		{"relative watchdog state_file", "state_file = \"watchdog.json\"\n" + minimal, `w.toml:1: state_file "watchdog.json": want the watchdog's own state file`},
+		{"unclean watchdog state_file", "state_file = \"/var/lib/../w.json\"\n" + minimal, `w.toml:1: state_file "/var/lib/../w.json"`},
 		{"relative admin socket", minimal + "[admin]\nsocket = \"admin.sock\"\n", `w.toml:8: admin.socket "admin.sock": want the watchdog's admin unix socket as a clean absolute path`},
 		{"unclean admin socket", strings.Replace(minimal, "[[agent]]", "[admin]\nsocket = \"/run/../admin.sock\"\n[[agent]]", 1), `w.toml:4: admin.socket "/run/../admin.sock"`},
 		{"relative health", minimal + "[[daemon]]\nrole = \"d\"\nunit = \"d.service\"\nhealth = \"admin.sock\"\n", `w.toml:10: daemon[0] (d): health "admin.sock"`},

@@ -6,6 +6,7 @@ const Example = `project = "demo"
 interval = "15s"               # one check round every interval
 coord_socket = "/run/clem/demo/coord/coord.sock"  # alerts go to coord's POST /v1/alert
 egress_state = "/run/clem/demo/egress/state.json"  # the egress guard's record; "" = not watched
+state_file = "/var/lib/clem/demo/watchdog/state.json"  # alert state kept across a restart; "" = memory only
 
 [admin]
 socket = "/run/clem/demo/watchdog/admin.sock"  # GET /healthz, GET /metrics, POST /reload; "" = none

@@ -19,6 +19,7 @@ func (wd *Watchdog) Metrics(w io.Writer) {
 		{"clem_watchdog_recoveries_total", "counter", "Recovery notices raised.", wd.w.recoveries.Load()},
 		{"clem_watchdog_alerts_suppressed_total", "counter", "Alerts held back by the cooldown.", wd.w.suppressed.Load()},
 		{"clem_watchdog_alerts_waiting", "gauge", "Alerts waiting for coord to take them.", wd.w.out.Len()},
+		{"clem_watchdog_state_save_errors_total", "counter", "Failed writes of the alert state file (state_file).", wd.w.saveErrors.Load()},
 		{"clem_watchdog_subjects", "gauge", "Agents and daemons watched.", len(cfg.Agents) + len(cfg.Daemons)},
 		{"clem_watchdog_subjects_alerting", "gauge", "Subjects alerting for some cause.", wd.alerting.Load()},
 		{"clem_watchdog_last_round_end_seconds", "gauge", "When the last check round ended, in Unix seconds.", float64(wd.lastEnd.Load()) / 1e9},

@@ -114,7 +114,11 @@ func (wd *Watchdog) Serve(ctx context.Context) error {
 			}
 			wd.w.Flush(dctx)
 			if n := wd.w.out.Len(); n > 0 {
-				wd.log.Warn("stopping with alerts coord has not taken; they are in this journal", "waiting", n)
+				where := "this journal"
+				if wd.w.cfg.StateFile != "" {
+					where += " and the state file, sent after the restart"
+				}
+				wd.log.Warn("stopping with alerts coord has not taken; they are in "+where, "waiting", n)
 			}
 			return nil
 		},

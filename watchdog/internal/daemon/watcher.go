@@ -66,7 +66,13 @@ type Watcher struct {
 	subs    []*subject
 	lastErr error
 
-	rounds, blind, alerts, recoveries, suppressed atomic.Uint64
+	// The state file (persist.go): what was last written where, and the
+	// last write's error ("" when it worked).
+	saved     []byte
+	savedPath string
+	saveErr   string
+
+	rounds, blind, alerts, recoveries, suppressed, saveErrors atomic.Uint64
 }
 
 // subject is one agent or daemon being watched.
@@ -80,9 +86,12 @@ type subject struct {
 	last      string        // summary of the last round's problems, "" when fine
 }
 
-// NewWatcher builds a watcher for cfg.
+// NewWatcher builds a watcher for cfg, with the alert state and waiting
+// alerts an earlier process saved in cfg.StateFile.
 func NewWatcher(cfg *config.Config, d Deps) *Watcher {
-	return &Watcher{cfg: cfg, d: d, policy: policy.New(cfg.Failures, cfg.Window, cfg.Cooldown), out: outbox.New(d.Sender, d.Log), subs: subjects(cfg)}
+	w := &Watcher{cfg: cfg, d: d, policy: policy.New(cfg.Failures, cfg.Window, cfg.Cooldown), out: outbox.New(d.Sender, d.Log), subs: subjects(cfg)}
+	w.restore()
+	return w
 }
 
 // subjects lists what cfg watches, agents first.
@@ -120,7 +129,8 @@ func (s *subject) unit() string {
 // cooldown still holds) and its rules' memory (restart counts, the egress
 // guard's last tamper count); alerts waiting for coord stay queued. A
 // subject no longer watched is forgotten. New thresholds apply from the
-// next round.
+// next round, and so does a moved state_file (the old file stays as it
+// was).
 func (w *Watcher) Reconfigure(cfg *config.Config) {
 	old := map[string]*subject{}
 	for _, s := range w.subs {
@@ -203,6 +213,7 @@ func (w *Watcher) Round(ctx context.Context) error {
 		return w.lastErr
 	}
 	now := w.d.Clock.Now()
+	var logs []func()
 	for i, s := range w.subs {
 		var ps []check.Problem
 		if s.agent != nil {
@@ -223,10 +234,17 @@ func (w *Watcher) Round(ctx context.Context) error {
 		}
 		w.note(s, ps)
 		for _, n := range w.policy.Observe(now, s.id, s.label, ps) {
-			w.act(n)
+			logs = append(logs, w.act(n))
 		}
 	}
 	w.lastErr = nil
+	// Saved before Flush sends anything, so coord never has an alert the
+	// file does not record as raised (a restart would raise it again);
+	// and before the journal lines, which count as raised too.
+	w.save()
+	for _, l := range logs {
+		l()
+	}
 	return nil
 }
 
@@ -243,8 +261,9 @@ func (w *Watcher) note(s *subject, ps []check.Problem) {
 	s.last = sum
 }
 
-// act logs a notice and queues what goes to coord.
-func (w *Watcher) act(n policy.Notice) {
+// act queues what goes to coord and counts the notice; it returns the
+// notice's journal line, which the round writes once the state is saved.
+func (w *Watcher) act(n policy.Notice) func() {
 	switch n.Kind {
 	case policy.Alert:
 		w.alerts.Add(1)
@@ -261,16 +280,22 @@ func (w *Watcher) act(n policy.Notice) {
 		if n.Kind == policy.Recovery {
 			level, msg = slog.LevelInfo, "recovered"
 		}
-		w.d.Log.Log(context.Background(), level, msg, "subject", r.Subject, "cause", n.Cause, "severity", string(r.Severity), "body", r.Body)
-		w.out.Add(r)
-	case policy.Suppressed:
-		w.d.Log.Warn("alert held back by the cooldown", "subject", n.Subject, "cause", n.Cause, "until", n.Until.UTC().Format(time.RFC3339))
+		id := w.out.Add(r)
+		return func() {
+			w.d.Log.Log(context.Background(), level, msg, "subject", r.Subject, "cause", n.Cause, "severity", string(r.Severity), "body", r.Body, "id", id)
+		}
+	default:
+		return func() {
+			w.d.Log.Warn("alert held back by the cooldown", "subject", n.Subject, "cause", n.Cause, "until", n.Until.UTC().Format(time.RFC3339))
+		}
 	}
 }
 
 // Flush sends queued alerts to coord; they stay queued while it is down.
+// The state file is written after each alert coord took, so a restart
+// sends it again only if it came between coord's answer and that write.
 func (w *Watcher) Flush(ctx context.Context) {
-	if err := w.out.Flush(ctx); err != nil {
+	if err := w.out.Flush(ctx, w.save); err != nil {
 		w.d.Log.Warn("coord cannot take alerts now; kept for the next round", "waiting", w.out.Len(), "err", err.Error())
 	}
 }
@@ -316,6 +341,9 @@ func (w *Watcher) Status() string {
 	}
 	if n := w.out.Len(); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d alert%s waiting for coord", n, map[bool]string{true: "", false: "s"}[n == 1]))
+	}
+	if w.saveErr != "" {
+		parts = append(parts, "alert state not saved: "+w.saveErr)
 	}
 	return strings.Join(parts, ", ")
 }

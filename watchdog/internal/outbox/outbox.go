@@ -1,10 +1,14 @@
 // Package outbox holds the watchdog's alerts until coord has taken them:
-// in memory, in order, retried every round while coord is down. Only the
-// watchdog imports it.
+// in order, retried every round while coord is down. Each alert gets an id
+// when it is queued, so the journal can tell one alert delivered late from
+// two alerts; Items and Restore let the watchdog keep what is waiting in
+// its state file across its own restart. Only the watchdog imports it.
 package outbox
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -22,26 +26,66 @@ type Sender interface {
 	Alert(ctx context.Context, a coordapi.AlertRequest) error
 }
 
+// Item is one alert waiting for coord. ID is the watchdog's own: coord's
+// POST /v1/alert takes no id today (its decoder refuses unknown fields),
+// so it names the alert in the journal ("alert", "alert delivered to
+// coord") and is what coord would deduplicate on once it can.
+type Item struct {
+	ID    string                `json:"id"`
+	Alert coordapi.AlertRequest `json:"alert"`
+}
+
 // Outbox queues alerts for a Sender.
 type Outbox struct {
 	s   Sender
 	log *slog.Logger
 	mu  sync.Mutex
-	q   []coordapi.AlertRequest
+	q   []Item
 }
 
 // New returns an empty outbox sending through s.
 func New(s Sender, log *slog.Logger) *Outbox { return &Outbox{s: s, log: log} }
 
-// Add queues a.
-func (o *Outbox) Add(a coordapi.AlertRequest) {
+// NewID returns a fresh alert id: 16 random hex digits.
+func NewID() string {
+	var b [8]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}
+
+// Add queues a and returns its id.
+func (o *Outbox) Add(a coordapi.AlertRequest) string {
+	it := Item{ID: NewID(), Alert: a}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.q = append(o.q, a)
-	if len(o.q) > Max {
-		o.log.Error("alert dropped: too many waiting for coord", "subject", o.q[0].Subject, "severity", string(o.q[0].Severity), "body", o.q[0].Body)
+	o.q = append(o.q, it)
+	o.trim()
+	return it.ID
+}
+
+// trim drops the oldest alerts past Max; o.mu is held.
+func (o *Outbox) trim() {
+	for len(o.q) > Max {
+		d := o.q[0]
+		o.log.Error("alert dropped: too many waiting for coord", "id", d.ID, "subject", d.Alert.Subject, "severity", string(d.Alert.Severity), "body", d.Alert.Body)
 		o.q = o.q[1:]
 	}
+}
+
+// Items copies the waiting alerts, oldest first.
+func (o *Outbox) Items() []Item {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]Item(nil), o.q...)
+}
+
+// Restore puts alerts an earlier process left waiting ahead of those
+// queued since, keeping their ids; past Max the oldest go, as in Add.
+func (o *Outbox) Restore(items []Item) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.q = append(append([]Item(nil), items...), o.q...)
+	o.trim()
 }
 
 // SetSender sends the waiting alerts and the next ones through s: coord's
@@ -62,29 +106,35 @@ func (o *Outbox) Len() int {
 // Flush sends the waiting alerts in order and stops at the first that
 // coord cannot take now; it returns that error. An alert coord refuses as
 // malformed (400, 413) is dropped with an error in the log: sending it
-// again cannot succeed.
-func (o *Outbox) Flush(ctx context.Context) error {
+// again cannot succeed. taken, when not nil, is called after each alert
+// leaves the queue (delivered or dropped), outside the lock: the watchdog
+// saves its state there, so that an alert coord took is not sent again
+// after a restart.
+func (o *Outbox) Flush(ctx context.Context, taken func()) error {
 	for {
 		o.mu.Lock()
 		if len(o.q) == 0 {
 			o.mu.Unlock()
 			return nil
 		}
-		a, s := o.q[0], o.s
+		it, s := o.q[0], o.s
 		o.mu.Unlock()
-		err := s.Alert(ctx, a)
+		err := s.Alert(ctx, it.Alert)
 		if err != nil && !coordapi.IsStatus(err, http.StatusBadRequest) && !coordapi.IsStatus(err, http.StatusRequestEntityTooLarge) {
 			return err
 		}
 		o.mu.Lock()
-		if len(o.q) > 0 && o.q[0] == a {
+		if len(o.q) > 0 && o.q[0].ID == it.ID {
 			o.q = o.q[1:]
 		}
 		o.mu.Unlock()
 		if err != nil {
-			o.log.Error("alert refused by coord, dropped", "subject", a.Subject, "err", err.Error())
-			continue
+			o.log.Error("alert refused by coord, dropped", "id", it.ID, "subject", it.Alert.Subject, "err", err.Error())
+		} else {
+			o.log.Info("alert delivered to coord", "id", it.ID, "subject", it.Alert.Subject, "severity", string(it.Alert.Severity))
 		}
-		o.log.Info("alert delivered to coord", "subject", a.Subject, "severity", string(a.Severity))
+		if taken != nil {
+			taken()
+		}
 	}
 }

@@ -18,11 +18,11 @@ func TestOutboxKeepsAlertsWhileCoordIsDown(t *testing.T) {
 	o.Add(coordapi.AlertRequest{Severity: coordapi.Critical, Subject: "agent lead", Body: "unit failed"})
 	o.Add(coordapi.AlertRequest{Severity: coordapi.Critical, Subject: "", Body: "malformed: no subject"})
 	o.Add(coordapi.AlertRequest{Severity: coordapi.Resolved, Subject: "agent lead", Body: "healthy again"})
-	if err := o.Flush(context.Background()); err == nil || o.Len() != 3 {
+	if err := o.Flush(context.Background(), nil); err == nil || o.Len() != 3 {
 		t.Fatalf("coord down: Flush = %v, %d waiting; want an error and all 3 kept", err, o.Len())
 	}
 	c.Start(t)
-	if err := o.Flush(context.Background()); err != nil || o.Len() != 0 {
+	if err := o.Flush(context.Background(), nil); err != nil || o.Len() != 0 {
 		t.Fatalf("coord up: Flush = %v, %d waiting", err, o.Len())
 	}
 	if got := c.Got(); len(got) != 2 || got[0].Body != "unit failed" || got[1].Severity != coordapi.Resolved {

@@ -7,7 +7,8 @@
 // itself), at most once per `cooldown`, and sends one recovery message once
 // it had `failures` good checks in a row after an alert. Events (a changed
 // egress table) alert every time they are seen and never recover. Time
-// comes in as arguments, so tests drive it with a fake clock. Only the
+// comes in as arguments, so tests drive it with a fake clock. Snapshot and
+// Restore carry the state across the watchdog's own restart. Only the
 // watchdog imports it.
 package policy
 
@@ -59,14 +60,54 @@ func New(failures int, window, cooldown time.Duration) *Policy {
 }
 
 // track is the alert state of one subject and cause.
-type track struct {
-	bad       []time.Time // the latest Failures bad checks, oldest first
-	good      int         // good checks in a row
-	alerting  bool
-	alertedAt time.Time // last alert sent (for the cooldown)
-	since     time.Time // first bad check of the current episode
-	summary   string    // problems at the alert
-	muted     bool      // a Suppressed notice was given since the last alert
+type track = Track
+
+// Track is the alert state of one subject and cause. It is exported so
+// that the watchdog can keep it across its own restart (Snapshot,
+// Restore): an alert sent before a restart is not sent again while the
+// subject stays bad, and its recovery still comes.
+type Track struct {
+	Bad       []time.Time `json:"bad,omitempty"`       // the latest Failures bad checks, oldest first
+	Good      int         `json:"good,omitempty"`      // good checks in a row, at most Failures
+	Alerting  bool        `json:"alerting,omitempty"`  // an alert was sent and no recovery yet
+	AlertedAt time.Time   `json:"alerted_at,omitzero"` // last alert sent (for the cooldown)
+	Since     time.Time   `json:"since,omitzero"`      // first bad check of the current episode
+	Summary   string      `json:"summary,omitempty"`   // problems at the alert
+	Muted     bool        `json:"muted,omitempty"`     // a Suppressed notice was given since the last alert
+}
+
+// Snapshot copies every subject's alert state, by subject and cause.
+func (p *Policy) Snapshot() map[string]map[string]Track {
+	out := make(map[string]map[string]Track, len(p.subjects))
+	for s, causes := range p.subjects {
+		if len(causes) == 0 {
+			continue
+		}
+		m := make(map[string]Track, len(causes))
+		for c, t := range causes {
+			ct := *t
+			ct.Bad = append([]time.Time(nil), t.Bad...)
+			m[c] = ct
+		}
+		out[s] = m
+	}
+	return out
+}
+
+// Restore replaces every subject's alert state with a snapshot (taken by
+// Snapshot, perhaps by an earlier process). The caller drops what its
+// config no longer watches first.
+func (p *Policy) Restore(snap map[string]map[string]Track) {
+	p.subjects = make(map[string]map[string]*track, len(snap))
+	for s, causes := range snap {
+		m := make(map[string]*track, len(causes))
+		for c, t := range causes {
+			ct := t
+			ct.Bad = append([]time.Time(nil), t.Bad...)
+			m[c] = &ct
+		}
+		p.subjects[s] = m
+	}
 }
 
 // State reports whether subject is alerting for some cause and what about
@@ -74,8 +115,8 @@ type track struct {
 func (p *Policy) State(subject string) (alerting bool, summary string) {
 	var sums []string
 	for _, c := range sortedCauses(p.subjects[subject]) {
-		if t := p.subjects[subject][c]; t.alerting {
-			sums = append(sums, t.summary)
+		if t := p.subjects[subject][c]; t.Alerting {
+			sums = append(sums, t.Summary)
 		}
 	}
 	return len(sums) > 0, strings.Join(sums, "; ")
@@ -128,20 +169,24 @@ func (p *Policy) Observe(now time.Time, subject, label string, problems []check.
 
 // good records a good check of one cause.
 func (p *Policy) good(t *track, label, subject, cause string) *Notice {
-	t.good++
-	if t.good < p.Failures {
+	if t.Good < p.Failures {
+		// Counting on past Failures would change the state every round
+		// of a healthy subject, and with it the saved file.
+		t.Good++
+	}
+	if t.Good < p.Failures {
 		return nil
 	}
-	t.since = time.Time{} // healthy long enough: the next bad check starts a new episode
-	if !t.alerting {
+	t.Since = time.Time{} // healthy long enough: the next bad check starts a new episode
+	if !t.Alerting {
 		return nil
 	}
-	t.alerting = false
+	t.Alerting = false
 	return &Notice{Kind: Recovery, Subject: subject, Cause: cause, Request: coordapi.AlertRequest{
 		Severity: coordapi.Resolved,
 		Subject:  subject,
 		Body: fmt.Sprintf("%s recovered from %s: %d good checks in a row. It had alerted at %s: %s",
-			label, check.CauseTitle(cause), t.good, stamp(t.alertedAt), t.summary),
+			label, check.CauseTitle(cause), t.Good, stamp(t.AlertedAt), t.Summary),
 	}}
 }
 
@@ -165,31 +210,31 @@ func (p *Policy) bad(t *track, now time.Time, label, subject, cause string, ps [
 			Body:     fmt.Sprintf("%s: %s. Seen at %s.", label, summary, stamp(now)),
 		}}
 	}
-	t.good = 0
-	if t.since.IsZero() {
-		t.since = now
+	t.Good = 0
+	if t.Since.IsZero() {
+		t.Since = now
 	}
-	t.bad = append(t.bad, now)
-	if len(t.bad) > p.Failures {
-		t.bad = t.bad[len(t.bad)-p.Failures:]
+	t.Bad = append(t.Bad, now)
+	if len(t.Bad) > p.Failures {
+		t.Bad = t.Bad[len(t.Bad)-p.Failures:]
 	}
-	if t.alerting || len(t.bad) < needed {
+	if t.Alerting || len(t.Bad) < needed {
 		return nil
 	}
-	first := t.bad[len(t.bad)-needed]
+	first := t.Bad[len(t.Bad)-needed]
 	if now.Sub(first) > p.Window {
 		return nil
 	}
-	if !t.alertedAt.IsZero() && now.Sub(t.alertedAt) < p.Cooldown {
-		if t.muted {
+	if !t.AlertedAt.IsZero() && now.Sub(t.AlertedAt) < p.Cooldown {
+		if t.Muted {
 			return nil
 		}
-		t.muted = true
-		return &Notice{Kind: Suppressed, Subject: subject, Cause: cause, Until: t.alertedAt.Add(p.Cooldown)}
+		t.Muted = true
+		return &Notice{Kind: Suppressed, Subject: subject, Cause: cause, Until: t.AlertedAt.Add(p.Cooldown)}
 	}
-	t.alerting, t.alertedAt, t.summary, t.muted = true, now, summary, false
+	t.Alerting, t.AlertedAt, t.Summary, t.Muted = true, now, summary, false
 	body := fmt.Sprintf("%s: %s. %d bad checks in %v, the first of this episode at %s.",
-		label, summary, needed, now.Sub(first).Truncate(time.Second), stamp(t.since))
+		label, summary, needed, now.Sub(first).Truncate(time.Second), stamp(t.Since))
 	if needed == 1 {
 		body = fmt.Sprintf("%s: %s. Seen at %s.", label, summary, stamp(now))
 	}
