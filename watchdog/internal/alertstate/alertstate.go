@@ -68,7 +68,7 @@ func Encode(s *State) ([]byte, error) {
 var ErrVersion = errors.New("alert state file of another version")
 
 // Decode parses a file's content strictly: unknown fields, trailing data
-// and another version are errors.
+// (json.Unmarshal refuses it) and another version are errors.
 func Decode(data []byte) (*State, error) {
 	var probe struct {
 		Version int `json:"version"`
@@ -84,9 +84,6 @@ func Decode(data []byte) (*State, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
 		return nil, fmt.Errorf("decode alert state: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("decode alert state: data after the JSON value")
 	}
 	for id, sub := range s.Subjects {
 		if sub.Unit == "" {
