@@ -43,9 +43,6 @@ func (fr *faultRun) killSidecar(t *testing.T, _ *faultRun) string {
 	if o.OK {
 		why = strings.TrimPrefix(why+"; the call in flight when sidecar died was answered ok: "+o.Body, "; ")
 	}
-	if fr.exists(t, started) {
-		why = strings.TrimPrefix(why+"; the child's directory was not emptied by the restart (the killed call's child lived on?)", "; ")
-	}
 	return why
 }
 
