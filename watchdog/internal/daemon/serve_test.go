@@ -89,19 +89,28 @@ health = "/run/clem/p/pipelock/admin.sock"
 
 func startServed(t *testing.T, edit func(*fakeUnits)) *served {
 	t.Helper()
-	dir := t.TempDir()
+	return startServedIn(t, t.TempDir(), "", edit, nil)
+}
+
+// startServedIn runs a watchdog from dir (again, for a restart), with top
+// prepended to its config; coord nil starts a coord of its own.
+func startServedIn(t *testing.T, dir, top string, edit func(*fakeUnits), coord *coordtest.Alerts) *served {
+	t.Helper()
 	s := &served{dir: dir, path: filepath.Join(dir, "watchdog.toml"), admin: filepath.Join(dir, "admin.sock"),
-		coord: &coordtest.Alerts{Path: filepath.Join(dir, "coord.sock")}, sighup: make(chan os.Signal, 1), logs: &syncbuf.Buffer{}}
-	s.write(t, serveConfig(dir, ""))
-	s.coord.Start(t)
+		coord: coord, sighup: make(chan os.Signal, 1), logs: &syncbuf.Buffer{}}
+	s.write(t, top+serveConfig(dir, ""))
+	if coord == nil {
+		s.coord = &coordtest.Alerts{Path: filepath.Join(dir, "coord.sock")}
+		s.coord.Start(t)
+	}
 	cfg, err := config.Load(s.path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	running := systemd.State{LoadState: "loaded", ActiveState: "active", SubState: "running", Result: "success", MainPID: 42}
-	lead, pipe, coord := running, running, running
-	lead.Name, pipe.Name, coord.Name = leadUnit, pipeUnit, coordUnit
-	fu := &fakeUnits{units: map[string]systemd.State{leadUnit: lead, pipeUnit: pipe, coordUnit: coord}}
+	lead, pipe, cu := running, running, running
+	lead.Name, pipe.Name, cu.Name = leadUnit, pipeUnit, coordUnit
+	fu := &fakeUnits{units: map[string]systemd.State{leadUnit: lead, pipeUnit: pipe, coordUnit: cu}}
 	if edit != nil {
 		edit(fu)
 	}
