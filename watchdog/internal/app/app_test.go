@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,7 @@ func TestCheckAndRun(t *testing.T) {
 	if code, out, _ := run("check", "-c", good); code != 0 || !strings.Contains(out, "ok: "+good+": project demo, 1 agents, 3 daemons, egress guard /run/clem/demo/egress/state.json (silent after 45s), every 15s; alert after 3 bad checks in 30m0s (a failed unit at once), cooldown 1h0m0s per cause") {
 		t.Errorf("check good: exit %d, %q", code, out)
 	}
-	if code, _, errs := run("check", "-c", bad); code != 1 || !strings.Contains(errs, bad+`:33: unknown key "daemon.colour"`) {
+	if code, _, errs := run("check", "-c", bad); code != 1 || !strings.Contains(errs, fmt.Sprintf("%s:%d: unknown key \"daemon.colour\"", bad, strings.Count(config.Example, "\n")+1)) {
 		t.Errorf("check bad: exit %d, %q", code, errs)
 	}
 	if code, out, _ := run("--help"); code != 0 || !strings.Contains(out, "stall_after") {

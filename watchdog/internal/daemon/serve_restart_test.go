@@ -99,4 +99,3 @@ func jsonField(journal, marker, field string) string {
 	}
 	return ""
 }
-
