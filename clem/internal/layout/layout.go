@@ -162,6 +162,13 @@ func (p Project) Manifest() string { return filepath.Join(p.StateDir(), "manifes
 // DaemonState is a daemon role's writable state directory (owned by it).
 func (p Project) DaemonState(role string) string { return filepath.Join(p.StateDir(), role) }
 
+// WatchdogStateFile is where the watchdog keeps its alert state and the
+// alerts waiting for coord across its own restart (watchdog.toml
+// state_file), in its own state directory, which its unit may write.
+func (p Project) WatchdogStateFile() string {
+	return filepath.Join(p.DaemonState(Watchdog), "state.json")
+}
+
 // AgentState is where an agent's runner writes its state file and
 // transcripts; setgid to the watchdog's group, which reads them.
 func (p Project) AgentState(agent string) string { return filepath.Join(p.StateDir(), "agents", agent) }

@@ -1,6 +1,8 @@
 package provision
 
 import (
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,11 +54,19 @@ func TestWatchdogWatchesEveryDaemon(t *testing.T) {
 	if f.EgressState != egressstate.Path("acme") {
 		t.Errorf("egress_state = %q, want %q", f.EgressState, egressstate.Path("acme"))
 	}
+	p := in.Proj
+	if want := filepath.Join(p.DaemonState(layout.Watchdog), "state.json"); f.StateFile != want {
+		t.Errorf("state_file = %q, want %q", f.StateFile, want)
+	}
+	for _, d := range UnitData(in).Daemons {
+		if d.Role == layout.Watchdog && !slices.Contains(d.ReadWritePaths, filepath.Dir(f.StateFile)) {
+			t.Errorf("the watchdog's unit may not write its state file's directory: ReadWritePaths %v", d.ReadWritePaths)
+		}
+	}
 	var units []string
 	for _, d := range f.Daemons {
 		units = append(units, d.Unit)
 	}
-	p := in.Proj
 	for _, want := range []string{p.DaemonUnit(layout.Pipelock), p.DaemonUnit(layout.Vault), p.DaemonUnit(layout.SidecarRole("db")), p.DaemonUnit(layout.Coord), p.EgressUnit()} {
 		if !strings.Contains(strings.Join(units, " "), want) {
 			t.Errorf("watchdog.toml does not watch %s (it watches %v)", want, units)

@@ -15,11 +15,15 @@ type wdFile struct {
 	// EgressState is the egress guard's state file (shared/egressstate):
 	// the watchdog alerts when the table was tampered with or the guard
 	// went quiet. "" when no agent is pinned (no guard runs).
-	EgressState string     `toml:"egress_state,omitempty"`
-	Admin       wdAdmin    `toml:"admin"`
-	Alert       wdAlert    `toml:"alert"`
-	Agents      []wdAgent  `toml:"agent"`
-	Daemons     []wdDaemon `toml:"daemon"`
+	EgressState string `toml:"egress_state,omitempty"`
+	// StateFile keeps the watchdog's alert state and waiting alerts across
+	// its restart, in its own state directory (ReadWritePaths= of its
+	// unit).
+	StateFile string     `toml:"state_file"`
+	Admin     wdAdmin    `toml:"admin"`
+	Alert     wdAlert    `toml:"alert"`
+	Agents    []wdAgent  `toml:"agent"`
+	Daemons   []wdDaemon `toml:"daemon"`
 }
 
 // wdAdmin is the watchdog's own admin socket (/healthz, /metrics,
@@ -60,6 +64,7 @@ func watchdogConfig(in *Inputs) ([]byte, error) {
 		Project:     p.Name,
 		Interval:    cfg.Watchdog.Interval.String(),
 		CoordSocket: p.CoordSocket(),
+		StateFile:   p.WatchdogStateFile(),
 		Admin:       wdAdmin{Socket: p.AdminSocket(layout.Watchdog)},
 		Alert:       wdAlert{Failures: cfg.Watchdog.AlertAfter, Window: cfg.Watchdog.Window.String(), Cooldown: cfg.Watchdog.Cooldown.String()},
 	}
