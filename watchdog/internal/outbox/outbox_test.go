@@ -39,3 +39,33 @@ func TestOutboxIsBounded(t *testing.T) {
 		t.Errorf("Len = %d, want %d", o.Len(), Max)
 	}
 }
+
+// TestOutboxRestore: alerts an earlier process left waiting go out first,
+// with the ids they were raised with, then those queued since; two alerts
+// with the same text are two alerts.
+func TestOutboxRestore(t *testing.T) {
+	c := &coordtest.Alerts{Path: filepath.Join(t.TempDir(), "coord.sock")}
+	o := New(coordapi.NewClient(c.Path), slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	same := coordapi.AlertRequest{Severity: coordapi.Warning, Subject: "agent lead", Body: "restarting"}
+	id := o.Add(same)
+	if id2 := o.Add(same); len(id) != 16 || id2 == id {
+		t.Fatalf("ids %q %q: want 16 hex digits, distinct", id, id2)
+	}
+	o.Restore([]Item{{ID: "saved1", Alert: coordapi.AlertRequest{Subject: "daemon coord", Body: "first"}}})
+	items := o.Items()
+	if len(items) != 3 || items[0].ID != "saved1" || items[1].ID != id {
+		t.Fatalf("Items = %+v, want the restored one first", items)
+	}
+	c.Start(t)
+	n := 0
+	if err := o.Flush(context.Background(), func() { n++ }); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Got(); len(got) != 3 || got[0].Body != "first" || got[1] != same || got[2] != same || n != 3 {
+		t.Errorf("coord got %+v, taken called %d times; want the restored alert, then both copies", got, n)
+	}
+	o.Restore(make([]Item, Max+1))
+	if o.Len() != Max {
+		t.Errorf("Restore past Max: %d waiting", o.Len())
+	}
+}
