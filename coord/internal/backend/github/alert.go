@@ -36,9 +36,13 @@ func (s *service) Alert(ctx context.Context, a backend.Alert) (string, error) {
 		}
 		if a.Severity == backend.Resolved {
 			_, _, err = s.c.Issues.Edit(ctx, s.owner, s.repo, is.GetNumber(), &gh.IssueRequest{State: gh.Ptr("closed"), StateReason: gh.Ptr("completed")})
-			if err != nil {
+			if _, temp := backend.IsTemporary(classify("close alert issue", err)); err != nil && !temp {
 				return "", classify("close alert issue", err)
 			}
+			// A temporary failure to close is not the alert's: the
+			// resolution is posted, and failing here would make coord's
+			// outbox post it again. The open issue takes the subject's next
+			// alert, and its next resolution closes it.
 		}
 		return strconv.Itoa(is.GetNumber()) + "#" + strconv.FormatInt(c.GetID(), 10), nil
 	}

@@ -208,3 +208,66 @@ func TestAlert(t *testing.T) {
 		t.Errorf("alert issue = %+v, want titled for lead, labelled, two comments, closed", is)
 	}
 }
+
+// TestOutageBetweenRequests: an outage that begins right after an update's
+// record or a resolution's comment was posted does not fail the report
+// (coord's outbox would post it a second time); it is there once. The
+// control is the same outage before the post: then the report fails,
+// temporarily, and nothing is posted.
+func TestOutageBetweenRequests(t *testing.T) {
+	count := func(f *githubtest.Fake, text string) int {
+		n := 0
+		for _, c := range f.Comments() {
+			if strings.Contains(c.Body, text) {
+				n++
+			}
+		}
+		return n
+	}
+	t.Run("update", func(t *testing.T) {
+		f := githubtest.New(t)
+		b := newBackend(t, f, time.Now, "a")
+		ctx := t.Context()
+		task, err := b.Create(ctx, backend.NewTask{Title: "t", To: "dev", Author: alice})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Claim(ctx, task.ID, "dev", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		f.SetOutage(githubtest.Unavailable)
+		_, err = b.Update(ctx, task.ID, "dev", backend.InProgress, "control", time.Hour)
+		if _, temp := backend.IsTemporary(err); !temp || count(f, "control") != 0 {
+			t.Fatalf("Update with the service down: %v and %d posts, want a temporary error and none", err, count(f, "control"))
+		}
+		f.SetOutage(githubtest.Up)
+		f.DownAfter("POST", "/comments")
+		got, err := b.Update(ctx, task.ID, "dev", backend.InProgress, "on it", time.Hour)
+		if err != nil || got.State != backend.InProgress || got.Holder != "dev" {
+			t.Fatalf("Update with the service down after its post = %+v, %v; want in_progress by dev, no error", got, err)
+		}
+		if n := count(f, "on it"); n != 1 {
+			t.Fatalf("the update was posted %d times, want once", n)
+		}
+		f.SetOutage(githubtest.Up)
+		if got, err := b.Get(ctx, task.ID); err != nil || got.State != backend.InProgress {
+			t.Fatalf("after the outage the task reads %+v, %v; want in_progress", got, err)
+		}
+	})
+	t.Run("resolved alert", func(t *testing.T) {
+		f := githubtest.New(t)
+		b := newBackend(t, f, time.Now, "a")
+		ctx := t.Context()
+		wd := backend.Author{Kind: backend.System, Name: "watchdog"}
+		if _, err := b.Alert(ctx, backend.NewAlert{Author: wd, Severity: backend.Critical, Subject: "lead", Body: "down"}); err != nil {
+			t.Fatal(err)
+		}
+		f.DownAfter("POST", "/comments")
+		if _, err := b.Alert(ctx, backend.NewAlert{Author: wd, Severity: backend.Resolved, Subject: "lead", Body: "back"}); err != nil {
+			t.Fatalf("a resolution posted before the outage = %v, want no error", err)
+		}
+		if n := count(f, "back"); n != 1 {
+			t.Fatalf("the resolution was posted %d times, want once", n)
+		}
+	})
+}

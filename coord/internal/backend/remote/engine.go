@@ -279,15 +279,10 @@ func (e *Engine) Update(ctx context.Context, id, agent string, to backend.State,
 		return backend.Task{}, fmt.Errorf("update task %s: %w", id, err)
 	}
 	e.forget(id)
-	th, f, err = e.load(ctx, id)
+	t, err := e.reread(ctx, id, f.task, m)
 	if err != nil {
-		return backend.Task{}, fmt.Errorf("update task %s: re-read: %w", id, err)
+		return backend.Task{}, err
 	}
-	t := f.task
-	if t.State != to || !t.Updated.Equal(now) {
-		return backend.Task{}, fmt.Errorf("update task %s: it changed meanwhile and reads %s: %w", id, t.State, backend.ErrConflict)
-	}
-	e.show(ctx, th, t)
 	return t, e.write(func(j *journal) error {
 		if err := j.taskEvent(backend.TaskChanged, t); err != nil {
 			return err
@@ -298,6 +293,37 @@ func (e *Engine) Update(ctx context.Context, id, agent string, to backend.State,
 		c := backend.Comment{ID: p.ID, TaskID: id, Author: backend.Author{Kind: backend.AgentAuthor, Name: agent}, Body: note, Created: now}
 		return j.add(backend.Event{Kind: backend.CommentAdded, Time: now, Task: &t, Comment: &c})
 	})
+}
+
+// reread reads task id again after its state record m was posted, checks
+// that m took effect, and mirrors the task on the service. The record is
+// posted, so the update happened: when the service fails temporarily now
+// (an outage that began between the two requests), the task is computed
+// from before plus m, as fold would, rather than reported as failed, which
+// would make coord's outbox post the record a second time. Its mirror
+// waits for the next change.
+func (e *Engine) reread(ctx context.Context, id string, before backend.Task, m Meta) (backend.Task, error) {
+	th, f, err := e.load(ctx, id)
+	if _, temp := backend.IsTemporary(err); temp {
+		t := before
+		t.State, t.Updated = m.State, m.At
+		if m.State.Held() {
+			t.LeaseUntil = m.Lease
+		} else {
+			t.Holder, t.LeaseUntil = "", time.Time{}
+		}
+		e.log.Warn("task updated, but reading it back failed; its labels follow with the next change", "backend", e.Kind(), "task", id, "state", m.State, "err", err)
+		return t, nil
+	}
+	if err != nil {
+		return backend.Task{}, fmt.Errorf("update task %s: re-read: %w", id, err)
+	}
+	t := f.task
+	if t.State != m.State || !t.Updated.Equal(m.At) {
+		return backend.Task{}, fmt.Errorf("update task %s: it changed meanwhile and reads %s: %w", id, t.State, backend.ErrConflict)
+	}
+	e.show(ctx, th, t)
+	return t, nil
 }
 
 // Renew implements backend.Backend.

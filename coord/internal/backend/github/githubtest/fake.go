@@ -82,6 +82,9 @@ type Fake struct {
 	requests int
 	notMod   int // 304s answered
 	errs503  int // 503s answered (Unavailable)
+	// downAfter, when set, makes the fake Unavailable once it has served
+	// a request it matches: an outage that begins between two requests.
+	downAfter func(*http.Request) bool
 }
 
 // User is a GitHub account.
@@ -175,6 +178,15 @@ func (f *Fake) SetOutage(o Outage) {
 		f.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: f.handler}}
 		f.srv.Start()
 	}
+}
+
+// DownAfter makes the fake answer 503 to everything once it has served
+// the next request matching method and a path ending in suffix (an outage
+// beginning between two requests of one operation); SetOutage(Up) ends it.
+func (f *Fake) DownAfter(method, suffix string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.downAfter = func(r *http.Request) bool { return r.Method == method && strings.HasSuffix(r.URL.Path, suffix) }
 }
 
 // Stats are the fake's counters.
@@ -273,7 +285,15 @@ func (f *Fake) guard(next http.Handler) http.Handler {
 			f.limited--
 		}
 		kind := f.limitFor
+		after := f.downAfter
 		f.mu.Unlock()
+		if after != nil && !down && after(r) {
+			defer func() {
+				f.mu.Lock()
+				f.outage, f.downAfter = Unavailable, nil
+				f.mu.Unlock()
+			}()
+		}
 		if down {
 			// GitHub's own outage page is HTML, not the API's JSON.
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
