@@ -74,6 +74,12 @@ type Backend interface {
 	// consume part of a page.
 	Changes(ctx context.Context, cursor string) ([]Event, string, error)
 
+	// CursorAfter reports whether cursor a reads on from a later point
+	// than b (both from Changes), so the core never moves an agent's
+	// cursor back: a late acknowledgement of an older prompt must not
+	// bring back what a newer read consumed.
+	CursorAfter(a, b string) bool
+
 	// Watch runs until ctx is done and calls changed whenever new events
 	// may be in Changes because of something that did not go through this
 	// Backend value (a person posting in Slack, an issue opened on GitHub):

@@ -150,6 +150,15 @@ func TestInbox(t *testing.T) {
 	if left, _, _ := c.Inbox(ctx, "a"); len(left) != 0 {
 		t.Fatalf("after Ack: %s", kindsOf(left))
 	}
+	// A late ack of an older prompt (the runner acks once the model
+	// answered; the agent read further over MCP meanwhile) moves nothing
+	// back.
+	if err := c.Ack("a", items[0].Cursor); err != nil {
+		t.Fatal(err)
+	}
+	if left, _, _ := c.Inbox(ctx, "a"); len(left) != 0 {
+		t.Fatalf("a late ack of the first item brought back: %s", kindsOf(left))
+	}
 	bItems, _, err := c.ReadInbox(ctx, "b", 1<<20)
 	if err != nil || kindsOf(bItems) != "task:"+anyTask.ID+" task:"+forB.ID {
 		t.Fatalf("b's inbox = %s, %v", kindsOf(bItems), err)

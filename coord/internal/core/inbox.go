@@ -86,9 +86,16 @@ func (c *Core) inbox(ctx context.Context, agent string, maxItems, maxBytes int) 
 }
 
 // Ack consumes agent's inbox through cursor.
+// It never moves the cursor back: a runner acknowledges a prompt's items
+// once the model answered it, and the agent may have read further over
+// MCP meanwhile.
 func (c *Core) Ack(agent, cursor string) error {
 	return c.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bCursors).Put([]byte(agent), []byte(cursor))
+		b := tx.Bucket(bCursors)
+		if cur := string(b.Get([]byte(agent))); cur != "" && !c.be.CursorAfter(cursor, cur) {
+			return nil
+		}
+		return b.Put([]byte(agent), []byte(cursor))
 	})
 }
 

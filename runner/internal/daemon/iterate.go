@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/clemhq/clem/runner/internal/agentcmd"
@@ -86,7 +87,13 @@ func (d *Daemon) run(ctx context.Context, n int, it *runstate.Iteration) bool {
 		it.Error = err.Error()
 		return false
 	}
-	ack()
+	// The inbox items the prompt carries are consumed once the model has
+	// answered it, not before: a run that dies first (the API refusing or
+	// stalling, the runner killed, pipelock down) leaves them for the next
+	// prompt, so none is lost; one that got an answer consumes them, so
+	// none comes twice.
+	ack = sync.OnceFunc(ack)
+	answered := false
 
 	tr, err := runstate.CreateTranscript(d.cfg.StateDir, n)
 	if err != nil {
@@ -118,6 +125,10 @@ func (d *Daemon) run(ctx context.Context, n int, it *runstate.Iteration) bool {
 		Line: func(line []byte, count int) {
 			writeTranscript(w, line)
 			parser.Line(line)
+			if !answered && parser.Summary().Answered {
+				answered = true
+				ack()
+			}
 			d.mu.Lock()
 			if d.st.Current != nil {
 				d.st.Current.Events = count
@@ -128,6 +139,9 @@ func (d *Daemon) run(ctx context.Context, n int, it *runstate.Iteration) bool {
 		Stderr: func(line []byte) { writeWrapped(w, "clem_stderr", line) },
 	})
 	verdict(d.cfg.Runtime, res, parser.Summary(), it)
+	if !it.IsError {
+		ack() // a runtime whose stream cannot say it was answered
+	}
 	return res.Stopped
 }
 
@@ -161,10 +175,10 @@ func verdict(runtime string, res supervise.Result, sum events.Summary, it *runst
 // buildPrompt builds the iteration's prompt from role and coord's inbox;
 // ack acknowledges exactly the items the prompt carries, so items left
 // out (past prompt.MaxInbox) stay unread and come in the next prompt, in
-// order. Call ack once the prompt is sure to be used, before the run: an
-// agent reading its inbox over MCP meanwhile moves the cursor on, and an
-// ack after the run would move it back. coord down means an empty inbox
-// this time.
+// order. Call ack once the model has the prompt; an agent reading its
+// inbox over MCP meanwhile has moved the cursor on, and coord never moves
+// a cursor back, so the late ack consumes nothing twice. coord down means
+// an empty inbox this time.
 func (d *Daemon) buildPrompt(ctx context.Context, role string) (text string, ack func()) {
 	in := d.inbox(ctx)
 	text, carried := prompt.Build(role, in.Items, prompt.Nonce)

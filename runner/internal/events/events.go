@@ -27,6 +27,10 @@ type Summary struct {
 	// Final is true once the stream's closing event (claude's result
 	// line, codex's turn.completed/turn.failed) arrived.
 	Final bool
+	// Answered is true once the model itself answered the prompt (not an
+	// error the CLI made up): the prompt, and the inbox items it carries,
+	// reached the model. Until then a failed run loses nothing.
+	Answered bool
 }
 
 // Parser takes a stream's lines in order.
@@ -63,7 +67,11 @@ func (p *claude) Line(line []byte) {
 		NumTurns       int     `json:"num_turns"`
 		TotalCostUSD   float64 `json:"total_cost_usd"`
 		Result         string  `json:"result"`
-		Usage          struct {
+		IsAPIError     bool    `json:"isApiErrorMessage"`
+		Message        *struct {
+			Model string `json:"model"`
+		} `json:"message"`
+		Usage struct {
 			InputTokens   int64 `json:"input_tokens"`
 			CacheCreation int64 `json:"cache_creation_input_tokens"`
 			CacheRead     int64 `json:"cache_read_input_tokens"`
@@ -77,6 +85,12 @@ func (p *claude) Line(line []byte) {
 	case "system":
 		if e.Subtype == "init" && e.SessionID != "" {
 			p.s.SessionID = e.SessionID
+		}
+	case "assistant":
+		// The CLI reports API errors as assistant messages of its own,
+		// model "<synthetic>": those are not the model's answer.
+		if !e.IsAPIError && (e.Message == nil || e.Message.Model != "<synthetic>") {
+			p.s.Answered = true
 		}
 	case "result":
 		p.s.Final = true
@@ -143,6 +157,7 @@ func (p *codex) Line(line []byte) {
 		p.s.IsError = true
 		p.s.Error = firstLine(e.Message)
 	case "item.completed":
+		p.s.Answered = true
 		if e.Item != nil && e.Item.Type == "agent_message" {
 			p.s.Result = e.Item.Text
 		}
@@ -176,8 +191,11 @@ func (p *opencode) Line(line []byte) {
 		b, _ := json.Marshal(e.Error)
 		p.s.Error = firstLine(string(b))
 	}
-	if e.Part != nil && e.Part.Type == "text" && e.Part.Text != "" {
-		p.s.Result = e.Part.Text
+	if e.Part != nil {
+		p.s.Answered = true
+		if e.Part.Type == "text" && e.Part.Text != "" {
+			p.s.Result = e.Part.Text
+		}
 	}
 }
 
@@ -188,7 +206,7 @@ func (p *plain) Summary() Summary { return p.s }
 
 func (p *plain) Line(line []byte) {
 	if l := strings.TrimSpace(string(line)); l != "" {
-		p.s.Result = l
+		p.s.Result, p.s.Answered = l, true
 	}
 }
 

@@ -40,6 +40,34 @@ func TestClaude(t *testing.T) {
 	}
 }
 
+// TestClaudeAnswered: the model's own answer marks the prompt delivered;
+// the CLI's synthetic API-error message and the system line do not.
+func TestClaudeAnswered(t *testing.T) {
+	synthetic := `{"type":"assistant","message":{"model":"<synthetic>","role":"assistant","content":[{"type":"text","text":"API Error: 401"}]},"isApiErrorMessage":true}`
+	flagged := `{"type":"assistant","message":{"model":"claude-sonnet-4-5","role":"assistant","content":[{"type":"text","text":"API Error: 529"}]},"isApiErrorMessage":true}`
+	real := `{"type":"assistant","message":{"model":"claude-sonnet-4-5","id":"msg_1","role":"assistant","content":[{"type":"text","text":"on it"}]}}`
+	for _, tt := range []struct {
+		name  string
+		lines []string
+		want  bool
+	}{
+		{"init only", []string{ccInit}, false},
+		{"a 401 the CLI reported", []string{ccInit, synthetic, ccRes401}, false},
+		{"an API error flagged on a real model name", []string{ccInit, flagged}, false},
+		{"the model answered", []string{ccInit, real}, true},
+		{"answered, then an API error later in the run", []string{ccInit, real, synthetic, ccRes401}, true},
+		{"a fixture without a model name", []string{ccInit, ccText}, true},
+	} {
+		p := New("claude-code")
+		for _, l := range tt.lines {
+			p.Line([]byte(l))
+		}
+		if got := p.Summary().Answered; got != tt.want {
+			t.Errorf("%s: Answered = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestCodexAndPlain(t *testing.T) {
 	p := New("codex")
 	for _, l := range []string{

@@ -426,3 +426,6 @@ func (b *Board) Probe(context.Context) error {
 
 // DiskFull implements backend.Health.
 func (b *Board) DiskFull() error { return b.db.DiskFull() }
+
+// CursorAfter: the board's cursors are event numbers.
+func (b *Board) CursorAfter(x, y string) bool { return backend.NumericCursorAfter(x, y) }

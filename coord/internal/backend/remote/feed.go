@@ -259,3 +259,6 @@ func (e *Engine) Probe(context.Context) error {
 
 // DiskFull implements backend.Health.
 func (e *Engine) DiskFull() error { return e.feed.DiskFull() }
+
+// CursorAfter: the feed's cursors are event numbers.
+func (e *Engine) CursorAfter(a, b string) bool { return backend.NumericCursorAfter(a, b) }
