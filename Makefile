@@ -40,9 +40,10 @@ test-system: ## the fleet under real systemd with the real Claude Code CLI (root
 	if [ -s $$report ]; then cat $$report; else echo "system: 0/6 scenarios passed (the fleet did not start)"; fi; \
 	rm -f $$report $$report.log; exit $$rc
 
-test-faults: ## the fault matrix under real systemd (root): kills, SIGSTOPs, full disks, model API faults, a reboot; ends with "faults: N/N survived" and "lost: N"
+test-faults: ## the fault matrix (root): coord's remote backend down a minute, then the fleet under real systemd: kills, SIGSTOPs, full disks, model API faults, a reboot; ends with "faults: N/N survived" and "lost: N"
 	@report=$$(mktemp /tmp/clem-faults.XXXXXX); \
-	(cd tests && CLEM_FAULTS_REPORT=$$report $(GO) test -count=1 -timeout 30m -run '^TestSystemFleet$$/^faults$$' -v . >$$report.log 2>&1); rc=$$?; \
+	(cd coord && CLEM_FAULTS_REPORT=$$report $(GO) test -count=1 -run '^TestRemoteBackendDown$$' ./internal/daemon/ >$$report.log 2>&1; rc1=$$?; \
+	 cd ../tests && CLEM_FAULTS_REPORT=$$report $(GO) test -count=1 -timeout 30m -run '^TestSystemFleet$$/^faults$$' -v . >>$$report.log 2>&1; rc2=$$?; [ $$rc1 -eq 0 ] && [ $$rc2 -eq 0 ]); rc=$$?; \
 	[ $$rc -eq 0 ] || cat $$report.log; \
 	if [ -s $$report ]; then cat $$report; else echo "faults: 0/0 survived (the fleet did not start)"; echo "lost: unknown"; fi; \
 	rm -f $$report $$report.log; exit $$rc

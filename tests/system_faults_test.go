@@ -107,11 +107,50 @@ func scenarioFaults(t *testing.T, s *systemFleet) {
 		}
 		lines = append(lines, line)
 	}
-	lines = append(lines, fmt.Sprintf("faults: %d/%d survived", survived, len(rows)), fmt.Sprintf("lost: %d", len(lostAll)))
-	t.Logf("fault matrix in %v:\n%s", time.Since(start).Round(time.Second), strings.Join(lines, "\n"))
-	if p := os.Getenv("CLEM_FAULTS_REPORT"); p != "" {
-		os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	total := len(rows)
+	// Rows other tests ran before this one (coord's remote backend outage,
+	// `make test-faults` runs it first) appended their lines to the report.
+	report := os.Getenv("CLEM_FAULTS_REPORT")
+	if report != "" {
+		others, ok, lost := otherRows(t, report)
+		lines = append(others, lines...)
+		total, survived = total+len(others), survived+ok
+		for i := range lost {
+			lostAll[fmt.Sprintf("%s #%d", report, i)] = true
+		}
 	}
+	lines = append(lines, fmt.Sprintf("faults: %d/%d survived", survived, total), fmt.Sprintf("lost: %d", len(lostAll)))
+	t.Logf("fault matrix in %v:\n%s", time.Since(start).Round(time.Second), strings.Join(lines, "\n"))
+	if report != "" {
+		os.WriteFile(report, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	}
+}
+
+// otherRows reads the fault rows other tests appended to the report
+// (`fault NAME: survived (... lost N)` or `fault NAME: FAILED (...)`):
+// the rows, how many survived, and one entry per thing they lost.
+func otherRows(t *testing.T, report string) (rows []string, survived int, lost []int) {
+	b, err := os.ReadFile(report)
+	if err != nil && !os.IsNotExist(err) {
+		t.Errorf("fault report %s: %v", report, err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, "fault ") {
+			continue
+		}
+		rows = append(rows, l)
+		if strings.Contains(l, ": survived") {
+			survived++
+		}
+		var n int
+		if i := strings.LastIndex(l, "lost "); i >= 0 {
+			fmt.Sscanf(l[i:], "lost %d", &n)
+		}
+		for range n {
+			lost = append(lost, len(lost))
+		}
+	}
+	return rows, survived, lost
 }
 
 // load is the work that flows around every fault: a task added and
