@@ -27,7 +27,7 @@ const probeEnv = "CLEM_TEST_PROBE"
 
 // probe is one attempt, made by a separate process running as the agent.
 type probe struct {
-	Kind    string            `json:"kind"` // tcp, udp, icmp, https, http, connect-sni, read, write, create, nft-delete, nft-flush
+	Kind    string            `json:"kind"` // tcp, udp, icmp, https, http, connect-sni, unix, read, write, create, nft-delete, nft-flush
 	Addr    string            `json:"addr,omitempty"`
 	URL     string            `json:"url,omitempty"`
 	Proxy   string            `json:"proxy,omitempty"`
@@ -101,6 +101,13 @@ func (p probe) run() outcome {
 		return p.request(timeout)
 	case "connect-sni":
 		return p.connectSNI(timeout)
+	case "unix":
+		c, err := net.DialTimeout("unix", p.Path, timeout)
+		if err != nil {
+			return fail(err)
+		}
+		c.Close()
+		return outcome{OK: true}
 	case "read":
 		b, err := os.ReadFile(p.Path)
 		if err != nil {

@@ -37,6 +37,7 @@ func scenarioContainment(t *testing.T, s *systemFleet) {
 		u.attachHook(),
 		tamper,
 		u.unbindableDaemon(),
+		u.adminSockets(),
 		u.crashThenEgress(), // last: it stops the egress guard and restarts an agent
 	}
 	for i, a := range rows {
@@ -509,4 +510,33 @@ func onePerCause(lines []string) bool {
 		seen[c] = true
 	}
 	return true
+}
+
+// adminSockets: no daemon's admin socket (/healthz, /metrics, /reload) is
+// reachable from an agent's unit; the control is the watchdog's user,
+// for whom each one is (so the sockets are there and listening).
+func (u *unitProber) adminSockets() *attempt {
+	run := "/run/clem/" + u.s.f.name + "/"
+	socks := []string{run + "pipelock/admin.sock", run + "vault/admin/admin.sock", run + "coord/admin/admin.sock",
+		run + "watchdog/admin.sock", run + fleetSidecar + "/admin.sock"}
+	return &attempt{
+		name:     "[admin] connect to every daemon's admin socket from dev's unit",
+		expected: "permission denied on each (the watchdog's user connects to each: the control)",
+		run: func() (bool, string) {
+			var got []string
+			held := true
+			for _, sock := range socks {
+				o := u.run("dev", probe{Kind: "unix", Path: sock})
+				spec, _ := json.Marshal(probe{Kind: "unix", Path: sock})
+				out, _, _ := u.s.m.ExecAs(u.t, u.s.f.user("watchdog"), "env", probeEnv+"="+string(spec), u.probe)
+				var ctl outcome
+				json.Unmarshal([]byte(out), &ctl)
+				if o.OK || !strings.Contains(o.Err, "permission denied") || !ctl.OK {
+					held = false
+				}
+				got = append(got, fmt.Sprintf("%s: dev %s, watchdog ok=%v %s", filepath.Base(filepath.Dir(sock))+"/"+filepath.Base(sock), fmt.Sprintf("ok=%v %s", o.OK, o.Err), ctl.OK, ctl.Err))
+			}
+			return held, strings.Join(got, "; ")
+		},
+	}
 }
