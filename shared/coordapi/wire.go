@@ -67,6 +67,10 @@ type AlertRequest struct {
 	Severity Severity `json:"severity,omitempty"` // default warning
 	Subject  string   `json:"subject"`            // an agent key, a unit
 	Body     string   `json:"body"`
+	// ID makes a retry idempotent: coord takes an alert whose id it took
+	// from the same caller already as delivered, and does not send it
+	// again (the watchdog resends what it cannot be sure coord took).
+	ID string `json:"id,omitempty"`
 }
 
 // AckRequest consumes the inbox through Cursor (from InboxResponse).

@@ -25,6 +25,7 @@ const DBFile = "coord.db"
 var (
 	bCursors = []byte("cursors") // agent key -> inbox cursor
 	bOutbox  = []byte("outbox")  // seq -> queued op
+	bAlertID = []byte("alert_ids") // author id + "/" + alert id -> when taken (unix nanoseconds)
 )
 
 // Core is coord's shared state. Its methods are safe for concurrent use.
@@ -40,13 +41,14 @@ type Core struct {
 
 	kick     chan struct{} // wakes the outbox worker
 	outboxMu sync.Mutex    // orders "queue is empty?" with enqueueing
+	alertMu  sync.Mutex    // one alert with a given id at a time
 }
 
 // New opens coord.db in the config's state directory. now is the clock
 // (time.Now in the daemon).
 func New(cfg *config.Config, be backend.Backend, log *slog.Logger, now func() time.Time) (*Core, error) {
 	path := filepath.Join(cfg.State.Dir, DBFile)
-	db, err := boltdb.Open(path, bCursors, bOutbox, bQuota)
+	db, err := boltdb.Open(path, bCursors, bOutbox, bQuota, bAlertID)
 	if err != nil {
 		return nil, err
 	}

@@ -87,7 +87,21 @@ func (c *Core) Post(ctx context.Context, author backend.Author, to, body string)
 
 // Alert raises an alert from author.
 func (c *Core) Alert(ctx context.Context, author backend.Author, a coordapi.AlertRequest) (queued bool, err error) {
-	return c.deliver(ctx, op{Kind: "alert", Author: author, Severity: a.Severity, Subject: a.Subject, Body: a.Body})
+	if a.ID == "" {
+		return c.deliver(ctx, op{Kind: "alert", Author: author, Severity: a.Severity, Subject: a.Subject, Body: a.Body})
+	}
+	c.alertMu.Lock()
+	defer c.alertMu.Unlock()
+	key := []byte(author.ID + "/" + a.ID)
+	if c.alertTaken(key) {
+		c.log.Info("alert already taken; not sent again", "id", a.ID, "subject", a.Subject)
+		return false, nil
+	}
+	queued, err = c.deliver(ctx, op{Kind: "alert", Author: author, Severity: a.Severity, Subject: a.Subject, Body: a.Body})
+	if err == nil {
+		c.takeAlert(key)
+	}
+	return queued, err
 }
 
 // AddTask creates a task from an operator. It is not queued: the operator

@@ -26,10 +26,11 @@ type Sender interface {
 	Alert(ctx context.Context, a coordapi.AlertRequest) error
 }
 
-// Item is one alert waiting for coord. ID is the watchdog's own: coord's
-// POST /v1/alert takes no id today (its decoder refuses unknown fields),
-// so it names the alert in the journal ("alert", "alert delivered to
-// coord") and is what coord would deduplicate on once it can.
+// Item is one alert waiting for coord. ID names the alert in the journal
+// ("alert", "alert delivered to coord") and goes with it to coord, which
+// takes an id it took from the watchdog before as delivered: an alert
+// resent after a restart (coord took it, the state file did not say so
+// yet) is not sent twice.
 type Item struct {
 	ID    string                `json:"id"`
 	Alert coordapi.AlertRequest `json:"alert"`
@@ -119,7 +120,9 @@ func (o *Outbox) Flush(ctx context.Context, taken func()) error {
 		}
 		it, s := o.q[0], o.s
 		o.mu.Unlock()
-		err := s.Alert(ctx, it.Alert)
+		a := it.Alert
+		a.ID = it.ID
+		err := s.Alert(ctx, a)
 		if err != nil && !coordapi.IsStatus(err, http.StatusBadRequest) && !coordapi.IsStatus(err, http.StatusRequestEntityTooLarge) {
 			return err
 		}

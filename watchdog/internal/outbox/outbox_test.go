@@ -61,8 +61,9 @@ func TestOutboxRestore(t *testing.T) {
 	if err := o.Flush(context.Background(), func() { n++ }); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Got(); len(got) != 3 || got[0].Body != "first" || got[1] != same || got[2] != same || n != 3 {
-		t.Errorf("coord got %+v, taken called %d times; want the restored alert, then both copies", got, n)
+	withID := func(a coordapi.AlertRequest, id string) coordapi.AlertRequest { a.ID = id; return a }
+	if got := c.Got(); len(got) != 3 || got[0].Body != "first" || got[0].ID != "saved1" || got[1] != withID(same, id) || got[2].ID == id || got[2] != withID(same, got[2].ID) || n != 3 {
+		t.Errorf("coord got %+v, taken called %d times; want the restored alert, then both copies, each with its id", got, n)
 	}
 	o.Restore(make([]Item, Max+1))
 	if o.Len() != Max {
