@@ -23,8 +23,8 @@ import (
 const DBFile = "coord.db"
 
 var (
-	bCursors = []byte("cursors") // agent key -> inbox cursor
-	bOutbox  = []byte("outbox")  // seq -> queued op
+	bCursors = []byte("cursors")   // agent key -> inbox cursor
+	bOutbox  = []byte("outbox")    // seq -> queued op
 	bAlertID = []byte("alert_ids") // author id + "/" + alert id -> when taken (unix nanoseconds)
 )
 
