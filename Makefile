@@ -24,18 +24,18 @@ build: ## build all seven binaries into bin/
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ $(addprefix ./,$(BINARIES))
 
 test: ## run every module's tests (root needed for the privileged ones)
-	$(GO) test -count=1 $(addprefix ./,$(addsuffix /...,$(MODULES)))
+	$(GO) test -count=1 -timeout 45m $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 test-containment: ## the attack matrix (root): kernel, files, daemons, and inside the units of a booted fleet; ends with "containment: N/N attempts held"
 	@report=$$(mktemp /tmp/clem-containment.XXXXXX); \
-	(cd tests && CLEM_CONTAINMENT_REPORT=$$report $(GO) test -count=1 -timeout 20m -run '^(TestContainment|TestSystemFleet)$$' . >$$report.log 2>&1); rc=$$?; \
+	(cd tests && CLEM_CONTAINMENT_REPORT=$$report $(GO) test -count=1 -timeout 45m -run '^(TestContainment|TestSystemFleet)$$' . >$$report.log 2>&1); rc=$$?; \
 	[ $$rc -eq 0 ] || cat $$report.log; \
 	if [ -s $$report ]; then cat $$report; else echo "containment: 0/0 attempts held (the matrix did not run)"; fi; \
 	rm -f $$report $$report.log; exit $$rc
 
 test-system: ## the fleet under real systemd with the real Claude Code CLI (root); ends with "system: N/N scenarios passed"
 	@report=$$(mktemp /tmp/clem-system.XXXXXX); \
-	(cd tests && CLEM_SYSTEM_REPORT=$$report $(GO) test -count=1 -timeout 20m -run '^TestSystemFleet$$' . >$$report.log 2>&1); rc=$$?; \
+	(cd tests && CLEM_SYSTEM_REPORT=$$report $(GO) test -count=1 -timeout 45m -run '^TestSystemFleet$$' . >$$report.log 2>&1); rc=$$?; \
 	[ $$rc -eq 0 ] || cat $$report.log; \
 	if [ -s $$report ]; then cat $$report; else echo "system: 0/6 scenarios passed (the fleet did not start)"; fi; \
 	rm -f $$report $$report.log; exit $$rc
