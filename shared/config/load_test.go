@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/errors/*.golden from the current messages")
@@ -341,5 +342,25 @@ agents:
 	want := ResourceLimits{Memory: DefaultMemory, Tasks: DefaultTasks, OpenFiles: DefaultOpenFiles, EgressRate: DefaultEgressRate, EgressBurst: DefaultEgressBurst}
 	if got := c.Agent("lead").ResourceLimits; got != want {
 		t.Errorf("defaults = %+v, want %+v", got, want)
+	}
+}
+
+// TestScheduleDefaults: backoff_max defaults to 2h, or to the longer
+// interval when an agent iterates less often than that.
+func TestScheduleDefaults(t *testing.T) {
+	src := `project: p
+agents:
+  lead: {}
+  slow: {iteration: 3h, iteration_night: 5h}
+  quick: {iteration: 30s, backoff_max: 1m}
+`
+	c, err := Parse("clem.yaml", []byte(src), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for agent, want := range map[string]time.Duration{"lead": 2 * time.Hour, "slow": 5 * time.Hour, "quick": time.Minute} {
+		if got := c.Agent(agent).BackoffMax.Duration; got != want {
+			t.Errorf("agent %s backoff_max = %v, want %v", agent, got, want)
+		}
 	}
 }

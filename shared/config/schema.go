@@ -131,6 +131,7 @@ type Agent struct {
 	IterationNight Duration       `yaml:"iteration_night"`
 	StallTimeout   Duration       `yaml:"stall_timeout"`
 	MaxIteration   Duration       `yaml:"max_iteration"`
+	BackoffMax     Duration       `yaml:"backoff_max"`
 	Egress         AgentEgress    `yaml:"egress"`
 	Secrets        []string       `yaml:"secrets"`
 	Sidecars       []string       `yaml:"sidecars"`

@@ -40,6 +40,7 @@ const (
 	defaultStallTimeout = 20 * time.Minute
 	minStallTimeout     = 5 * time.Second
 	defaultMaxIteration = 2 * time.Hour
+	defaultBackoffMax   = 2 * time.Hour
 	defaultProxyPort    = 3128
 	maxPromptSize       = 256 << 10
 )
@@ -292,6 +293,15 @@ func (v *validator) schedule(a *Agent, p string) {
 	}
 	if a.MaxIteration.Duration < a.StallTimeout.Duration {
 		v.errorf(p+".max_iteration", "%s is shorter than stall_timeout %s", formatDuration(a.MaxIteration.Duration), formatDuration(a.StallTimeout.Duration))
+	}
+	longest := max(a.Iteration.Duration, a.IterationNight.Duration)
+	switch {
+	case a.BackoffMax.Duration == 0:
+		a.BackoffMax.Duration = max(defaultBackoffMax, longest)
+	case a.BackoffMax.Duration < longest:
+		v.errorf(p+".backoff_max", "%s is shorter than the iteration interval %s (failing iterations would come faster than healthy ones)", formatDuration(a.BackoffMax.Duration), formatDuration(longest))
+	case a.BackoffMax.Duration > maxIteration:
+		v.errorf(p+".backoff_max", "%s is longer than %s", formatDuration(a.BackoffMax.Duration), formatDuration(maxIteration))
 	}
 }
 

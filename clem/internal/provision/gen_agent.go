@@ -24,6 +24,7 @@ type runnerTOML struct {
 	IterationNight string            `toml:"iteration_night"`
 	StallTimeout   string            `toml:"stall_timeout"`
 	MaxIteration   string            `toml:"max_iteration"`
+	BackoffMax     string            `toml:"backoff_max"`
 	ClaudeBin      string            `toml:"claude_bin,omitempty"`
 	PermissionMode string            `toml:"permission_mode"`
 	PromptFile     string            `toml:"prompt_file"`
@@ -79,6 +80,7 @@ func runnerConfig(in *Inputs, a *config.Agent) ([]byte, error) {
 		IterationNight: a.IterationNight.String(),
 		StallTimeout:   a.StallTimeout.String(),
 		MaxIteration:   a.MaxIteration.String(),
+		BackoffMax:     a.BackoffMax.String(),
 		ClaudeBin:      in.Cfg.Runtimes.ClaudeCode,
 		PermissionMode: "bypassPermissions",
 		PromptFile:     p.AgentFile(a.Key, layout.PromptFile),
