@@ -156,9 +156,10 @@ func scenarioExfiltration(t *testing.T, s *systemFleet) {
 
 // scenarioStall: a model that stops streaming mid-answer is detected as a
 // stall within stall_timeout + 30 s, the iteration is killed, and the next
-// one runs.
+// one runs with the task again: a task the model never answered is not
+// acknowledged, so the stall loses nothing.
 func scenarioStall(t *testing.T, s *systemFleet) {
-	s.model.SetScript("task3", fakemodel.Stall())
+	s.model.SetScript("task3", fakemodel.Stall(), fakemodel.Text("Thought it through; done."))
 	stallsBefore := s.state("dev").Stalls
 	added := time.Now()
 	if out, code := s.clem(t, "task", "add", "Think hard "+fakemodel.Marker("task3"), "--to", "dev"); code != 0 {
@@ -181,7 +182,14 @@ func scenarioStall(t *testing.T, s *systemFleet) {
 	stalled := st.Last.Iteration
 	next := s.waitState(t, "dev", 150*time.Second, func(st *runstate.State) bool { return st.Last != nil && st.Last.Iteration > stalled })
 	if next == nil || next.Last.Iteration <= stalled || next.Last.Stalled {
-		t.Errorf("no iteration ran after the stalled one (%d): %+v", stalled, next)
+		t.Fatalf("no iteration ran after the stalled one (%d): %+v", stalled, next)
+	}
+	answered := false
+	for _, r := range s.model.MessageRequests("task3") {
+		answered = answered || r.Turn == 1
+	}
+	if !answered {
+		t.Errorf("the stalled task was not handed to the model again (no request reached its second turn)")
 	}
 }
 
