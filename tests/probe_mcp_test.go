@@ -8,8 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/clemhq/clem/shared/testutil/mcpsession"
 )
 
 // mcpCall connects to the MCP endpoint at URL, initializes, and calls the
@@ -22,7 +21,7 @@ func (p probe) mcpCall(timeout time.Duration) outcome {
 	if p.Count > 0 {
 		return p.mcpSessions(ctx)
 	}
-	c, err := mcpSession(ctx, p.URL)
+	c, err := mcpsession.Open(ctx, p.URL, "clem-containment", nil)
 	if err != nil {
 		return fail(err)
 	}
@@ -30,38 +29,11 @@ func (p probe) mcpCall(timeout time.Duration) outcome {
 	if p.Path == "" {
 		return outcome{OK: true, Body: "initialized"}
 	}
-	req := mcp.CallToolRequest{}
-	req.Params.Name = p.Path
-	req.Params.Arguments = p.Args
-	res, err := c.CallTool(ctx, req)
+	text, isError, err := mcpsession.Call(ctx, c, p.Path, p.Args)
 	if err != nil {
 		return fail(err)
 	}
-	var text []string
-	for _, ct := range res.Content {
-		if tc, ok := ct.(mcp.TextContent); ok {
-			text = append(text, tc.Text)
-		}
-	}
-	return outcome{OK: !res.IsError, Body: strings.Join(text, "\n")}
-}
-
-func mcpSession(ctx context.Context, url string) (*client.Client, error) {
-	c, err := client.NewStreamableHttpClient(url)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Start(ctx); err != nil {
-		return nil, err
-	}
-	init := mcp.InitializeRequest{}
-	init.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
-	init.Params.ClientInfo = mcp.Implementation{Name: "clem-containment", Version: "1"}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("initialize: %w", err)
-	}
-	return c, nil
+	return outcome{OK: !isError, Body: text}
 }
 
 // mcpSessions posts Count initialize requests, each a new session, and

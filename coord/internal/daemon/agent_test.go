@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/mcp"
-
+	"github.com/clemhq/clem/shared/testutil/mcpsession"
 	"github.com/clemhq/clem/shared/testutil/netns"
 	"github.com/clemhq/clem/shared/testutil/users"
 )
@@ -32,33 +30,24 @@ func toolMode(args []string) int {
 		fmt.Fprintln(os.Stderr, "arguments:", err)
 		return 2
 	}
-	c, err := client.NewStreamableHttpClient(args[0])
+	c, err := mcpsession.Open(ctx, args[0], "agent", nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer c.Close()
-	var init mcp.InitializeRequest
-	init.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
-	init.Params.ClientInfo = mcp.Implementation{Name: "agent", Version: "1"}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		fmt.Fprintln(os.Stderr, "initialize:", err)
-		return 1
-	}
-	res, err := c.CallTool(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: args[1], Arguments: arguments}})
+	text, isError, err := mcpsession.Call(ctx, c, args[1], arguments)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "call:", err)
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if res.IsError {
+	if isError {
 		fmt.Println("error")
 	} else {
 		fmt.Println("ok")
 	}
-	for _, ct := range res.Content {
-		if tc, ok := ct.(mcp.TextContent); ok {
-			fmt.Println(tc.Text)
-		}
+	if text != "" {
+		fmt.Println(text)
 	}
 	return 0
 }

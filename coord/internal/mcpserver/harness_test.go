@@ -18,9 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
-	"github.com/mark3labs/mcp-go/mcp"
 	"go.uber.org/goleak"
 
 	"github.com/clemhq/clem/coord/internal/admit"
@@ -30,6 +27,7 @@ import (
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/connlimit"
 	"github.com/clemhq/clem/shared/peer"
+	"github.com/clemhq/clem/shared/testutil/mcpsession"
 	"github.com/clemhq/clem/shared/testutil/netns"
 	"github.com/clemhq/clem/shared/testutil/users"
 )
@@ -75,35 +73,23 @@ func callMode(args []string) int {
 func postMode(args []string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := client.NewStreamableHttpClient(args[0])
+	c, err := mcpsession.Open(ctx, args[0], "agent", nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer c.Close()
-	var init mcp.InitializeRequest
-	init.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
-	init.Params.ClientInfo = mcp.Implementation{Name: "agent", Version: "1"}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		fmt.Fprintln(os.Stderr, "initialize:", err)
-		return 1
-	}
 	n, _ := strconv.Atoi(args[1])
 	for i := range n {
-		res, err := c.CallTool(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: toolPost,
-			Arguments: map[string]any{"body": fmt.Sprintf("post %d", i)}}})
+		text, isError, err := mcpsession.Call(ctx, c, toolPost, map[string]any{"body": fmt.Sprintf("post %d", i)})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		if !res.IsError {
+		if isError {
+			fmt.Println("error: " + strings.ReplaceAll(text, "\n", " "))
+		} else {
 			fmt.Println("ok")
-			continue
-		}
-		for _, ct := range res.Content {
-			if tc, ok := ct.(mcp.TextContent); ok {
-				fmt.Println("error: " + strings.ReplaceAll(tc.Text, "\n", " "))
-			}
 		}
 	}
 	return 0
@@ -115,23 +101,17 @@ func callOnce(url string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	c, err := client.NewStreamableHttpClient(url, transport.WithHTTPBasicClient(hc))
+	c, err := mcpsession.Open(ctx, url, "agent", hc)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	var init mcp.InitializeRequest
-	init.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
-	init.Params.ClientInfo = mcp.Implementation{Name: "agent", Version: "1"}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		return fmt.Errorf("initialize: %w", err)
-	}
-	res, err := c.CallTool(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: toolList}})
+	text, isError, err := mcpsession.Call(ctx, c, toolList, nil)
 	if err != nil {
 		return err
 	}
-	if res.IsError {
-		return fmt.Errorf("list_tasks: tool error %+v", res.Content)
+	if isError {
+		return fmt.Errorf("list_tasks: tool error: %s", text)
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/testutil/mcpsession"
 	"github.com/clemhq/clem/sidecar/internal/backend"
 	"github.com/clemhq/clem/sidecar/internal/testmcp"
 )
@@ -53,7 +54,7 @@ func TestListAndCall(t *testing.T) {
 	e.start(Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := connect(ctx, e.url("tools"))
+	c, err := mcpsession.Open(ctx, e.url("tools"), "agent", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestListAndCall(t *testing.T) {
 	if !slices.Contains(names, "echo") || !slices.Contains(names, "env") {
 		t.Errorf("tools = %v, want the child's echo and env", names)
 	}
-	text, isErr, err := call(ctx, c, "echo", map[string]any{"text": "payload-7f3a"})
+	text, isErr, err := mcpsession.Call(ctx, c, "echo", map[string]any{"text": "payload-7f3a"})
 	if err != nil || isErr || text != "payload-7f3a" {
 		t.Fatalf("echo = %q, %v, %v", text, isErr, err)
 	}
@@ -84,7 +85,7 @@ func TestListAndCall(t *testing.T) {
 	if strings.Contains(e.auditText(), "payload-7f3a") {
 		t.Error("the audit log holds the call's arguments or result")
 	}
-	if text, isErr, _ := call(ctx, c, "fail", nil); !isErr || !strings.Contains(text, "failed as asked") {
+	if text, isErr, _ := mcpsession.Call(ctx, c, "fail", nil); !isErr || !strings.Contains(text, "failed as asked") {
 		t.Errorf("fail = %q, %v", text, isErr)
 	}
 	if recs := e.records("tool_call"); len(recs) != 2 || recs[1].Error != "the tool returned an error" {
@@ -165,16 +166,16 @@ func TestCrashedChildRestarts(t *testing.T) {
 	d := e.start(Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := connect(ctx, e.url("tools"))
+	c, err := mcpsession.Open(ctx, e.url("tools"), "agent", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	first, _, err := call(ctx, c, "whoami", nil)
+	first, _, err := mcpsession.Call(ctx, c, "whoami", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, isErr, err := call(ctx, c, "crash", nil); err == nil && !isErr {
+	if _, isErr, err := mcpsession.Call(ctx, c, "crash", nil); err == nil && !isErr {
 		t.Fatal("crash succeeded")
 	}
 	// The supervisor notices the exit and starts a new child; a call that
@@ -183,11 +184,11 @@ func TestCrashedChildRestarts(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); child.Starts.Load() < 2 && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
 	}
-	text, isErr, err := call(ctx, c, "echo", map[string]any{"text": "back"})
+	text, isErr, err := mcpsession.Call(ctx, c, "echo", map[string]any{"text": "back"})
 	if err != nil || isErr || text != "back" {
 		t.Fatalf("echo after crash = %q, %v, %v", text, isErr, err)
 	}
-	second, _, _ := call(ctx, c, "whoami", nil)
+	second, _, _ := mcpsession.Call(ctx, c, "whoami", nil)
 	var w1, w2 testmcp.Who
 	json.Unmarshal([]byte(first), &w1)
 	json.Unmarshal([]byte(second), &w2)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/peer"
+	"github.com/clemhq/clem/shared/testutil/mcpsession"
 	"github.com/clemhq/clem/shared/testutil/netns"
 	"github.com/clemhq/clem/shared/testutil/users"
 	"github.com/clemhq/clem/sidecar/internal/relay"
@@ -96,7 +97,7 @@ func sessionsMode(args []string) int {
 	defer cancel()
 	ok := 0
 	for i := 0; i < n; i++ {
-		if _, err := connect(ctx, args[0]); err == nil {
+		if _, err := mcpsession.Open(ctx, args[0], "agent", nil); err == nil {
 			ok++
 		}
 	}

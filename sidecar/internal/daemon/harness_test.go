@@ -14,11 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/mcp"
 	"go.uber.org/goleak"
 
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/testutil/mcpsession"
 	"github.com/clemhq/clem/sidecar/internal/testmcp"
 )
 
@@ -80,41 +79,12 @@ func callMode(args []string) int {
 func callOnce(url, tool string, args map[string]any) (string, bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := connect(ctx, url)
+	c, err := mcpsession.Open(ctx, url, "agent", nil)
 	if err != nil {
 		return "", false, err
 	}
 	defer c.Close()
-	return call(ctx, c, tool, args)
-}
-
-func connect(ctx context.Context, url string) (*client.Client, error) {
-	c, err := client.NewStreamableHttpClient(url)
-	if err != nil {
-		return nil, err
-	}
-	var req mcp.InitializeRequest
-	req.Params.ProtocolVersion = mcp.ProtocolVersion20251125
-	req.Params.ClientInfo = mcp.Implementation{Name: "agent", Version: "1"}
-	if _, err := c.Initialize(ctx, req); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("initialize: %w", err)
-	}
-	return c, nil
-}
-
-func call(ctx context.Context, c *client.Client, tool string, args map[string]any) (string, bool, error) {
-	res, err := c.CallTool(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: tool, Arguments: args}})
-	if err != nil {
-		return "", false, err
-	}
-	var sb strings.Builder
-	for _, ct := range res.Content {
-		if tc, ok := ct.(mcp.TextContent); ok {
-			sb.WriteString(tc.Text)
-		}
-	}
-	return sb.String(), res.IsError, nil
+	return mcpsession.Call(ctx, c, tool, args)
 }
 
 // env is one test's sidecar: config, secrets, audit file.

@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/testutil/mcpsession"
 	"github.com/clemhq/clem/sidecar/internal/relay"
 )
 
@@ -30,7 +31,7 @@ func TestSessionCap(t *testing.T) {
 	var open []*client.Client
 	refused := 0
 	for i := 0; i < 20; i++ {
-		c, err := connect(ctx, e.url("tools"))
+		c, err := mcpsession.Open(ctx, e.url("tools"), "agent", nil)
 		if err != nil {
 			// mcp-go's client does not show the answer's text; the raw
 			// POST below checks it.
@@ -47,12 +48,12 @@ func TestSessionCap(t *testing.T) {
 		t.Errorf("raw initialize over the cap: %d %s, want 429 with a JSON-RPC error naming the limit", code, body)
 	}
 	// The sessions held still work.
-	if text, _, err := call(ctx, open[0], "echo", map[string]any{"text": "still"}); err != nil || text != "still" {
+	if text, _, err := mcpsession.Call(ctx, open[0], "echo", map[string]any{"text": "still"}); err != nil || text != "still" {
 		t.Errorf("a held session after the flood: %q, %v", text, err)
 	}
 	// DELETE gives a place back.
 	open[0].Close()
-	c, err := connect(ctx, e.url("tools"))
+	c, err := mcpsession.Open(ctx, e.url("tools"), "agent", nil)
 	if err != nil {
 		t.Fatalf("initialize after a DELETE: %v", err)
 	}
