@@ -8,5 +8,5 @@ import (
 
 // TestDeps: pipelock holds no secrets: no vault crypto, no systemd credential store.
 func TestDeps(t *testing.T) {
-	depcheck.Forbid(t, "filippo.io/age", "github.com/clemhq/clem/shared/config")
+	depcheck.Forbid(t, "filippo.io/age")
 }

@@ -8,10 +8,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/egress"
 	"github.com/clemhq/clem/clem/internal/layout"
 	"github.com/clemhq/clem/clem/internal/provision"
-	"github.com/clemhq/clem/shared/config"
 	"github.com/clemhq/clem/shared/egressstate"
 	"github.com/clemhq/clem/shared/sdnotify"
 )

@@ -6,9 +6,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/hostcmd"
 	"github.com/clemhq/clem/clem/internal/layout"
-	"github.com/clemhq/clem/shared/config"
 )
 
 // project loads clem.yaml and the project's layout.

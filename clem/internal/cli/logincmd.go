@@ -10,8 +10,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/clemhq/clem/clem/internal/agentlogin"
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/vault"
-	"github.com/clemhq/clem/shared/config"
 )
 
 const loginHelp = `Gives agents their model credential. Three ways, from safest:

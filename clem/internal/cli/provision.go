@@ -10,11 +10,11 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/hostcmd"
 	"github.com/clemhq/clem/clem/internal/layout"
 	"github.com/clemhq/clem/clem/internal/provision"
 	"github.com/clemhq/clem/clem/internal/vault"
-	"github.com/clemhq/clem/shared/config"
 	"github.com/clemhq/clem/shared/secret"
 )
 

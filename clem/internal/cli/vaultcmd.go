@@ -13,8 +13,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/vault"
-	"github.com/clemhq/clem/shared/config"
 	"github.com/clemhq/clem/shared/secret"
 )
 

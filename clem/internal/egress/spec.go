@@ -10,8 +10,8 @@ import (
 	"regexp"
 	"slices"
 
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
-	"github.com/clemhq/clem/shared/config"
 )
 
 // Spec is the expected table. Provision writes it as JSON to the layout's

@@ -8,10 +8,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/hostcmd"
 	"github.com/clemhq/clem/clem/internal/layout"
 	"github.com/clemhq/clem/shared/audit"
-	"github.com/clemhq/clem/shared/config"
 	"github.com/clemhq/clem/shared/runstate"
 )
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
-	"github.com/clemhq/clem/shared/config"
 	"github.com/clemhq/clem/shared/runstate"
 )
 

@@ -7,9 +7,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/egress"
 	"github.com/clemhq/clem/clem/internal/layout"
-	"github.com/clemhq/clem/shared/config"
 )
 
 // Build computes the desired state. It fails, before anything is touched,

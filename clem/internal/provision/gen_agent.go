@@ -6,8 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
-	"github.com/clemhq/clem/shared/config"
 )
 
 // runnerTOML is the runner's config (docs/runner.md), root-owned and

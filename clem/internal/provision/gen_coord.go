@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
-	"github.com/clemhq/clem/shared/config"
 )
 
 // The coord.toml schema (docs/coord.md) provision writes.

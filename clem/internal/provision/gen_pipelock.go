@@ -8,8 +8,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
-	"github.com/clemhq/clem/shared/config"
 )
 
 // The subset of pipelock's config schema (docs/pipelock.md) provision writes.

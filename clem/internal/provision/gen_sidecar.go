@@ -3,8 +3,8 @@ package provision
 import (
 	"strconv"
 
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
-	"github.com/clemhq/clem/shared/config"
 )
 
 // The sidecar.toml schema (docs/sidecar.md) provision writes.

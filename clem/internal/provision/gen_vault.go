@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
-	"github.com/clemhq/clem/shared/config"
 )
 
 // The subset of agent-vault's schema (docs/agent-vault.md) provision writes.

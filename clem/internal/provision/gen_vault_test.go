@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/clemhq/clem/shared/config"
+	"github.com/clemhq/clem/clem/internal/config"
 )
 
 // TestBindingAuth: the model credential always gets an explicit auth mode,

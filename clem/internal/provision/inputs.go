@@ -1,9 +1,9 @@
 package provision
 
 import (
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
 	"github.com/clemhq/clem/clem/internal/units"
-	"github.com/clemhq/clem/shared/config"
 	"github.com/clemhq/clem/shared/secret"
 )
 

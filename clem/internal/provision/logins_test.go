@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/hostcmd"
 	"github.com/clemhq/clem/clem/internal/layout"
-	"github.com/clemhq/clem/shared/config"
 	"github.com/clemhq/clem/shared/secret"
 )
 

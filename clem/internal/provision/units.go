@@ -5,10 +5,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/hostcmd"
 	"github.com/clemhq/clem/clem/internal/layout"
 	"github.com/clemhq/clem/clem/internal/units"
-	"github.com/clemhq/clem/shared/config"
 )
 
 // UnitData is what the unit templates are rendered from.

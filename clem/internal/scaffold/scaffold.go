@@ -14,7 +14,7 @@ import (
 	"strings"
 	"text/template"
 
-	"github.com/clemhq/clem/shared/config"
+	"github.com/clemhq/clem/clem/internal/config"
 )
 
 //go:embed clem.yaml.tmpl

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clemhq/clem/shared/config"
+	"github.com/clemhq/clem/clem/internal/config"
 )
 
 var backendEnv = map[string]string{

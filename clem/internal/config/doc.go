@@ -6,7 +6,7 @@
 // expanded from the environment after parsing, so a variable can never inject
 // YAML structure.
 //
-// Only the clem binary loads clem.yaml; daemons get their own generated TOML.
-// The package lives in shared/ so that tests and tools in other modules can
-// read a team the same way.
+// Only the clem binary loads clem.yaml, and Go's internal rule keeps it so:
+// the file names every secret, and no daemon may link its loader. Daemons
+// get their own generated TOML.
 package config
