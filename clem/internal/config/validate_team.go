@@ -45,17 +45,28 @@ const (
 	maxPromptSize       = 256 << 10
 )
 
+const missingProject = "missing; add `project: NAME`, the prefix of every user the team gets (" + nameRule + ")"
+
 func (v *validator) project() {
-	c := v.cfg
-	switch {
-	case !v.present("project"):
-		v.errs = append(v.errs, &Error{File: v.d.file, Line: 1, Column: 1, Key: "project", Msg: "missing; add `project: NAME`, the prefix of every user the team gets (" + nameRule + ")"})
-	case !NameRE.MatchString(c.Project):
-		v.errorf("project", "%q is not a valid user-name prefix; want %s", c.Project, nameRule)
-	case len(c.Project)+len("-watchdog") > MaxUserName:
-		v.errorf("project", "%q is %d characters: its daemons' users (%s-watchdog, %s-pipelock) would be longer than Linux allows (%d); use at most %d characters",
-			c.Project, len(c.Project), c.Project, c.Project, MaxUserName, MaxUserName-len("-watchdog"))
+	if !v.present("project") {
+		v.errs = append(v.errs, &Error{File: v.d.file, Line: 1, Column: 1, Key: "project", Msg: missingProject})
+		return
 	}
+	if msg := projectNameProblem(v.cfg.Project); msg != "" {
+		v.errorf("project", "%s", msg)
+	}
+}
+
+// projectNameProblem says what is wrong with a project name, or "".
+func projectNameProblem(name string) string {
+	switch {
+	case !NameRE.MatchString(name):
+		return fmt.Sprintf("%q is not a valid user-name prefix; want %s", name, nameRule)
+	case len(name)+len("-watchdog") > MaxUserName:
+		return fmt.Sprintf("%q is %d characters: its daemons' users (%s-watchdog, %s-pipelock) would be longer than Linux allows (%d); use at most %d characters",
+			name, len(name), name, name, MaxUserName, MaxUserName-len("-watchdog"))
+	}
+	return ""
 }
 
 func (v *validator) egress() {

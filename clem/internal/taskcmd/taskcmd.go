@@ -69,16 +69,19 @@ opens the board, so every change is audited and wakes the agents at once.`,
 	}
 }
 
-// client finds coord's socket: --socket, or the project's from clem.yaml.
+// client finds coord's socket: --socket, or the project's, named by
+// clem.yaml's project key (the only key it reads: the rest of the file,
+// its secrets and prompts, are no business of a task command).
 func client(c *cli.Context) (*coordapi.Client, error) {
 	if s := c.String("socket"); s != "" {
 		return coordapi.NewClient(s), nil
 	}
-	cfg, err := config.Load(c.String("file"))
+	name, err := config.ProjectName(c.String("file"))
 	if err != nil {
 		return nil, fmt.Errorf("find coord's socket: %w\n(or pass --socket PATH)", err)
 	}
-	p := layout.New(layout.DefaultRoots(""), cfg.Project, cfg.Egress.ProxyPort)
+	// The socket's path depends on the project alone, not on its ports.
+	p := layout.New(layout.DefaultRoots(""), name, 0)
 	return coordapi.NewClient(p.CoordSocket()), nil
 }
 

@@ -2,6 +2,8 @@ package taskcmd
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -66,5 +68,26 @@ func TestFlagsAfterArgs(t *testing.T) {
 	_, err = run(t, "list", "--socket=/nonexistent/c.sock", "extra")
 	if err == nil || !strings.Contains(err.Error(), "usage: clem task list") {
 		t.Errorf("list with an argument = %v", err)
+	}
+}
+
+// TestSocketFromProjectKey: clem task reads only clem.yaml's project key to
+// find coord's socket; a file whose other parts would not validate (an
+// unset variable, a prompt file this user cannot read) still names it.
+func TestSocketFromProjectKey(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "clem.yaml")
+	src := "project: acme-task\nagents:\n  lead:\n    prompt: /nonexistent/prompt.md\nsecrets:\n  k:\n    env: ${CLEM_TEST_SURELY_UNSET}\n"
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := run(t, "list", "-f", file)
+	if err == nil || !strings.Contains(err.Error(), "/run/clem/acme-task/coord/coord.sock") || !strings.Contains(err.Error(), "is coord running?") {
+		t.Errorf("clem task list -f %s = %v, want a dial of acme-task's coord socket", file, err)
+	}
+	if err := os.WriteFile(file, []byte("project: Acme\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "list", "-f", file); err == nil || !strings.Contains(err.Error(), file+":1:10: project:") {
+		t.Errorf("a bad project name = %v, want it located", err)
 	}
 }
