@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,6 +54,13 @@ type flaky struct {
 	kind string
 	mu   sync.Mutex
 	down int // calls left that fail
+	// changes counts the feed's pages read.
+	changes atomic.Int64
+}
+
+func (f *flaky) Changes(ctx context.Context, cursor string) ([]backend.Event, string, error) {
+	f.changes.Add(1)
+	return f.Backend.Changes(ctx, cursor)
 }
 
 func (f *flaky) Kind() string {
@@ -301,5 +309,36 @@ func TestWaitAndHeartbeat(t *testing.T) {
 	}
 	if ids, _ := c.Heartbeat(ctx, "b"); len(ids) != 0 {
 		t.Errorf("Heartbeat of b = %v, want none", ids)
+	}
+}
+
+// TestWaitReadsLittle: a wake does not compute the inbox the runner reads
+// right after: Wait stops at the first item, on the feed's first page,
+// where reading the inbox walks every page.
+func TestWaitReadsLittle(t *testing.T) {
+	c, f := newCore(t)
+	ctx := t.Context()
+	if _, err := c.AddTask(ctx, alice, coordapi.AddTaskRequest{Title: "for a", To: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 600 { // more than two pages of the local board's feed, none for a
+		if _, err := c.AddTask(ctx, alice, coordapi.AddTaskRequest{Title: fmt.Sprintf("for b %d", i), To: "b"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.changes.Store(0)
+	if ok, err := c.Wait(ctx, "a"); !ok || err != nil {
+		t.Fatalf("Wait = %v, %v; want true", ok, err)
+	}
+	if n := f.changes.Load(); n != 1 {
+		t.Errorf("Wait read %d pages of the feed, want 1", n)
+	}
+	f.changes.Store(0)
+	items, _, err := c.Inbox(ctx, "a")
+	if err != nil || len(items) != 1 {
+		t.Fatalf("Inbox = %v, %v; want the one task", items, err)
+	}
+	if n := f.changes.Load(); n < 3 {
+		t.Errorf("Inbox read %d pages, want all of them (3 or more): the control of the count above", n)
 	}
 }

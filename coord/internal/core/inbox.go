@@ -57,32 +57,49 @@ func (c *Core) Inbox(ctx context.Context, agent string) ([]coordapi.InboxItem, s
 // inbox is Inbox with its bounds; cut reports that an item for agent was
 // left for the next read.
 func (c *Core) inbox(ctx context.Context, agent string, maxItems, maxBytes int) (items []coordapi.InboxItem, cur string, cut bool, err error) {
-	cur = c.cursor(agent)
 	items = []coordapi.InboxItem{}
 	size := 0
+	cur, err = c.scan(ctx, agent, func(e backend.Event) bool {
+		it := c.item(e)
+		if len(items) > 0 && (len(items) >= maxItems || size+len(it.Text) > maxBytes) {
+			cut = true
+			return false
+		}
+		it.Cursor = e.Cursor
+		size += len(it.Text)
+		items = append(items, it)
+		return true
+	})
+	if err != nil {
+		return nil, "", false, err
+	}
+	if cut {
+		cur = items[len(items)-1].Cursor
+	}
+	return items, cur, cut, nil
+}
+
+// scan walks agent's unread feed from its cursor, at most maxPages pages,
+// calling visit for each event that belongs in agent's inbox until visit
+// returns false. It returns the cursor after the last page read.
+func (c *Core) scan(ctx context.Context, agent string, visit func(backend.Event) bool) (string, error) {
+	cur := c.cursor(agent)
 	for range maxPages {
 		evs, next, err := c.be.Changes(ctx, cur)
 		if err != nil {
-			return nil, "", false, fmt.Errorf("inbox of %s: %w", agent, err)
+			return "", fmt.Errorf("inbox of %s: %w", agent, err)
 		}
 		for _, e := range evs {
-			if !For(agent, e) {
-				continue
+			if For(agent, e) && !visit(e) {
+				return cur, nil
 			}
-			it := c.item(e)
-			if len(items) > 0 && (len(items) >= maxItems || size+len(it.Text) > maxBytes) {
-				return items, items[len(items)-1].Cursor, true, nil
-			}
-			it.Cursor = e.Cursor
-			size += len(it.Text)
-			items = append(items, it)
 		}
 		if len(evs) == 0 || next == cur {
 			break
 		}
 		cur = next
 	}
-	return items, cur, false, nil
+	return cur, nil
 }
 
 // Ack consumes agent's inbox through cursor.
@@ -114,14 +131,14 @@ func (c *Core) ReadInbox(ctx context.Context, agent string, maxBytes int) (items
 func (c *Core) Wait(ctx context.Context, agent string) (bool, error) {
 	for {
 		ch := c.changedCh() // before reading, so a change in between is not missed
-		items, _, err := c.Inbox(ctx, agent)
+		unread, err := c.hasUnread(ctx, agent)
 		if err != nil {
 			if ctx.Err() != nil {
 				return false, nil
 			}
 			return false, err
 		}
-		if len(items) > 0 {
+		if unread {
 			return true, nil
 		}
 		select {
@@ -130,6 +147,15 @@ func (c *Core) Wait(ctx context.Context, agent string) (bool, error) {
 			return false, nil
 		}
 	}
+}
+
+// hasUnread reports whether agent's inbox holds an item. It stops at the
+// first one and renders none: a runner that wakes reads its inbox right
+// after, so the wait must not compute that inbox a first time.
+func (c *Core) hasUnread(ctx context.Context, agent string) (bool, error) {
+	found := false
+	_, err := c.scan(ctx, agent, func(backend.Event) bool { found = true; return false })
+	return found, err
 }
 
 func (c *Core) item(e backend.Event) coordapi.InboxItem {
