@@ -14,7 +14,7 @@ PKG      := github.com/clemhq/clem/shared/version
 LDFLAGS  := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 export CGO_ENABLED := 0
 
-.PHONY: help build test test-short test-containment test-system test-faults test-repeat demo verify dist install uninstall quickstart clean bench-pipelock bench-vault
+.PHONY: help build deps test test-short test-containment test-system test-faults test-repeat demo verify dist install uninstall quickstart clean bench-pipelock bench-vault
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -54,13 +54,17 @@ test-repeat: ## the flake check (root): make test RUNS times (default 5) in a ro
 demo: ## (root) a throwaway systemd runs a two-agent fleet against a fake model: a task done, exfiltration refused; then cleans up
 	./tests/demo.sh
 
-verify: ## go.work lists every module; go vet, gofmt and go mod tidy are clean
+verify: ## go.work lists every module; go vet, gofmt and go mod tidy are clean; every binary's deps.txt is current
 	@for m in $(MODULES); do grep -q "^\s*\./$$m$$" go.work || { echo "go.work does not use ./$$m"; exit 1; }; done
 	$(GO) vet $(addprefix ./,$(addsuffix /...,$(MODULES)))
 	@out=$$(gofmt -l $(MODULES)); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff >/dev/null) || { echo "$$m: go.mod/go.sum are not tidy: cd $$m && go mod tidy"; exit 1; }; done
 	@for m in $(BINARIES); do (cd $$m && GOWORK=off $(GO) build -o /dev/null .) || { echo "$$m: GOWORK=off build fails"; exit 1; }; done
+	@./tests/deps.sh check
 	@echo verify: ok
+
+deps: ## rewrite each binary's dependency list (<binary>/deps.txt), which make verify checks: a new dependency shows in review
+	./tests/deps.sh
 
 dist: ## build clem_<version>_linux_<arch>.tar.gz for each of ARCHES, with SHA256SUMS
 	@rm -rf $(DISTDIR) && mkdir -p $(DISTDIR)

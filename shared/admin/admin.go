@@ -1,7 +1,8 @@
 // Package admin serves a daemon's control endpoints on a unix socket, never
 // on a port agents reach: GET /healthz (the watchdog's probe), GET /metrics
 // (Prometheus text format, when the daemon has metrics) and POST /reload
-// (like SIGHUP). shared/lifecycle serves it for every daemon.
+// (like SIGHUP). shared/lifecycle serves it for every daemon; the watchdog
+// imports it as a client, and daemons' tests to probe the socket.
 package admin
 
 import (

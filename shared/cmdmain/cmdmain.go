@@ -1,7 +1,8 @@
 // Package cmdmain is the shim behind every clem binary's main.go: it stamps
 // the version, builds a context cancelled by SIGINT/SIGTERM, runs the
 // urfave/cli app, prints a failure once to stderr and turns it into an exit
-// code. Only Main calls os.Exit; everything below returns errors.
+// code. Only Main calls os.Exit; everything below returns errors. Every
+// binary's main.go imports it, and nothing else may.
 package cmdmain
 
 import (

@@ -3,4 +3,5 @@
 // serves it; runner (inbox, wake-ups, lease heartbeats), watchdog (alerts)
 // and `clem task` (operators) call it. The caller is whoever the kernel says
 // it is (SO_PEERCRED on the socket), so no request carries an identity.
+// coord, runner, watchdog and clem import it.
 package coordapi

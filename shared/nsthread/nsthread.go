@@ -1,7 +1,7 @@
 // Package nsthread runs a function on an OS thread that may be moved into
 // another namespace and is thrown away afterwards, so nothing else ever runs
 // there by accident. clem's egress check (a scratch network namespace) and
-// the test helpers in shared/testutil/netns use it.
+// the test helpers in shared/testutil/netns import it.
 package nsthread
 
 import (

@@ -4,7 +4,8 @@
 // emptied reaches whatever unrelated process got that number as its own
 // group. The rule: wait for the leader's exit without reaping it (its
 // zombie keeps the number), signal the group, then reap; no signal after.
-// The runner's pane, sidecar's children and the tests' CLI runs use it.
+// The runner (its pane), sidecar (its children) and the tests (CLI runs)
+// import it.
 package procgroup
 
 import (

@@ -1,7 +1,8 @@
 // Package streamview renders an agent CLI's stream-json lines as short,
 // safe text for people: the runner's tmux pane and `clem logs` show the
 // same view. Control characters are removed, since the text comes from the
-// model and from tools and lands on an operator's terminal.
+// model and from tools and lands on an operator's terminal. The runner and
+// clem import it.
 package streamview
 
 import (

@@ -1,5 +1,6 @@
 // Package version carries the build stamp (version, commit, date) that the
-// Makefile sets with -ldflags, for every clem binary's --version.
+// Makefile sets with -ldflags, for every clem binary's --version. Any
+// binary may import it.
 package version
 
 import (
