@@ -10,6 +10,7 @@ import (
 	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/egress"
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/secret"
 )
 
 // Build computes the desired state. It fails, before anything is touched,
@@ -39,7 +40,7 @@ func Build(in *Inputs) (*Desired, error) {
 		}
 	}
 	credentials(in, d)
-	d.Files = append(d.Files, File{Path: keyPath(p), Mode: 0o600, Data: in.PlaceholderKey, Secret: true, Once: true, Kind: "key"})
+	d.Files = append(d.Files, File{Path: keyPath(p), Mode: 0o600, Secret: secret.New(in.PlaceholderKey), Once: true, Kind: "key"})
 	d.Egress = egressSpec(in)
 	if d.Egress != nil && !allUsersExist(in) {
 		// A dry run before the users exist: their uids are unknown.
@@ -251,7 +252,7 @@ func credNames(cfg *config.Config, role string) []string {
 func credentials(in *Inputs, d *Desired) {
 	cred := func(dir, n string) {
 		v, _ := in.Secret(n)
-		d.Files = append(d.Files, File{Path: dir + "/" + n, Mode: 0o600, Data: v.Reveal(), Secret: true, Kind: "credential"})
+		d.Files = append(d.Files, File{Path: dir + "/" + n, Mode: 0o600, Secret: v, Kind: "credential"})
 	}
 	for _, r := range roles(in.Cfg) {
 		for _, n := range credNames(in.Cfg, r) {

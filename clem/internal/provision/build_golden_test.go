@@ -147,7 +147,7 @@ func TestBuildGolden(t *testing.T) {
 }
 
 // fileData is the content Build gave f.
-func fileData(f File) []byte { return f.Data }
+func fileData(f File) []byte { return f.content() }
 
 // goldenFileName mirrors a file's absolute path under files/.
 func goldenFileName(path, tmp string) string {
@@ -186,7 +186,7 @@ func describe(d *Desired, tmp string) []byte {
 	}
 	b.WriteString("\n# files\n")
 	line := func(f File) {
-		fmt.Fprintf(&b, "%s %s:%s %s kind=%q secret=%t once=%t\n", f.Path, orRoot(f.Owner), orRoot(f.Group), modeString(f.Mode), f.Kind, f.Secret, f.Once)
+		fmt.Fprintf(&b, "%s %s:%s %s kind=%q secret=%t once=%t\n", f.Path, orRoot(f.Owner), orRoot(f.Group), modeString(f.Mode), f.Kind, f.IsSecret(), f.Once)
 	}
 	if d.SSHD != nil {
 		line(*d.SSHD)
