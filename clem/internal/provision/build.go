@@ -182,15 +182,18 @@ func daemonFiles(in *Inputs, d *Desired, rs []string) error {
 
 func agentFiles(in *Inputs, d *Desired, a *config.Agent) error {
 	p := in.Proj
-	add := func(name string, data []byte, err error) error {
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
+	file := func(name string, data []byte) File {
 		kind := "agent"
 		if name == layout.CACert || name == layout.CABundle {
 			kind = "trust" // written after agent-vault made its CA
 		}
-		d.Files = append(d.Files, File{Path: p.AgentFile(a.Key, name), Group: a.User, Mode: 0o640, Data: data, Kind: kind})
+		return File{Path: p.AgentFile(a.Key, name), Group: a.User, Mode: 0o640, Data: data, Kind: kind}
+	}
+	add := func(name string, data []byte, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		d.Files = append(d.Files, file(name, data))
 		return nil
 	}
 	runner, err := runnerConfig(in, a)
@@ -201,9 +204,17 @@ func agentFiles(in *Inputs, d *Desired, a *config.Agent) error {
 		return err
 	}
 	env, err := envFile(in, a)
-	if err := add(layout.EnvFile, env, err); err != nil {
-		return err
+	if err != nil {
+		return fmt.Errorf("%s: %w", layout.EnvFile, err)
 	}
+	envf := file(layout.EnvFile, env)
+	if revealsSecret(in.Cfg, a) {
+		// It holds a raw value (disposition reveal): a credential file
+		// like the others, never printed.
+		envf.Secret, envf.Data = secret.New(env), nil
+		clear(env)
+	}
+	d.Files = append(d.Files, envf)
 	mcp, err := mcpConfig(in, a)
 	if err := add(layout.MCPConfig, mcp, err); err != nil {
 		return err
@@ -221,6 +232,16 @@ func agentFiles(in *Inputs, d *Desired, a *config.Agent) error {
 		}
 	}
 	return nil
+}
+
+// revealsSecret reports whether agent a gets a secret's raw value in its env.
+func revealsSecret(cfg *config.Config, a *config.Agent) bool {
+	for _, n := range a.SecretNames() {
+		if s := cfg.Secret(n); s != nil && s.Disposition == config.DispReveal {
+			return true
+		}
+	}
+	return false
 }
 
 // credNames lists the secrets a daemon role receives as credentials.
