@@ -40,7 +40,7 @@ func Build(in *Inputs) (*Desired, error) {
 		}
 	}
 	credentials(in, d)
-	d.Files = append(d.Files, File{Path: keyPath(p), Mode: 0o600, Secret: secret.New(in.PlaceholderKey), Once: true, Kind: "key"})
+	d.Files = append(d.Files, File{Path: keyPath(p), Mode: 0o600, Secret: secret.New(in.PlaceholderKey), Once: true, Kind: KindKey})
 	d.Egress = egressSpec(in)
 	if d.Egress != nil && !allUsersExist(in) {
 		// A dry run before the users exist: their uids are unknown.
@@ -50,9 +50,9 @@ func Build(in *Inputs) (*Desired, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.Files = append(d.Files, File{Path: p.EgressSpec(), Mode: 0o644, Data: b, Kind: "egress spec"})
+		d.Files = append(d.Files, File{Path: p.EgressSpec(), Mode: 0o644, Data: b, Kind: KindEgressSpec})
 	}
-	d.Files = append(d.Files, File{Path: p.TmpfilesConf(), Mode: 0o644, Data: tmpfiles(d, p), Kind: "tmpfiles"})
+	d.Files = append(d.Files, File{Path: p.TmpfilesConf(), Mode: 0o644, Data: tmpfiles(d, p), Kind: KindTmpfiles})
 	if in.Units != nil {
 		units, err := in.Units(UnitData(in))
 		if err != nil {
@@ -64,7 +64,7 @@ func Build(in *Inputs) (*Desired, error) {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			d.Files = append(d.Files, File{Path: p.UnitPath(n), Mode: 0o644, Data: units[n], Kind: "unit"})
+			d.Files = append(d.Files, File{Path: p.UnitPath(n), Mode: 0o644, Data: units[n], Kind: KindUnit})
 		}
 	}
 	return d, nil
@@ -154,7 +154,7 @@ func daemonFiles(in *Inputs, d *Desired, rs []string) error {
 			if err != nil {
 				return fmt.Errorf("sidecar %s config: %w", sc.Name, err)
 			}
-			d.Files = append(d.Files, File{Path: p.DaemonConfig(r), Group: p.User(r), Mode: 0o640, Data: data, Kind: "config"})
+			d.Files = append(d.Files, File{Path: p.DaemonConfig(r), Group: p.User(r), Mode: 0o640, Data: data, Kind: KindConfig})
 			continue
 		}
 		switch r {
@@ -168,14 +168,14 @@ func daemonFiles(in *Inputs, d *Desired, rs []string) error {
 		if err != nil {
 			return fmt.Errorf("%s config: %w", layout.Binary(r), err)
 		}
-		d.Files = append(d.Files, File{Path: p.DaemonConfig(r), Group: p.User(r), Mode: 0o640, Data: data, Kind: "config"})
+		d.Files = append(d.Files, File{Path: p.DaemonConfig(r), Group: p.User(r), Mode: 0o640, Data: data, Kind: KindConfig})
 	}
 	if ca := in.Cfg.Egress.UpstreamCA; ca != "" && hasRole(in.Cfg, layout.Vault) {
 		pem, err := readPEM(ca)
 		if err != nil {
 			return fmt.Errorf("egress.upstream_ca: %w", err)
 		}
-		d.Files = append(d.Files, File{Path: upstreamCACopy(p), Mode: 0o644, Data: pem, Kind: "config"})
+		d.Files = append(d.Files, File{Path: upstreamCACopy(p), Mode: 0o644, Data: pem, Kind: KindConfig})
 	}
 	return nil
 }
@@ -183,9 +183,9 @@ func daemonFiles(in *Inputs, d *Desired, rs []string) error {
 func agentFiles(in *Inputs, d *Desired, a *config.Agent) error {
 	p := in.Proj
 	file := func(name string, data []byte) File {
-		kind := "agent"
+		kind := KindAgent
 		if name == layout.CACert || name == layout.CABundle {
-			kind = "trust" // written after agent-vault made its CA
+			kind = KindTrust // written after agent-vault made its CA
 		}
 		return File{Path: p.AgentFile(a.Key, name), Group: a.User, Mode: 0o640, Data: data, Kind: kind}
 	}
@@ -273,7 +273,7 @@ func credNames(cfg *config.Config, role string) []string {
 func credentials(in *Inputs, d *Desired) {
 	cred := func(dir, n string) {
 		v, _ := in.Secret(n)
-		d.Files = append(d.Files, File{Path: dir + "/" + n, Mode: 0o600, Secret: v, Kind: "credential"})
+		d.Files = append(d.Files, File{Path: dir + "/" + n, Mode: 0o600, Secret: v, Kind: KindCredential})
 	}
 	for _, r := range roles(in.Cfg) {
 		for _, n := range credNames(in.Cfg, r) {

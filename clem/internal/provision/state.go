@@ -40,8 +40,8 @@ type File struct {
 	// File or a Desired prints REDACTED, never the bytes; plans say only
 	// that it changed.
 	Secret secret.Value
-	Kind   string // "config", "agent", "credential", "unit", ... for the plan
-	Once   bool   // created if missing, never rewritten (the placeholder key)
+	Kind   Kind // what the plan calls it, and when apply writes it
+	Once   bool // created if missing, never rewritten (the placeholder key)
 }
 
 // IsSecret reports whether f's content is a credential or key.
