@@ -161,7 +161,7 @@ func (a *applier) apply(removeStale bool) error {
 		{"users", a.users},
 		{"logins", a.logins},
 		{"directories", a.dirs},
-		{"files", func() error { return a.files(func(f File) bool { return f.Kind != "unit" && f.Kind != "trust" }) }},
+		{"files", func() error { return a.files(func(f File) bool { return f.Kind != KindUnit && f.Kind != KindTrust }) }},
 		{"broker CA", a.ca},
 		{"egress", a.egress},
 		{"units", a.units},
@@ -307,7 +307,7 @@ func (a *applier) ca() error {
 			return err
 		}
 	}
-	return a.files(func(f File) bool { return f.Kind == "trust" })
+	return a.files(func(f File) bool { return f.Kind == KindTrust })
 }
 
 func (a *applier) egress() error {
@@ -333,7 +333,7 @@ func (a *applier) egress() error {
 
 func (a *applier) units() error {
 	before := len(a.changed)
-	if err := a.files(func(f File) bool { return f.Kind == "unit" }); err != nil {
+	if err := a.files(func(f File) bool { return f.Kind == KindUnit }); err != nil {
 		return err
 	}
 	d, err := a.desired()
@@ -341,7 +341,7 @@ func (a *applier) units() error {
 		return err
 	}
 	for _, f := range d.Files {
-		if f.Kind == "unit" {
+		if f.Kind == KindUnit {
 			if err := a.record(func(m *Manifest) { m.Units = appendNew(m.Units, filepath.Base(f.Path)) }); err != nil {
 				return err
 			}

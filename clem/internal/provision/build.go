@@ -10,6 +10,7 @@ import (
 	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/egress"
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/secret"
 )
 
 // Build computes the desired state. It fails, before anything is touched,
@@ -39,7 +40,7 @@ func Build(in *Inputs) (*Desired, error) {
 		}
 	}
 	credentials(in, d)
-	d.Files = append(d.Files, File{Path: keyPath(p), Mode: 0o600, Data: in.PlaceholderKey, Secret: true, Once: true, Kind: "key"})
+	d.Files = append(d.Files, File{Path: keyPath(p), Mode: 0o600, Secret: secret.New(in.PlaceholderKey), Once: true, Kind: KindKey})
 	d.Egress = egressSpec(in)
 	if d.Egress != nil && !allUsersExist(in) {
 		// A dry run before the users exist: their uids are unknown.
@@ -49,9 +50,9 @@ func Build(in *Inputs) (*Desired, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.Files = append(d.Files, File{Path: p.EgressSpec(), Mode: 0o644, Data: b, Kind: "egress spec"})
+		d.Files = append(d.Files, File{Path: p.EgressSpec(), Mode: 0o644, Data: b, Kind: KindEgressSpec})
 	}
-	d.Files = append(d.Files, File{Path: p.TmpfilesConf(), Mode: 0o644, Data: tmpfiles(d, p), Kind: "tmpfiles"})
+	d.Files = append(d.Files, File{Path: p.TmpfilesConf(), Mode: 0o644, Data: tmpfiles(d, p), Kind: KindTmpfiles})
 	if in.Units != nil {
 		units, err := in.Units(UnitData(in))
 		if err != nil {
@@ -63,7 +64,7 @@ func Build(in *Inputs) (*Desired, error) {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			d.Files = append(d.Files, File{Path: p.UnitPath(n), Mode: 0o644, Data: units[n], Kind: "unit"})
+			d.Files = append(d.Files, File{Path: p.UnitPath(n), Mode: 0o644, Data: units[n], Kind: KindUnit})
 		}
 	}
 	return d, nil
@@ -153,7 +154,7 @@ func daemonFiles(in *Inputs, d *Desired, rs []string) error {
 			if err != nil {
 				return fmt.Errorf("sidecar %s config: %w", sc.Name, err)
 			}
-			d.Files = append(d.Files, File{Path: p.DaemonConfig(r), Group: p.User(r), Mode: 0o640, Data: data, Kind: "config"})
+			d.Files = append(d.Files, File{Path: p.DaemonConfig(r), Group: p.User(r), Mode: 0o640, Data: data, Kind: KindConfig})
 			continue
 		}
 		switch r {
@@ -167,29 +168,32 @@ func daemonFiles(in *Inputs, d *Desired, rs []string) error {
 		if err != nil {
 			return fmt.Errorf("%s config: %w", layout.Binary(r), err)
 		}
-		d.Files = append(d.Files, File{Path: p.DaemonConfig(r), Group: p.User(r), Mode: 0o640, Data: data, Kind: "config"})
+		d.Files = append(d.Files, File{Path: p.DaemonConfig(r), Group: p.User(r), Mode: 0o640, Data: data, Kind: KindConfig})
 	}
 	if ca := in.Cfg.Egress.UpstreamCA; ca != "" && hasRole(in.Cfg, layout.Vault) {
 		pem, err := readPEM(ca)
 		if err != nil {
 			return fmt.Errorf("egress.upstream_ca: %w", err)
 		}
-		d.Files = append(d.Files, File{Path: upstreamCACopy(p), Mode: 0o644, Data: pem, Kind: "config"})
+		d.Files = append(d.Files, File{Path: upstreamCACopy(p), Mode: 0o644, Data: pem, Kind: KindConfig})
 	}
 	return nil
 }
 
 func agentFiles(in *Inputs, d *Desired, a *config.Agent) error {
 	p := in.Proj
+	file := func(name string, data []byte) File {
+		kind := KindAgent
+		if name == layout.CACert || name == layout.CABundle {
+			kind = KindTrust // written after agent-vault made its CA
+		}
+		return File{Path: p.AgentFile(a.Key, name), Group: a.User, Mode: 0o640, Data: data, Kind: kind}
+	}
 	add := func(name string, data []byte, err error) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		kind := "agent"
-		if name == layout.CACert || name == layout.CABundle {
-			kind = "trust" // written after agent-vault made its CA
-		}
-		d.Files = append(d.Files, File{Path: p.AgentFile(a.Key, name), Group: a.User, Mode: 0o640, Data: data, Kind: kind})
+		d.Files = append(d.Files, file(name, data))
 		return nil
 	}
 	runner, err := runnerConfig(in, a)
@@ -200,9 +204,17 @@ func agentFiles(in *Inputs, d *Desired, a *config.Agent) error {
 		return err
 	}
 	env, err := envFile(in, a)
-	if err := add(layout.EnvFile, env, err); err != nil {
-		return err
+	if err != nil {
+		return fmt.Errorf("%s: %w", layout.EnvFile, err)
 	}
+	envf := file(layout.EnvFile, env)
+	if revealsSecret(in.Cfg, a) {
+		// It holds a raw value (disposition reveal): a credential file
+		// like the others, never printed.
+		envf.Secret, envf.Data = secret.New(env), nil
+		clear(env)
+	}
+	d.Files = append(d.Files, envf)
 	mcp, err := mcpConfig(in, a)
 	if err := add(layout.MCPConfig, mcp, err); err != nil {
 		return err
@@ -220,6 +232,16 @@ func agentFiles(in *Inputs, d *Desired, a *config.Agent) error {
 		}
 	}
 	return nil
+}
+
+// revealsSecret reports whether agent a gets a secret's raw value in its env.
+func revealsSecret(cfg *config.Config, a *config.Agent) bool {
+	for _, n := range a.SecretNames() {
+		if s := cfg.Secret(n); s != nil && s.Disposition == config.DispReveal {
+			return true
+		}
+	}
+	return false
 }
 
 // credNames lists the secrets a daemon role receives as credentials.
@@ -251,7 +273,7 @@ func credNames(cfg *config.Config, role string) []string {
 func credentials(in *Inputs, d *Desired) {
 	cred := func(dir, n string) {
 		v, _ := in.Secret(n)
-		d.Files = append(d.Files, File{Path: dir + "/" + n, Mode: 0o600, Data: v.Reveal(), Secret: true, Kind: "credential"})
+		d.Files = append(d.Files, File{Path: dir + "/" + n, Mode: 0o600, Secret: v, Kind: KindCredential})
 	}
 	for _, r := range roles(in.Cfg) {
 		for _, n := range credNames(in.Cfg, r) {

@@ -95,7 +95,8 @@ func fileChange(f File) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !bytes.Equal(cur, f.Data) {
+	// cur may be a credential too: it is compared, never shown.
+	if !bytes.Equal(cur, f.content()) {
 		if diff != "" {
 			return "content, " + diff, nil
 		}
@@ -110,7 +111,7 @@ func ensureFile(f File) error {
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileOwned(f.Path, f.Data, modeBits(f.Mode), uid, gid)
+	return fsutil.WriteFileOwned(f.Path, f.content(), modeBits(f.Mode), uid, gid)
 }
 
 // removePath removes a file, or a directory if it is empty (or recursively

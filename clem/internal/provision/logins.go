@@ -158,11 +158,11 @@ func outsideUnit(p layout.Project, users []User) []Change {
 	var out []Change
 	for _, u := range users {
 		if _, err := os.Lstat(p.LingerFile(u.Name)); err == nil {
-			out = append(out, Change{Op: "remove", Kind: "linger", Target: p.LingerFile(u.Name), Detail: "its user manager would run at boot, outside the unit"})
+			out = append(out, Change{Op: "remove", Kind: KindLinger, Target: p.LingerFile(u.Name), Detail: "its user manager would run at boot, outside the unit"})
 		}
 		tab := p.CronTabs + "/" + u.Name
 		if _, err := os.Lstat(tab); err == nil {
-			out = append(out, Change{Op: "remove", Kind: "crontab", Target: tab, Detail: "cron would run it outside the unit"})
+			out = append(out, Change{Op: "remove", Kind: KindCrontab, Target: tab, Detail: "cron would run it outside the unit"})
 		}
 	}
 	return out
@@ -171,7 +171,7 @@ func outsideUnit(p layout.Project, users []User) []Change {
 // closeOutside removes a linger file (through loginctl when systemd runs,
 // which also stops that user's manager) or a crontab.
 func closeOutside(c Change, systemd bool) error {
-	if c.Kind == "linger" && systemd {
+	if c.Kind == KindLinger && systemd {
 		user := c.Target[strings.LastIndex(c.Target, "/")+1:]
 		if err := hostcmd.Run("loginctl", "disable-linger", user); err != nil {
 			return err

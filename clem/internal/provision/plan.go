@@ -12,7 +12,7 @@ import (
 // Change is one line of the plan.
 type Change struct {
 	Op     string // create, update, remove, keep
-	Kind   string // user, dir, config, agent, credential, unit, egress, ...
+	Kind   Kind
 	Target string
 	Detail string
 }
@@ -54,7 +54,7 @@ func (p *Plan) Print(w io.Writer) {
 // manifest. A user that exists but is not clem's is an error.
 func MakePlan(d *Desired, prev *Manifest, verify func(egress.Spec) error) (*Plan, error) {
 	p := &Plan{}
-	add := func(op, kind, target, detail string) {
+	add := func(op string, kind Kind, target, detail string) {
 		p.Changes = append(p.Changes, Change{Op: op, Kind: kind, Target: target, Detail: detail})
 	}
 	var errs []string
@@ -63,9 +63,9 @@ func MakePlan(d *Desired, prev *Manifest, verify func(egress.Spec) error) (*Plan
 		if err != nil {
 			errs = append(errs, err.Error())
 		} else if create {
-			add("create", "user", u.Name, u.Comment)
+			add("create", KindUser, u.Name, u.Comment)
 		} else if ch := shellChange(u); ch != "" {
-			add("update", "user", u.Name, ch)
+			add("update", KindUser, u.Name, ch)
 		}
 	}
 	for _, f := range d.denyFiles() {
@@ -89,9 +89,9 @@ func MakePlan(d *Desired, prev *Manifest, verify func(egress.Spec) error) (*Plan
 			return nil, err
 		}
 		if ch == "create" {
-			add("create", "dir", dir.Path, orRoot(dir.Owner)+":"+orRoot(dir.Group)+" "+modeString(dir.Mode))
+			add("create", KindDir, dir.Path, orRoot(dir.Owner)+":"+orRoot(dir.Group)+" "+modeString(dir.Mode))
 		} else if ch != "" {
-			add("update", "dir", dir.Path, ch)
+			add("update", KindDir, dir.Path, ch)
 		}
 	}
 	for _, f := range d.Files {
@@ -106,10 +106,10 @@ func MakePlan(d *Desired, prev *Manifest, verify func(egress.Spec) error) (*Plan
 		}
 	}
 	if d.Egress != nil && d.EgressPending {
-		add("create", "egress", "table inet "+d.Egress.Table, fmt.Sprintf("pins %d agents, once their users exist", len(d.Egress.Agents)))
+		add("create", KindEgress, "table inet "+d.Egress.Table, fmt.Sprintf("pins %d agents, once their users exist", len(d.Egress.Agents)))
 	} else if d.Egress != nil {
 		if err := verify(*d.Egress); err != nil {
-			add("update", "egress", "table inet "+d.Egress.Table, firstLine(err.Error()))
+			add("update", KindEgress, "table inet "+d.Egress.Table, firstLine(err.Error()))
 		}
 	}
 	for _, c := range outsideUnit(d.layout, d.Users) {
@@ -127,11 +127,11 @@ func removals(d *Desired, prev *Manifest) []Change {
 	var out []Change
 	for _, f := range prev.Files {
 		if d.file(f) == nil {
-			out = append(out, Change{Op: "remove", Kind: "file", Target: f})
+			out = append(out, Change{Op: "remove", Kind: KindFile, Target: f})
 		}
 	}
 	if prev.Table != "" && (d.Egress == nil || d.Egress.Table != prev.Table) {
-		out = append(out, Change{Op: "remove", Kind: "egress", Target: "table inet " + prev.Table})
+		out = append(out, Change{Op: "remove", Kind: KindEgress, Target: "table inet " + prev.Table})
 	}
 	want := map[string]bool{}
 	for _, dir := range d.Dirs {
@@ -143,14 +143,14 @@ func removals(d *Desired, prev *Manifest) []Change {
 			continue
 		}
 		if slices.Contains(prev.Homes, dir) {
-			out = append(out, Change{Op: "keep", Kind: "dir", Target: dir, Detail: "no longer used; kept with its content"})
+			out = append(out, Change{Op: "keep", Kind: KindDir, Target: dir, Detail: "no longer used; kept with its content"})
 			continue
 		}
-		out = append(out, Change{Op: "remove", Kind: "dir", Target: dir})
+		out = append(out, Change{Op: "remove", Kind: KindDir, Target: dir})
 	}
 	for _, l := range prev.Deny {
 		if !slices.Contains(d.Deny, l) {
-			out = append(out, Change{Op: "remove", Kind: "deny", Target: l.File, Detail: l.User})
+			out = append(out, Change{Op: "remove", Kind: KindDeny, Target: l.File, Detail: l.User})
 		}
 	}
 	users := map[string]bool{}
@@ -159,21 +159,21 @@ func removals(d *Desired, prev *Manifest) []Change {
 	}
 	for _, u := range prev.Users {
 		if !users[u] {
-			out = append(out, Change{Op: "remove", Kind: "user", Target: u})
+			out = append(out, Change{Op: "remove", Kind: KindUser, Target: u})
 		}
 	}
 	return out
 }
 
 // planLogins adds the sshd drop-in and the deny lines still missing.
-func planLogins(d *Desired, add func(op, kind, target, detail string)) error {
+func planLogins(d *Desired, add func(op string, kind Kind, target, detail string)) error {
 	if d.SSHD != nil {
 		ch, err := fileChange(*d.SSHD)
 		if err != nil {
 			return err
 		}
 		if ch != "" {
-			add(map[bool]string{true: "create", false: "update"}[ch == "create"], "sshd", d.SSHD.Path, "DenyUsers for the project's users")
+			add(map[bool]string{true: "create", false: "update"}[ch == "create"], KindSSHD, d.SSHD.Path, "DenyUsers for the project's users")
 		}
 	}
 	missing, err := denyChanges(d.Deny)
@@ -181,7 +181,7 @@ func planLogins(d *Desired, add func(op, kind, target, detail string)) error {
 		return err
 	}
 	for _, l := range missing {
-		add("create", "deny", l.File, l.User)
+		add("create", KindDeny, l.File, l.User)
 	}
 	return nil
 }

@@ -34,7 +34,7 @@ func (a *applier) removals() error {
 // remove undoes one manifest item and drops it from the manifest.
 func (a *applier) remove(c Change) error {
 	switch c.Kind {
-	case "file":
+	case KindFile:
 		unit := strings.HasPrefix(c.Target, a.in.Proj.Units+"/")
 		if unit && a.o.Systemd {
 			_ = hostcmd.Systemctl("disable", "--now", filepath.Base(c.Target)) // already stopped or unknown is fine
@@ -63,12 +63,12 @@ func (a *applier) remove(c Change) error {
 			m.Files = without(m.Files, c.Target)
 			m.Units = without(m.Units, filepath.Base(c.Target))
 		})
-	case "egress":
+	case KindEgress:
 		if err := egress.Delete(a.m.Table); err != nil {
 			return err
 		}
 		return a.record(func(m *Manifest) { m.Table = "" })
-	case "dir":
+	case KindDir:
 		// Homes, state and runtime directories hold what the daemons and
 		// agents made (logs, sockets, work): they go with their content.
 		all := slices.Contains(a.m.Homes, c.Target) || strings.HasPrefix(c.Target, a.in.Proj.Run+"/")
@@ -76,7 +76,7 @@ func (a *applier) remove(c Change) error {
 			return fmt.Errorf("remove %s: %w", c.Target, err)
 		}
 		return a.record(func(m *Manifest) { m.Dirs, m.Homes = without(m.Dirs, c.Target), without(m.Homes, c.Target) })
-	case "deny":
+	case KindDeny:
 		l := DenyLine{File: c.Target, User: c.Detail}
 		if err := removeDenyLine(l.File, l.User, slices.Contains(a.m.DenyCreated, l.File)); err != nil {
 			return fmt.Errorf("%s: %w", l.File, err)
@@ -87,7 +87,7 @@ func (a *applier) remove(c Change) error {
 				m.DenyCreated = without(m.DenyCreated, l.File)
 			}
 		})
-	case "user":
+	case KindUser:
 		if err := deleteUser(c.Target); err != nil {
 			return err
 		}
@@ -167,25 +167,25 @@ func Deprovision(p layout.Project, o DeprovisionOptions, out interface{ Write([]
 	}
 	var cs []Change
 	for _, u := range m.Units {
-		cs = append(cs, Change{Op: "remove", Kind: "file", Target: p.UnitPath(u)})
+		cs = append(cs, Change{Op: "remove", Kind: KindFile, Target: p.UnitPath(u)})
 	}
 	if m.Table != "" {
-		cs = append(cs, Change{Op: "remove", Kind: "egress", Target: "table inet " + m.Table})
+		cs = append(cs, Change{Op: "remove", Kind: KindEgress, Target: "table inet " + m.Table})
 	}
 	// Kept users stay locked out: their homes may hold a planted key.
 	keepLocks := o.KeepUsers && len(m.Users) > 0
 	for _, f := range m.Files {
 		if keepLocks && f == p.SSHDropIn() {
-			cs = append(cs, Change{Op: "keep", Kind: "sshd", Target: f, Detail: "the kept users stay denied"})
+			cs = append(cs, Change{Op: "keep", Kind: KindSSHD, Target: f, Detail: "the kept users stay denied"})
 			continue
 		}
 		if o.KeepHomes && f == keyPath(p) {
 			// Kept with the homes, so a later provision gives the same placeholders.
-			cs = append(cs, Change{Op: "keep", Kind: "file", Target: f})
+			cs = append(cs, Change{Op: "keep", Kind: KindFile, Target: f})
 			continue
 		}
 		if !slices.Contains(m.Units, filepath.Base(f)) || !strings.HasPrefix(f, p.Units+"/") {
-			cs = append(cs, Change{Op: "remove", Kind: "file", Target: f})
+			cs = append(cs, Change{Op: "remove", Kind: KindFile, Target: f})
 		}
 	}
 	for _, l := range m.Deny {
@@ -193,7 +193,7 @@ func Deprovision(p layout.Project, o DeprovisionOptions, out interface{ Write([]
 		if keepLocks {
 			op = "keep"
 		}
-		cs = append(cs, Change{Op: op, Kind: "deny", Target: l.File, Detail: l.User})
+		cs = append(cs, Change{Op: op, Kind: KindDeny, Target: l.File, Detail: l.User})
 	}
 	kept := func(dir string) bool {
 		if !o.KeepHomes {
@@ -212,14 +212,14 @@ func Deprovision(p layout.Project, o DeprovisionOptions, out interface{ Write([]
 	for i := len(m.Dirs) - 1; i >= 0; i-- {
 		dir := m.Dirs[i]
 		if kept(dir) {
-			cs = append(cs, Change{Op: "keep", Kind: "dir", Target: dir})
+			cs = append(cs, Change{Op: "keep", Kind: KindDir, Target: dir})
 			continue
 		}
-		cs = append(cs, Change{Op: "remove", Kind: "dir", Target: dir})
+		cs = append(cs, Change{Op: "remove", Kind: KindDir, Target: dir})
 	}
 	if !o.KeepUsers {
 		for i := len(m.Users) - 1; i >= 0; i-- {
-			cs = append(cs, Change{Op: "remove", Kind: "user", Target: m.Users[i]})
+			cs = append(cs, Change{Op: "remove", Kind: KindUser, Target: m.Users[i]})
 		}
 	}
 	plan := &Plan{Changes: cs}
@@ -234,7 +234,7 @@ func Deprovision(p layout.Project, o DeprovisionOptions, out interface{ Write([]
 		if c.Op != "remove" {
 			continue
 		}
-		if c.Kind == "dir" && (c.Target == p.StateDir() || isShared(p, c.Target)) {
+		if c.Kind == KindDir && (c.Target == p.StateDir() || isShared(p, c.Target)) {
 			last = append(last, c.Target)
 			continue
 		}

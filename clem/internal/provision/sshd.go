@@ -38,7 +38,7 @@ func sshdDropIn(p layout.Project, users []User) *File {
 		b.WriteString(" " + u.Name)
 	}
 	b.WriteString("\n")
-	return &File{Path: p.SSHDropIn(), Mode: 0o644, Data: []byte(b.String()), Kind: "sshd"}
+	return &File{Path: p.SSHDropIn(), Mode: 0o644, Data: []byte(b.String()), Kind: KindSSHD}
 }
 
 // sshdBinary is the sshd that reads p.SSHDConfig; "" when none is installed.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/clemhq/clem/clem/internal/egress"
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/secret"
 )
 
 // User is an OS user clem owns: Comment marks it as ours.
@@ -28,14 +29,32 @@ type Dir struct {
 
 // File is a file with exact content, owner and mode.
 type File struct {
-	Path   string
-	Owner  string
-	Group  string
-	Mode   fs.FileMode
-	Data   []byte
-	Secret bool   // a credential: never printed, never diffed in output
-	Kind   string // "config", "agent", "credential", "unit", ... for the plan
-	Once   bool   // created if missing, never rewritten (the placeholder key)
+	Path  string
+	Owner string
+	Group string
+	Mode  fs.FileMode
+	// Data is the content of a file that may be shown (a config, a unit).
+	Data []byte
+	// Secret is the content of a credential or key instead of Data. It
+	// stays a secret.Value until ensureFile writes it, so formatting a
+	// File or a Desired prints REDACTED, never the bytes; plans say only
+	// that it changed.
+	Secret secret.Value
+	Kind   Kind // what the plan calls it, and when apply writes it
+	Once   bool // created if missing, never rewritten (the placeholder key)
+}
+
+// IsSecret reports whether f's content is a credential or key.
+func (f *File) IsSecret() bool { return !f.Secret.IsZero() }
+
+// content is the bytes to write and to compare with the host's file: the
+// one place provision reveals a credential, for ensureFile and fileChange
+// alone, neither of which prints it.
+func (f *File) content() []byte {
+	if f.IsSecret() {
+		return f.Secret.Reveal()
+	}
+	return f.Data
 }
 
 // Desired is everything provision makes for one project.
