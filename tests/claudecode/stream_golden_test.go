@@ -42,7 +42,7 @@ func TestParseStreamGolden(t *testing.T) {
 			}
 			type event struct {
 				Type, Subtype, SessionID, Raw string
-				Message                      *message
+				Message                       *message
 			}
 			// final leaves out Usage: the raw usage object is no
 			// part of what tests judge.
