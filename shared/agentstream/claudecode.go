@@ -22,7 +22,7 @@ type ClaudeEvent struct {
 	SessionID string
 	// Init is set on system lines of subtype init.
 	Init *ClaudeInit
-	// Message is set on assistant and user lines that carry one.
+	// Message is set on lines that carry one: assistant and user lines.
 	Message *ClaudeMessage
 	// IsAPIErrorMessage marks an assistant line the CLI made up to report
 	// an API error (isApiErrorMessage), whatever its model name.
@@ -121,44 +121,35 @@ func (e ClaudeEvent) ModelAnswered() bool {
 }
 
 // ParseClaude decodes one stream-json line. A line that is not a JSON
-// object with a type, or whose known fields have the wrong JSON types, is
-// an error: it is no event.
+// object with a type, or in which any field this file knows has the wrong
+// JSON type, is an error: it is no event. The fields are checked on every
+// line, whatever its type, as the runner and the view always read them.
 func ParseClaude(line []byte) (ClaudeEvent, error) {
-	var env struct {
-		Type      string `json:"type"`
-		Subtype   string `json:"subtype"`
-		SessionID string `json:"session_id"`
+	var w struct {
+		Type              string         `json:"type"`
+		Subtype           string         `json:"subtype"`
+		SessionID         string         `json:"session_id"`
+		Message           *ClaudeMessage `json:"message"`
+		IsAPIErrorMessage bool           `json:"isApiErrorMessage"`
 	}
-	if err := json.Unmarshal(line, &env); err != nil {
-		return ClaudeEvent{}, fmt.Errorf("stream-json line: %w", err)
+	var in ClaudeInit
+	var r ClaudeResult
+	// Three passes rather than one struct embedding the other two: those
+	// share session_id, which encoding/json would then drop.
+	for _, v := range []any{&w, &in, &r} {
+		if err := json.Unmarshal(line, v); err != nil {
+			return ClaudeEvent{}, fmt.Errorf("stream-json line: %w", err)
+		}
 	}
-	if env.Type == "" {
+	if w.Type == "" {
 		return ClaudeEvent{}, fmt.Errorf("stream-json line without a type: %.200s", line)
 	}
-	e := ClaudeEvent{Type: env.Type, Subtype: env.Subtype, SessionID: env.SessionID}
-	// The rest is decoded only where it means something, so a field
-	// another type of line happens to carry cannot spoil this one.
+	e := ClaudeEvent{Type: w.Type, Subtype: w.Subtype, SessionID: w.SessionID,
+		Message: w.Message, IsAPIErrorMessage: w.IsAPIErrorMessage}
 	switch {
 	case e.Type == "system" && e.Subtype == "init":
-		var in ClaudeInit
-		if err := json.Unmarshal(line, &in); err != nil {
-			return ClaudeEvent{}, fmt.Errorf("stream-json init line: %w", err)
-		}
 		e.Init = &in
-	case e.Type == "assistant" || e.Type == "user":
-		var m struct {
-			Message           *ClaudeMessage `json:"message"`
-			IsAPIErrorMessage bool           `json:"isApiErrorMessage"`
-		}
-		if err := json.Unmarshal(line, &m); err != nil {
-			return ClaudeEvent{}, fmt.Errorf("stream-json %s line: %w", e.Type, err)
-		}
-		e.Message, e.IsAPIErrorMessage = m.Message, m.IsAPIErrorMessage
 	case e.Type == "result":
-		var r ClaudeResult
-		if err := json.Unmarshal(line, &r); err != nil {
-			return ClaudeEvent{}, fmt.Errorf("stream-json result line: %w", err)
-		}
 		e.Result = &r
 	}
 	e.Raw = append(json.RawMessage(nil), bytes.TrimSpace(line)...)

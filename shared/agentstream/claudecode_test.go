@@ -79,7 +79,6 @@ func TestParseClaude(t *testing.T) {
 		{"unknown type", `{"type":"stream_event","event":{}}`, "", func(e ClaudeEvent) bool {
 			return e.Init == nil && e.Message == nil && e.Result == nil
 		}},
-		{"a field only another type of line has", `{"type":"system","subtype":"x","num_turns":"many","message":7}`, "", nil},
 
 		{"not JSON", "not json", "stream-json line: invalid character", nil},
 		{"cut off", `{"type":"assis`, "stream-json line: unexpected end", nil},
@@ -88,8 +87,12 @@ func TestParseClaude(t *testing.T) {
 		{"an array", `[]`, "stream-json line:", nil},
 		{"a number for a type", `{"type":5}`, "stream-json line:", nil},
 		{"content neither string nor blocks", `{"type":"assistant","message":{"content":{"a":1}}}`, "message content", nil},
-		{"a result with a string for turns", `{"type":"result","num_turns":"1"}`, "stream-json result line", nil},
-		{"an init with a string for tools", `{"type":"system","subtype":"init","tools":"Bash"}`, "stream-json init line", nil},
+		{"a result with a string for turns", `{"type":"result","num_turns":"1"}`, "stream-json line:", nil},
+		{"an init with a string for tools", `{"type":"system","subtype":"init","tools":"Bash"}`, "stream-json line:", nil},
+		// Every known field is checked on every line, as the runner
+		// and the view always did.
+		{"a string for a message on another type of line", `{"type":"error","message":"codex's error"}`, "stream-json line:", nil},
+		{"a string for is_error on an assistant line", `{"type":"assistant","is_error":"yes"}`, "stream-json line:", nil},
 	} {
 		e, err := ParseClaude([]byte(tt.line))
 		switch {
