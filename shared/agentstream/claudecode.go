@@ -120,18 +120,22 @@ func (e ClaudeEvent) ModelAnswered() bool {
 	return e.Type == "assistant" && !e.IsAPIErrorMessage && (e.Message == nil || e.Message.Model != SyntheticModel)
 }
 
+// claudeLine is what every stream-json line may carry; named so that
+// encoding/json's errors name it briefly.
+type claudeLine struct {
+	Type              string         `json:"type"`
+	Subtype           string         `json:"subtype"`
+	SessionID         string         `json:"session_id"`
+	Message           *ClaudeMessage `json:"message"`
+	IsAPIErrorMessage bool           `json:"isApiErrorMessage"`
+}
+
 // ParseClaude decodes one stream-json line. A line that is not a JSON
 // object with a type, or in which any field this file knows has the wrong
 // JSON type, is an error: it is no event. The fields are checked on every
 // line, whatever its type, as the runner and the view always read them.
 func ParseClaude(line []byte) (ClaudeEvent, error) {
-	var w struct {
-		Type              string         `json:"type"`
-		Subtype           string         `json:"subtype"`
-		SessionID         string         `json:"session_id"`
-		Message           *ClaudeMessage `json:"message"`
-		IsAPIErrorMessage bool           `json:"isApiErrorMessage"`
-	}
+	var w claudeLine
 	var in ClaudeInit
 	var r ClaudeResult
 	// Three passes rather than one struct embedding the other two: those
