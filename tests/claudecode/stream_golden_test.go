@@ -82,7 +82,7 @@ func TestParseStreamGolden(t *testing.T) {
 			for _, b := range bad {
 				got.BadLines = append(got.BadLines, goType.ReplaceAllString(b, "Go <type>"))
 			}
-			got.Texts, got.ToolUses, got.String = r.Texts(), r.ToolUses(), r.String()
+			got.Texts, got.ToolUses, got.String = r.Texts(), r.ToolUses(), goType.ReplaceAllString(r.String(), "Go <type>")
 			out, err := json.MarshalIndent(got, "", "  ")
 			if err != nil {
 				t.Fatal(err)
