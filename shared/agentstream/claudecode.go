@@ -120,40 +120,56 @@ func (e ClaudeEvent) ModelAnswered() bool {
 	return e.Type == "assistant" && !e.IsAPIErrorMessage && (e.Message == nil || e.Message.Model != SyntheticModel)
 }
 
-// claudeLine is what every stream-json line may carry; named so that
-// encoding/json's errors name it briefly.
+// claudeLine holds the fields the runner and the view read on every line;
+// named so that encoding/json's errors name it briefly.
 type claudeLine struct {
 	Type              string         `json:"type"`
 	Subtype           string         `json:"subtype"`
 	SessionID         string         `json:"session_id"`
+	Model             string         `json:"model"`
 	Message           *ClaudeMessage `json:"message"`
 	IsAPIErrorMessage bool           `json:"isApiErrorMessage"`
+	IsError           bool           `json:"is_error"`
+	APIErrorStatus    *int           `json:"api_error_status"`
+	NumTurns          int            `json:"num_turns"`
+	TotalCostUSD      float64        `json:"total_cost_usd"`
+	Result            string         `json:"result"`
+	Usage             ClaudeUsage    `json:"usage"`
 }
 
-// ParseClaude decodes one stream-json line. A line that is not a JSON
-// object with a type, or in which any field this file knows has the wrong
-// JSON type, is an error: it is no event. The fields are checked on every
-// line, whatever its type, as the runner and the view always read them.
+// ParseClaude decodes one stream-json line. It is an error when the line
+// is not a JSON object with a type, or when a field the runner or the view
+// reads (type, subtype, session_id, model, message, isApiErrorMessage,
+// is_error, api_error_status, num_turns, total_cost_usd, result, usage)
+// has the wrong JSON type, on any line, as they always read them. The
+// rest of ClaudeInit and ClaudeResult (cwd, tools, mcp_servers, durations,
+// permission_denials, ...) is best effort: a field of another shape is
+// left zero, so a change the runner does not read cannot cost it a result
+// line.
 func ParseClaude(line []byte) (ClaudeEvent, error) {
 	var w claudeLine
-	var in ClaudeInit
-	var r ClaudeResult
-	// Three passes rather than one struct embedding the other two: those
-	// share session_id, which encoding/json would then drop.
-	for _, v := range []any{&w, &in, &r} {
-		if err := json.Unmarshal(line, v); err != nil {
-			return ClaudeEvent{}, fmt.Errorf("stream-json line: %w", err)
-		}
+	if err := json.Unmarshal(line, &w); err != nil {
+		return ClaudeEvent{}, fmt.Errorf("stream-json line: %w", err)
 	}
 	if w.Type == "" {
 		return ClaudeEvent{}, fmt.Errorf("stream-json line without a type: %.200s", line)
 	}
 	e := ClaudeEvent{Type: w.Type, Subtype: w.Subtype, SessionID: w.SessionID,
 		Message: w.Message, IsAPIErrorMessage: w.IsAPIErrorMessage}
+	// The line is valid JSON by now, so the best-effort passes below can
+	// only meet fields of another type, which encoding/json leaves zero
+	// while it fills in the rest.
 	switch {
 	case e.Type == "system" && e.Subtype == "init":
+		var in ClaudeInit
+		_ = json.Unmarshal(line, &in)
+		in.SessionID, in.Model = w.SessionID, w.Model
 		e.Init = &in
 	case e.Type == "result":
+		var r ClaudeResult
+		_ = json.Unmarshal(line, &r)
+		r.Subtype, r.SessionID, r.IsError, r.APIErrorStatus = w.Subtype, w.SessionID, w.IsError, w.APIErrorStatus
+		r.NumTurns, r.TotalCostUSD, r.Result, r.Usage = w.NumTurns, w.TotalCostUSD, w.Result, w.Usage
 		e.Result = &r
 	}
 	e.Raw = append(json.RawMessage(nil), bytes.TrimSpace(line)...)

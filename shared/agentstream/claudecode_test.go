@@ -88,7 +88,15 @@ func TestParseClaude(t *testing.T) {
 		{"a number for a type", `{"type":5}`, "stream-json line:", nil},
 		{"content neither string nor blocks", `{"type":"assistant","message":{"content":{"a":1}}}`, "message content", nil},
 		{"a result with a string for turns", `{"type":"result","num_turns":"1"}`, "stream-json line:", nil},
-		{"an init with a string for tools", `{"type":"system","subtype":"init","tools":"Bash"}`, "stream-json line:", nil},
+		{"a number for an init's model", `{"type":"system","subtype":"init","model":4}`, "stream-json line:", nil},
+		// What only tests read is best effort: a shape the runner does
+		// not read cannot cost it the result line.
+		{"an init with a string for tools", `{"type":"system","subtype":"init","session_id":"s","tools":"Bash","cwd":"/h"}`, "", func(e ClaudeEvent) bool {
+			return e.Init != nil && e.Init.Tools == nil && e.Init.CWD == "/h" && e.Init.SessionID == "s"
+		}},
+		{"a result with a float duration and an object of denials", `{"type":"result","num_turns":2,"duration_ms":1.5,"permission_denials":{},"is_error":true}`, "", func(e ClaudeEvent) bool {
+			return e.Result != nil && e.Result.NumTurns == 2 && e.Result.IsError && e.Result.DurationMS == 0 && e.Result.Failed()
+		}},
 		// Every known field is checked on every line, as the runner
 		// and the view always did.
 		{"a string for a message on another type of line", `{"type":"error","message":"codex's error"}`, "stream-json line:", nil},
