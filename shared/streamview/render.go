@@ -1,8 +1,9 @@
 // Package streamview renders an agent CLI's stream-json lines as short,
 // safe text for people: the runner's tmux pane and `clem logs` show the
-// same view. Control characters are removed, since the text comes from the
-// model and from tools and lands on an operator's terminal. The runner and
-// clem import it.
+// same view. shared/agentstream decodes the lines. Control characters are
+// removed, since the text comes from the model and from tools and lands on
+// an operator's terminal. The runner (the pane) and clem (`clem logs`)
+// import it.
 package streamview
 
 import (
@@ -10,56 +11,39 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/clemhq/clem/shared/agentstream"
 )
 
 // Render turns one stream line into short readable text for the tmux pane
 // ("" to show nothing): assistant text, tool calls with their input, tool
 // results, and the final result with turns and cost. Control characters are
-// removed: the text comes from the model and from tools.
+// removed: the text comes from the model and from tools. Every runtime's
+// line is read as Claude Code's stream-json first; a line that is not
+// (codex's, opencode's, a plain command's, stderr's) shows as itself.
 func Render(runtime string, line []byte) string {
-	var e struct {
-		Type    string `json:"type"`
-		Subtype string `json:"subtype"`
-		Model   string `json:"model"`
-		Session string `json:"session_id"`
-		Message *struct {
-			Content json.RawMessage `json:"content"`
-		} `json:"message"`
-		IsError  bool    `json:"is_error"`
-		Result   string  `json:"result"`
-		NumTurns int     `json:"num_turns"`
-		Cost     float64 `json:"total_cost_usd"`
-	}
-	if json.Unmarshal(line, &e) != nil || e.Type == "" {
+	e, err := agentstream.ParseClaude(line)
+	if err != nil {
 		return printable(string(line), 400)
 	}
 	switch e.Type {
 	case "system":
-		if e.Subtype == "init" {
-			return fmt.Sprintf("· session %s, model %s", e.Session, e.Model)
+		if e.Init != nil {
+			return fmt.Sprintf("· session %s, model %s", e.Init.SessionID, e.Init.Model)
 		}
 		return ""
 	case "assistant", "user":
 		if e.Message == nil {
 			return ""
 		}
-		var blocks []struct {
-			Type    string          `json:"type"`
-			Text    string          `json:"text"`
-			Name    string          `json:"name"`
-			Input   json.RawMessage `json:"input"`
-			Content json.RawMessage `json:"content"`
-			IsError bool            `json:"is_error"`
-		}
-		if json.Unmarshal(e.Message.Content, &blocks) != nil {
-			var s string
-			if json.Unmarshal(e.Message.Content, &s) == nil && e.Type == "assistant" {
-				return printable(s, 2000)
+		if e.Message.Plain {
+			if e.Type == "assistant" {
+				return printable(e.Message.Content[0].Text, 2000)
 			}
 			return ""
 		}
 		var out []string
-		for _, b := range blocks {
+		for _, b := range e.Message.Content {
 			switch b.Type {
 			case "text":
 				out = append(out, printable(b.Text, 2000))
@@ -79,11 +63,13 @@ func Render(runtime string, line []byte) string {
 		}
 		return strings.Join(out, "\n")
 	case "result":
+		// The view shows the CLI's own is_error; the runner's verdict
+		// (agentstream's Failed) is in `clem status`.
 		verdict := "done"
-		if e.IsError {
+		if e.Result.IsError {
 			verdict = "failed"
 		}
-		return fmt.Sprintf("■ %s: %d turns, $%.4f\n%s", verdict, e.NumTurns, e.Cost, printable(e.Result, 2000))
+		return fmt.Sprintf("■ %s: %d turns, $%.4f\n%s", verdict, e.Result.NumTurns, e.Result.TotalCostUSD, printable(e.Result.Result, 2000))
 	}
 	if runtime != "claude-code" {
 		return printable(string(line), 400)

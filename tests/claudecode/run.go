@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clemhq/clem/shared/agentstream"
 	"github.com/clemhq/clem/shared/procgroup"
 	"github.com/clemhq/clem/shared/testutil/users"
 )
@@ -105,8 +106,9 @@ func Run(t testing.TB, o Options) Result {
 	if o.Dir == "" {
 		o.Dir = o.Home
 	}
-	argv := append([]string{o.Bin, "-p", o.Prompt, "--output-format", "stream-json", "--verbose",
-		"--model", o.Model, "--permission-mode", o.PermissionMode}, o.Args...)
+	argv := append([]string{o.Bin, "-p", o.Prompt}, agentstream.ClaudeFlags()...)
+	argv = append(argv, "--model", o.Model, "--permission-mode", o.PermissionMode)
+	argv = append(argv, o.Args...)
 	env := Env(o)
 
 	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)

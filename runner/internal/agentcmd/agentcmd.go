@@ -1,9 +1,11 @@
 // Package agentcmd builds the command line and environment of one
 // iteration's agent CLI from runner.toml: claude -p with stream-json for
 // Claude Code, codex exec --json, opencode run --format json, or the
-// configured command. The prompt always travels on the CLI's stdin (except
-// for opencode, which takes it as an argument), so it appears neither in
-// `ps` nor against the argument size limit. Only runner imports it.
+// configured command. The flags that choose each output format come from
+// shared/agentstream, which parses that format. The prompt always travels
+// on the CLI's stdin (except for opencode, which takes it as an argument),
+// so it appears neither in `ps` nor against the argument size limit. Only
+// runner imports it.
 package agentcmd
 
 import (
@@ -15,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/clemhq/clem/runner/internal/config"
+	"github.com/clemhq/clem/shared/agentstream"
 )
 
 // Spec is everything needed to start the CLI; the pane receives it.
@@ -117,7 +120,8 @@ func Build(c *config.Config, prompt string, env []string) (Spec, error) {
 		if err != nil {
 			return Spec{}, err
 		}
-		s.Argv = []string{bin, "exec", "--json", "--skip-git-repo-check", "--cd", c.WorkDir}
+		s.Argv = append([]string{bin, "exec"}, agentstream.CodexFlags()...)
+		s.Argv = append(s.Argv, "--skip-git-repo-check", "--cd", c.WorkDir)
 		if c.Model != "" {
 			s.Argv = append(s.Argv, "--model", c.Model)
 		}
@@ -135,7 +139,7 @@ func Build(c *config.Config, prompt string, env []string) (Spec, error) {
 		if err != nil {
 			return Spec{}, err
 		}
-		s.Argv = []string{bin, "run", "--format", "json"}
+		s.Argv = append([]string{bin, "run"}, agentstream.OpenCodeFlags()...)
 		if c.Model != "" {
 			s.Argv = append(s.Argv, "--model", c.Model)
 		}
@@ -154,9 +158,11 @@ func Build(c *config.Config, prompt string, env []string) (Spec, error) {
 }
 
 // ClaudeArgs are the arguments of `claude` for one iteration (the prompt
-// comes on stdin): headless, stream-json events, and what runner.toml sets.
+// comes on stdin): headless, the stream-json events runner's events package
+// reads (the format flags come from the parser's package), and what
+// runner.toml sets.
 func ClaudeArgs(c *config.Config) []string {
-	a := []string{"-p", "--output-format", "stream-json", "--verbose"}
+	a := append([]string{"-p"}, agentstream.ClaudeFlags()...)
 	if c.Model != "" {
 		a = append(a, "--model", c.Model)
 	}

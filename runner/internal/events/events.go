@@ -1,16 +1,17 @@
-// Package events reads an agent CLI's output stream, one line at a time:
-// for Claude Code the stream-json lines (init: the session id; result: turns,
-// cost, tokens, is_error, api_error_status), for codex its exec --json
-// events, for opencode its run --format json lines, for a plain command its
-// output lines. It also renders lines readably for the tmux pane. Only
-// runner imports it.
+// Package events sums up an agent CLI's output stream, one line at a time,
+// into what the runner records of an iteration: for Claude Code the
+// stream-json lines (init: the session id; result: turns, cost, tokens,
+// is_error, api_error_status), for codex its exec --json events, for
+// opencode its run --format json lines, for a plain command its output
+// lines. shared/agentstream decodes the lines; this package decides what
+// they mean for the iteration. Only runner imports it.
 package events
 
 import (
-	"encoding/json"
 	"strings"
 
 	"github.com/clemhq/clem/runner/internal/config"
+	"github.com/clemhq/clem/shared/agentstream"
 )
 
 // Summary is what a stream said about its iteration.
@@ -58,27 +59,8 @@ type claude struct{ s Summary }
 func (p *claude) Summary() Summary { return p.s }
 
 func (p *claude) Line(line []byte) {
-	var e struct {
-		Type           string  `json:"type"`
-		Subtype        string  `json:"subtype"`
-		SessionID      string  `json:"session_id"`
-		IsError        bool    `json:"is_error"`
-		APIErrorStatus *int    `json:"api_error_status"`
-		NumTurns       int     `json:"num_turns"`
-		TotalCostUSD   float64 `json:"total_cost_usd"`
-		Result         string  `json:"result"`
-		IsAPIError     bool    `json:"isApiErrorMessage"`
-		Message        *struct {
-			Model string `json:"model"`
-		} `json:"message"`
-		Usage struct {
-			InputTokens   int64 `json:"input_tokens"`
-			CacheCreation int64 `json:"cache_creation_input_tokens"`
-			CacheRead     int64 `json:"cache_read_input_tokens"`
-			OutputTokens  int64 `json:"output_tokens"`
-		} `json:"usage"`
-	}
-	if json.Unmarshal(line, &e) != nil {
+	e, err := agentstream.ParseClaude(line)
+	if err != nil {
 		return
 	}
 	switch e.Type {
@@ -87,28 +69,29 @@ func (p *claude) Line(line []byte) {
 			p.s.SessionID = e.SessionID
 		}
 	case "assistant":
-		// The CLI reports API errors as assistant messages of its own,
-		// model "<synthetic>": those are not the model's answer.
-		if !e.IsAPIError && (e.Message == nil || e.Message.Model != "<synthetic>") {
+		// The CLI reports API errors as assistant messages of its own:
+		// those are not the model's answer.
+		if e.ModelAnswered() {
 			p.s.Answered = true
 		}
 	case "result":
+		r := e.Result
 		p.s.Final = true
 		if e.SessionID != "" {
 			p.s.SessionID = e.SessionID
 		}
-		p.s.Turns = e.NumTurns
-		p.s.CostUSD = e.TotalCostUSD
-		p.s.InputTokens = e.Usage.InputTokens + e.Usage.CacheCreation + e.Usage.CacheRead
-		p.s.OutputTokens = e.Usage.OutputTokens
-		p.s.APIErrorStatus = e.APIErrorStatus
-		p.s.Result = e.Result
+		p.s.Turns = r.NumTurns
+		p.s.CostUSD = r.TotalCostUSD
+		p.s.InputTokens = r.Usage.AllInputTokens()
+		p.s.OutputTokens = r.Usage.OutputTokens
+		p.s.APIErrorStatus = r.APIErrorStatus
+		p.s.Result = r.Result
 		// Failures can say subtype success: is_error and the API status decide.
-		p.s.IsError = e.IsError || strings.HasPrefix(e.Subtype, "error") || (e.APIErrorStatus != nil && *e.APIErrorStatus >= 400)
+		p.s.IsError = r.Failed()
 		if p.s.IsError {
-			p.s.Error = firstLine(e.Result)
+			p.s.Error = firstLine(r.Result)
 			if p.s.Error == "" {
-				p.s.Error = e.Subtype
+				p.s.Error = r.Subtype
 			}
 		}
 	}
@@ -120,24 +103,8 @@ type codex struct{ s Summary }
 func (p *codex) Summary() Summary { return p.s }
 
 func (p *codex) Line(line []byte) {
-	var e struct {
-		Type     string `json:"type"`
-		ThreadID string `json:"thread_id"`
-		Usage    struct {
-			InputTokens  int64 `json:"input_tokens"`
-			CachedInput  int64 `json:"cached_input_tokens"`
-			OutputTokens int64 `json:"output_tokens"`
-		} `json:"usage"`
-		Error *struct {
-			Message string `json:"message"`
-		} `json:"error"`
-		Message string `json:"message"`
-		Item    *struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
-		} `json:"item"`
-	}
-	if json.Unmarshal(line, &e) != nil {
+	e, err := agentstream.ParseCodex(line)
+	if err != nil {
 		return
 	}
 	switch e.Type {
@@ -171,25 +138,16 @@ type opencode struct{ s Summary }
 func (p *opencode) Summary() Summary { return p.s }
 
 func (p *opencode) Line(line []byte) {
-	var e struct {
-		Type      string `json:"type"`
-		SessionID string `json:"sessionID"`
-		Error     any    `json:"error"`
-		Part      *struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
-		} `json:"part"`
-	}
-	if json.Unmarshal(line, &e) != nil {
+	e, err := agentstream.ParseOpenCode(line)
+	if err != nil {
 		return
 	}
 	if e.SessionID != "" {
 		p.s.SessionID = e.SessionID
 	}
-	if e.Type == "error" || e.Error != nil {
+	if e.Failed() {
 		p.s.IsError = true
-		b, _ := json.Marshal(e.Error)
-		p.s.Error = firstLine(string(b))
+		p.s.Error = firstLine(e.ErrorText())
 	}
 	if e.Part != nil {
 		p.s.Answered = true
