@@ -63,11 +63,15 @@ func Render(runtime string, line []byte) string {
 		}
 		return strings.Join(out, "\n")
 	case "result":
-		// The view shows the CLI's own is_error; the runner's verdict
-		// (agentstream's Failed) is in `clem status`.
+		// The runner's verdict (agentstream's Failed), so the pane and
+		// `clem logs` agree with `clem status`: a 529 the CLI calls a
+		// success is a failure here too.
 		verdict := "done"
-		if e.Result.IsError {
+		if e.Result.Failed() {
 			verdict = "failed"
+			if st := e.Result.APIErrorStatus; st != nil && *st >= 400 {
+				verdict = fmt.Sprintf("failed (model API HTTP %d)", *st)
+			}
 		}
 		return fmt.Sprintf("■ %s: %d turns, $%.4f\n%s", verdict, e.Result.NumTurns, e.Result.TotalCostUSD, printable(e.Result.Result, 2000))
 	}
