@@ -23,7 +23,17 @@ import (
 type fakeVault struct {
 	sock    string
 	headers chan http.Header
+	mode    vaultMode
 }
+
+// vaultMode is how the fake agent-vault answers.
+type vaultMode int
+
+const (
+	vaultAdmits vaultMode = iota
+	vaultRefuses          // 403 to the client (descriptor) and as the verdict or answer
+	vaultSilent           // closes everything without a verdict or answer
+)
 
 func startFakeVault(t *testing.T) *fakeVault {
 	t.Helper()
@@ -60,6 +70,13 @@ func (v *fakeVault) serve(uc *net.UnixConn) {
 	}
 	v.headers <- req.Header
 	if oobn == 0 { // relayed: answer, then echo
+		switch v.mode {
+		case vaultRefuses:
+			fmt.Fprint(uc, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+			return
+		case vaultSilent:
+			return
+		}
 		fmt.Fprint(uc, "HTTP/1.1 200 OK\r\n\r\n")
 		io.Copy(uc, br)
 		return
@@ -70,6 +87,14 @@ func (v *fakeVault) serve(uc *net.UnixConn) {
 	client, _ := net.FileConn(f)
 	f.Close()
 	defer client.Close()
+	switch v.mode {
+	case vaultRefuses:
+		fmt.Fprint(client, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		fmt.Fprint(uc, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+		return
+	case vaultSilent:
+		return
+	}
 	fmt.Fprint(client, "HTTP/1.1 200 Connection Established\r\n\r\n")
 	fmt.Fprint(uc, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 	line, _ := bufio.NewReader(client).ReadString('\n')
@@ -117,8 +142,80 @@ brokered = ["api.example.com"]
 				t.Errorf("the relayed echo = %q, want %q", got, want)
 			}
 			c.Close()
-			if r := p.record("api.example.com:443"); !strings.Contains(r.Reason, tt.reason) || r.Client != "lead" {
-				t.Errorf("audit record = %+v, want reason %q", r, tt.reason)
+			r := p.record("api.example.com:443")
+			if !strings.Contains(r.Reason, tt.reason) || r.Client != "lead" || r.Decision != "allow" {
+				t.Errorf("audit record = %+v, want allow, reason %q", r, tt.reason)
+			}
+			if want := map[bool]string{true: EventHandover, false: EventClose}[tt.fd]; r.Event != want {
+				t.Errorf("audit record event = %q, want %q", r.Event, want)
+			}
+			if a, d := p.srv.Stats.Allowed.Load(), p.srv.Stats.Denied.Load(); a != 1 || d != 0 {
+				t.Errorf("counted %d allowed, %d denied; want 1, 0", a, d)
+			}
+		})
+	}
+}
+
+// TestBrokeredHandOffFails pins what a failed hand-off does, handed over
+// or relayed: the status the client sees, the audit record (denied, with
+// the reason and event) and the deny counter.
+func TestBrokeredHandOffFails(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		mode   vaultMode
+		budget bool   // relayed, not handed over
+		noSock bool   // nothing listens on the vault's socket
+		status int    // what the client reads; 0: the connection closes unanswered
+		reason string // the record's
+		event  string
+		error  bool // the record carries an error
+	}{
+		{"handed over, refused", vaultRefuses, false, false, 403, "agent-vault refused: 403 Forbidden", EventHandover, false},
+		{"handed over, no verdict", vaultSilent, false, false, 0, "agent-vault took the connection but sent no verdict", EventHandover, true},
+		{"relayed, refused", vaultRefuses, true, false, 403, "agent-vault refused: 403 Forbidden", "", false},
+		{"relayed, no answer", vaultSilent, true, false, 502, "agent-vault hand-off failed: unexpected EOF", "", false},
+		{"vault unreachable", vaultAdmits, false, true, 502, "agent-vault unreachable: dial unix", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v := startFakeVault(t)
+			v.mode = tt.mode
+			sock := v.sock
+			if tt.noSock {
+				sock = filepath.Join(t.TempDir(), "absent.sock")
+			}
+			budget := ""
+			if tt.budget {
+				budget = "budget_bytes = 1000000\nbudget_window = \"1h\"\n"
+			}
+			p := startProxy(t, fmt.Sprintf(`[vault]
+socket = %q
+[[client]]
+name = "lead"
+uids = [{{UID}}]
+domains = ["api.example.com"]
+brokered = ["api.example.com"]
+%s`, sock, budget), nil)
+			c, err := net.Dial("tcp", p.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			fmt.Fprint(c, "CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: http.MethodConnect})
+			switch {
+			case tt.status == 0 && err == nil:
+				t.Errorf("the client got %s, want the connection closed unanswered", resp.Status)
+			case tt.status != 0 && err != nil:
+				t.Errorf("the client got %v, want %d", err, tt.status)
+			case tt.status != 0 && resp.StatusCode != tt.status:
+				t.Errorf("the client got %s, want %d", resp.Status, tt.status)
+			}
+			r := p.record("api.example.com:443")
+			if r.Decision != "deny" || !strings.HasPrefix(r.Reason, tt.reason) || r.Event != tt.event || (r.Error != "") != tt.error || r.Client != "lead" {
+				t.Errorf("audit record = %s %q event %q error %q, want deny %q event %q error %v", r.Decision, r.Reason, r.Event, r.Error, tt.reason, tt.event, tt.error)
+			}
+			if a, d := p.srv.Stats.Allowed.Load(), p.srv.Stats.Denied.Load(); a != 0 || d != 1 {
+				t.Errorf("counted %d allowed, %d denied; want 0, 1", a, d)
 			}
 		})
 	}
