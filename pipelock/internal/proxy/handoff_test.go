@@ -30,9 +30,9 @@ type fakeVault struct {
 type vaultMode int
 
 const (
-	vaultAdmits vaultMode = iota
-	vaultRefuses          // 403 to the client (descriptor) and as the verdict or answer
-	vaultSilent           // closes everything without a verdict or answer
+	vaultAdmits  vaultMode = iota
+	vaultRefuses           // 403 to the client (descriptor) and as the verdict or answer
+	vaultSilent            // closes everything without a verdict or answer
 )
 
 func startFakeVault(t *testing.T) *fakeVault {
