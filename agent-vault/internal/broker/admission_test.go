@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clemhq/clem/agent-vault/internal/config"
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/hostpattern"
 )
 
 // secondHost brokers other.example.com too, so a client can ask for its
@@ -115,5 +117,76 @@ func TestHandOffRefusals(t *testing.T) {
 				t.Errorf("record names %q uid %v conn %q, want the proxy's lead, %d, pin-1", got.Agent, got.UID, got.ConnID, agentUID)
 			}
 		})
+	}
+}
+
+// TestDecideTunnel: every check of a tunnel's admission, without sockets.
+func TestDecideTunnel(t *testing.T) {
+	hosts, err := hostpattern.ParseList([]string{"example.com", "*.uploads.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{Agents: map[string]bool{"lead": true}, HostList: hosts}
+	for _, tt := range []struct {
+		name string
+		in   Tunnel
+		want Decision
+	}{
+		{"brokered host", Tunnel{Agent: "lead", Target: "example.com:443"},
+			Decision{Allow: true, Reason: "example.com is brokered", Rule: RuleHost, Host: "example.com"}},
+		{"wildcard host, canonicalised", Tunnel{Agent: "lead", Target: "A.Uploads.Example.COM.:443"},
+			Decision{Allow: true, Reason: "a.uploads.example.com is brokered", Rule: RuleHost, Host: "a.uploads.example.com"}},
+		{"unknown agent", Tunnel{Agent: "stranger", Target: "example.com:443"},
+			Decision{Reason: `agent "stranger" holds no placeholder here`, Rule: RuleAgent}},
+		{"no agent", Tunnel{Target: "example.com:443"},
+			Decision{Reason: `agent "" holds no placeholder here`, Rule: RuleAgent}},
+		{"unknown agent before a bad target", Tunnel{Agent: "stranger", Target: "nonsense"},
+			Decision{Reason: `agent "stranger" holds no placeholder here`, Rule: RuleAgent}},
+		{"no port", Tunnel{Agent: "lead", Target: "example.com"},
+			Decision{Reason: "CONNECT target is not host:port", Rule: RuleTarget}},
+		{"empty port", Tunnel{Agent: "lead", Target: "example.com:"},
+			Decision{Reason: "CONNECT target is not host:port", Rule: RuleTarget}},
+		{"named port", Tunnel{Agent: "lead", Target: "example.com:https"},
+			Decision{Reason: "CONNECT target is not host:port", Rule: RuleTarget}},
+		{"IP address", Tunnel{Agent: "lead", Target: "127.0.0.1:443"},
+			Decision{Reason: "CONNECT host: an IP address is not a host name; name the host", Rule: RuleTarget}},
+		{"IPv6 address", Tunnel{Agent: "lead", Target: "[::1]:443"},
+			Decision{Reason: "CONNECT host: an IP address is not a host name; name the host", Rule: RuleTarget}},
+		{"single label", Tunnel{Agent: "lead", Target: "localhost:443"},
+			Decision{Reason: "CONNECT host: a single-label name is not a fully qualified host; write the full name, such as example.com", Rule: RuleTarget}},
+		{"port 80", Tunnel{Agent: "lead", Target: "example.com:80"},
+			Decision{Reason: "port 80: secrets are only ever sent to port 443", Rule: RulePort, Host: "example.com"}},
+		{"port out of range", Tunnel{Agent: "lead", Target: "example.com:66979"},
+			Decision{Reason: "port 66979: secrets are only ever sent to port 443", Rule: RulePort, Host: "example.com"}},
+		{"bad port before an unbrokered host", Tunnel{Agent: "lead", Target: "github.com:8443"},
+			Decision{Reason: "port 8443: secrets are only ever sent to port 443", Rule: RulePort, Host: "github.com"}},
+		{"unbrokered host", Tunnel{Agent: "lead", Target: "github.com:443"},
+			Decision{Reason: "github.com is not a brokered host", Rule: RuleHost, Host: "github.com"}},
+		{"wildcard's base is not under it", Tunnel{Agent: "lead", Target: "uploads.example.com:443"},
+			Decision{Reason: "uploads.example.com is not a brokered host", Rule: RuleHost, Host: "uploads.example.com"}},
+		{"suffix is not a subdomain", Tunnel{Agent: "lead", Target: "evilexample.com:443"},
+			Decision{Reason: "evilexample.com is not a brokered host", Rule: RuleHost, Host: "evilexample.com"}},
+		{"SNI of the host", Tunnel{Agent: "lead", Target: "Example.com:443", Hello: true, SNI: "example.com"},
+			Decision{Allow: true, Reason: "example.com is brokered and asked for by name", Rule: RuleSNI, Host: "example.com"}},
+		{"SNI of another host", Tunnel{Agent: "lead", Target: "example.com:443", Hello: true, SNI: "a.uploads.example.com"},
+			Decision{Reason: `TLS SNI "a.uploads.example.com" does not match CONNECT host example.com`, Rule: RuleSNI, Host: "example.com"}},
+		{"no SNI", Tunnel{Agent: "lead", Target: "example.com:443", Hello: true},
+			Decision{Reason: `TLS SNI "" does not match CONNECT host example.com`, Rule: RuleSNI, Host: "example.com"}},
+		{"SNI not canonical", Tunnel{Agent: "lead", Target: "example.com:443", Hello: true, SNI: "EXAMPLE.com"},
+			Decision{Reason: `TLS SNI "EXAMPLE.com" does not match CONNECT host example.com`, Rule: RuleSNI, Host: "example.com"}},
+		{"SNI does not rescue a bad target", Tunnel{Agent: "lead", Target: "github.com:443", Hello: true, SNI: "github.com"},
+			Decision{Reason: "github.com is not a brokered host", Rule: RuleHost, Host: "github.com"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := DecideTunnel(cfg, tt.in); got != tt.want {
+				t.Errorf("DecideTunnel(%+v) = %+v, want %+v", tt.in, got, tt.want)
+			}
+		})
+	}
+	if d := (Decision{}); d.Allow {
+		t.Error("the zero Decision allows")
+	}
+	if d := DecideTunnel(&config.Config{}, Tunnel{Agent: "lead", Target: "example.com:443"}); d.Allow {
+		t.Errorf("an empty config allows: %+v", d)
 	}
 }
