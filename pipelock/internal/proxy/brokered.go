@@ -2,16 +2,20 @@ package proxy
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/handoff"
 )
 
-// handOff tunnels a brokered CONNECT to agent-vault instead of the target.
+// handOff tunnels a brokered CONNECT through agent-vault instead of to the
+// target: it passes the client's socket over (passSocket) unless the
+// client has a byte budget or its connection cannot travel, and relays
+// through agent-vault otherwise (relayThroughVault). The hand-off's wire
+// is shared/handoff's.
 func (s *Server) handOff(c net.Conn, br *bufio.Reader, who caller, rec *audit.Record, host string, port int, socket string) {
 	target := net.JoinHostPort(host, strconv.Itoa(port))
 	rec.Dialed = "unix:" + socket
@@ -22,41 +26,34 @@ func (s *Server) handOff(c net.Conn, br *bufio.Reader, who caller, rec *audit.Re
 	}
 	defer vc.Close()
 	if who.policy.BudgetBytes == 0 {
-		if ok := s.handOver(c, br, who, rec, target, vc); ok {
+		verdict, err := s.passSocket(c, br, who, rec, target, vc)
+		var notSent sendError
+		switch {
+		case errors.Is(err, errCannotPass):
+			// Relayed below.
+		case errors.As(err, &notSent):
+			s.refuse(c, rec, http.StatusBadGateway, "agent-vault hand-off failed: "+err.Error(), rec.Rule)
+			return
+		default:
+			s.handedOver(rec, verdict, err)
 			return
 		}
 	}
-	if _, err := vc.Write(handoff.Request{Target: target, Agent: who.name, UID: who.uid, ConnID: rec.ConnID}.Append(nil)); err != nil {
-		s.refuse(c, rec, http.StatusBadGateway, "agent-vault hand-off failed: "+err.Error(), rec.Rule)
-		return
-	}
-	vc.SetReadDeadline(time.Now().Add(s.cfg.Load().Dial))
-	vbr := bufio.NewReader(vc)
-	resp, err := http.ReadResponse(vbr, nil)
-	vc.SetReadDeadline(time.Time{})
-	if err != nil {
-		s.refuse(c, rec, http.StatusBadGateway, "agent-vault hand-off failed: "+err.Error(), rec.Rule)
-		return
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		s.refuse(c, rec, http.StatusForbidden, "agent-vault refused: "+resp.Status, rec.Rule)
-		return
-	}
-	if _, err := c.Write([]byte("HTTP/1.1 200 Connection Established\r\n\r\n")); err != nil {
-		s.finish(rec, audit.Deny, "client went away", err)
-		return
-	}
-	if !s.opened(rec, "brokered through agent-vault") {
+	s.relayThroughVault(c, br, who, rec, target, vc)
+}
+
+// handedOver counts and audits a connection agent-vault took over: its
+// verdict, or err when it sent none.
+func (s *Server) handedOver(rec *audit.Record, verdict handoff.Answer, err error) {
+	switch {
+	case err != nil:
 		s.Stats.count(false)
-		return
+		s.finish(rec, audit.Deny, "agent-vault took the connection but sent no verdict", err)
+	case verdict.Code != http.StatusOK:
+		s.Stats.count(false)
+		s.finish(rec, audit.Deny, "agent-vault refused: "+verdict.Status, nil)
+	default:
+		s.Stats.count(true)
+		s.finish(rec, audit.Allow, "brokered through agent-vault (connection handed over)", nil)
 	}
-	s.Stats.count(true)
-	up := net.Conn(vc)
-	if vbr.Buffered() > 0 {
-		up = bufConn{vc, vbr}
-	}
-	rec.BytesUp, rec.BytesDown = s.splice(c, br, up, nil)
-	s.limits.Spend(who.policy, rec.BytesUp+rec.BytesDown)
-	s.finish(rec, audit.Allow, "brokered through agent-vault", nil)
 }
