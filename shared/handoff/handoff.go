@@ -1,11 +1,15 @@
 // Package handoff is the protocol pipelock speaks to agent-vault for a
-// brokered CONNECT: an HTTP CONNECT over agent-vault's unix socket naming
-// the agent, its uid and the connection id. agent-vault believes these
-// headers only because the kernel (SO_PEERCRED) says the peer is a trusted
-// proxy's uid. With Fd set, the client's TCP socket itself travels with the
-// request (SCM_RIGHTS on its first byte), followed by Buffered bytes the
-// proxy had already read from it; agent-vault then answers the client and
-// sends the proxy a status line. pipelock and agent-vault import it.
+// brokered CONNECT, both halves of it: an HTTP CONNECT over agent-vault's
+// unix socket naming the agent, its uid and the connection id. agent-vault
+// believes these headers only because the kernel (SO_PEERCRED) says the
+// peer is a trusted proxy's uid. With a descriptor, the client's TCP socket
+// itself travels with the request (SCM_RIGHTS on its first byte), followed
+// by Buffered bytes the proxy had already read from it; agent-vault then
+// answers the client and sends the proxy a verdict.
+//
+// The sender (pipelock) uses Request.Append, SendSocket and ReadAnswer; the
+// receiver (agent-vault) uses ReceiveSocket, NewReader, ReadRequest and
+// WriteVerdict. Only pipelock and agent-vault may import it.
 package handoff
 
 import "fmt"
@@ -29,6 +33,10 @@ type Request struct {
 	// proxy read already, sent after the header block.
 	FD       bool
 	Buffered []byte
+
+	// uidErr is why a received request names no usable UID (a direct
+	// client names none); see AgentUID.
+	uidErr error
 }
 
 // Append appends the request's wire form to b.
@@ -40,4 +48,10 @@ func (r Request) Append(b []byte) []byte {
 	}
 	b = append(b, "\r\n"...)
 	return append(b, r.Buffered...)
+}
+
+// AgentUID is the agent's uid as the sender named it, or an error when a
+// received request named none that parses.
+func (r Request) AgentUID() (uint32, error) {
+	return r.UID, r.uidErr
 }

@@ -1,68 +1,24 @@
 package broker
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/handoff"
-	"github.com/clemhq/clem/shared/hostpattern"
 	"github.com/clemhq/clem/shared/peer"
 )
 
-// tunnel is what one authenticated, TLS-terminated connection is for.
-type tunnel struct {
-	agent  string
-	host   string
-	connID string
-	uid    uint32
-	// release gives back the tunnel's connection slot: when the server
-	// closes the connection, or when serveWebSocket ends one it took over.
-	release func()
-}
-
-func (t *tunnel) releaseConn() {
-	if t.release != nil {
-		t.release()
-	}
-}
-
-var tunnels sync.Map // *tls.Conn -> *tunnel
-
-type tunnelKey struct{}
-
-func connContext(ctx context.Context, c net.Conn) context.Context {
-	if t, ok := tunnels.Load(c); ok {
-		return context.WithValue(ctx, tunnelKey{}, t.(*tunnel))
-	}
-	return ctx
-}
-
-// connState forgets a tunnel once its connection is closed or hijacked,
-// and gives its slot back when closed (a hijacker gives it back itself).
-func connState(c net.Conn, st http.ConnState) {
-	switch st {
-	case http.StateClosed:
-		if t, ok := tunnels.LoadAndDelete(c); ok {
-			t.(*tunnel).releaseConn()
-		}
-	case http.StateHijacked:
-		tunnels.Delete(c)
-	}
-}
-
-// handoff authenticates the caller, reads its CONNECT, terminates TLS and
-// hands the connection to the HTTP server.
+// handoff receives one hand-off: it names the caller from the kernel,
+// reads its CONNECT (and the client's socket, from a trusted proxy) with
+// shared/handoff, lets DecideTunnel admit the tunnel before and after the
+// TLS handshake, and hands the connection, carrying its tunnel, to the
+// HTTP server.
 func (s *Server) handoff(c net.Conn) {
 	cfg := s.cfg.Load()
 	rec := &audit.Record{Time: time.Now(), Component: "agent-vault", Event: "handoff"}
@@ -80,30 +36,34 @@ func (s *Server) handoff(c net.Conn) {
 		return
 	}
 	c.SetDeadline(time.Now().Add(30 * time.Second))
-	var stream io.Reader = c
+	var first []byte
 	var control net.Conn // fd hand-off: the proxy's socket, for the verdict
 	if uc, ok := c.(*net.UnixConn); ok && isProxy {
-		first, client, err := firstMessage(uc)
+		var sock net.Conn
+		first, sock, err = handoff.ReceiveSocket(uc)
 		if err != nil {
 			s.refuseConn(c, rec, "hand-off: "+err.Error())
 			return
 		}
-		stream = io.MultiReader(bytes.NewReader(first), c)
-		if client != nil {
-			control, c = c, client
+		if sock != nil {
+			control, c = c, sock
 			c.SetDeadline(time.Now().Add(30 * time.Second))
-			defer func() { verdict(control, 403, rec.Reason) }() // no-op once answered
+			defer func() { verdict(control, http.StatusForbidden, rec.Reason) }() // no-op once answered
 		}
 	}
-	// The CONNECT and the bytes handed over with it, no more: its header
-	// block is bounded like a request's.
-	br := bufio.NewReaderSize(io.LimitReader(stream, maxConnectHeader+maxBuffered), 4096)
-	req, err := http.ReadRequest(br)
-	if err != nil || req.Method != http.MethodConnect || (control != nil) != (req.Header.Get(handoff.HeaderFD) == "1") {
-		s.refuseConn(c, rec, "expected a CONNECT request")
+	// Read from the caller's socket, not the client's: the CONNECT comes
+	// from the proxy, the tunnel's bytes from the client.
+	from := c
+	if control != nil {
+		from = control
+	}
+	br := handoff.NewReader(first, from)
+	req, err := handoff.ReadRequest(br, control != nil)
+	if errors.Is(err, handoff.ErrNotConnect) {
+		s.refuseConn(c, rec, handoff.ErrNotConnect.Error())
 		return
 	}
-	if control == nil && s.isProbe(uid, req) {
+	if control == nil && s.isProbe(uid, req.Target) {
 		s.answerProbe(c, br.Buffered())
 		return
 	}
@@ -111,32 +71,32 @@ func (s *Server) handoff(c net.Conn) {
 		s.refuseConn(c, rec, unknown)
 		return
 	}
-	var pre []byte
-	if control != nil {
-		if pre, err = readBuffered(br, req.Header.Get(handoff.HeaderBuffered)); err != nil {
-			s.refuseConn(c, rec, "hand-off: "+err.Error())
-			return
-		}
+	if err != nil {
+		s.refuseConn(c, rec, "hand-off: "+err.Error())
+		return
 	}
-	rec.Method, rec.Target = http.MethodConnect, req.RequestURI
+	rec.Method, rec.Target = http.MethodConnect, req.Target
 	agent, agentUID := client, uid
 	if isProxy {
 		// Believed only because the kernel says the peer is a trusted proxy.
-		agent = req.Header.Get(handoff.HeaderAgent)
-		if id := req.Header.Get(handoff.HeaderConnID); id != "" {
-			rec.ConnID = id
+		agent = req.Agent
+		if req.ConnID != "" {
+			rec.ConnID = req.ConnID
 		}
-		n, err := strconv.ParseUint(req.Header.Get(handoff.HeaderUID), 10, 32)
+		n, err := req.AgentUID()
 		if err != nil {
-			s.refuseConn(c, rec, "the proxy named no agent uid ("+handoff.HeaderUID+")")
+			s.refuseConn(c, rec, err.Error())
 			return
 		}
-		agentUID = uint32(n)
+		agentUID = n
 		rec.UID = &agentUID
 	}
 	rec.Agent = agent
-	if !cfg.Agents[agent] {
-		s.refuseConn(c, rec, fmt.Sprintf("agent %q holds no placeholder here", agent))
+	// Refused before it takes a tunnel slot: a refusal holds none.
+	d := DecideTunnel(cfg, Tunnel{Agent: agent, Target: req.Target})
+	rec.Host = d.Host
+	if !d.Allow {
+		s.refuseDecided(c, rec, d)
 		return
 	}
 	release, err := s.conns.Acquire(agentUID)
@@ -144,32 +104,13 @@ func (s *Server) handoff(c net.Conn) {
 		s.refuseConnLimited(c, rec, err)
 		return
 	}
+	t := &tunnel{agent: agent, host: d.Host, uid: agentUID, release: release}
 	pushed := false
 	defer func() {
 		if !pushed {
-			release()
+			t.releaseConn()
 		}
 	}()
-	h, p, err := net.SplitHostPort(req.RequestURI)
-	port, perr := strconv.Atoi(p)
-	if err != nil || perr != nil {
-		s.refuseConn(c, rec, "CONNECT target is not host:port")
-		return
-	}
-	host, err := hostpattern.CanonicalHost(h)
-	if err != nil {
-		s.refuseConn(c, rec, "CONNECT host: "+err.Error())
-		return
-	}
-	rec.Host = host
-	if port != 443 {
-		s.refuseConn(c, rec, fmt.Sprintf("port %d: secrets are only ever sent to port 443", port))
-		return
-	}
-	if _, ok := cfg.HostList.Match(host); !ok {
-		s.refuseConn(c, rec, fmt.Sprintf("%s is not a brokered host", host))
-		return
-	}
 	if br.Buffered() > 0 {
 		s.refuseConn(c, rec, "client sent data before the tunnel was established")
 		return
@@ -178,10 +119,10 @@ func (s *Server) handoff(c net.Conn) {
 		return
 	}
 	if control != nil {
-		verdict(control, 200, "")
+		verdict(control, http.StatusOK, "")
 		control = nil
 	}
-	tc := tls.Server(&readAheadConn{Conn: newPrefixConn(c, pre)}, &tls.Config{
+	tc := tls.Server(&tunnelConn{Conn: &readAheadConn{Conn: newPrefixConn(c, req.Buffered)}, t: t}, &tls.Config{
 		GetCertificate: s.ca.Load().GetCertificate,
 		NextProtos:     []string{"h2", "http/1.1"},
 		MinVersion:     tls.VersionTLS12,
@@ -191,22 +132,36 @@ func (s *Server) handoff(c net.Conn) {
 		s.refuseConn(tc, rec, "TLS handshake with the client failed (does it trust the agent-vault CA?)")
 		return
 	}
-	if sni := tc.ConnectionState().ServerName; sni != host {
-		s.refuseConn(tc, rec, fmt.Sprintf("TLS SNI %q does not match CONNECT host %s", sni, host))
+	if d := DecideTunnel(cfg, Tunnel{Agent: agent, Target: req.Target, Hello: true, SNI: tc.ConnectionState().ServerName}); !d.Allow {
+		s.refuseDecided(tc, rec, d)
 		return
 	}
 	c.SetDeadline(time.Time{})
 	if rec.ConnID == "" {
 		rec.ConnID = audit.NewConnID()
 	}
-	tunnels.Store(tc, &tunnel{agent: agent, host: host, connID: rec.ConnID, uid: agentUID, release: release})
+	t.connID = rec.ConnID
 	if !s.tlsIn.push(tc) {
-		tunnels.Delete(tc)
 		tc.Close()
 		return
 	}
 	pushed = true
 	s.stats.tunnels.Add(1)
+}
+
+// verdict tells the proxy how the handed-over connection went, once: the
+// first call closes control, and a nil control (already answered, or no
+// descriptor came) is a no-op.
+func verdict(control net.Conn, code int, reason string) {
+	if control != nil {
+		handoff.WriteVerdict(control, code, reason)
+	}
+}
+
+// refuseDecided refuses a tunnel DecideTunnel refused, naming its rule.
+func (s *Server) refuseDecided(c net.Conn, rec *audit.Record, d Decision) {
+	rec.Rule = d.Rule
+	s.refuseConn(c, rec, d.Reason)
 }
 
 // callerUID asks the kernel who owns the caller's socket.
@@ -244,9 +199,6 @@ func (s *Server) refuseConn(c net.Conn, rec *audit.Record, reason string) {
 	}
 	c.Close()
 }
-
-// maxConnectHeader bounds the hand-off's CONNECT header block.
-const maxConnectHeader = 64 << 10
 
 // refuseConnLimited refuses a tunnel over the agent's (or the total)
 // connection limit; a flood of them is summarised in the audit log.

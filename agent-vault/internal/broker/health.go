@@ -26,8 +26,8 @@ import (
 const HealthTarget = "agent-vault-health.invalid:443"
 
 // isProbe says whether a hand-off is agent-vault's own health probe.
-func (s *Server) isProbe(uid uint32, req *http.Request) bool {
-	return uid == s.self && req.Method == http.MethodConnect && req.RequestURI == HealthTarget
+func (s *Server) isProbe(uid uint32, target string) bool {
+	return uid == s.self && target == HealthTarget
 }
 
 // answerProbe serves the probe as a tunnel is served (accepted by the same

@@ -4,43 +4,31 @@ import (
 	"bufio"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/handoff"
 )
 
-// handOff tunnels a brokered CONNECT to agent-vault instead of the target.
-func (s *Server) handOff(c net.Conn, br *bufio.Reader, who caller, rec *audit.Record, host string, port int, socket string) {
-	target := net.JoinHostPort(host, strconv.Itoa(port))
-	rec.Dialed = "unix:" + socket
-	vc, err := net.DialTimeout("unix", socket, s.cfg.Load().Dial)
-	if err != nil {
-		s.refuse(c, rec, http.StatusBadGateway, "agent-vault unreachable: "+err.Error(), rec.Rule)
-		return
-	}
-	defer vc.Close()
-	if who.policy.BudgetBytes == 0 {
-		if ok := s.handOver(c, br, who, rec, target, vc); ok {
-			return
-		}
-	}
+// relayThroughVault sends a brokered CONNECT to agent-vault as a byte
+// stream and, once agent-vault answers 200, splices the client to it:
+// pipelock stays in the data path, counting the bytes (a budgeted client,
+// or one whose connection cannot be passed).
+func (s *Server) relayThroughVault(c net.Conn, br *bufio.Reader, who caller, rec *audit.Record, target string, vc net.Conn) {
 	if _, err := vc.Write(handoff.Request{Target: target, Agent: who.name, UID: who.uid, ConnID: rec.ConnID}.Append(nil)); err != nil {
 		s.refuse(c, rec, http.StatusBadGateway, "agent-vault hand-off failed: "+err.Error(), rec.Rule)
 		return
 	}
 	vc.SetReadDeadline(time.Now().Add(s.cfg.Load().Dial))
 	vbr := bufio.NewReader(vc)
-	resp, err := http.ReadResponse(vbr, nil)
+	answer, err := handoff.ReadAnswer(vbr)
 	vc.SetReadDeadline(time.Time{})
 	if err != nil {
 		s.refuse(c, rec, http.StatusBadGateway, "agent-vault hand-off failed: "+err.Error(), rec.Rule)
 		return
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		s.refuse(c, rec, http.StatusForbidden, "agent-vault refused: "+resp.Status, rec.Rule)
+	if answer.Code != http.StatusOK {
+		s.refuse(c, rec, http.StatusForbidden, "agent-vault refused: "+answer.Status, rec.Rule)
 		return
 	}
 	if _, err := c.Write([]byte("HTTP/1.1 200 Connection Established\r\n\r\n")); err != nil {
