@@ -10,6 +10,7 @@ import (
 
 	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/tomlconf"
 )
 
 // The subset of pipelock's config schema (docs/pipelock.md) provision writes.
@@ -77,6 +78,10 @@ func encodeTOML(src string, v any) ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+// spelled is a clem.yaml duration as clem.yaml spells it ("30m"), for a
+// daemon config's Duration.
+func spelled(d config.Duration) tomlconf.Duration { return tomlconf.Spelled(d.Duration, d.String()) }
 
 func audit(p layout.Project, role string) auditTOML {
 	return auditTOML{Path: p.AuditLog(role), MaxSizeMB: auditMaxMB, Keep: auditKeep}
