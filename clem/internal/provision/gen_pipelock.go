@@ -10,17 +10,18 @@ import (
 
 	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/daemonconf"
 	"github.com/clemhq/clem/shared/tomlconf"
 )
 
 // The subset of pipelock's config schema (docs/pipelock.md) provision writes.
 type plFile struct {
-	Listen   plListen    `toml:"listen"`
-	Audit    auditTOML   `toml:"audit"`
-	Vault    *plVault    `toml:"vault,omitempty"`
-	Resolve  []resolveTM `toml:"resolve,omitempty"`
-	Clients  []plClient  `toml:"client"`
-	Upstream plUpstream  `toml:"upstream"`
+	Listen   plListen         `toml:"listen"`
+	Audit    daemonconf.Audit `toml:"audit"`
+	Vault    *plVault         `toml:"vault,omitempty"`
+	Resolve  []resolveTM      `toml:"resolve,omitempty"`
+	Clients  []plClient       `toml:"client"`
+	Upstream plUpstream       `toml:"upstream"`
 }
 
 type plListen struct {
@@ -35,12 +36,6 @@ type plUpstream struct {
 
 type plVault struct {
 	Socket string `toml:"socket"`
-}
-
-type auditTOML struct {
-	Path      string `toml:"path"`
-	MaxSizeMB int    `toml:"max_size_mb"`
-	Keep      int    `toml:"keep"`
 }
 
 type resolveTM struct {
@@ -83,8 +78,8 @@ func encodeTOML(src string, v any) ([]byte, error) {
 // daemon config's Duration.
 func spelled(d config.Duration) tomlconf.Duration { return tomlconf.Spelled(d.Duration, d.String()) }
 
-func audit(p layout.Project, role string) auditTOML {
-	return auditTOML{Path: p.AuditLog(role), MaxSizeMB: auditMaxMB, Keep: auditKeep}
+func audit(p layout.Project, role string) daemonconf.Audit {
+	return daemonconf.Audit{Path: p.AuditLog(role), MaxSizeMB: auditMaxMB, Keep: auditKeep}
 }
 
 func resolves(cfg *config.Config) []resolveTM {

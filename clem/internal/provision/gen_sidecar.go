@@ -5,15 +5,20 @@ import (
 
 	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/daemonconf"
 )
 
 // The sidecar.toml schema (docs/sidecar.md) provision writes.
 type scFile struct {
-	Admin    scSocket   `toml:"admin"`
-	Audit    auditTOML  `toml:"audit"`
-	Children dirTOML    `toml:"children"`
-	Clients  []scClient `toml:"client"`
-	Servers  []scServer `toml:"server"`
+	Admin    scSocket         `toml:"admin"`
+	Audit    daemonconf.Audit `toml:"audit"`
+	Children dirTOML          `toml:"children"`
+	Clients  []scClient       `toml:"client"`
+	Servers  []scServer       `toml:"server"`
+}
+
+type dirTOML struct {
+	Dir string `toml:"dir"`
 }
 
 type scSocket struct {

@@ -6,17 +6,18 @@ import (
 
 	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/daemonconf"
 )
 
 // The subset of agent-vault's schema (docs/agent-vault.md) provision writes.
 type avFile struct {
-	Listen   avListen    `toml:"listen"`
-	Trust    avTrust     `toml:"trust"`
-	CA       avCA        `toml:"ca"`
-	Upstream avUpstream  `toml:"upstream"`
-	Audit    auditTOML   `toml:"audit"`
-	Resolve  []resolveTM `toml:"resolve,omitempty"`
-	Bindings []avBinding `toml:"binding"`
+	Listen   avListen         `toml:"listen"`
+	Trust    avTrust          `toml:"trust"`
+	CA       avCA             `toml:"ca"`
+	Upstream avUpstream       `toml:"upstream"`
+	Audit    daemonconf.Audit `toml:"audit"`
+	Resolve  []resolveTM      `toml:"resolve,omitempty"`
+	Bindings []avBinding      `toml:"binding"`
 }
 
 type avListen struct {
