@@ -16,12 +16,12 @@ import (
 
 // The subset of pipelock's config schema (docs/pipelock.md) provision writes.
 type plFile struct {
-	Listen   plListen         `toml:"listen"`
-	Audit    daemonconf.Audit `toml:"audit"`
-	Vault    *plVault         `toml:"vault,omitempty"`
-	Resolve  []resolveTM      `toml:"resolve,omitempty"`
-	Clients  []plClient       `toml:"client"`
-	Upstream plUpstream       `toml:"upstream"`
+	Listen   plListen             `toml:"listen"`
+	Audit    daemonconf.Audit     `toml:"audit"`
+	Vault    *plVault             `toml:"vault,omitempty"`
+	Resolve  []daemonconf.Resolve `toml:"resolve,omitempty"`
+	Clients  []plClient           `toml:"client"`
+	Upstream plUpstream           `toml:"upstream"`
 }
 
 type plListen struct {
@@ -36,12 +36,6 @@ type plUpstream struct {
 
 type plVault struct {
 	Socket string `toml:"socket"`
-}
-
-type resolveTM struct {
-	Host    string `toml:"host"`
-	Port    int    `toml:"port"`
-	Address string `toml:"address"`
 }
 
 type plClient struct {
@@ -82,12 +76,12 @@ func audit(p layout.Project, role string) daemonconf.Audit {
 	return daemonconf.Audit{Path: p.AuditLog(role), MaxSizeMB: auditMaxMB, Keep: auditKeep}
 }
 
-func resolves(cfg *config.Config) []resolveTM {
-	var out []resolveTM
+func resolves(cfg *config.Config) []daemonconf.Resolve {
+	var out []daemonconf.Resolve
 	for hp, ap := range cfg.Egress.ResolveMap {
 		h, ps, _ := splitHostPort(hp)
 		port, _ := strconv.Atoi(ps)
-		out = append(out, resolveTM{Host: h, Port: port, Address: ap.String()})
+		out = append(out, daemonconf.Resolve{Host: h, Port: port, Address: ap.String()})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		return out[i].Host+strconv.Itoa(out[i].Port) < out[j].Host+strconv.Itoa(out[j].Port)
