@@ -110,7 +110,7 @@ func TestLimitsReachUnitsAndPipelock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f plFile
+	var f daemonconf.Pipelock
 	if _, err := toml.Decode(string(b), &f); err != nil {
 		t.Fatal(err)
 	}
