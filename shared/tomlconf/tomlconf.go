@@ -1,7 +1,10 @@
 // Package tomlconf decodes the daemons' TOML configs strictly: a syntax
 // error, a wrong type and every unknown key are reported with file:line, so
-// a typo never silently turns a setting off. pipelock, agent-vault, sidecar,
-// coord, runner and watchdog import it.
+// a typo never silently turns a setting off. It is the only place a
+// daemon's config file is read and decoded: each daemon hands it the
+// contract type (shared/daemonconf) and its own check. pipelock,
+// agent-vault, sidecar, coord, runner and watchdog import it;
+// shared/daemonconf and clem's provision (the writer) use its Duration.
 package tomlconf
 
 import (
@@ -18,11 +21,47 @@ import (
 
 // Load reads path and decodes it into v strictly.
 func Load(path string, v any) error {
-	data, err := os.ReadFile(path)
+	data, err := read(path)
 	if err != nil {
-		return fmt.Errorf("read config: %w", err)
+		return err
 	}
 	return Decode(path, data, v)
+}
+
+// Check turns a decoded file f into a daemon's checked config: it
+// validates and fills in defaults. file names the source in messages and
+// data is its text, for pointing at the line of a value that decoded fine
+// but makes no sense.
+type Check[F, C any] func(file string, data []byte, f F) (C, error)
+
+// LoadChecked reads path, decodes it strictly into an F and hands that to
+// check: a daemon's Load.
+func LoadChecked[F, C any](path string, check Check[F, C]) (C, error) {
+	data, err := read(path)
+	if err != nil {
+		var zero C
+		return zero, err
+	}
+	return DecodeChecked(path, data, check)
+}
+
+// DecodeChecked decodes data (named file in messages) strictly into an F
+// and hands that to check: a daemon's Parse.
+func DecodeChecked[F, C any](file string, data []byte, check Check[F, C]) (C, error) {
+	var f F
+	if err := Decode(file, data, &f); err != nil {
+		var zero C
+		return zero, err
+	}
+	return check(file, data, f)
+}
+
+func read(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return data, nil
 }
 
 // Decode decodes data (named file in messages) into v strictly.
@@ -107,7 +146,21 @@ func keyLine(lines []string, k toml.Key) int {
 }
 
 // Duration is a time.Duration written as a string ("10s", "5m") in TOML.
-type Duration struct{ time.Duration }
+type Duration struct {
+	time.Duration
+	// spelled is the text MarshalText writes instead of Go's form; only
+	// Spelled sets it, never decoding, so two decoded Durations are equal
+	// exactly when their lengths are.
+	spelled string
+}
+
+// Spelled is d written as text rather than in Go's form ("30m", not
+// "30m0s"), for a writer that keeps its own spelling (clem provision
+// writes clem.yaml's durations as clem.yaml spells them). text must parse
+// as d, or MarshalText fails rather than write another length.
+func Spelled(d time.Duration, text string) Duration {
+	return Duration{Duration: d, spelled: text}
+}
 
 // UnmarshalText parses "10s", "5m", "1h30m".
 func (d *Duration) UnmarshalText(b []byte) error {
@@ -115,9 +168,17 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	if err != nil || v < 0 {
 		return fmt.Errorf("%q is not a duration; write 10s, 5m or 1h30m", b)
 	}
-	d.Duration = v
+	*d = Duration{Duration: v}
 	return nil
 }
 
-// MarshalText writes the duration back in Go syntax.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+// MarshalText writes the duration back in Go syntax, or as Spelled says.
+func (d Duration) MarshalText() ([]byte, error) {
+	if d.spelled != "" {
+		if v, err := time.ParseDuration(d.spelled); err != nil || v != d.Duration {
+			return nil, fmt.Errorf("duration %v spelled %q: the text is another length", d.Duration, d.spelled)
+		}
+		return []byte(d.spelled), nil
+	}
+	return []byte(d.Duration.String()), nil
+}

@@ -13,78 +13,46 @@ import (
 	"time"
 
 	"github.com/clemhq/clem/agent-vault/internal/subst"
+	"github.com/clemhq/clem/shared/daemonconf"
 	"github.com/clemhq/clem/shared/hostpattern"
 	"github.com/clemhq/clem/shared/secret"
 	"github.com/clemhq/clem/shared/tomlconf"
 )
 
-// File is the TOML document.
-type File struct {
-	Listen   Listen    `toml:"listen"`
-	Trust    Trust     `toml:"trust"`
-	CA       CA        `toml:"ca"`
-	Secrets  Secrets   `toml:"secrets"`
-	Upstream Upstream  `toml:"upstream"`
-	Audit    Audit     `toml:"audit"`
-	Limits   Limits    `toml:"limits"`
-	Resolve  []Resolve `toml:"resolve"`
-	Clients  []Client  `toml:"client"`
-	Bindings []Binding `toml:"binding"`
-}
-
-// Listen: a unix socket (for pipelock), optionally loopback TCP, and the
-// admin socket (for the watchdog).
-type Listen struct {
-	Socket string `toml:"socket"`
-	TCP    string `toml:"tcp"`
-	// Admin is the admin unix socket: GET /healthz (the same probe the
-	// systemd watchdog pings on), GET /metrics, POST /reload. Empty: none.
-	Admin string `toml:"admin"`
-}
-
-// Trust names the proxies whose hand-off may speak for an agent.
-type Trust struct {
-	// ProxyUIDs may connect to the socket and name the agent they carry
-	// (pipelock's uid under clem). The header is believed only because the
-	// kernel says the peer is one of these uids.
-	ProxyUIDs []uint32 `toml:"proxy_uids"`
-}
-
-// CA is where the broker CA lives.
-type CA struct {
-	Dir string `toml:"dir"`
-}
-
-// Secrets is where the secret files are: one file per secret, named after it.
-type Secrets struct {
-	Dir string `toml:"dir"` // default $CREDENTIALS_DIRECTORY
-}
-
-// Upstream tunes connections to the real hosts.
-type Upstream struct {
-	CAFile      string            `toml:"ca_file"` // extra CA trusted for upstream TLS (tests)
-	HTTP2       bool              `toml:"http2"`   // offer HTTP/2 upstream (default HTTP/1.1, pooled)
-	DialTimeout tomlconf.Duration `toml:"dial_timeout"`
-}
-
-// Audit says where audit records go.
-type Audit struct {
-	Path      string `toml:"path"`
-	MaxSizeMB int    `toml:"max_size_mb"`
-	Keep      int    `toml:"keep"`
-}
+// The file's types are the contract clem provision writes to
+// (shared/daemonconf); this package checks them, reads the secrets and
+// compiles the bindings.
+type (
+	// File is the TOML document.
+	File = daemonconf.Vault
+	// Listen: a unix socket, optionally loopback TCP, and the admin socket.
+	Listen = daemonconf.VaultListen
+	// Trust names the proxies whose hand-off may speak for an agent.
+	Trust = daemonconf.VaultTrust
+	// CA is where the broker CA lives.
+	CA = daemonconf.VaultCA
+	// Secrets is where the secret files are.
+	Secrets = daemonconf.VaultSecrets
+	// Upstream tunes connections to the real hosts.
+	Upstream = daemonconf.VaultUpstream
+	// Audit says where audit records go.
+	Audit = daemonconf.Audit
+	// Resolve pins host:port to an address, like curl --resolve.
+	Resolve = daemonconf.Resolve
+	// Client is a direct caller (standalone use, no proxy in between).
+	Client = daemonconf.VaultClient
+	// Binding ties a secret to the hosts it may be sent to.
+	Binding = daemonconf.VaultBinding
+	// Placeholder is one agent's stand-in for a binding's secret.
+	Placeholder = daemonconf.VaultPlaceholder
+)
 
 // Limits bound what one agent (and all together) may hold of the broker,
 // so one agent's flood cannot take another's connections or memory. The
 // agent is the uid pipelock's hand-off names (or a direct client's uid).
-// Zero means the default; there is no "unlimited".
-type Limits struct {
-	ConnsPerAgent    int `toml:"conns_per_agent"`    // concurrent tunnels of one agent; default 64
-	ConnsTotal       int `toml:"conns_total"`        // of all agents together; default 1024
-	RequestsPerAgent int `toml:"requests_per_agent"` // concurrent requests of one agent (HTTP/2 multiplexes many on one tunnel); default 128
-	RequestsTotal    int `toml:"requests_total"`     // default 2048
-	MaxHeaderBytes   int `toml:"max_header_bytes"`   // one request's header block; default 65536 (applies from start, not on reload)
-}
+// Zero means the default; there is no "unlimited". It is the contract's
+// [limits] (shared/daemonconf), with withDefaults.
+type Limits daemonconf.VaultLimits
 
 // Defaults of [limits].
 const (
@@ -110,41 +78,6 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// Resolve pins host:port to an address, like curl --resolve.
-type Resolve struct {
-	Host    string `toml:"host"`
-	Port    int    `toml:"port"`
-	Address string `toml:"address"`
-}
-
-// Client is a direct caller (standalone use, no proxy in between),
-// identified by the uid owning its socket.
-type Client struct {
-	Name string   `toml:"name"`
-	UIDs []uint32 `toml:"uids"`
-}
-
-// Binding ties a secret to the hosts (and methods, paths, surfaces) it may
-// be sent to, and lists each agent's placeholder for it.
-type Binding struct {
-	Name         string        `toml:"name"`
-	Secret       string        `toml:"secret"`
-	Hosts        []string      `toml:"hosts"`
-	Methods      []string      `toml:"methods"`
-	PathPrefixes []string      `toml:"path_prefixes"`
-	Surfaces     []string      `toml:"surfaces"`
-	Auth         string        `toml:"auth"`
-	Header       string        `toml:"header"`
-	BasicUser    string        `toml:"basic_user"`
-	Placeholders []Placeholder `toml:"placeholder"`
-}
-
-// Placeholder is one agent's stand-in for a binding's secret.
-type Placeholder struct {
-	Agent string `toml:"agent"`
-	Value string `toml:"value"`
-}
-
 // Config is validated and compiled.
 type Config struct {
 	File      File
@@ -160,13 +93,9 @@ type Config struct {
 }
 
 // Load reads path and the secrets it names.
-func Load(path string) (*Config, error) {
-	var f File
-	if err := tomlconf.Load(path, &f); err != nil {
-		return nil, err
-	}
-	return Compile(path, f)
-}
+func Load(path string) (*Config, error) { return tomlconf.LoadChecked(path, compile) }
+
+func compile(file string, _ []byte, f File) (*Config, error) { return Compile(file, f) }
 
 // LoadCA reads what the CA needs from path: its directory and every bound
 // host pattern, without the secrets. `agent-vault ca` uses it, so it runs
@@ -235,7 +164,7 @@ func Compile(file string, f File) (*Config, error) {
 			c.Clients[u] = cl.Name
 		}
 	}
-	c.Limits = f.Limits.withDefaults()
+	c.Limits = Limits(f.Limits).withDefaults()
 	for _, l := range []struct {
 		name string
 		v    int

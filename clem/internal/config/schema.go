@@ -3,6 +3,8 @@ package config
 import (
 	"net/netip"
 	"time"
+
+	"github.com/clemhq/clem/shared/daemonconf"
 )
 
 // Config is a loaded, validated clem.yaml with defaults applied.
@@ -106,12 +108,13 @@ type AgentEgress struct {
 	HTTPDomains *[]string `yaml:"http_domains"`
 }
 
-// Runtimes an agent can run.
+// Runtimes an agent can run: the names are defined once, in
+// shared/daemonconf, for this validation and for the runner.
 const (
-	RuntimeClaudeCode = "claude-code"
-	RuntimeCodex      = "codex"
-	RuntimeOpenCode   = "opencode"
-	RuntimeCommand    = "command"
+	RuntimeClaudeCode = daemonconf.RuntimeClaudeCode
+	RuntimeCodex      = daemonconf.RuntimeCodex
+	RuntimeOpenCode   = daemonconf.RuntimeOpenCode
+	RuntimeCommand    = daemonconf.RuntimeCommand
 )
 
 // Agent is one member of the team; it becomes the OS user <project>-<key>.

@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/clemhq/clem/shared/daemonconf"
 	"github.com/clemhq/clem/shared/hostpattern"
 )
 
@@ -198,8 +199,8 @@ func (v *validator) runtime(a *Agent, p string) {
 		a.Runtime = RuntimeClaudeCode
 	}
 	switch {
-	case !oneOf(a.Runtime, RuntimeClaudeCode, RuntimeCodex, RuntimeOpenCode, RuntimeCommand):
-		v.errorf(p+".runtime", "%q is not a runtime; allowed: claude-code, codex, opencode, command", a.Runtime)
+	case !oneOf(a.Runtime, daemonconf.Runtimes()...):
+		v.errorf(p+".runtime", "%q is not a runtime; allowed: %s", a.Runtime, strings.Join(daemonconf.Runtimes(), ", "))
 	case a.Runtime == RuntimeCommand && len(a.Command) == 0:
 		v.errorf(p+".runtime", "runtime command needs command: [program, args...]")
 	case a.Runtime != RuntimeCommand && len(a.Command) > 0:
@@ -344,7 +345,7 @@ func (v *validator) watchdog() {
 // runtimes checks the CLIs' paths are absolute.
 func (v *validator) runtimes() {
 	r := v.cfg.Runtimes
-	for key, path := range map[string]string{"claude-code": r.ClaudeCode, "codex": r.Codex, "opencode": r.OpenCode} {
+	for key, path := range map[string]string{RuntimeClaudeCode: r.ClaudeCode, RuntimeCodex: r.Codex, RuntimeOpenCode: r.OpenCode} {
 		if path != "" && !filepath.IsAbs(path) {
 			v.errorf("runtimes."+key, "%q must be an absolute path", path)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/daemonconf"
 	"github.com/clemhq/clem/shared/secret"
 )
 
@@ -216,7 +217,7 @@ func TestAdminSocketsInConfigs(t *testing.T) {
 		}
 	}
 
-	var wd wdFile
+	var wd daemonconf.Watchdog
 	if _, err := toml.Decode(string(d.file(p.DaemonConfig(layout.Watchdog)).Data), &wd); err != nil {
 		t.Fatal(err)
 	}

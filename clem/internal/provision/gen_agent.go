@@ -8,48 +8,8 @@ import (
 
 	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/daemonconf"
 )
-
-// runnerTOML is the runner's config (docs/runner.md), root-owned and
-// read-only to the agent.
-type runnerTOML struct {
-	Project        string            `toml:"project"`
-	Agent          string            `toml:"agent"`
-	Name           string            `toml:"name"`
-	Runtime        string            `toml:"runtime"`
-	Command        []string          `toml:"command,omitempty"`
-	Model          string            `toml:"model,omitempty"`
-	Effort         string            `toml:"effort,omitempty"`
-	Iteration      string            `toml:"iteration"`
-	IterationNight string            `toml:"iteration_night"`
-	StallTimeout   string            `toml:"stall_timeout"`
-	MaxIteration   string            `toml:"max_iteration"`
-	BackoffMax     string            `toml:"backoff_max"`
-	ClaudeBin      string            `toml:"claude_bin,omitempty"`
-	PermissionMode string            `toml:"permission_mode"`
-	PromptFile     string            `toml:"prompt_file"`
-	MCPConfig      string            `toml:"mcp_config"`
-	Settings       string            `toml:"settings"`
-	StateDir       string            `toml:"state_dir"`
-	WorkDir        string            `toml:"work_dir"`
-	CoordSocket    string            `toml:"coord_socket"`
-	TmuxSession    string            `toml:"tmux_session"`
-	ReservedPorts  runnerPorts       `toml:"reserved_ports"`
-	Git            runnerGit         `toml:"git"`
-	Env            map[string]string `toml:"env"`
-}
-
-// runnerPorts is the project's loopback port block: the runner confines
-// the agent (Landlock) so that nothing it starts can bind a port there.
-type runnerPorts struct {
-	First int `toml:"first"`
-	Last  int `toml:"last"`
-}
-
-type runnerGit struct {
-	Name  string `toml:"name"`
-	Email string `toml:"email"`
-}
 
 // cliEnv keeps Claude Code from calling anything but the model API, and
 // leaves long waits on a failing API to the runner. The CLI's own retries
@@ -68,7 +28,8 @@ var cliEnv = map[string]string{
 
 func runnerConfig(in *Inputs, a *config.Agent) ([]byte, error) {
 	p := in.Proj
-	r := runnerTOML{
+	night := spelled(a.IterationNight)
+	r := daemonconf.Runner{
 		Project:        p.Name,
 		Agent:          a.Key,
 		Name:           a.Name,
@@ -76,11 +37,11 @@ func runnerConfig(in *Inputs, a *config.Agent) ([]byte, error) {
 		Command:        a.Command,
 		Model:          a.Model,
 		Effort:         a.Effort,
-		Iteration:      a.Iteration.String(),
-		IterationNight: a.IterationNight.String(),
-		StallTimeout:   a.StallTimeout.String(),
-		MaxIteration:   a.MaxIteration.String(),
-		BackoffMax:     a.BackoffMax.String(),
+		Iteration:      spelled(a.Iteration),
+		IterationNight: &night,
+		StallTimeout:   spelled(a.StallTimeout),
+		MaxIteration:   spelled(a.MaxIteration),
+		BackoffMax:     spelled(a.BackoffMax),
 		ClaudeBin:      in.Cfg.Runtimes.ClaudeCode,
 		PermissionMode: "bypassPermissions",
 		PromptFile:     p.AgentFile(a.Key, layout.PromptFile),
@@ -91,7 +52,7 @@ func runnerConfig(in *Inputs, a *config.Agent) ([]byte, error) {
 		CoordSocket:    p.CoordSocket(),
 		TmuxSession:    "clem-" + a.Key,
 		ReservedPorts:  reservedPorts(p),
-		Git:            runnerGit{Name: a.GitName, Email: a.GitEmail},
+		Git:            daemonconf.RunnerGit{Name: a.GitName, Email: a.GitEmail},
 		Env:            cliEnv,
 	}
 	return encodeTOML(in.Cfg.Path, r)
@@ -195,7 +156,7 @@ func caBundle(in *Inputs) []byte {
 	return append(b, in.VaultCA...)
 }
 
-func reservedPorts(p layout.Project) runnerPorts {
+func reservedPorts(p layout.Project) *daemonconf.RunnerPorts {
 	first, last := p.PortRange()
-	return runnerPorts{First: first, Last: last}
+	return &daemonconf.RunnerPorts{First: first, Last: last}
 }

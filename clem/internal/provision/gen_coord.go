@@ -7,76 +7,8 @@ import (
 
 	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/daemonconf"
 )
-
-// The coord.toml schema (docs/coord.md) provision writes.
-type coordFile struct {
-	Project   string         `toml:"project"`
-	Backend   string         `toml:"backend"`
-	Operators []string       `toml:"operators"`
-	MCP       coordListen    `toml:"mcp"`
-	Socket    coordSocket    `toml:"socket"`
-	Admin     coordAdmin     `toml:"admin"`
-	State     dirTOML        `toml:"state"`
-	Audit     auditTOML      `toml:"audit"`
-	GitHub    *coordGitHub   `toml:"github,omitempty"`
-	Slack     *coordChannels `toml:"slack,omitempty"`
-	Discord   *coordDiscord  `toml:"discord,omitempty"`
-	Agents    []coordAgent   `toml:"agent"`
-}
-
-type coordListen struct {
-	Listen string `toml:"listen"`
-}
-
-type coordSocket struct {
-	Path         string   `toml:"path"`
-	WatchdogUIDs []uint32 `toml:"watchdog_uids"`
-	OperatorUIDs []uint32 `toml:"operator_uids"`
-}
-
-// coordAdmin is coord's admin socket (/healthz, /metrics, /reload) for
-// the watchdog; unlike the unix API beside it, no agent may connect.
-type coordAdmin struct {
-	Socket string `toml:"socket"`
-}
-
-type dirTOML struct {
-	Dir string `toml:"dir"`
-}
-
-type coordLabels struct {
-	Task       string `toml:"task,omitempty"`
-	InProgress string `toml:"in_progress,omitempty"`
-	Blocked    string `toml:"blocked,omitempty"`
-	Alert      string `toml:"alert,omitempty"`
-}
-
-type coordGitHub struct {
-	Repo   string      `toml:"repo"`
-	Token  string      `toml:"token"`
-	Labels coordLabels `toml:"labels"`
-}
-
-type coordChannels struct {
-	TasksChannel  string `toml:"tasks_channel"`
-	AlertsChannel string `toml:"alerts_channel"`
-	Token         string `toml:"token"`
-	AppToken      string `toml:"app_token,omitempty"`
-}
-
-type coordDiscord struct {
-	ServerID      string `toml:"server_id"`
-	TasksChannel  string `toml:"tasks_channel"`
-	AlertsChannel string `toml:"alerts_channel"`
-	Token         string `toml:"token"`
-}
-
-type coordAgent struct {
-	Key  string `toml:"key"`
-	Name string `toml:"name"`
-	UID  uint32 `toml:"uid"`
-}
 
 // coordConfig: the board, the agents it knows by uid, who may send alerts
 // (the watchdog) and use task commands without sudo (the operator who ran
@@ -84,30 +16,30 @@ type coordAgent struct {
 func coordConfig(in *Inputs) ([]byte, error) {
 	cfg, p := in.Cfg, in.Proj
 	co := cfg.Coordination
-	f := coordFile{
+	f := daemonconf.Coord{
 		Project:   p.Name,
 		Backend:   co.Backend,
 		Operators: append([]string{}, co.Operators...),
-		MCP:       coordListen{Listen: "127.0.0.1:" + strconv.Itoa(p.CoordMCPPort())},
-		Socket: coordSocket{
+		MCP:       daemonconf.CoordMCP{Listen: "127.0.0.1:" + strconv.Itoa(p.CoordMCPPort())},
+		Socket: daemonconf.CoordSocket{
 			Path:         p.CoordSocket(),
 			WatchdogUIDs: []uint32{in.uid(p.User(layout.Watchdog))},
 			OperatorUIDs: operatorUIDs(cfg.Path),
 		},
-		Admin: coordAdmin{Socket: p.AdminSocket(layout.Coord)},
-		State: dirTOML{Dir: p.DaemonState(layout.Coord)},
+		Admin: daemonconf.CoordAdmin{Socket: p.AdminSocket(layout.Coord)},
+		State: daemonconf.CoordState{Dir: p.DaemonState(layout.Coord)},
 		Audit: audit(p, layout.Coord),
 	}
 	switch co.Backend {
 	case config.BackendGitHub:
-		f.GitHub = &coordGitHub{Repo: co.Repo, Token: co.Token, Labels: coordLabels(co.Labels)}
+		f.GitHub = &daemonconf.CoordGitHub{Repo: co.Repo, Token: co.Token, Labels: daemonconf.CoordLabels(co.Labels)}
 	case config.BackendSlack:
-		f.Slack = &coordChannels{TasksChannel: co.Channels.Tasks, AlertsChannel: co.Channels.Alerts, Token: co.Token, AppToken: co.AppToken}
+		f.Slack = &daemonconf.CoordSlack{TasksChannel: co.Channels.Tasks, AlertsChannel: co.Channels.Alerts, Token: co.Token, AppToken: co.AppToken}
 	case config.BackendDiscord:
-		f.Discord = &coordDiscord{ServerID: co.ServerID, TasksChannel: co.Channels.Tasks, AlertsChannel: co.Channels.Alerts, Token: co.Token}
+		f.Discord = &daemonconf.CoordDiscord{ServerID: co.ServerID, TasksChannel: co.Channels.Tasks, AlertsChannel: co.Channels.Alerts, Token: co.Token}
 	}
 	for _, a := range cfg.Agents {
-		f.Agents = append(f.Agents, coordAgent{Key: a.Key, Name: a.Name, UID: in.uid(a.User)})
+		f.Agents = append(f.Agents, daemonconf.CoordAgent{Key: a.Key, Name: a.Name, UID: in.uid(a.User)})
 	}
 	return encodeTOML(cfg.Path, f)
 }

@@ -5,42 +5,8 @@ import (
 
 	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/daemonconf"
 )
-
-// The sidecar.toml schema (docs/sidecar.md) provision writes.
-type scFile struct {
-	Admin    scSocket   `toml:"admin"`
-	Audit    auditTOML  `toml:"audit"`
-	Children dirTOML    `toml:"children"`
-	Clients  []scClient `toml:"client"`
-	Servers  []scServer `toml:"server"`
-}
-
-type scSocket struct {
-	Socket string `toml:"socket"`
-}
-
-type scClient struct {
-	Name string   `toml:"name"`
-	UIDs []uint32 `toml:"uids"`
-}
-
-type scServer struct {
-	Name     string     `toml:"name"`
-	Listen   string     `toml:"listen"`
-	Command  []string   `toml:"command,omitempty"`
-	URL      string     `toml:"url,omitempty"`
-	Identity string     `toml:"identity"`
-	Agents   []string   `toml:"agents"`
-	Secrets  []scSecret `toml:"secret,omitempty"`
-}
-
-type scSecret struct {
-	Name   string `toml:"name"`
-	Env    string `toml:"env,omitempty"`
-	Header string `toml:"header,omitempty"`
-	Prefix string `toml:"prefix,omitempty"`
-}
 
 // sidecarConfig is the config of one sidecar server's unit: its loopback
 // port, the agents subscribed to it (by uid), and its own secrets, which
@@ -49,15 +15,15 @@ func sidecarConfig(in *Inputs, sc *config.Sidecar) ([]byte, error) {
 	cfg, p := in.Cfg, in.Proj
 	agents := cfg.SidecarAgents(sc.Name)
 	role := layout.SidecarRole(sc.Name)
-	f := scFile{
-		Admin:    scSocket{Socket: p.AdminSocket(role)},
+	f := daemonconf.Sidecar{
+		Admin:    daemonconf.SidecarAdmin{Socket: p.AdminSocket(role)},
 		Audit:    audit(p, role),
-		Children: dirTOML{Dir: p.RunDir(role) + "/children"},
+		Children: daemonconf.SidecarChildren{Dir: p.RunDir(role) + "/children"},
 	}
 	for _, k := range agents {
-		f.Clients = append(f.Clients, scClient{Name: k, UIDs: []uint32{in.uid(p.User(k))}})
+		f.Clients = append(f.Clients, daemonconf.SidecarClient{Name: k, UIDs: []uint32{in.uid(p.User(k))}})
 	}
-	s := scServer{
+	s := daemonconf.SidecarServer{
 		Name:     sc.Name,
 		Listen:   "127.0.0.1:" + strconv.Itoa(p.SidecarPort(sidecarIndex(cfg, sc.Name))),
 		Command:  sc.Command,
@@ -74,15 +40,15 @@ func sidecarConfig(in *Inputs, sc *config.Sidecar) ([]byte, error) {
 			continue
 		}
 		if sc.URL != "" {
-			h := scSecret{Name: n, Header: "Authorization", Prefix: "Bearer "}
+			h := daemonconf.SidecarSecretRef{Name: n, Header: "Authorization", Prefix: "Bearer "}
 			if sec.Auth == "header" && sec.Header != "" {
 				h.Header, h.Prefix = sec.Header, ""
 			}
 			s.Secrets = append(s.Secrets, h)
 		} else {
-			s.Secrets = append(s.Secrets, scSecret{Name: n, Env: sec.Env})
+			s.Secrets = append(s.Secrets, daemonconf.SidecarSecretRef{Name: n, Env: sec.Env})
 		}
 	}
-	f.Servers = []scServer{s}
+	f.Servers = []daemonconf.SidecarServer{s}
 	return encodeTOML(cfg.Path, f)
 }

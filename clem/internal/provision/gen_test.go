@@ -11,6 +11,7 @@ import (
 
 	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/daemonconf"
 	"github.com/clemhq/clem/shared/egressstate"
 )
 
@@ -47,7 +48,7 @@ func TestWatchdogWatchesEveryDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f wdFile
+	var f daemonconf.Watchdog
 	if _, err := toml.Decode(string(b), &f); err != nil {
 		t.Fatalf("watchdog.toml does not parse: %v\n%s", err, b)
 	}
@@ -109,7 +110,7 @@ func TestLimitsReachUnitsAndPipelock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f plFile
+	var f daemonconf.Pipelock
 	if _, err := toml.Decode(string(b), &f); err != nil {
 		t.Fatal(err)
 	}

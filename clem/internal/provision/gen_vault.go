@@ -6,49 +6,8 @@ import (
 
 	"github.com/clemhq/clem/clem/internal/config"
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/daemonconf"
 )
-
-// The subset of agent-vault's schema (docs/agent-vault.md) provision writes.
-type avFile struct {
-	Listen   avListen    `toml:"listen"`
-	Trust    avTrust     `toml:"trust"`
-	CA       avCA        `toml:"ca"`
-	Upstream avUpstream  `toml:"upstream"`
-	Audit    auditTOML   `toml:"audit"`
-	Resolve  []resolveTM `toml:"resolve,omitempty"`
-	Bindings []avBinding `toml:"binding"`
-}
-
-type avListen struct {
-	Socket string `toml:"socket"`
-	Admin  string `toml:"admin"` // /healthz, /metrics, /reload for the watchdog
-}
-
-type avTrust struct {
-	ProxyUIDs []uint32 `toml:"proxy_uids"`
-}
-
-type avCA struct {
-	Dir string `toml:"dir"`
-}
-
-type avUpstream struct {
-	CAFile string `toml:"ca_file,omitempty"`
-}
-
-type avBinding struct {
-	Name         string          `toml:"name"`
-	Secret       string          `toml:"secret"`
-	Hosts        []string        `toml:"hosts"`
-	Auth         string          `toml:"auth,omitempty"`
-	Header       string          `toml:"header,omitempty"`
-	Placeholders []avPlaceholder `toml:"placeholder"`
-}
-
-type avPlaceholder struct {
-	Agent string `toml:"agent"`
-	Value string `toml:"value"`
-}
 
 // vaultCADir is where agent-vault keeps its CA.
 func vaultCADir(p layout.Project) string { return p.DaemonState(layout.Vault) + "/ca" }
@@ -58,19 +17,19 @@ func vaultCADir(p layout.Project) string { return p.DaemonState(layout.Vault) + 
 // the secrets come from $CREDENTIALS_DIRECTORY (LoadCredential=).
 func vaultConfig(in *Inputs) ([]byte, error) {
 	cfg, p := in.Cfg, in.Proj
-	f := avFile{
-		Listen:   avListen{Socket: p.VaultSocket(), Admin: p.AdminSocket(layout.Vault)},
-		Trust:    avTrust{ProxyUIDs: []uint32{in.uid(p.User(layout.Pipelock))}},
-		CA:       avCA{Dir: vaultCADir(p)},
-		Upstream: avUpstream{CAFile: cfg.Egress.UpstreamCA},
+	f := daemonconf.Vault{
+		Listen:   daemonconf.VaultListen{Socket: p.VaultSocket(), Admin: p.AdminSocket(layout.Vault)},
+		Trust:    daemonconf.VaultTrust{ProxyUIDs: []uint32{in.uid(p.User(layout.Pipelock))}},
+		CA:       daemonconf.VaultCA{Dir: vaultCADir(p)},
+		Upstream: daemonconf.VaultUpstream{CAFile: cfg.Egress.UpstreamCA},
 		Audit:    audit(p, layout.Vault),
 		Resolve:  resolves(cfg),
 	}
 	for _, s := range brokeredSecrets(cfg) {
 		auth, header := bindingAuth(cfg, s)
-		b := avBinding{Name: s.Name, Secret: s.Name, Hosts: s.Hosts, Auth: auth, Header: header}
+		b := daemonconf.VaultBinding{Name: s.Name, Secret: s.Name, Hosts: s.Hosts, Auth: auth, Header: header}
 		for _, a := range agentsUsing(cfg, s.Name) {
-			b.Placeholders = append(b.Placeholders, avPlaceholder{Agent: a.Key, Value: Placeholder(in.PlaceholderKey, a.Key, s.Name)})
+			b.Placeholders = append(b.Placeholders, daemonconf.VaultPlaceholder{Agent: a.Key, Value: Placeholder(in.PlaceholderKey, a.Key, s.Name)})
 		}
 		f.Bindings = append(f.Bindings, b)
 	}

@@ -4,52 +4,10 @@ import (
 	"time"
 
 	"github.com/clemhq/clem/clem/internal/layout"
+	"github.com/clemhq/clem/shared/daemonconf"
 	"github.com/clemhq/clem/shared/egressstate"
+	"github.com/clemhq/clem/shared/tomlconf"
 )
-
-// The watchdog.toml schema (docs/watchdog.md) provision writes.
-type wdFile struct {
-	Project     string `toml:"project"`
-	Interval    string `toml:"interval"`
-	CoordSocket string `toml:"coord_socket"`
-	// EgressState is the egress guard's state file (shared/egressstate):
-	// the watchdog alerts when the table was tampered with or the guard
-	// went quiet. "" when no agent is pinned (no guard runs).
-	EgressState string `toml:"egress_state,omitempty"`
-	// StateFile keeps the watchdog's alert state and waiting alerts across
-	// its restart, in its own state directory (ReadWritePaths= of its
-	// unit).
-	StateFile string     `toml:"state_file"`
-	Admin     wdAdmin    `toml:"admin"`
-	Alert     wdAlert    `toml:"alert"`
-	Agents    []wdAgent  `toml:"agent"`
-	Daemons   []wdDaemon `toml:"daemon"`
-}
-
-// wdAdmin is the watchdog's own admin socket (/healthz, /metrics,
-// /reload), in its run directory, which only its own user enters.
-type wdAdmin struct {
-	Socket string `toml:"socket"`
-}
-
-type wdAlert struct {
-	Failures int    `toml:"failures"`
-	Window   string `toml:"window"`
-	Cooldown string `toml:"cooldown"`
-}
-
-type wdAgent struct {
-	Key        string `toml:"key"`
-	Unit       string `toml:"unit"`
-	StateFile  string `toml:"state_file"`
-	StallAfter string `toml:"stall_after"`
-}
-
-type wdDaemon struct {
-	Role   string `toml:"role"`
-	Unit   string `toml:"unit"`
-	Health string `toml:"health,omitempty"` // its admin socket; the egress guard has none
-}
 
 // watchdogConfig lists every unit the watchdog reads and where each
 // runner's state file is; alerts go to coord. Every daemon unit of the
@@ -60,26 +18,29 @@ type wdDaemon struct {
 // fails its own probe is an alert too.
 func watchdogConfig(in *Inputs) ([]byte, error) {
 	cfg, p := in.Cfg, in.Proj
-	f := wdFile{
+	cooldown := spelled(cfg.Watchdog.Cooldown)
+	f := daemonconf.Watchdog{
 		Project:     p.Name,
-		Interval:    cfg.Watchdog.Interval.String(),
+		Interval:    spelled(cfg.Watchdog.Interval),
 		CoordSocket: p.CoordSocket(),
 		StateFile:   p.WatchdogStateFile(),
-		Admin:       wdAdmin{Socket: p.AdminSocket(layout.Watchdog)},
-		Alert:       wdAlert{Failures: cfg.Watchdog.AlertAfter, Window: cfg.Watchdog.Window.String(), Cooldown: cfg.Watchdog.Cooldown.String()},
+		Admin:       daemonconf.WatchdogAdmin{Socket: p.AdminSocket(layout.Watchdog)},
+		Alert:       daemonconf.WatchdogAlert{Failures: cfg.Watchdog.AlertAfter, Window: spelled(cfg.Watchdog.Window), Cooldown: &cooldown},
 	}
 	for _, a := range cfg.Agents {
-		f.Agents = append(f.Agents, wdAgent{Key: a.Key, Unit: p.AgentUnit(a.Key), StateFile: p.AgentState(a.Key) + "/state.json", StallAfter: (a.StallTimeout.Duration + 5*time.Minute).String()})
+		// The stall margin is computed, so it is written in Go's form.
+		stall := tomlconf.Duration{Duration: a.StallTimeout.Duration + 5*time.Minute}
+		f.Agents = append(f.Agents, daemonconf.WatchdogAgent{Key: a.Key, Unit: p.AgentUnit(a.Key), StateFile: p.AgentState(a.Key) + "/state.json", StallAfter: stall})
 	}
 	for _, r := range roles(cfg) {
 		if r == layout.Watchdog {
 			continue
 		}
-		f.Daemons = append(f.Daemons, wdDaemon{Role: r, Unit: p.DaemonUnit(r), Health: p.AdminSocket(r)})
+		f.Daemons = append(f.Daemons, daemonconf.WatchdogDaemon{Role: r, Unit: p.DaemonUnit(r), Health: p.AdminSocket(r)})
 	}
 	if anyPinned(cfg) {
 		f.EgressState = egressstate.Path(p.Name)
-		f.Daemons = append(f.Daemons, wdDaemon{Role: "egress", Unit: p.EgressUnit()})
+		f.Daemons = append(f.Daemons, daemonconf.WatchdogDaemon{Role: "egress", Unit: p.EgressUnit()})
 	}
 	return encodeTOML(cfg.Path, f)
 }

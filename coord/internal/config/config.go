@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/clemhq/clem/shared/coordapi"
+	"github.com/clemhq/clem/shared/daemonconf"
 	"github.com/clemhq/clem/shared/secret"
 	"github.com/clemhq/clem/shared/tomlconf"
 )
@@ -27,162 +28,42 @@ const (
 	Discord = "discord"
 )
 
-// File is coord.toml as written.
-type File struct {
-	Project string `toml:"project"`
-	Backend string `toml:"backend"`
-	// Operators are the people whose words count as instructions: names
-	// (GitHub login, Slack or Discord user name, OS user name for the local
-	// board) or the backend's user ids. Everyone else's text reaches agents
-	// fenced and marked untrusted.
-	Operators []string `toml:"operators"`
-
-	Lease   Lease   `toml:"lease"`
-	MCP     MCP     `toml:"mcp"`
-	Socket  Socket  `toml:"socket"`
-	Admin   Admin   `toml:"admin"`
-	State   State   `toml:"state"`
-	Audit   Audit   `toml:"audit"`
-	Retry   Retry   `toml:"retry"`
-	Secrets Secrets `toml:"secrets"`
-	Limits  Limits  `toml:"limits"`
-
-	GitHub  *GitHubSection  `toml:"github"`
-	Slack   *SlackSection   `toml:"slack"`
-	Discord *DiscordSection `toml:"discord"`
-
-	Agents []Agent `toml:"agent"`
-}
-
-// Lease says how long a claim lasts without renewal.
-type Lease struct {
-	TTL tomlconf.Duration `toml:"ttl"` // default 30m
-	// Heartbeat: a runner's POST /v1/heartbeat renews all its agent's
-	// leases; nothing else is configured here.
-}
-
-// MCP is the agents' endpoint.
-type MCP struct {
-	Listen string `toml:"listen"` // loopback host:port, required
-	// MaxBodyBytes bounds one request body; a larger one is refused (413)
-	// before the MCP library reads it. Default 256 KiB: a tool call's
-	// text is at most 32 KiB, JSON escaping may grow it six-fold.
-	MaxBodyBytes int   `toml:"max_body_bytes"`
-	Conns        Conns `toml:"conns"` // default 32 per agent, 512 in all
-}
-
-// Socket is the unix API for runners, the watchdog and operators.
-type Socket struct {
-	Path         string   `toml:"path"`          // absolute, required
-	WatchdogUIDs []uint32 `toml:"watchdog_uids"` // may POST alerts
-	OperatorUIDs []uint32 `toml:"operator_uids"` // may use task ops; root (0) always may
-	Conns        Conns    `toml:"conns"`         // default 16 per uid, 256 in all
-}
-
-// Limits bound what one agent may write through coord (posts, comments,
-// status updates with their notes), so a flooding or prompt-injected agent
-// cannot bury the others' inboxes or fill the disk. Counts are kept in
-// coord.db per agent, so a restart does not reset them. 0 takes the
-// default; there is no "unlimited".
-type Limits struct {
-	// MaxTextBytes bounds one post, comment or note; default and most
-	// coordapi.MaxText (32 KiB).
-	MaxTextBytes int `toml:"max_text_bytes"`
-	// WritesPerHour: posts, comments and updates per agent per hour
-	// (default 120).
-	WritesPerHour int `toml:"writes_per_hour"`
-	// BytesPerHour: their text per agent per hour (default 1 MiB).
-	BytesPerHour int `toml:"bytes_per_hour"`
-	// BytesPerDay: their text per agent per day, which bounds how fast one
-	// agent can grow what the board stores (default 8 MiB).
-	BytesPerDay int `toml:"bytes_per_day"`
-	// OutboxMax bounds the reports coord keeps while the backend is down
-	// (default 1000), OutboxPerAgent one agent's share (default 100).
-	OutboxMax      int `toml:"outbox_max"`
-	OutboxPerAgent int `toml:"outbox_per_agent"`
-}
-
-// Conns caps the connections open at once on a listener, per caller uid
-// and in total; a connection over either cap is refused at accept. There
-// is no "unlimited": 0 takes the default.
-type Conns struct {
-	PerUID int `toml:"per_uid"`
-	Total  int `toml:"total"`
-}
-
-// Admin is coord's admin socket (GET /healthz, GET /metrics, POST
-// /reload) for the watchdog and operators; no agent may connect to it.
-type Admin struct {
-	Socket string `toml:"socket"` // absolute; empty serves none (coord run by hand)
-}
-
-// State is where the local board and coord's own bookkeeping live.
-type State struct {
-	Dir string `toml:"dir"` // absolute, required
-}
-
-// Audit says where the audit log goes.
-type Audit struct {
-	Path      string `toml:"path"` // empty: stdout (journald under systemd)
-	MaxSizeMB int    `toml:"max_size_mb"`
-	Keep      int    `toml:"keep"`
-}
-
-// Retry tunes the backoff for backend errors.
-type Retry struct {
-	Min tomlconf.Duration `toml:"min"` // default 2s
-	Max tomlconf.Duration `toml:"max"` // default 5m
-}
-
-// Secrets says where token files are read when $CREDENTIALS_DIRECTORY
-// (systemd's LoadCredential=) is not set, for running coord by hand.
-type Secrets struct {
-	Dir string `toml:"dir"`
-}
-
-// GitHubSection configures the github backend.
-type GitHubSection struct {
-	Repo   string `toml:"repo"`    // owner/name
-	APIURL string `toml:"api_url"` // default https://api.github.com/ (tests point it at a fake)
-	Token  string `toml:"token"`   // secret name, default github_token
-	Labels Labels `toml:"labels"`
-	// PollInterval is the conditional (ETag) poll period, default 30s.
-	PollInterval tomlconf.Duration `toml:"poll_interval"`
-}
-
-// Labels are the GitHub labels of tasks and their states.
-type Labels struct {
-	Task       string `toml:"task"`        // default clem
-	InProgress string `toml:"in_progress"` // default in-progress
-	Blocked    string `toml:"blocked"`     // default blocked
-	Alert      string `toml:"alert"`       // default clem-alert
-}
-
-// SlackSection configures the slack backend.
-type SlackSection struct {
-	TasksChannel  string `toml:"tasks_channel"`  // channel id, C...
-	AlertsChannel string `toml:"alerts_channel"` // channel id
-	APIURL        string `toml:"api_url"`        // default https://slack.com/api/
-	Token         string `toml:"token"`          // bot token secret, default slack_bot_token
-	AppToken      string `toml:"app_token"`      // Socket Mode secret, default slack_app_token
-}
-
-// DiscordSection configures the discord backend.
-type DiscordSection struct {
-	ServerID      string `toml:"server_id"`      // guild snowflake
-	TasksChannel  string `toml:"tasks_channel"`  // forum or text channel snowflake
-	AlertsChannel string `toml:"alerts_channel"` // text channel snowflake
-	APIURL        string `toml:"api_url"`        // default https://discord.com/api/
-	GatewayURL    string `toml:"gateway_url"`    // default: asked from the API
-	Token         string `toml:"token"`          // bot token secret, default discord_token
-}
-
-// Agent maps an agent to the uid it runs as.
-type Agent struct {
-	Key  string `toml:"key"`  // the agent's key in clem.yaml; tasks name agents by it
-	Name string `toml:"name"` // display name, default key
-	UID  uint32 `toml:"uid"`
-}
+// The file's types are the contract clem provision writes to
+// (shared/daemonconf); this package checks them and fills in defaults.
+type (
+	// File is coord.toml as written.
+	File = daemonconf.Coord
+	// Lease says how long a claim lasts without renewal.
+	Lease = daemonconf.CoordLease
+	// MCP is the agents' endpoint.
+	MCP = daemonconf.CoordMCP
+	// Socket is the unix API for runners, the watchdog and operators.
+	Socket = daemonconf.CoordSocket
+	// Limits bound what one agent may write through coord.
+	Limits = daemonconf.CoordLimits
+	// Conns caps the connections open at once on a listener.
+	Conns = daemonconf.CoordConns
+	// Admin is coord's admin socket.
+	Admin = daemonconf.CoordAdmin
+	// State is where the local board and coord's own bookkeeping live.
+	State = daemonconf.CoordState
+	// Audit says where the audit log goes.
+	Audit = daemonconf.Audit
+	// Retry tunes the backoff for backend errors.
+	Retry = daemonconf.CoordRetry
+	// Secrets says where token files are read when coord runs by hand.
+	Secrets = daemonconf.CoordSecrets
+	// GitHubSection configures the github backend.
+	GitHubSection = daemonconf.CoordGitHub
+	// Labels are the GitHub labels of tasks and their states.
+	Labels = daemonconf.CoordLabels
+	// SlackSection configures the slack backend.
+	SlackSection = daemonconf.CoordSlack
+	// DiscordSection configures the discord backend.
+	DiscordSection = daemonconf.CoordDiscord
+	// Agent maps an agent to the uid it runs as.
+	Agent = daemonconf.CoordAgent
+)
 
 // Config is a checked coord.toml.
 type Config struct {
@@ -198,22 +79,14 @@ type Config struct {
 }
 
 // Load reads and checks the config at path.
-func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	return Parse(path, data)
-}
+func Load(path string) (*Config, error) { return tomlconf.LoadChecked(path, check) }
 
 // Parse checks data as a config named file.
 func Parse(file string, data []byte) (*Config, error) {
-	var f File
-	if err := tomlconf.Decode(file, data, &f); err != nil {
-		return nil, err
-	}
-	return Check(file, f)
+	return tomlconf.DecodeChecked(file, data, check)
 }
+
+func check(file string, _ []byte, f File) (*Config, error) { return Check(file, f) }
 
 var (
 	keyRE     = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)

@@ -8,49 +8,35 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clemhq/clem/shared/daemonconf"
 	"github.com/clemhq/clem/shared/hostpattern"
 	"github.com/clemhq/clem/shared/tomlconf"
 )
 
-// File is the TOML document as written.
-type File struct {
-	Listen   Listen     `toml:"listen"`
-	Audit    Audit      `toml:"audit"`
-	Upstream Upstream   `toml:"upstream"`
-	Limits   Limits     `toml:"limits"`
-	Vault    Vault      `toml:"vault"`
-	Resolve  []Resolve  `toml:"resolve"`
-	Default  PolicyFile `toml:"default"`
-	Clients  []Client   `toml:"client"`
-}
-
-// Listen says where pipelock listens.
-type Listen struct {
-	Proxy       string `toml:"proxy"`       // explicit proxy, loopback host:port
-	Transparent string `toml:"transparent"` // optional, for nftables redirect
-	Admin       string `toml:"admin"`       // unix socket path for /healthz, /metrics, /reload
-}
-
-// Audit says where the audit log goes.
-type Audit struct {
-	Path      string `toml:"path"` // empty: stdout (journald under systemd)
-	MaxSizeMB int    `toml:"max_size_mb"`
-	Keep      int    `toml:"keep"`
-	// A client's records of one decision past FloodRecords per FloodWindow
-	// are counted into one summary record instead of written, so a flood
-	// cannot rotate other clients' records away.
-	FloodRecords int               `toml:"flood_records"`
-	FloodWindow  tomlconf.Duration `toml:"flood_window"`
-}
-
-// Limits bound what one caller can hold of pipelock, so one agent's flood
-// cannot take the file descriptors, memory or time another agent needs.
-type Limits struct {
-	MaxConnsPerUID int               `toml:"max_conns_per_uid"` // concurrent connections per caller uid
-	MaxConns       int               `toml:"max_conns"`         // concurrent connections, all callers
-	HeaderTimeout  tomlconf.Duration `toml:"header_timeout"`    // to send a request line and headers
-	MaxHeaderBytes int               `toml:"max_header_bytes"`  // request line plus headers
-}
+// The file's types are the contract clem provision writes to
+// (shared/daemonconf); this package checks them and compiles the policies.
+type (
+	// File is the TOML document as written.
+	File = daemonconf.Pipelock
+	// Listen says where pipelock listens.
+	Listen = daemonconf.PipelockListen
+	// Audit says where the audit log goes.
+	Audit = daemonconf.PipelockAudit
+	// Limits bound what one caller can hold of pipelock.
+	Limits = daemonconf.PipelockLimits
+	// Upstream tunes outbound connections.
+	Upstream = daemonconf.PipelockUpstream
+	// Vault is the agent-vault hand-off.
+	Vault = daemonconf.PipelockVault
+	// Resolve pins a host:port to an address, like curl --resolve. The
+	// address is the operator's choice, so the SSRF guard does not apply
+	// to it; every other policy check does.
+	Resolve = daemonconf.Resolve
+	// PolicyFile is one client's policy as written (also the default policy).
+	PolicyFile = daemonconf.PipelockPolicy
+	// Client is a named caller, identified by the uid that owns its socket.
+	Client = daemonconf.PipelockClient
+)
 
 // Defaults for [limits] and the audit flood keys left at zero. The
 // connection caps fit the fd limit systemd gives a service (each tunnel
@@ -63,53 +49,6 @@ const (
 	DefaultFloodRecords   = 1000
 	DefaultFloodWindow    = time.Minute
 )
-
-// Upstream tunes outbound connections.
-type Upstream struct {
-	DialTimeout  tomlconf.Duration `toml:"dial_timeout"`
-	IdleTimeout  tomlconf.Duration `toml:"idle_timeout"`
-	HelloTimeout tomlconf.Duration `toml:"hello_timeout"`
-	// SNI: "require" (default) refuses a CONNECT to port 443 whose TLS
-	// ClientHello lacks SNI or names another host; "off" skips the check.
-	SNI string `toml:"sni"`
-	// CACert is an extra CA for upstream TLS (tests); unused by the tunnel itself.
-}
-
-// Vault is the agent-vault hand-off.
-type Vault struct {
-	Socket string `toml:"socket"`
-}
-
-// Resolve pins a host:port to an address, like curl --resolve. The address
-// is the operator's choice, so the SSRF guard does not apply to it; every
-// other policy check does.
-type Resolve struct {
-	Host    string `toml:"host"`
-	Port    int    `toml:"port"`
-	Address string `toml:"address"`
-}
-
-// PolicyFile is one client's policy as written (also the default policy).
-type PolicyFile struct {
-	Domains     []string          `toml:"domains"`
-	Ports       []int             `toml:"ports"`
-	HTTPDomains []string          `toml:"http_domains"`
-	HTTPPorts   []int             `toml:"http_ports"`
-	IPRanges    []string          `toml:"ip_ranges"`    // IP-literal targets allowed (still SSRF-checked)
-	AllowRanges []string          `toml:"allow_ranges"` // SSRF guard exceptions
-	Brokered    []string          `toml:"brokered"`     // hosts handed to agent-vault
-	Rate        float64           `toml:"rate"`         // new connections per second; 0 = unlimited
-	Burst       int               `toml:"burst"`
-	BudgetBytes int64             `toml:"budget_bytes"` // bytes per budget_window; 0 = unlimited
-	BudgetEvery tomlconf.Duration `toml:"budget_window"`
-}
-
-// Client is a named caller, identified by the uid that owns its socket.
-type Client struct {
-	Name       string   `toml:"name"`
-	UIDs       []uint32 `toml:"uids"`
-	PolicyFile          // inline: the client's policy keys sit beside name and uids
-}
 
 // Config is a validated, compiled config.
 type Config struct {
@@ -151,22 +90,14 @@ type Policy struct {
 }
 
 // Load reads and validates the config at path.
-func Load(path string) (*Config, error) {
-	var f File
-	if err := tomlconf.Load(path, &f); err != nil {
-		return nil, err
-	}
-	return Compile(path, f)
-}
+func Load(path string) (*Config, error) { return tomlconf.LoadChecked(path, compile) }
 
 // Parse validates data as a config named file.
 func Parse(file string, data []byte) (*Config, error) {
-	var f File
-	if err := tomlconf.Decode(file, data, &f); err != nil {
-		return nil, err
-	}
-	return Compile(file, f)
+	return tomlconf.DecodeChecked(file, data, compile)
 }
+
+func compile(file string, _ []byte, f File) (*Config, error) { return Compile(file, f) }
 
 // Compile validates f and builds the decision structures. Every problem is
 // reported, one per line.
@@ -219,7 +150,11 @@ func Compile(file string, f File) (*Config, error) {
 		c.Resolve[fmt.Sprintf("%s:%d", h, r.Port)] = ap
 	}
 
-	c.Default = compilePolicy(bad, "default", "default", f.Default)
+	var def PolicyFile // no [default]: the empty policy
+	if f.Default != nil {
+		def = *f.Default
+	}
+	c.Default = compilePolicy(bad, "default", "default", def)
 	names := map[string]bool{}
 	for i, cl := range f.Clients {
 		where := fmt.Sprintf("client[%d]", i)
@@ -233,7 +168,7 @@ func Compile(file string, f File) (*Config, error) {
 		if len(cl.UIDs) == 0 {
 			bad("%s (%s): uids is empty; a client is identified only by the uid owning its socket", where, cl.Name)
 		}
-		p := compilePolicy(bad, where, cl.Name, cl.PolicyFile)
+		p := compilePolicy(bad, where, cl.Name, cl.PipelockPolicy)
 		c.Clients = append(c.Clients, p)
 		for _, u := range cl.UIDs {
 			if prev, ok := c.ByUID[u]; ok {
@@ -242,7 +177,7 @@ func Compile(file string, f File) (*Config, error) {
 			c.ByUID[u] = p
 		}
 	}
-	if len(f.Default.Brokered) > 0 {
+	if len(def.Brokered) > 0 {
 		bad("default.brokered: only named clients can be brokered (agent-vault needs the agent's identity)")
 	}
 	if f.Vault.Socket == "" {

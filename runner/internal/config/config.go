@@ -6,78 +6,41 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/clemhq/clem/shared/daemonconf"
 	"github.com/clemhq/clem/shared/runstate"
 	"github.com/clemhq/clem/shared/tomlconf"
 )
 
-// File is runner.toml as written (by `clem provision`; docs/runner.md).
-type File struct {
-	Project        string             `toml:"project"`
-	Agent          string             `toml:"agent"`
-	Name           string             `toml:"name"`
-	Runtime        string             `toml:"runtime"`
-	Command        []string           `toml:"command"`
-	Model          string             `toml:"model"`
-	Effort         string             `toml:"effort"`
-	Iteration      tomlconf.Duration  `toml:"iteration"`
-	IterationNight *tomlconf.Duration `toml:"iteration_night"`
-	Night          *string            `toml:"night"`
-	Jitter         *float64           `toml:"jitter"`
-	BackoffMax     tomlconf.Duration  `toml:"backoff_max"`
-	MinGap         *tomlconf.Duration `toml:"min_gap"`
-	StallTimeout   tomlconf.Duration  `toml:"stall_timeout"`
-	MaxIteration   tomlconf.Duration  `toml:"max_iteration"`
-	KillGrace      tomlconf.Duration  `toml:"kill_grace"`
-	Heartbeat      tomlconf.Duration  `toml:"heartbeat"`
-	MaxTurns       int                `toml:"max_turns"`
-	Transcripts    *int               `toml:"transcripts_keep"`
-	ClaudeBin      string             `toml:"claude_bin"`
-	TmuxBin        string             `toml:"tmux_bin"`
-	PermissionMode string             `toml:"permission_mode"`
-	PromptFile     string             `toml:"prompt_file"`
-	MCPConfig      string             `toml:"mcp_config"`
-	Settings       string             `toml:"settings"`
-	StateDir       string             `toml:"state_dir"`
-	WorkDir        string             `toml:"work_dir"`
-	CoordSocket    string             `toml:"coord_socket"`
-	TmuxSession    string             `toml:"tmux_session"`
-	Git            Git                `toml:"git"`
-	Env            map[string]string  `toml:"env"`
-	ReservedPorts  *PortBlock         `toml:"reserved_ports"`
-}
+// The file's types are the contract clem provision writes to
+// (shared/daemonconf); this package checks them and fills in defaults.
+type (
+	// File is runner.toml as written (by `clem provision`; docs/runner.md).
+	File = daemonconf.Runner
+	// PortBlock is the project's block of loopback ports, first and last
+	// included. Without it in runner.toml the runner confines nothing
+	// (standalone use).
+	PortBlock = daemonconf.RunnerPorts
+	// Git is the identity the agent's commits carry.
+	Git = daemonconf.RunnerGit
+)
 
-// PortBlock is the project's block of loopback ports (its daemons'
-// listeners), first and last included: the runner confines itself and the
-// agent's processes so that no TCP bind in it succeeds. Without it in
-// runner.toml the runner confines nothing (standalone use).
-type PortBlock struct {
-	First int `toml:"first"`
-	Last  int `toml:"last"`
-}
-
-// Git is the identity the agent's commits carry.
-type Git struct {
-	Name  string `toml:"name"`
-	Email string `toml:"email"`
-}
-
-// Runtimes.
+// Runtimes: the names are defined once, in shared/daemonconf, for clem's
+// validation of clem.yaml and for the runner.
 const (
-	ClaudeCode = "claude-code"
-	Codex      = "codex"
-	OpenCode   = "opencode"
-	Command    = "command"
+	ClaudeCode = daemonconf.RuntimeClaudeCode
+	Codex      = daemonconf.RuntimeCodex
+	OpenCode   = daemonconf.RuntimeOpenCode
+	Command    = daemonconf.RuntimeCommand
 )
 
 // Runtimes lists the agent CLIs the runner drives.
-var Runtimes = []string{ClaudeCode, Codex, OpenCode, Command}
+var Runtimes = daemonconf.Runtimes()
 
 // Defaults for the optional keys.
 const (
@@ -129,24 +92,14 @@ var (
 const maxSocketPath = 107
 
 // Load reads and checks runner.toml at path.
-func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	return Parse(path, data)
-}
+func Load(path string) (*Config, error) { return tomlconf.LoadChecked(path, compile) }
 
 // Parse checks data as a runner.toml named file in messages.
 func Parse(file string, data []byte) (*Config, error) {
-	var f File
-	if err := tomlconf.Decode(file, data, &f); err != nil {
-		return nil, err
-	}
-	return compile(file, f)
+	return tomlconf.DecodeChecked(file, data, compile)
 }
 
-func compile(file string, f File) (*Config, error) {
+func compile(file string, _ []byte, f File) (*Config, error) {
 	c := &Config{File: f, Source: file}
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, file+": "+fmt.Sprintf(format, args...)) }

@@ -15,73 +15,32 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clemhq/clem/shared/daemonconf"
 	"github.com/clemhq/clem/shared/secret"
 	"github.com/clemhq/clem/shared/tomlconf"
 )
 
-// File is the TOML document as written.
-type File struct {
-	Admin    Admin    `toml:"admin"`
-	Audit    Audit    `toml:"audit"`
-	Secrets  Secrets  `toml:"secrets"`
-	Children Children `toml:"children"`
-	Limits   Limits   `toml:"limits"`
-	Clients  []Client `toml:"client"`
-	Servers  []Server `toml:"server"`
-}
-
-// Admin is the optional control socket: GET /healthz, POST /reload.
-type Admin struct {
-	Socket string `toml:"socket"`
-}
-
-// Audit says where the audit log goes.
-type Audit struct {
-	Path      string `toml:"path"` // empty: stdout (journald under systemd)
-	MaxSizeMB int    `toml:"max_size_mb"`
-	Keep      int    `toml:"keep"`
-}
-
-// Secrets says where the credential files are: one file per secret, named
-// after it.
-type Secrets struct {
-	Dir string `toml:"dir"` // default $CREDENTIALS_DIRECTORY
-}
-
-// Children says where each child gets its private working directory.
-type Children struct {
-	Dir string `toml:"dir"` // default $RUNTIME_DIRECTORY, else a private temporary directory
-}
-
-// Client maps the uids the kernel reports to an agent name.
-type Client struct {
-	Name string   `toml:"name"`
-	UIDs []uint32 `toml:"uids"`
-}
-
-// Server is one MCP server sidecar serves on its own loopback port.
-type Server struct {
-	Name        string            `toml:"name"`
-	Listen      string            `toml:"listen"`
-	Command     []string          `toml:"command"`
-	URL         string            `toml:"url"`
-	Identity    string            `toml:"identity"`
-	Agents      []string          `toml:"agents"`
-	CallTimeout tomlconf.Duration `toml:"call_timeout"`
-	Env         map[string]string `toml:"env"`
-	Secrets     []SecretRef       `toml:"secret"`
-}
-
-// SecretRef gives one secret to one server: to a child as an environment
-// variable, a file, or both (the variable then holds the file's path); to
-// an upstream URL as a request header.
-type SecretRef struct {
-	Name   string `toml:"name"`
-	Env    string `toml:"env"`
-	File   string `toml:"file"`
-	Header string `toml:"header"`
-	Prefix string `toml:"prefix"`
-}
+// The file's types are the contract clem provision writes to
+// (shared/daemonconf); this package checks them, reads the secrets and
+// fills in defaults.
+type (
+	// File is the TOML document as written.
+	File = daemonconf.Sidecar
+	// Admin is the optional control socket.
+	Admin = daemonconf.SidecarAdmin
+	// Audit says where the audit log goes.
+	Audit = daemonconf.Audit
+	// Secrets says where the credential files are.
+	Secrets = daemonconf.SidecarSecrets
+	// Children says where each child gets its private working directory.
+	Children = daemonconf.SidecarChildren
+	// Client maps the uids the kernel reports to an agent name.
+	Client = daemonconf.SidecarClient
+	// Server is one MCP server sidecar serves on its own loopback port.
+	Server = daemonconf.SidecarServer
+	// SecretRef gives one secret to one server.
+	SecretRef = daemonconf.SidecarSecretRef
+)
 
 // Identities.
 const (
@@ -134,22 +93,14 @@ func (s *ServerConfig) Allowed(agent string) bool {
 }
 
 // Load reads and validates the config at path.
-func Load(path string) (*Config, error) {
-	var f File
-	if err := tomlconf.Load(path, &f); err != nil {
-		return nil, err
-	}
-	return Compile(path, f)
-}
+func Load(path string) (*Config, error) { return tomlconf.LoadChecked(path, compile) }
 
 // Parse validates data as a config named file.
 func Parse(file string, data []byte) (*Config, error) {
-	var f File
-	if err := tomlconf.Decode(file, data, &f); err != nil {
-		return nil, err
-	}
-	return Compile(file, f)
+	return tomlconf.DecodeChecked(file, data, compile)
 }
+
+func compile(file string, _ []byte, f File) (*Config, error) { return Compile(file, f) }
 
 var (
 	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
@@ -172,7 +123,7 @@ func Compile(file string, f File) (*Config, error) {
 	if d := f.Children.Dir; d != "" && !strings.HasPrefix(d, "/") {
 		bad("children.dir %q must be an absolute path", d)
 	}
-	c.Limits = f.Limits.withDefaults(bad)
+	c.Limits = Limits(f.Limits).withDefaults(bad)
 	clients := map[string]bool{}
 	for i, cl := range f.Clients {
 		where := fmt.Sprintf("client[%d]", i)

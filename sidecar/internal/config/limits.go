@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clemhq/clem/shared/daemonconf"
 	"github.com/clemhq/clem/shared/tomlconf"
 )
 
@@ -11,19 +12,9 @@ import (
 // port: bytes of a request, connections and MCP sessions per uid and in
 // total, and how long a slow or idle caller keeps them. Every limit is on
 // by default; zero in the file means the default, and none can be turned
-// off.
-type Limits struct {
-	MaxBodyBytes      int64             `toml:"max_body_bytes"`
-	MaxHeaderBytes    int               `toml:"max_header_bytes"`
-	HeaderTimeout     tomlconf.Duration `toml:"header_timeout"`
-	BodyTimeout       tomlconf.Duration `toml:"body_timeout"`
-	IdleTimeout       tomlconf.Duration `toml:"idle_timeout"`
-	MaxConnsPerUID    int               `toml:"max_conns_per_uid"`
-	MaxConns          int               `toml:"max_conns"`
-	MaxSessionsPerUID int               `toml:"max_sessions_per_uid"`
-	MaxSessions       int               `toml:"max_sessions"`
-	SessionIdle       tomlconf.Duration `toml:"session_idle"`
-}
+// off. It is the contract's [limits] (shared/daemonconf), with the
+// defaults' methods.
+type Limits daemonconf.SidecarLimits
 
 // Defaults of [limits]. A tool call's arguments are small JSON, so a
 // megabyte is generous; an agent's MCP client holds a few connections (a

@@ -7,12 +7,12 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/clemhq/clem/shared/daemonconf"
 	"github.com/clemhq/clem/shared/tomlconf"
 )
 
@@ -31,62 +31,20 @@ const (
 // EgressRole is the role of the [[daemon]] that runs the egress guard.
 const EgressRole = "egress"
 
-// File is watchdog.toml as written.
-type File struct {
-	Project     string            `toml:"project"`
-	Interval    tomlconf.Duration `toml:"interval"`
-	CoordSocket string            `toml:"coord_socket"`
-	// EgressState is the egress guard's state file
-	// (shared/egressstate.Path); "" watches no guard. The [[daemon]] with
-	// role EgressRole is the guard's unit.
-	EgressState string `toml:"egress_state"`
-	// StateFile is where the watchdog keeps its alert state and the alerts
-	// waiting for coord across its own restart (package alertstate); ""
-	// keeps them in memory only. provision writes
-	// /var/lib/clem/<project>/watchdog/state.json.
-	StateFile string   `toml:"state_file"`
-	Admin     Admin    `toml:"admin"`
-	Alert     Alert    `toml:"alert"`
-	Agents    []Agent  `toml:"agent"`
-	Daemons   []Daemon `toml:"daemon"`
-}
-
-// Admin is the watchdog's own admin socket: GET /healthz (its check
-// rounds keep finishing and systemd answers over D-Bus), GET /metrics,
-// POST /reload.
-type Admin struct {
-	// Socket is the unix socket's path; "" serves none (a watchdog run by
-	// hand). provision writes /run/clem/<project>/watchdog/admin.sock.
-	Socket string `toml:"socket"`
-}
-
-// Alert is the alert policy.
-type Alert struct {
-	// Failures is how many bad checks of one subject within Window raise
-	// an alert. Consecutive bad checks count, and so do bad checks with
-	// good ones between them: a flapping unit alerts too.
-	Failures int               `toml:"failures"`
-	Window   tomlconf.Duration `toml:"window"`
-	// Cooldown keeps a subject from alerting again within this long of its
-	// last alert, also after a recovery in between.
-	Cooldown *tomlconf.Duration `toml:"cooldown"`
-}
-
-// Agent is one agent to watch: its unit and its runner's state file.
-type Agent struct {
-	Key        string            `toml:"key"`
-	Unit       string            `toml:"unit"`
-	StateFile  string            `toml:"state_file"`
-	StallAfter tomlconf.Duration `toml:"stall_after"`
-}
-
-// Daemon is one of the project's daemons: its unit and, optionally, a unix
-// socket answering GET /healthz.
-type Daemon struct {
-	Role   string `toml:"role"`
-	Unit   string `toml:"unit"`
-	Health string `toml:"health"`
-}
+// The file's types are the contract clem provision writes to
+// (shared/daemonconf); this package checks them and fills in defaults.
+type (
+	// File is watchdog.toml as written.
+	File = daemonconf.Watchdog
+	// Admin is the watchdog's own admin socket.
+	Admin = daemonconf.WatchdogAdmin
+	// Alert is the alert policy.
+	Alert = daemonconf.WatchdogAlert
+	// Agent is one agent to watch.
+	Agent = daemonconf.WatchdogAgent
+	// Daemon is one of the project's daemons.
+	Daemon = daemonconf.WatchdogDaemon
+)
 
 // Config is a checked watchdog.toml with defaults filled in.
 type Config struct {
@@ -103,21 +61,11 @@ type Config struct {
 }
 
 // Load reads and checks the config at path.
-func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	return Parse(path, data)
-}
+func Load(path string) (*Config, error) { return tomlconf.LoadChecked(path, check) }
 
 // Parse decodes data strictly and checks it; file names it in messages.
 func Parse(file string, data []byte) (*Config, error) {
-	var f File
-	if err := tomlconf.Decode(file, data, &f); err != nil {
-		return nil, err
-	}
-	return check(file, strings.Split(string(data), "\n"), f)
+	return tomlconf.DecodeChecked(file, data, check)
 }
 
 var (
@@ -129,7 +77,8 @@ var (
 
 // check validates f and fills in defaults. Every problem is reported, one
 // per line, as file:line: what, and what to write instead.
-func check(file string, lines []string, f File) (*Config, error) {
+func check(file string, data []byte, f File) (*Config, error) {
+	lines := strings.Split(string(data), "\n")
 	var errs []string
 	bad := func(line int, format string, args ...any) {
 		at := file

@@ -1,0 +1,92 @@
+package daemonconf
+
+import "github.com/clemhq/clem/shared/tomlconf"
+
+// Vault is agent-vault.toml (docs/agent-vault.md).
+type Vault struct {
+	Listen   VaultListen    `toml:"listen"`
+	Trust    VaultTrust     `toml:"trust"`
+	CA       VaultCA        `toml:"ca"`
+	Secrets  VaultSecrets   `toml:"secrets,omitempty"`
+	Upstream VaultUpstream  `toml:"upstream"`
+	Audit    Audit          `toml:"audit"`
+	Limits   VaultLimits    `toml:"limits,omitempty"`
+	Resolve  []Resolve      `toml:"resolve,omitempty"`
+	Clients  []VaultClient  `toml:"client,omitempty"`
+	Bindings []VaultBinding `toml:"binding"`
+}
+
+// VaultListen: a unix socket (for pipelock), optionally loopback TCP, and
+// the admin socket (for the watchdog).
+type VaultListen struct {
+	Socket string `toml:"socket"`
+	TCP    string `toml:"tcp,omitempty"`
+	// Admin is the admin unix socket: GET /healthz (the same probe the
+	// systemd watchdog pings on), GET /metrics, POST /reload. Empty: none.
+	Admin string `toml:"admin"`
+}
+
+// VaultTrust names the proxies whose hand-off may speak for an agent.
+type VaultTrust struct {
+	// ProxyUIDs may connect to the socket and name the agent they carry
+	// (pipelock's uid under clem). The header is believed only because the
+	// kernel says the peer is one of these uids.
+	ProxyUIDs []uint32 `toml:"proxy_uids"`
+}
+
+// VaultCA is where the broker CA lives.
+type VaultCA struct {
+	Dir string `toml:"dir"`
+}
+
+// VaultSecrets is where the secret files are: one file per secret, named
+// after it.
+type VaultSecrets struct {
+	Dir string `toml:"dir"` // default $CREDENTIALS_DIRECTORY
+}
+
+// VaultUpstream tunes connections to the real hosts.
+type VaultUpstream struct {
+	CAFile      string            `toml:"ca_file,omitempty"` // extra CA trusted for upstream TLS
+	HTTP2       bool              `toml:"http2,omitempty"`   // offer HTTP/2 upstream (default HTTP/1.1, pooled)
+	DialTimeout tomlconf.Duration `toml:"dial_timeout,omitempty"`
+}
+
+// VaultLimits bound what one agent (and all together) may hold of the
+// broker, so one agent's flood cannot take another's connections or
+// memory. Zero means the daemon's default; there is no "unlimited".
+type VaultLimits struct {
+	ConnsPerAgent    int `toml:"conns_per_agent"`    // concurrent tunnels of one agent
+	ConnsTotal       int `toml:"conns_total"`        // of all agents together
+	RequestsPerAgent int `toml:"requests_per_agent"` // concurrent requests of one agent (HTTP/2 multiplexes many on one tunnel)
+	RequestsTotal    int `toml:"requests_total"`
+	MaxHeaderBytes   int `toml:"max_header_bytes"` // one request's header block
+}
+
+// VaultClient is a direct caller (standalone use, no proxy in between),
+// identified by the uid owning its socket.
+type VaultClient struct {
+	Name string   `toml:"name"`
+	UIDs []uint32 `toml:"uids"`
+}
+
+// VaultBinding ties a secret to the hosts (and methods, paths, surfaces)
+// it may be sent to, and lists each agent's placeholder for it.
+type VaultBinding struct {
+	Name         string             `toml:"name"`
+	Secret       string             `toml:"secret"`
+	Hosts        []string           `toml:"hosts"`
+	Methods      []string           `toml:"methods,omitempty"`
+	PathPrefixes []string           `toml:"path_prefixes,omitempty"`
+	Surfaces     []string           `toml:"surfaces,omitempty"`
+	Auth         string             `toml:"auth,omitempty"`
+	Header       string             `toml:"header,omitempty"`
+	BasicUser    string             `toml:"basic_user,omitempty"`
+	Placeholders []VaultPlaceholder `toml:"placeholder"`
+}
+
+// VaultPlaceholder is one agent's stand-in for a binding's secret.
+type VaultPlaceholder struct {
+	Agent string `toml:"agent"`
+	Value string `toml:"value"`
+}
