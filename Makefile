@@ -14,7 +14,7 @@ PKG      := github.com/clemhq/clem/shared/version
 LDFLAGS  := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 export CGO_ENABLED := 0
 
-.PHONY: help build deps test test-short test-containment test-system test-faults test-repeat demo verify dist install uninstall quickstart clean bench-pipelock bench-vault
+.PHONY: help build deps test test-containment test-system test-faults test-repeat demo verify dist install uninstall quickstart clean bench-pipelock bench-vault
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -24,7 +24,7 @@ build: ## build all seven binaries into bin/
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ $(addprefix ./,$(BINARIES))
 
 test: ## run every module's tests (root needed for the privileged ones)
-	$(GO) test -count=1 -timeout 45m $(addprefix ./,$(addsuffix /...,$(MODULES)))
+	$(GO) test -count=1 -timeout 45m -tags root $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 test-containment: ## the attack matrix (root): kernel, files, daemons, and inside the units of a booted fleet; ends with "containment: N/N attempts held"
 	@report=$$(mktemp /tmp/clem-containment.XXXXXX); \
@@ -56,7 +56,7 @@ demo: ## (root) a throwaway systemd runs a two-agent fleet against a fake model:
 
 verify: ## go.work lists every module; go vet, gofmt and go mod tidy are clean; every binary's deps.txt is current
 	@for m in $(MODULES); do grep -q "^\s*\./$$m$$" go.work || { echo "go.work does not use ./$$m"; exit 1; }; done
-	$(GO) vet $(addprefix ./,$(addsuffix /...,$(MODULES)))
+	$(GO) vet -tags root $(addprefix ./,$(addsuffix /...,$(MODULES)))
 	@out=$$(gofmt -l $(MODULES)); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff >/dev/null) || { echo "$$m: go.mod/go.sum are not tidy: cd $$m && go mod tidy"; exit 1; }; done
 	@for m in $(BINARIES); do (cd $$m && GOWORK=off $(GO) build -o /dev/null .) || { echo "$$m: GOWORK=off build fails"; exit 1; }; done
