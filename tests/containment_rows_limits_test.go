@@ -161,7 +161,9 @@ func (cm *containment) limitAttempts() []*attempt {
 			name:     "[12] a sidecar tool quotes its own key (plain, base64, hex)",
 			expected: "the agent gets the answer without any form of the key",
 			run: func() (bool, string) {
-				o := cm.asLead(cm.t, probe{Kind: "mcp", URL: dbURL, Path: "leak"})
+				// As dev: lead's sessions on this sidecar are still open
+				// from the row above and hold its per-uid session cap.
+				o := cm.as(cm.t, cm.f.user("dev"), probe{Kind: "mcp", URL: dbURL, Path: "leak"})
 				if !strings.Contains(o.Body, "key=") {
 					return false, "no answer from the tool: " + describe(o)
 				}
