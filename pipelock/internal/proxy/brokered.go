@@ -11,12 +11,12 @@ import (
 	"github.com/clemhq/clem/shared/handoff"
 )
 
-// handOff tunnels a brokered CONNECT through agent-vault instead of to the
+// brokerViaVault tunnels a brokered CONNECT through agent-vault instead of to the
 // target: it passes the client's socket over (passSocket) unless the
 // client has a byte budget or its connection cannot travel, and relays
 // through agent-vault otherwise (relayThroughVault). The hand-off's wire
 // is shared/handoff's.
-func (s *Server) handOff(c net.Conn, br *bufio.Reader, who caller, rec *audit.Record, host string, port int, socket string) {
+func (s *Server) brokerViaVault(c net.Conn, br *bufio.Reader, who caller, rec *audit.Record, host string, port int, socket string) {
 	target := net.JoinHostPort(host, strconv.Itoa(port))
 	rec.Dialed = "unix:" + socket
 	vc, err := net.DialTimeout("unix", socket, s.cfg.Load().Dial)

@@ -149,7 +149,7 @@ func (s *Server) connect(c net.Conn, br *bufio.Reader, who caller, req *http.Req
 	}
 	cfg := s.cfg.Load()
 	if d.Brokered {
-		s.handOff(c, br, who, rec, host, port, cfg.File.Vault.Socket)
+		s.brokerViaVault(c, br, who, rec, host, port, cfg.File.Vault.Socket)
 		return
 	}
 	up, err := s.dialTarget(req.Context(), rec, who, host, port)
