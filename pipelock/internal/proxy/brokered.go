@@ -42,18 +42,15 @@ func (s *Server) brokerViaVault(c net.Conn, br *bufio.Reader, who caller, rec *a
 	s.relayThroughVault(c, br, who, rec, target, vc)
 }
 
-// handedOver counts and audits a connection agent-vault took over: its
-// verdict, or err when it sent none.
+// handedOver audits (and so counts) a connection agent-vault took over:
+// its verdict, or err when it sent none.
 func (s *Server) handedOver(rec *audit.Record, verdict handoff.Answer, err error) {
 	switch {
 	case err != nil:
-		s.Stats.count(false)
 		s.finish(rec, audit.Deny, "agent-vault took the connection but sent no verdict", err)
 	case verdict.Code != http.StatusOK:
-		s.Stats.count(false)
 		s.finish(rec, audit.Deny, "agent-vault refused: "+verdict.Status, nil)
 	default:
-		s.Stats.count(true)
 		s.finish(rec, audit.Allow, "brokered through agent-vault (connection handed over)", nil)
 	}
 }

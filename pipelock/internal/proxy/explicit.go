@@ -175,16 +175,13 @@ func (s *Server) connect(c net.Conn, br *bufio.Reader, who caller, req *http.Req
 		if reason != "" {
 			rec.BytesUp = int64(len(hello.raw))
 			s.finish(rec, audit.Deny, reason, err)
-			s.Stats.count(false)
 			return
 		}
 		first = hello.raw
 	}
 	if !s.opened(rec, d.Reason) {
-		s.Stats.count(false)
 		return
 	}
-	s.Stats.count(true)
 	up1, down := s.splice(c, br, up, first)
 	rec.BytesUp, rec.BytesDown = up1, down
 	s.limits.Spend(who.policy, up1+down)

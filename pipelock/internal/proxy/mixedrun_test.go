@@ -360,3 +360,52 @@ func finalRecords(t *testing.T, b *syncBuffer) []audit.Record {
 	}
 	return out
 }
+
+// TestMetricsAgreeWithAudit: after the mixed run, /metrics says what the
+// audit log says: as many allowed and denied connections as final
+// records of each decision, and the records' bytes summed.
+func TestMetricsAgreeWithAudit(t *testing.T) {
+	m := runMixed(t)
+	agree(t, m.testProxy)
+}
+
+// agree checks p's Prometheus counters against the final records in its
+// audit log.
+func agree(t *testing.T, p *testProxy) {
+	t.Helper()
+	want := map[string]int64{}
+	for _, r := range finalRecords(t, p.audit) {
+		want[`pipelock_connections_total{decision="`+string(r.Decision)+`"}`]++
+		want["pipelock_bytes_up_total"] += r.BytesUp
+		want["pipelock_bytes_down_total"] += r.BytesDown
+	}
+	var b bytes.Buffer
+	p.srv.Stats.WritePrometheus(&b)
+	got := parseMetrics(t, b.String())
+	for _, name := range []string{`pipelock_connections_total{decision="allow"}`, `pipelock_connections_total{decision="deny"}`, "pipelock_bytes_up_total", "pipelock_bytes_down_total"} {
+		if want[name] == 0 {
+			t.Errorf("the audit log has no %s: the run proves nothing about it", name)
+		}
+		if got[name] != want[name] {
+			t.Errorf("/metrics %s = %d, the audit records say %d", name, got[name], want[name])
+		}
+	}
+}
+
+// parseMetrics reads Prometheus text: series (name and labels) to value.
+func parseMetrics(t *testing.T, text string) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, l := range strings.Split(text, "\n") {
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(l, ' ')
+		var v int64
+		if _, err := fmt.Sscan(l[i+1:], &v); i < 0 || err != nil {
+			t.Fatalf("metrics line %q does not parse", l)
+		}
+		out[l[:i]] = v
+	}
+	return out
+}

@@ -28,7 +28,6 @@ func (s *Server) handleTransparent(c net.Conn) {
 	if err != nil {
 		who := caller{policy: cfg.Default, name: "unknown"}
 		s.finish(s.newRecord(who, time.Now()), audit.Deny, "no original destination: "+err.Error(), err)
-		s.Stats.count(false)
 		return
 	}
 	who := s.identifyCaller(c, orig, cfg)
@@ -48,7 +47,6 @@ func (s *Server) handleTransparent(c net.Conn) {
 	b, err := br.Peek(1)
 	if err != nil {
 		s.finish(rec, audit.Deny, "client sent nothing", err)
-		s.Stats.count(false)
 		return
 	}
 	if b[0] != 0x16 {
@@ -76,7 +74,6 @@ func (s *Server) handleTransparent(c net.Conn) {
 	rec.SNI = hello.sni
 	if reason != "" {
 		s.finish(rec, audit.Deny, reason, err)
-		s.Stats.count(false)
 		return
 	}
 	host, _, _ := ssrf.Canonical(hello.sni)
@@ -89,34 +86,27 @@ func (s *Server) handleTransparent(c net.Conn) {
 			d.Reason = "brokered hosts need the explicit proxy (HTTPS_PROXY)"
 		}
 		s.finish(rec, audit.Deny, d.Reason, nil)
-		s.Stats.count(false)
 		return
 	}
 	if ld := s.limits.Admit(who.policy); !ld.Allow {
 		s.finish(rec, audit.Deny, ld.Reason, nil)
-		s.Stats.count(false)
 		return
 	}
 	if err := s.auditErr(); err != nil {
 		// A redirected TLS client cannot be told why in words: it is cut.
 		rec.Rule = RuleAudit
 		s.finish(rec, audit.Deny, AuditUnavailable(err), nil)
-		s.Stats.AuditRefused.Add(1)
-		s.Stats.count(false)
 		return
 	}
 	up, err := s.dialTarget(context.Background(), rec, who, host, port)
 	if err != nil {
 		s.finish(rec, audit.Deny, err.Error(), nil)
-		s.Stats.count(false)
 		return
 	}
 	defer up.Close()
 	if !s.opened(rec, d.Reason) {
-		s.Stats.count(false)
 		return
 	}
-	s.Stats.count(true)
 	rec.BytesUp, rec.BytesDown = s.splice(c, br, up, hello.raw)
 	s.limits.Spend(who.policy, rec.BytesUp+rec.BytesDown)
 	s.finish(rec, audit.Allow, d.Reason, nil)

@@ -85,7 +85,7 @@ func handshakeAs(host string) func(t *testing.T, m *mixedProxy) int {
 // TestTransparentMixedRun: in a fresh network namespace, this test's own
 // connections to port 443 are redirected by a real nftables rule to the
 // transparent listener; each exit a redirected connection can take
-// leaves the record it should.
+// leaves the record it should, and /metrics agrees with the audit log.
 func TestTransparentMixedRun(t *testing.T) {
 	tlsUp := tlsUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello "+r.URL.Path) }))
 	webUp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "plain "+r.URL.Path) }))
@@ -132,5 +132,6 @@ brokered = ["api.example.com"]
 		if n := len(finalRecords(t, p.audit)); n != len(transparentCases) {
 			t.Errorf("%d final records for %d connections:\n%s", n, len(transparentCases), strings.Join(p.audit.lines(), "\n"))
 		}
+		agree(t, p)
 	})
 }

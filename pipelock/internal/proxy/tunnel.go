@@ -51,10 +51,14 @@ type hello struct {
 }
 
 // checkSNI reads the client's TLS ClientHello and returns a refusal reason
-// when it has no SNI or names another host than the CONNECT target.
+// when it has no SNI or names another host than the CONNECT target. The
+// hello's raw bytes are those read: a hello cut short leaves ReadHello's
+// buffer longer than what came, and a record's bytes_up must not count
+// bytes never sent.
 func checkSNI(r io.Reader, host string) (hello, string, error) {
-	raw, sni, err := tlspeek.ReadHello(r)
-	h := hello{raw: raw, sni: sni}
+	cr := &countReader{r: r}
+	raw, sni, err := tlspeek.ReadHello(cr)
+	h := hello{raw: raw[:min(int64(len(raw)), cr.n.Load())], sni: sni}
 	switch {
 	case err != nil:
 		return h, "no TLS ClientHello with SNI: " + err.Error(), err
@@ -98,8 +102,6 @@ func (s *Server) splice(client net.Conn, br *bufio.Reader, up net.Conn, first []
 	upBytes += n
 	closeWrite(up)
 	wg.Wait()
-	s.Stats.BytesUp.Add(upBytes)
-	s.Stats.BytesDown.Add(downBytes)
 	return upBytes, downBytes
 }
 

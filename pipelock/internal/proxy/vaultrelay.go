@@ -36,10 +36,8 @@ func (s *Server) relayThroughVault(c net.Conn, br *bufio.Reader, who caller, rec
 		return
 	}
 	if !s.opened(rec, "brokered through agent-vault") {
-		s.Stats.count(false)
 		return
 	}
-	s.Stats.count(true)
 	up := net.Conn(vc)
 	if vbr.Buffered() > 0 {
 		up = bufConn{vc, vbr}
