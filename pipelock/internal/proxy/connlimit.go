@@ -80,7 +80,6 @@ func (s *Server) admit(c net.Conn, who caller, answer bool) (release func()) {
 		return nil
 	}
 	rec.Rule = rule
-	s.Stats.count(false)
 	s.finish(rec, audit.Deny, reason, nil)
 	return nil
 }

@@ -13,9 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/clemhq/clem/pipelock/internal/policy"
 	"github.com/clemhq/clem/pipelock/internal/ssrf"
-	"github.com/clemhq/clem/shared/audit"
 )
 
 // handleExplicit serves one client connection: requests until it closes,
@@ -123,9 +121,9 @@ func splitTarget(target string) (host string, port int, isIP bool, err error) {
 	return host, port, isIP, nil
 }
 
+// connect learns a CONNECT's target and runs the tunnel to it.
 func (s *Server) connect(c net.Conn, br *bufio.Reader, who caller, req *http.Request) {
-	start := time.Now()
-	rec := s.newRecord(who, start)
+	rec := s.newRecord(who, time.Now())
 	rec.Method = http.MethodConnect
 	rec.Target = req.RequestURI
 	host, port, isIP, err := splitTarget(req.RequestURI)
@@ -134,61 +132,8 @@ func (s *Server) connect(c net.Conn, br *bufio.Reader, who caller, req *http.Req
 		return
 	}
 	rec.Target = net.JoinHostPort(host, strconv.Itoa(port))
-	d := policy.Decide(who.policy, policy.Request{Kind: policy.TLS, Host: host, Port: port})
-	rec.Rule = d.Rule
-	if !d.Allow {
-		s.refuse(c, rec, http.StatusForbidden, d.Reason, d.Rule)
-		return
-	}
-	if ld := s.limits.Admit(who.policy); !ld.Allow {
-		s.refuse(c, rec, http.StatusTooManyRequests, ld.Reason, ld.Rule)
-		return
-	}
-	if s.auditDown(c, rec) {
-		return
-	}
-	cfg := s.cfg.Load()
-	if d.Brokered {
-		s.handOff(c, br, who, rec, host, port, cfg.File.Vault.Socket)
-		return
-	}
-	up, err := s.dialTarget(req.Context(), rec, who, host, port)
-	if err != nil {
-		code := http.StatusBadGateway
-		if errors.Is(err, ssrf.ErrBlocked) {
-			code = http.StatusForbidden
-		}
-		s.refuse(c, rec, code, err.Error(), rec.Rule)
-		return
-	}
-	defer up.Close()
-	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection Established\r\n\r\n"); err != nil {
-		s.finish(rec, audit.Deny, "client went away", err)
-		return
-	}
-	var first []byte
-	if cfg.SNI && port == 443 && !isIP {
-		c.SetReadDeadline(time.Now().Add(cfg.Hello))
-		hello, reason, err := checkSNI(br, host)
-		c.SetReadDeadline(time.Time{})
-		rec.SNI = hello.sni
-		if reason != "" {
-			rec.BytesUp = int64(len(hello.raw))
-			s.finish(rec, audit.Deny, reason, err)
-			s.Stats.count(false)
-			return
-		}
-		first = hello.raw
-	}
-	if !s.opened(rec, d.Reason) {
-		s.Stats.count(false)
-		return
-	}
-	s.Stats.count(true)
-	up1, down := s.splice(c, br, up, first)
-	rec.BytesUp, rec.BytesDown = up1, down
-	s.limits.Spend(who.policy, up1+down)
-	s.finish(rec, audit.Allow, d.Reason, nil)
+	s.runTunnel(&tunnel{c: c, br: br, who: who, rec: rec, host: host, port: port, explicit: true,
+		checkSNI: s.cfg.Load().SNI && port == 443 && !isIP})
 }
 
 func isTimeout(err error) bool {

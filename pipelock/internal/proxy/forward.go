@@ -99,7 +99,6 @@ func (s *Server) relayHTTP(c net.Conn, who caller, rec *audit.Record, req *http.
 		return false
 	}
 	defer resp.Body.Close()
-	s.Stats.count(true)
 	removeHop(resp.Header)
 	downBody := &countReader{r: resp.Body}
 	resp.Body = downBody
@@ -112,8 +111,6 @@ func (s *Server) relayHTTP(c net.Conn, who caller, rec *audit.Record, req *http.
 		werr = bw.Flush()
 	}
 	rec.BytesUp, rec.BytesDown = upBody.n.Load(), downBody.n.Load()
-	s.Stats.BytesUp.Add(rec.BytesUp)
-	s.Stats.BytesDown.Add(rec.BytesDown)
 	s.limits.Spend(who.policy, rec.BytesUp+rec.BytesDown)
 	rec.Reason = resp.Status
 	s.finish(rec, audit.Allow, d.Reason+": "+resp.Status, werr)

@@ -31,9 +31,7 @@ func (s *Server) newRecord(who caller, start time.Time) *audit.Record {
 // unaudited.
 func (s *Server) refuse(c net.Conn, rec *audit.Record, status int, reason, rule string) {
 	rec.Rule = rule
-	s.Stats.count(false)
 	if err := s.finish(rec, audit.Deny, reason, nil); audit.Unwritten(err) {
-		s.Stats.AuditRefused.Add(1)
 		status, reason = http.StatusServiceUnavailable, AuditUnavailable(err)
 	}
 	body := reason + "\n"
@@ -88,23 +86,35 @@ func (s *Server) auditErr() error {
 func (s *Server) AuditErr() error { return s.auditErr() }
 
 // opened writes the record of a tunnel that starts now, and marks rec as
-// the tunnel's closing record. It reports false when the record could not
-// be written: the tunnel then carries nothing.
+// the tunnel's closing record. When the record cannot be written the
+// tunnel carries nothing: opened finishes rec as cut (denied, rule
+// audit.unavailable) and reports false.
 func (s *Server) opened(rec *audit.Record, reason string) bool {
 	open := *rec
 	open.Event = EventOpen
 	open.Decision = audit.Allow
 	open.Reason = reason
 	open.DurationMS = float64(time.Since(rec.Time).Microseconds()) / 1000
-	rec.Event = EventClose
-	if s.audit != nil && audit.Unwritten(s.audit.Write(&open)) {
-		s.Stats.AuditRefused.Add(1)
+	if s.audit == nil {
+		rec.Event = EventClose
+		return true
+	}
+	if err := s.audit.Write(&open); audit.Unwritten(err) {
+		rec.Rule = RuleAudit
+		s.finish(rec, audit.Deny, AuditUnavailable(err), nil)
 		return false
 	}
+	rec.Event = EventClose
 	return true
 }
 
-// finish stamps the outcome and writes the record, returning Write's error.
+// finish stamps the outcome, counts it and writes the record, returning
+// Write's error. It is the one place a connection or plain-HTTP request is
+// counted, so /metrics says what the audit log says: every final record
+// (not a tunnel's open record) passes here once, and is counted by its
+// decision and its bytes, and as refused for the audit log's sake when
+// its rule says so or it could not be written. The counters move before
+// the write, so whoever has read the record sees them.
 func (s *Server) finish(rec *audit.Record, decision audit.Decision, reason string, err error) error {
 	rec.Decision = decision
 	rec.Reason = reason
@@ -112,8 +122,19 @@ func (s *Server) finish(rec *audit.Record, decision audit.Decision, reason strin
 	if err != nil && !strings.Contains(reason, err.Error()) {
 		rec.Error = err.Error()
 	}
+	s.Stats.count(decision == audit.Allow)
+	s.Stats.BytesUp.Add(rec.BytesUp)
+	s.Stats.BytesDown.Add(rec.BytesDown)
+	forAudit := rec.Rule == RuleAudit
+	if forAudit {
+		s.Stats.AuditRefused.Add(1)
+	}
 	if s.audit == nil {
 		return nil
 	}
-	return s.audit.Write(rec)
+	werr := s.audit.Write(rec)
+	if !forAudit && audit.Unwritten(werr) {
+		s.Stats.AuditRefused.Add(1) // the record is not in the log: no one saw it first
+	}
+	return werr
 }

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"math"
 	"net"
@@ -13,7 +12,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/clemhq/clem/pipelock/internal/policy"
 	"github.com/clemhq/clem/pipelock/internal/ssrf"
 	"github.com/clemhq/clem/shared/audit"
 )
@@ -21,14 +19,14 @@ import (
 // handleTransparent serves a connection that nftables redirected here. The
 // port comes from the original destination; the host from the TLS SNI or the
 // HTTP Host header. The name is then resolved and checked like any other:
-// the address the client aimed at is never trusted.
+// the address the client aimed at is never trusted. From there a TLS
+// connection takes the tunnel path the explicit proxy's CONNECT does.
 func (s *Server) handleTransparent(c net.Conn) {
 	cfg := s.cfg.Load()
 	orig, err := originalDst(c)
 	if err != nil {
 		who := caller{policy: cfg.Default, name: "unknown"}
 		s.finish(s.newRecord(who, time.Now()), audit.Deny, "no original destination: "+err.Error(), err)
-		s.Stats.count(false)
 		return
 	}
 	who := s.identifyCaller(c, orig, cfg)
@@ -48,7 +46,6 @@ func (s *Server) handleTransparent(c net.Conn) {
 	b, err := br.Peek(1)
 	if err != nil {
 		s.finish(rec, audit.Deny, "client sent nothing", err)
-		s.Stats.count(false)
 		return
 	}
 	if b[0] != 0x16 {
@@ -76,62 +73,12 @@ func (s *Server) handleTransparent(c net.Conn) {
 	rec.SNI = hello.sni
 	if reason != "" {
 		s.finish(rec, audit.Deny, reason, err)
-		s.Stats.count(false)
 		return
 	}
 	host, _, _ := ssrf.Canonical(hello.sni)
 	rec.Method = "TLS"
 	rec.Target = net.JoinHostPort(host, strconv.Itoa(port))
-	d := policy.Decide(who.policy, policy.Request{Kind: policy.TLS, Host: host, Port: port})
-	rec.Rule = d.Rule
-	if !d.Allow || d.Brokered {
-		if d.Brokered {
-			d.Reason = "brokered hosts need the explicit proxy (HTTPS_PROXY)"
-		}
-		s.finish(rec, audit.Deny, d.Reason, nil)
-		s.Stats.count(false)
-		return
-	}
-	if ld := s.limits.Admit(who.policy); !ld.Allow {
-		s.finish(rec, audit.Deny, ld.Reason, nil)
-		s.Stats.count(false)
-		return
-	}
-	if err := s.auditErr(); err != nil {
-		// A redirected TLS client cannot be told why in words: it is cut.
-		rec.Rule = RuleAudit
-		s.finish(rec, audit.Deny, AuditUnavailable(err), nil)
-		s.Stats.AuditRefused.Add(1)
-		s.Stats.count(false)
-		return
-	}
-	up, err := s.dialTarget(context.Background(), rec, who, host, port)
-	if err != nil {
-		s.finish(rec, audit.Deny, err.Error(), nil)
-		s.Stats.count(false)
-		return
-	}
-	defer up.Close()
-	if !s.opened(rec, d.Reason) {
-		s.Stats.count(false)
-		return
-	}
-	s.Stats.count(true)
-	rec.BytesUp, rec.BytesDown = s.splice(c, br, up, hello.raw)
-	s.limits.Spend(who.policy, rec.BytesUp+rec.BytesDown)
-	s.finish(rec, audit.Allow, d.Reason, nil)
-}
-
-// checkSNIAny reads a ClientHello that must carry an SNI host name.
-func checkSNIAny(br *bufio.Reader) (hello, string, error) {
-	h, reason, err := checkSNI(br, "")
-	if h.sni != "" && err == nil {
-		if _, _, cerr := ssrf.Canonical(h.sni); cerr != nil {
-			return h, fmt.Sprintf("bad SNI %q: %v", h.sni, cerr), cerr
-		}
-		return h, "", nil
-	}
-	return h, reason, err
+	s.runTunnel(&tunnel{c: c, br: br, who: who, rec: rec, host: host, port: port, hello: hello.raw})
 }
 
 func hostOnly(hostport string) string {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/handoff"
 )
 
@@ -14,9 +13,9 @@ import (
 // stream and, once agent-vault answers 200, splices the client to it:
 // pipelock stays in the data path, counting the bytes (a budgeted client,
 // or one whose connection cannot be passed).
-func (s *Server) relayThroughVault(c net.Conn, br *bufio.Reader, who caller, rec *audit.Record, target string, vc net.Conn) {
-	if _, err := vc.Write(handoff.Request{Target: target, Agent: who.name, UID: who.uid, ConnID: rec.ConnID}.Append(nil)); err != nil {
-		s.refuse(c, rec, http.StatusBadGateway, "agent-vault hand-off failed: "+err.Error(), rec.Rule)
+func (s *Server) relayThroughVault(t *tunnel, target string, vc net.Conn) {
+	if _, err := vc.Write(handoff.Request{Target: target, Agent: t.who.name, UID: t.who.uid, ConnID: t.rec.ConnID}.Append(nil)); err != nil {
+		s.deny(t, http.StatusBadGateway, "agent-vault hand-off failed: "+err.Error(), t.rec.Rule)
 		return
 	}
 	vc.SetReadDeadline(time.Now().Add(s.cfg.Load().Dial))
@@ -24,27 +23,17 @@ func (s *Server) relayThroughVault(c net.Conn, br *bufio.Reader, who caller, rec
 	answer, err := handoff.ReadAnswer(vbr)
 	vc.SetReadDeadline(time.Time{})
 	if err != nil {
-		s.refuse(c, rec, http.StatusBadGateway, "agent-vault hand-off failed: "+err.Error(), rec.Rule)
+		s.deny(t, http.StatusBadGateway, "agent-vault hand-off failed: "+err.Error(), t.rec.Rule)
 		return
 	}
 	if answer.Code != http.StatusOK {
-		s.refuse(c, rec, http.StatusForbidden, "agent-vault refused: "+answer.Status, rec.Rule)
+		s.deny(t, http.StatusForbidden, "agent-vault refused: "+answer.Status, t.rec.Rule)
 		return
 	}
-	if _, err := c.Write([]byte("HTTP/1.1 200 Connection Established\r\n\r\n")); err != nil {
-		s.finish(rec, audit.Deny, "client went away", err)
-		return
-	}
-	if !s.opened(rec, "brokered through agent-vault") {
-		s.Stats.count(false)
-		return
-	}
-	s.Stats.count(true)
 	up := net.Conn(vc)
 	if vbr.Buffered() > 0 {
 		up = bufConn{vc, vbr}
 	}
-	rec.BytesUp, rec.BytesDown = s.splice(c, br, up, nil)
-	s.limits.Spend(who.policy, rec.BytesUp+rec.BytesDown)
-	s.finish(rec, audit.Allow, "brokered through agent-vault", nil)
+	// agent-vault checks the SNI itself, against the brokered host.
+	s.carry(t, up, "brokered through agent-vault", false)
 }
