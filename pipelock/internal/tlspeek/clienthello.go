@@ -19,8 +19,8 @@ var ErrNotTLS = errors.New("not a TLS ClientHello")
 // replayed upstream) and the SNI host name ("" when the hello has none).
 func ReadHello(r io.Reader) (raw []byte, sni string, err error) {
 	hdr := make([]byte, 5, 512)
-	if _, err := io.ReadFull(r, hdr); err != nil {
-		return hdr, "", fmt.Errorf("read TLS record header: %w", err)
+	if k, err := io.ReadFull(r, hdr); err != nil {
+		return hdr[:k], "", fmt.Errorf("read TLS record header: %w", err)
 	}
 	if hdr[0] != 0x16 || hdr[1] != 3 {
 		return hdr, "", ErrNotTLS
@@ -30,8 +30,8 @@ func ReadHello(r io.Reader) (raw []byte, sni string, err error) {
 		return hdr, "", fmt.Errorf("%w: record length %d", ErrNotTLS, n)
 	}
 	raw = append(hdr, make([]byte, n)...)
-	if _, err := io.ReadFull(r, raw[5:]); err != nil {
-		return raw, "", fmt.Errorf("read ClientHello: %w", err)
+	if k, err := io.ReadFull(r, raw[5:]); err != nil {
+		return raw[:5+k], "", fmt.Errorf("read ClientHello: %w", err)
 	}
 	sni, err = ParseSNI(raw[5:])
 	return raw, sni, err

@@ -44,6 +44,14 @@ func TestReadHello(t *testing.T) {
 	if _, _, err := ReadHello(bytes.NewReader(raw[:40])); err == nil {
 		t.Error("truncated hello accepted")
 	}
+	// What a failed read returns is exactly what was read (pipelock
+	// records it as bytes_up), never the zeroed rest of its buffer.
+	for _, n := range []int{0, 3, 5, 40} {
+		got, _, err := ReadHello(bytes.NewReader(raw[:n]))
+		if err == nil || !bytes.Equal(got, raw[:n]) {
+			t.Errorf("hello cut at %d bytes: got %d bytes %x, %v; want the %d read", n, len(got), got, err, n)
+		}
+	}
 }
 
 func FuzzParseSNI(f *testing.F) {
