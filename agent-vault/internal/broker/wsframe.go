@@ -25,6 +25,12 @@ const (
 var (
 	errTooLarge = errors.New("websocket message larger than 1 MiB")
 	errReserved = errors.New("websocket frame with a reserved bit set: no extension was negotiated, and a compressed payload would hide a secret from the scrubber")
+
+	errOrphanContinuation = errors.New("a continuation frame with no message started")
+	errInterrupted        = errors.New("a new data frame inside a fragmented message")
+	errFragmentedControl  = errors.New("a control frame without FIN")
+	errControlTooLong     = errors.New("a control frame over 125 bytes")
+	errReservedOpcode     = errors.New("a frame with a reserved opcode")
 )
 
 type frame struct {
