@@ -27,8 +27,12 @@ const maxInterim = 8
 // compressed one) ends the connection, as does any other frame sequence
 // RFC 6455 forbids (see relayWebSocket). agentKey is the Sec-WebSocket-Key
 // the agent sent, before substitution.
+//
+// The tunnel's slot goes back here only if the connection was taken over:
+// a handshake answered without (upstream refused it, or failed) leaves the
+// connection with the HTTP server, serving the tunnel's next request, and
+// the server gives the slot back when it closes the connection (connState).
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunnel, rec *audit.Record, agentKey string) {
-	defer t.releaseConn()
 	engine := s.cfg.Load().Engine
 	sc := engine.Scrubber(t.agent)
 	r.Header.Del("Sec-WebSocket-Extensions")
@@ -78,8 +82,12 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunne
 	}
 	client, cbr, err := hj.Hijack()
 	if err != nil {
+		s.refuseRequest(w, rec, http.StatusInternalServerError, "cannot take over the connection: "+err.Error())
 		return
 	}
+	// Deferred first, so it runs last: the slot is held until the
+	// connection is closed.
+	defer t.releaseConn()
 	defer client.Close()
 	// The agent gets a 101 written here, not the upstream's: its status
 	// text is dropped and each header it sent is scrubbed, names included
