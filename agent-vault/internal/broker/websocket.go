@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,10 +24,15 @@ const maxInterim = 8
 // as one text so a secret split across messages is caught (see
 // subst.MessageStream). Extensions are stripped from the handshake so frames
 // stay uncompressed and readable, and a frame with a reserved bit set (a
-// compressed one) ends the connection. agentKey is the Sec-WebSocket-Key the
-// agent sent, before substitution.
+// compressed one) ends the connection, as does any other frame sequence
+// RFC 6455 forbids (see relayWebSocket). agentKey is the Sec-WebSocket-Key
+// the agent sent, before substitution.
+//
+// The tunnel's slot goes back here only if the connection was taken over:
+// a handshake answered without (upstream refused it, or failed) leaves the
+// connection with the HTTP server, serving the tunnel's next request, and
+// the server gives the slot back when it closes the connection (connState).
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunnel, rec *audit.Record, agentKey string) {
-	defer t.releaseConn()
 	engine := s.cfg.Load().Engine
 	sc := engine.Scrubber(t.agent)
 	r.Header.Del("Sec-WebSocket-Extensions")
@@ -78,8 +82,12 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunne
 	}
 	client, cbr, err := hj.Hijack()
 	if err != nil {
+		s.refuseRequest(w, rec, http.StatusInternalServerError, "cannot take over the connection: "+err.Error())
 		return
 	}
+	// Deferred first, so it runs last: the slot is held until the
+	// connection is closed.
+	defer t.releaseConn()
 	defer client.Close()
 	// The agent gets a 101 written here, not the upstream's: its status
 	// text is dropped and each header it sent is scrubbed, names included
@@ -99,65 +107,10 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunne
 	if _, err := io.WriteString(client, "\r\n"); err != nil {
 		return
 	}
-	errc := make(chan error, 2)
-	go func() {
-		errc <- messages(cbr, func(op byte, msg []byte) error {
-			if op == opText {
-				out, err := engine.RewriteText(t.agent, t.host, msg)
-				if err != nil {
-					rec.Decision, rec.Reason = audit.Deny, "websocket message refused: "+err.Error()
-					return err
-				}
-				msg = out
-			}
-			rec.BytesUp += int64(len(msg))
-			return writeFrame(up, frame{fin: true, op: op, payload: msg}, true)
-		}, func(f frame) error { return writeFrame(up, f, true) })
-	}()
-	go func() { errc <- s.relayDown(ubr, client, sc, rec) }()
-	<-errc
-	if rec.Decision == "" {
-		rec.Decision, rec.Reason = audit.Allow, "websocket relayed"
-	}
-}
-
-// relayDown copies upstream's frames to the agent, scrubbing data messages
-// as one stream and each control frame on its own.
-func (s *Server) relayDown(ubr io.Reader, client net.Conn, sc *subst.Scrubber, rec *audit.Record) error {
-	ms := sc.Messages()
-	var ops []byte // opcode of each message ms holds, oldest first
-	send := func(rel [][]byte) error {
-		for _, m := range rel {
-			op := ops[0]
-			ops = ops[1:]
-			rec.BytesDown += int64(len(m))
-			if err := writeFrame(client, frame{fin: true, op: op, payload: m}, false); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	err := messages(ubr, func(op byte, msg []byte) error {
-		ops = append(ops, op)
-		rel, err := ms.Push(msg)
-		if err != nil {
-			return err
-		}
-		return send(rel)
-	}, func(f frame) error {
-		if f.op == opClose {
-			// Nothing can complete a held message now.
-			if err := send(ms.Flush()); err != nil {
-				return err
-			}
-		}
-		f.payload = scrubControl(sc, f)
-		return writeFrame(client, f, false)
-	})
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		send(ms.Flush())
-	}
-	return err
+	relayWebSocket(engine, t.agent, t.host,
+		&wsPeer{side: "agent", conn: client, r: cbr, gone: closeBadGateway},
+		&wsPeer{side: "upstream", conn: up, r: ubr, mask: true, gone: closeGoingAway},
+		rec)
 }
 
 // scrubControl scrubs a ping, pong or close payload (a close's reason, not

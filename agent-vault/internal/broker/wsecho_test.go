@@ -130,14 +130,15 @@ func TestWebSocketEchoesScrubbed(t *testing.T) {
 }
 
 // TestWebSocketCompressedFrameEnds: a frame with a reserved bit (a
-// compressed payload no extension was negotiated for) ends the relay.
+// compressed payload no extension was negotiated for) ends the relay: the
+// agent is told with a close (1014 bad gateway), and gets nothing else.
 func TestWebSocketCompressedFrameEnds(t *testing.T) {
 	got := make(chan string, 16)
 	e := startWith(t, true, "auth = \"\"\nsurfaces = [\"header\", \"websocket\"]", "", wsEchoSecret(got))
 	tc, br, _ := wsOpen(t, e)
 	writeFrame(tc, frame{fin: true, op: opText, payload: []byte("compressed")}, true)
 	tc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if f, err := readFrame(br); err != io.EOF {
-		t.Fatalf("after a compressed frame upstream: %+v, %v; want the connection closed", f, err)
+	if frames, err := agentGets(br); err != io.EOF || fmt.Sprint(frames) != "[close:1014]" {
+		t.Fatalf("after a compressed frame upstream: %q, %v; want a close with 1014, then the connection closed", frames, err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
+	"strings"
 	"testing"
 )
 
@@ -31,16 +33,24 @@ func wsFrameSeeds() [][]byte {
 		append(masked(0x89, "ping"), masked(0x88, "\x03\xe8bye")...),                               // ping, close
 		{0xc1, 0x05, 'h', 'e', 'l', 'l', 'o'},                                                      // RSV1: compressed
 		huge,
-		{0x81, 0xfe, 0x00},                                // truncated length
-		{0x81, 0x85, 0x01, 0x02},                          // truncated mask
-		{0x81, 0x05, 'h', 'i'},                            // truncated payload
-		{0x81, 0x7e, 0x00, 0x05, 'a', 'b', 'c', 'd', 'e'}, // non-minimal length
+		{0x81, 0xfe, 0x00},                                       // truncated length
+		{0x81, 0x85, 0x01, 0x02},                                 // truncated mask
+		{0x81, 0x05, 'h', 'i'},                                   // truncated payload
+		{0x81, 0x7e, 0x00, 0x05, 'a', 'b', 'c', 'd', 'e'},        // non-minimal length
+		wire(true, fr{0x80, "x"}),                                // continuation first
+		wire(false, fr{0x81, "a"}, fr{0x80, "b"}),                // continuation after a message
+		wire(true, fr{0x01, "a"}, fr{0x82, "b"}),                 // new message inside one
+		wire(false, fr{0x01, "a"}, fr{0x89, "p"}, fr{0x80, "b"}), // ping between fragments
+		wire(true, fr{0x09, "p"}),                                // fragmented ping
+		wire(false, fr{0x8A, strings.Repeat("p", 126)}),          // long pong
+		wire(true, fr{0x83, "x"}),                                // reserved opcode
 	}
 }
 
 // FuzzReadFrame: whatever an agent or an upstream sends, readFrame does
-// not panic, refuses reserved bits and payloads over the bound, and a
-// frame it reads is written back by writeFrame as one that reads the same.
+// not panic, refuses reserved bits and opcodes, payloads over the bound and
+// control frames that are fragmented or over 125 bytes, and a frame it
+// reads is written back by writeFrame as one that reads the same.
 func FuzzReadFrame(f *testing.F) {
 	for _, s := range wsFrameSeeds() {
 		f.Add(s)
@@ -53,8 +63,8 @@ func FuzzReadFrame(f *testing.F) {
 			}
 			return
 		}
-		if fr.rsv != 0 || len(fr.payload) > maxMessage || fr.op > 0x0f {
-			t.Fatalf("readFrame(%x) = rsv %x, op %x, %d bytes", raw, fr.rsv, fr.op, len(fr.payload))
+		if fr.rsv != 0 || len(fr.payload) > maxMessage || !knownOp(fr.op) || fr.op >= 0x8 && (!fr.fin || len(fr.payload) > maxControl) {
+			t.Fatalf("readFrame(%x) = fin %v, rsv %x, op %x, %d bytes", raw, fr.fin, fr.rsv, fr.op, len(fr.payload))
 		}
 		for _, mask := range []bool{false, true} {
 			var b bytes.Buffer
@@ -69,27 +79,63 @@ func FuzzReadFrame(f *testing.F) {
 	})
 }
 
-// FuzzMessages: reassembly never hands on a message over the bound or a
-// control frame as data, and stops at a close frame. (A continuation with
-// no message started is handed on with op 0, as messages does today: the
-// agent's is not substituted and upstream's is scrubbed like any other.)
+// knownOp says whether op is one RFC 6455 defines.
+func knownOp(op byte) bool {
+	switch op {
+	case opContinuation, opText, opBinary, opClose, opPing, opPong:
+		return true
+	}
+	return false
+}
+
+// FuzzMessages: reassembly hands on only whole text and binary messages
+// within the bound, and whole control frames of at most 125 bytes, each
+// counted once among the data frames read (a message is never joined to
+// another, or handed on in part); it stops at a close frame, and at
+// anything else it ends with the reader's error or a frameError.
 func FuzzMessages(f *testing.F) {
 	for _, s := range wsFrameSeeds() {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
+		// What the frames before the one messages stopped at carry.
+		var dataFrames, dataBytes int
+		r := bytes.NewReader(raw)
+		for {
+			fr, err := readFrame(r)
+			if err != nil || fr.op == opClose {
+				break
+			}
+			if fr.op < 0x8 {
+				dataFrames++
+				dataBytes += len(fr.payload)
+			}
+		}
 		closed := false
-		messages(bytes.NewReader(raw), func(op byte, msg []byte) error {
-			if closed || len(msg) > maxMessage || op >= 0x8 {
+		var msgs, msgBytes int
+		err := messages(bytes.NewReader(raw), func(op byte, msg []byte) error {
+			if closed || len(msg) > maxMessage || op != opText && op != opBinary {
 				t.Fatalf("message op %x of %d bytes (after close: %v)", op, len(msg), closed)
 			}
+			msgs++
+			msgBytes += len(msg)
 			return nil
 		}, func(fr frame) error {
-			if closed || fr.op < 0x8 {
-				t.Fatalf("control frame op %x (after close: %v)", fr.op, closed)
+			if closed || fr.op < 0x8 || !fr.fin || len(fr.payload) > maxControl {
+				t.Fatalf("control frame op %x, fin %v, %d bytes (after close: %v)", fr.op, fr.fin, len(fr.payload), closed)
 			}
 			closed = fr.op == opClose
 			return nil
 		})
+		var fe *frameError
+		switch {
+		case err == nil && !closed:
+			t.Fatalf("messages ended without a close or an error")
+		case err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.As(err, &fe):
+			t.Fatalf("messages = %v, want EOF or a frameError", err)
+		}
+		if msgs > dataFrames || msgBytes > dataBytes {
+			t.Fatalf("%d messages of %d bytes from %d data frames of %d bytes", msgs, msgBytes, dataFrames, dataBytes)
+		}
 	})
 }

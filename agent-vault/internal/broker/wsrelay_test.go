@@ -1,0 +1,213 @@
+package broker
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/clemhq/clem/shared/audit"
+)
+
+// socketPair is a connected pair of unix stream sockets.
+func socketPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs [2]net.Conn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		cs[i] = c
+	}
+	return cs[0], cs[1]
+}
+
+// ended says whether err is how a closed connection reads: EOF, or a
+// reset where the relay closed with bytes of the peer's still unread (a
+// frame refused by its header is not read on).
+func ended(err error) bool {
+	return err == io.EOF || errors.Is(err, syscall.ECONNRESET)
+}
+
+// TestRelayWebSocketRecord: relayWebSocket over real sockets, each side
+// sending its frames at once. A sequence RFC 6455 forbids gets its sender
+// a close naming the error, the other side a close of its own, and an
+// audit record that says which side broke which rule; a clean close is
+// recorded as relayed.
+func TestRelayWebSocketRecord(t *testing.T) {
+	e := startWith(t, true, "auth = \"\"\nsurfaces = [\"header\", \"websocket\"]", "", nil)
+	engine := e.srv.cfg.Load().Engine
+	huge := strings.Repeat("x", maxMessage+1)
+	tests := []struct {
+		name         string
+		fromAgent    []fr
+		fromUpstream []fr
+		wantAgent    []string
+		wantUpstream []string
+		wantDecision audit.Decision
+		wantRule     string
+		wantReason   string
+	}{
+		{
+			name:         "agent: continuation first",
+			fromAgent:    []fr{{0x80, "x"}},
+			wantAgent:    []string{"close:1002"},
+			wantUpstream: []string{"close:1001"},
+			wantDecision: audit.Deny, wantRule: ruleFragmentation,
+			wantReason: "websocket closed: the agent sent a continuation frame with no message started",
+		},
+		{
+			name:         "upstream: new message inside a fragmented one",
+			fromUpstream: []fr{{0x01, "a"}, {0x82, "b"}},
+			wantAgent:    []string{"close:1014"},
+			wantUpstream: []string{"close:1002"},
+			wantDecision: audit.Deny, wantRule: ruleFragmentation,
+			wantReason: "websocket closed: the upstream sent a new data frame inside a fragmented message",
+		},
+		{
+			name:         "upstream: fragmented pong",
+			fromUpstream: []fr{{0x0A, "p"}},
+			wantAgent:    []string{"close:1014"},
+			wantUpstream: []string{"close:1002"},
+			wantDecision: audit.Deny, wantRule: ruleControl,
+			wantReason: "websocket closed: the upstream sent a control frame without FIN",
+		},
+		{
+			name:         "agent: long close",
+			fromAgent:    []fr{{0x88, strings.Repeat("c", 200)}},
+			wantAgent:    []string{"close:1002"},
+			wantUpstream: []string{"close:1001"},
+			wantDecision: audit.Deny, wantRule: ruleControl,
+			wantReason: "websocket closed: the agent sent a control frame over 125 bytes",
+		},
+		{
+			name:         "agent: reserved opcode",
+			fromAgent:    []fr{{0x8F, ""}},
+			wantAgent:    []string{"close:1002"},
+			wantUpstream: []string{"close:1001"},
+			wantDecision: audit.Deny, wantRule: ruleOpcode,
+			wantReason: "websocket closed: the agent sent a frame with a reserved opcode",
+		},
+		{
+			name:         "upstream: reserved bit",
+			fromUpstream: []fr{{0xa1, "x"}},
+			wantAgent:    []string{"close:1014"},
+			wantUpstream: []string{"close:1002"},
+			wantDecision: audit.Deny, wantRule: ruleReservedBits,
+			wantReason: "websocket closed: the upstream sent a websocket frame with a reserved bit set",
+		},
+		{
+			name:         "agent: message too big",
+			fromAgent:    []fr{{0x82, huge}},
+			wantAgent:    []string{"close:1009"},
+			wantUpstream: []string{"close:1001"},
+			wantDecision: audit.Deny, wantRule: ruleSize,
+			wantReason: "websocket closed: the agent sent a websocket message larger than 1 MiB",
+		},
+		{
+			name:         "control: the agent closes",
+			fromAgent:    []fr{{0x01, "key " + phLead[:5]}, {0x89, "p"}, {0x80, phLead[5:]}, {0x88, "\x03\xe8"}},
+			wantAgent:    nil,
+			wantUpstream: []string{"ping:p", "text:key " + realKey, "close:1000"},
+			wantDecision: audit.Allow,
+			wantReason:   "websocket relayed",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			agentEnd, agentConn := socketPair(t)
+			upEnd, upConn := socketPair(t)
+			// Written while the relay runs: a refused frame is not read
+			// whole, and the socket buffer holds less than one too big.
+			go agentEnd.Write(wire(true, tt.fromAgent...))
+			go upEnd.Write(wire(false, tt.fromUpstream...))
+			rec := &audit.Record{}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				relayWebSocket(engine, "lead", "example.com",
+					&wsPeer{side: "agent", conn: agentConn, r: agentConn, gone: closeBadGateway},
+					&wsPeer{side: "upstream", conn: upConn, r: upConn, mask: true, gone: closeGoingAway},
+					rec)
+			}()
+			agent, err := agentGets(bufio.NewReader(agentEnd))
+			if !ended(err) || fmt.Sprint(agent) != fmt.Sprint(tt.wantAgent) {
+				t.Errorf("the agent got %q, then %v; want %q, then the end", agent, err, tt.wantAgent)
+			}
+			up, err := agentGets(bufio.NewReader(upEnd))
+			if !ended(err) || fmt.Sprint(up) != fmt.Sprint(tt.wantUpstream) {
+				t.Errorf("upstream got %q, then %v; want %q, then the end", up, err, tt.wantUpstream)
+			}
+			<-done
+			if rec.Decision != tt.wantDecision || rec.Rule != tt.wantRule || !strings.HasPrefix(rec.Reason, tt.wantReason) {
+				t.Errorf("record: %s, rule %q, %q; want %s, rule %q, %q", rec.Decision, rec.Rule, rec.Reason, tt.wantDecision, tt.wantRule, tt.wantReason)
+			}
+		})
+	}
+}
+
+// TestRelayWebSocketPeerNotReading: an agent that sends a broken frame and
+// reads nothing, while upstream fills the agent's socket, does not hold
+// the relay: the write blocked on it is cut (closeWait), the relay ends,
+// and the record names the agent's error.
+func TestRelayWebSocketPeerNotReading(t *testing.T) {
+	e := startWith(t, true, "auth = \"\"\nsurfaces = [\"header\", \"websocket\"]", "", nil)
+	engine := e.srv.cfg.Load().Engine
+	agentEnd, agentConn := socketPair(t)
+	upEnd, upConn := socketPair(t)
+	flood := bytes.Repeat(wire(false, fr{0x82, strings.Repeat("d", 64<<10)}), 64)
+	go upEnd.Write(flood)
+	rec := &audit.Record{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		relayWebSocket(engine, "lead", "example.com",
+			&wsPeer{side: "agent", conn: agentConn, r: agentConn, gone: closeBadGateway},
+			&wsPeer{side: "upstream", conn: upConn, r: upConn, mask: true, gone: closeGoingAway},
+			rec)
+	}()
+	agentEnd.Write(wire(true, fr{0x80, "x"}))
+	<-done
+	if rec.Decision != audit.Deny || rec.Rule != ruleFragmentation {
+		t.Errorf("record: %s, rule %q, %q; want the agent's fragmentation error", rec.Decision, rec.Rule, rec.Reason)
+	}
+}
+
+// TestFailConnectionPeerNotReading: failConnection returns when the
+// offender's socket is full and it reads nothing (its close is cut by the
+// deadline), and the other side is still told.
+func TestFailConnectionPeerNotReading(t *testing.T) {
+	_, agentConn := socketPair(t)
+	upEnd, upConn := socketPair(t)
+	chunk := make([]byte, 64<<10)
+	agentConn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	for {
+		if _, err := agentConn.Write(chunk); err != nil {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("filling the agent's socket: %v", err)
+			}
+			break
+		}
+	}
+	failConnection(&wsPeer{side: "agent", conn: agentConn, gone: closeBadGateway},
+		&wsPeer{side: "upstream", conn: upConn, mask: true, gone: closeGoingAway}, errOrphanContinuation)
+	upConn.Close()
+	if up, err := agentGets(bufio.NewReader(upEnd)); !ended(err) || fmt.Sprint(up) != "[close:1001]" {
+		t.Errorf("upstream got %q, then %v; want a close with 1001, then the end", up, err)
+	}
+}
