@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clemhq/clem/shared/audit"
 )
 
 // wsEcho is an upstream that accepts any WebSocket upgrade and answers each
@@ -41,6 +44,29 @@ func wsDial(t *testing.T, e *env) (*tls.Conn, *bufio.Reader) {
 	return tc, br
 }
 
+// requestRecords parses the audit log's request records for path, as far
+// as it has been written.
+func requestRecords(t *testing.T, e *env, path string) []audit.Record {
+	t.Helper()
+	var out []audit.Record
+	for _, l := range strings.Split(strings.TrimSpace(e.audit.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		r, err := audit.Parse([]byte(l))
+		if err != nil {
+			t.Fatalf("audit line %q: %v", l, err)
+		}
+		if r.Event == "request" && r.Path == path {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestWebSocketTextFrames: the placeholder in a text message is
+// substituted and the echo scrubbed; when the agent closes, the relay's one
+// record exists by the time the agent sees its connection end.
 func TestWebSocketTextFrames(t *testing.T) {
 	e := startWith(t, true, `surfaces = ["header", "websocket"]`, "", wsEcho)
 	tc, br := wsDial(t, e)
@@ -56,28 +82,40 @@ func TestWebSocketTextFrames(t *testing.T) {
 	if got := string(f.payload); got != `upstream got: {"token":"`+phLead+`"}` {
 		t.Errorf("echo = %q", got)
 	}
-	tc.Close() // the record is written when the relay ends
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) && !strings.Contains(e.audit.String(), `"status":101`) {
-		time.Sleep(10 * time.Millisecond)
+	if err := writeFrame(tc, frame{fin: true, op: opClose, payload: []byte{0x03, 0xe8}}, true); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(e.audit.String(), `"status":101`) || strings.Contains(e.audit.String(), realKey) {
-		t.Errorf("upgrade not audited, or the audit holds the key: %s", e.audit.String())
+	// Upstream's answering close may or may not make it before the relay
+	// ends; the end itself must come, and after the record.
+	if frames, err := agentGets(br); err != io.EOF {
+		t.Fatalf("after the agent's close: %q, then %v; want the connection closed", frames, err)
+	}
+	recs := requestRecords(t, e, "/ws")
+	if len(recs) != 1 {
+		t.Fatalf("%d records of the WebSocket when the agent saw it end, want 1:\n%s", len(recs), e.audit.String())
+	}
+	r := recs[0]
+	if r.Status != 101 || r.Decision != audit.Allow || r.Reason != "websocket relayed" || r.BytesUp == 0 || r.BytesDown != int64(len(f.payload)) {
+		t.Errorf("record: status %d, %s %q, %d bytes up, %d down; want 101, allow \"websocket relayed\", some up, %d down",
+			r.Status, r.Decision, r.Reason, r.BytesUp, r.BytesDown, len(f.payload))
+	}
+	if strings.Contains(e.audit.String(), realKey) {
+		t.Errorf("the audit holds the key: %s", e.audit.String())
 	}
 }
 
+// TestWebSocketSurfaceNotBound: a placeholder in a message of a binding
+// without the websocket surface ends the connection, and the refusal's one
+// record exists by the time the agent sees the end.
 func TestWebSocketSurfaceNotBound(t *testing.T) {
 	e := startWith(t, true, "", "", wsEcho)
 	tc, br := wsDial(t, e)
 	writeFrame(tc, frame{fin: true, op: opText, payload: []byte("key " + phLead)}, true)
-	if f, err := readFrame(br); err == nil {
-		t.Fatalf("a placeholder in a frame of a header-only binding reached upstream: %q", f.payload)
+	if frames, err := agentGets(br); err != io.EOF || len(frames) != 0 {
+		t.Fatalf("after a placeholder in a frame of a header-only binding the agent got %q, then %v; want nothing, then the connection closed", frames, err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) && !strings.Contains(e.audit.String(), "websocket message refused") {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !strings.Contains(e.audit.String(), "websocket message refused") {
-		t.Errorf("refusal not audited: %s", e.audit.String())
+	recs := requestRecords(t, e, "/ws")
+	if len(recs) != 1 || recs[0].Decision != audit.Deny || !strings.HasPrefix(recs[0].Reason, "websocket message refused") {
+		t.Errorf("when the agent saw the refusal, the records were %+v; want one, deny \"websocket message refused...\"\n%s", recs, e.audit.String())
 	}
 }

@@ -34,7 +34,8 @@ var wsRefusing = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 // upgrade or answered it wrongly), leaves the tunnel carrying requests, so
 // the tunnel keeps its slot: with a cap of one the agent's next request on
 // it is served and a second tunnel is refused. (Had the slot gone back, the
-// agent could hold any number of live tunnels past its cap.)
+// agent could hold any number of live tunnels past its cap.) The
+// handshake has one record, written before the agent gets its answer.
 func TestWebSocketNotTakenOverKeepsSlot(t *testing.T) {
 	for _, tt := range []struct {
 		path   string
@@ -52,6 +53,10 @@ func TestWebSocketNotTakenOverKeepsSlot(t *testing.T) {
 				t.Fatalf("handshake: %v %v, want %d", resp, err, tt.status)
 			}
 			io.Copy(io.Discard, resp.Body)
+			// One record, written before the agent had its answer.
+			if recs := requestRecords(t, e, tt.path); len(recs) != 1 || recs[0].Status != tt.status {
+				t.Errorf("when the agent had its answer, the records of the handshake were %+v; want one with status %d\n%s", recs, tt.status, e.audit.String())
+			}
 			// Answered in turn on one connection, so the handshake's
 			// handler has returned once this answer is read.
 			fmt.Fprintf(tc, "GET /next HTTP/1.1\r\nHost: example.com\r\n\r\n")
