@@ -80,9 +80,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = up
 	}
 	if ws {
-		s.serveWebSocket(w, r, t, rec, agentKey)
-		rec.DurationMS = audit.Millis(time.Since(rec.Time))
-		s.write(rec)
+		s.serveWebSocket(w, r, t, rec, agentKey) // writes rec
 		return
 	}
 	sc := s.cfg.Load().Engine.Scrubber(t.agent)
@@ -100,8 +98,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			rec.Reason = "no placeholder; forwarded untouched"
 		}
 	}
-	rec.DurationMS = audit.Millis(time.Since(rec.Time))
-	s.write(rec)
+	s.finish(rec)
 }
 
 // maxHeaders bounds the header fields of one request (their bytes are
@@ -120,8 +117,7 @@ func headerCount(h http.Header) int {
 // before the caller can see the refusal.
 func (s *Server) refuseRequest(w http.ResponseWriter, rec *audit.Record, status int, reason string) {
 	rec.Decision, rec.Reason, rec.Status = audit.Deny, reason, status
-	rec.DurationMS = audit.Millis(time.Since(rec.Time))
-	s.write(rec)
+	s.finish(rec)
 	http.Error(w, "agent-vault: "+reason, status)
 }
 

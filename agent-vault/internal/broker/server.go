@@ -37,10 +37,11 @@ type Server struct {
 	http  *http.Server
 	tlsIn *chanListener
 
-	conns *connlimit.Limiter // tunnels, per agent uid and in total
-	reqs  *connlimit.Limiter // requests in flight, per agent uid and in total
-	flood *floodLog
-	stats stats
+	conns  *connlimit.Limiter // tunnels, per agent uid and in total
+	relays *relaySet          // WebSocket relays, which the HTTP server no longer tracks
+	reqs   *connlimit.Limiter // requests in flight, per agent uid and in total
+	flood  *floodLog
+	stats  stats
 
 	// self is agent-vault's own uid: a caller running as it can only be
 	// agent-vault's health probe.
@@ -59,7 +60,7 @@ type Server struct {
 
 // New builds a Server; call Serve for each listener.
 func New(cfg *config.Config, authority *ca.CA, aw *audit.Writer) (*Server, error) {
-	s := &Server{audit: aw, tlsIn: newChanListener(), self: uint32(os.Getuid()), httpDone: make(chan struct{})}
+	s := &Server{audit: aw, tlsIn: newChanListener(), relays: newRelaySet(), self: uint32(os.Getuid()), httpDone: make(chan struct{})}
 	s.flood = newFloodLog(s.record)
 	lim := cfg.Limits
 	s.conns = connlimit.New(lim.ConnsPerAgent, lim.ConnsTotal)
@@ -233,8 +234,10 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting and waits for requests in flight until ctx
-// ends, then closes those still open; it returns once the server's
-// goroutines have ended.
+// ends, then closes those still open. WebSocket relays, which the HTTP
+// server does not wait for, are ended at once with 1001 going away to both
+// sides (those a handshake in flight starts too), each recorded, and
+// waited for. It returns once the server's goroutines have ended.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
@@ -242,9 +245,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		ln.Close()
 	}
 	s.mu.Unlock()
+	s.relays.goAway()
 	err := s.http.Shutdown(ctx)
 	if err != nil {
 		s.http.Close() // the drain's time is up: cut what is left
+	}
+	// After the drain: a handshake in flight has by now either ended or
+	// become a relay, which goAway ends.
+	if rerr := s.relays.wait(ctx); err == nil {
+		err = rerr
 	}
 	<-s.httpDone
 	s.wg.Wait()

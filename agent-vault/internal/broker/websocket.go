@@ -25,13 +25,19 @@ const maxInterim = 8
 // subst.MessageStream). Extensions are stripped from the handshake so frames
 // stay uncompressed and readable, and a frame with a reserved bit set (a
 // compressed one) ends the connection, as does any other frame sequence
-// RFC 6455 forbids (see relayWebSocket). agentKey is the Sec-WebSocket-Key
+// RFC 6455 forbids (see wsRelay.run). agentKey is the Sec-WebSocket-Key
 // the agent sent, before substitution.
+//
+// It writes rec exactly once, before the agent can see how the request
+// ended: a refusal's record before the refusal, a relay's before its
+// closes (wsRelay.write).
 //
 // The tunnel's slot goes back here only if the connection was taken over:
 // a handshake answered without (upstream refused it, or failed) leaves the
 // connection with the HTTP server, serving the tunnel's next request, and
 // the server gives the slot back when it closes the connection (connState).
+// A connection taken over is the HTTP server's no more, so Shutdown would
+// not wait for it: the relay is tracked in s.relays instead.
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunnel, rec *audit.Record, agentKey string) {
 	engine := s.cfg.Load().Engine
 	sc := engine.Scrubber(t.agent)
@@ -62,13 +68,14 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunne
 			s.refuseRequest(w, rec, http.StatusBadGateway, err.Error())
 			return
 		}
+		rec.Decision, rec.Reason = audit.Allow, "websocket upgrade refused by upstream"
+		s.finish(rec)
 		cw := &countingWriter{ResponseWriter: w, sc: sc}
 		for k, vs := range resp.Header {
 			w.Header()[k] = vs
 		}
 		cw.WriteHeader(resp.StatusCode)
 		io.Copy(cw, resp.Body)
-		rec.Decision, rec.Reason = audit.Allow, "websocket upgrade refused by upstream"
 		return
 	}
 	if err := checkSwitch(resp, r.Header.Get("Sec-WebSocket-Key")); err != nil {
@@ -85,10 +92,31 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunne
 		s.refuseRequest(w, rec, http.StatusInternalServerError, "cannot take over the connection: "+err.Error())
 		return
 	}
-	// Deferred first, so it runs last: the slot is held until the
-	// connection is closed.
-	defer t.releaseConn()
-	defer client.Close()
+	relay := &wsRelay{
+		engine: engine, agentName: t.agent, host: t.host,
+		agent:    &wsPeer{side: "agent", conn: client, r: cbr, gone: closeBadGateway},
+		upstream: &wsPeer{side: "upstream", conn: up, r: ubr, mask: true, gone: closeGoingAway},
+		rec:      rec, write: s.finish, stop: s.relays.stop,
+	}
+	tracked := s.relays.add(relay)
+	// In this order: the slot is held until the connection is closed, and
+	// Shutdown waits for all of it.
+	defer func() {
+		client.Close()
+		up.Close()
+		t.releaseConn()
+		if tracked {
+			s.relays.remove(relay)
+		}
+	}()
+	if !tracked {
+		// Only once Shutdown's drain has run out of time (http.Server
+		// cut the connection, and the handler went on): no relay starts
+		// that Shutdown would not wait for.
+		rec.Decision, rec.Reason = audit.Deny, "agent-vault is shutting down"
+		s.finish(rec)
+		return
+	}
 	// The agent gets a 101 written here, not the upstream's: its status
 	// text is dropped and each header it sent is scrubbed, names included
 	// (an echoed Sec-WebSocket-Protocol carries the substituted secret).
@@ -98,19 +126,25 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunne
 	h["Upgrade"] = []string{"websocket"}
 	h["Connection"] = []string{"Upgrade"}
 	h["Sec-Websocket-Accept"] = []string{wsAccept(agentKey)}
-	if _, err := fmt.Fprintf(client, "HTTP/1.1 101 Switching Protocols\r\n"); err != nil {
+	_, err = fmt.Fprintf(client, "HTTP/1.1 101 Switching Protocols\r\n")
+	if err == nil {
+		err = h.Write(client)
+	}
+	if err == nil {
+		_, err = io.WriteString(client, "\r\n")
+	}
+	if err != nil {
+		rec.Decision, rec.Reason, rec.Error = audit.Deny, "websocket: the agent's connection failed before the relay began", err.Error()
+		s.finish(rec)
 		return
 	}
-	if err := h.Write(client); err != nil {
-		return
-	}
-	if _, err := io.WriteString(client, "\r\n"); err != nil {
-		return
-	}
-	relayWebSocket(engine, t.agent, t.host,
-		&wsPeer{side: "agent", conn: client, r: cbr, gone: closeBadGateway},
-		&wsPeer{side: "upstream", conn: up, r: ubr, mask: true, gone: closeGoingAway},
-		rec)
+	relay.run()
+}
+
+// finish writes a request's record with its duration.
+func (s *Server) finish(rec *audit.Record) {
+	rec.DurationMS = audit.Millis(time.Since(rec.Time))
+	s.write(rec)
 }
 
 // scrubControl scrubs a ping, pong or close payload (a close's reason, not

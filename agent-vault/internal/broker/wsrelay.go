@@ -20,6 +20,13 @@ const closeWait = 2 * time.Second
 // errAfterClose is a frame the relay would send after a close.
 var errAfterClose = errors.New("websocket: no frame may follow a close frame")
 
+// errRelayEnded is a frame the relay would pass on after it ended.
+var errRelayEnded = errors.New("websocket: the relay has ended")
+
+// reasonShutdown is the record's reason for a relay the server's Shutdown
+// ended.
+const reasonShutdown = "websocket relayed; agent-vault shut down"
+
 // wsPeer is one end of a relayed WebSocket. Both directions write to it
 // (data from one, the close that fails the other), so it writes one whole
 // frame at a time, and none after a close (RFC 6455 5.5.1).
@@ -32,13 +39,61 @@ type wsPeer struct {
 	// connection: 1001 going away to upstream, 1014 bad gateway to the agent.
 	gone uint16
 
-	mu     sync.Mutex
-	closed bool
+	mu     sync.Mutex // held for a whole frame's write
+	closed bool       // a close frame went to it
+
+	// gate is held only to let a frame through or to end the relay, never
+	// across a write: ending must not wait for a peer that does not read.
+	gate  sync.Mutex
+	ended bool  // the relay has ended: only its own closes go now
+	sent  int64 // payload bytes of the data frames let through
 }
 
+// write sends a frame the relay passes on, unless the relay has ended.
 func (p *wsPeer) write(f frame) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !p.admit(f) {
+		return errRelayEnded
+	}
+	return p.send(f)
+}
+
+// admit lets f through, counting a data frame's payload, unless the relay
+// has ended.
+func (p *wsPeer) admit(f frame) bool {
+	p.gate.Lock()
+	defer p.gate.Unlock()
+	if p.ended {
+		return false
+	}
+	if f.op == opText || f.op == opBinary {
+		p.sent += int64(len(f.payload))
+	}
+	return true
+}
+
+// end lets no more of the relay's frames through to p (its own closes
+// still go) and says how many data bytes went; a frame let through before
+// may still be on its way.
+func (p *wsPeer) end() int64 {
+	p.gate.Lock()
+	defer p.gate.Unlock()
+	p.ended = true
+	return p.sent
+}
+
+// close sends a close frame with status and reason (cut to fit a control
+// frame), unless one went already; it goes after the relay has ended too.
+func (p *wsPeer) close(status uint16, reason string) error {
+	b := binary.BigEndian.AppendUint16(make([]byte, 0, maxControl), status)
+	b = append(b, reason[:min(len(reason), maxControl-2)]...)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.send(frame{fin: true, op: opClose, payload: b})
+}
+
+func (p *wsPeer) send(f frame) error {
 	if p.closed {
 		return errAfterClose
 	}
@@ -46,66 +101,118 @@ func (p *wsPeer) write(f frame) error {
 	return writeFrame(p.conn, f, p.mask)
 }
 
-// close sends a close frame with status and reason (cut to fit a control
-// frame), unless one went already.
-func (p *wsPeer) close(status uint16, reason string) error {
-	b := binary.BigEndian.AppendUint16(make([]byte, 0, maxControl), status)
-	b = append(b, reason[:min(len(reason), maxControl-2)]...)
-	return p.write(frame{fin: true, op: opClose, payload: b})
+// refusedMessage is a message of the agent's that RewriteText refused; it
+// ends the relay.
+type refusedMessage struct{ err error }
+
+func (e *refusedMessage) Error() string { return "websocket message refused: " + e.err.Error() }
+func (e *refusedMessage) Unwrap() error { return e.err }
+
+// wsRelay is one relayed WebSocket: its two ends and its audit record.
+type wsRelay struct {
+	engine    *subst.Engine
+	agentName string
+	host      string
+	agent     *wsPeer
+	upstream  *wsPeer
+	rec       *audit.Record
+	// write writes rec, once, when the relay ends: before either side is
+	// sent a close of the relay's own or sees its socket closed, so the
+	// record exists by the time anyone can see the end (pipelock's rule
+	// for a refusal).
+	write func(*audit.Record)
+	// stop, closed by Server.Shutdown, ends the relay with 1001 going away
+	// to both sides; nil never does.
+	stop <-chan struct{}
 }
 
-// relayWebSocket relays an upgraded connection both ways (relayUp,
-// relayDown) until either side ends, then ends both and says in rec how it
-// went. A side whose frames fail the connection is sent a close naming the
+// run relays an upgraded connection both ways (relayUp, relayDown) until
+// either side ends or stop closes, then ends both and records how it went.
+// A side whose frames fail the connection is sent a close naming the
 // error (1002 protocol error, 1009 too big) and the other side a close of
-// its own (wsPeer.gone), so neither is left with half a message; only then
-// are both sockets closed. rec is touched only by the relay's goroutines
-// until it returns.
-func relayWebSocket(engine *subst.Engine, agentName, host string, agent, upstream *wsPeer, rec *audit.Record) {
+// its own (wsPeer.gone), so neither is left with half a message; at
+// shutdown both get 1001; only then are both sockets closed. rec is
+// touched only by run: the relay's goroutines count into the peers.
+func (r *wsRelay) run() {
 	type end struct {
 		from *wsPeer
 		err  error
 	}
 	ends := make(chan end, 2)
-	go func() { ends <- end{agent, relayUp(engine, agentName, host, agent, upstream, rec)} }()
-	go func() { ends <- end{upstream, relayDown(engine.Scrubber(agentName), upstream, agent, rec)} }()
-	first := <-ends
+	go func() { ends <- end{r.agent, r.relayUp()} }()
+	go func() { ends <- end{r.upstream, r.relayDown()} }()
+	pending := 2
+	var first end
+	stopped := false
+	select {
+	case first = <-ends:
+		pending--
+	case <-r.stop:
+		stopped = true
+	}
+	// Nothing more goes through either way, so the counts are final and
+	// no frame follows the record but the closes below.
+	rec := r.rec
+	rec.BytesUp, rec.BytesDown = r.upstream.end(), r.agent.end()
 	var fe *frameError
-	failed := errors.As(first.err, &fe)
-	if failed {
-		other := upstream
-		if first.from == upstream {
-			other = agent
+	var refused *refusedMessage
+	switch {
+	case stopped:
+		rec.Decision, rec.Reason = audit.Allow, reasonShutdown
+	case errors.As(first.err, &fe):
+		rec.Decision, rec.Rule = audit.Deny, fe.rule
+		rec.Reason = fmt.Sprintf("websocket closed: the %s sent %s", first.from.side, fe.msg)
+	case errors.As(first.err, &refused):
+		rec.Decision, rec.Reason = audit.Deny, refused.Error()
+	default:
+		rec.Decision, rec.Reason = audit.Allow, "websocket relayed"
+	}
+	r.write(rec)
+	switch {
+	case stopped:
+		sendCloses(closing{r.agent, closeGoingAway, "agent-vault is shutting down"},
+			closing{r.upstream, closeGoingAway, "agent-vault is shutting down"})
+	case fe != nil:
+		other := r.upstream
+		if first.from == r.upstream {
+			other = r.agent
 		}
 		failConnection(first.from, other, fe)
 	}
-	agent.conn.Close()
-	upstream.conn.Close()
-	<-ends
-	switch {
-	case failed:
-		rec.Decision, rec.Rule = audit.Deny, fe.rule
-		rec.Reason = fmt.Sprintf("websocket closed: the %s sent %s", first.from.side, fe.msg)
-	case rec.Decision == "":
-		rec.Decision, rec.Reason = audit.Allow, "websocket relayed"
+	r.agent.conn.Close()
+	r.upstream.conn.Close()
+	for ; pending > 0; pending-- {
+		<-ends
 	}
 }
 
 // failConnection tells bad why its frames end the connection and other
-// that it ends, both at once and each within closeWait: a write blocked on
-// a peer that does not read is cut by the deadline, not waited for, and
-// does not keep the other side from being told.
+// that it ends (see sendCloses).
 func failConnection(bad, other *wsPeer, fe *frameError) {
+	sendCloses(closing{bad, fe.status, "agent-vault: " + fe.msg},
+		closing{other, other.gone, "agent-vault: the " + bad.side + " broke the WebSocket protocol"})
+}
+
+// closing is a close frame for a peer.
+type closing struct {
+	p      *wsPeer
+	status uint16
+	reason string
+}
+
+// sendCloses sends each peer its close, all at once and each within
+// closeWait: a write blocked on a peer that does not read is cut by the
+// deadline, not waited for, and does not keep the other side from being
+// told.
+func sendCloses(cs ...closing) {
 	deadline := time.Now().Add(closeWait)
 	var wg sync.WaitGroup
-	send := func(p *wsPeer, status uint16, reason string) {
+	for _, c := range cs {
 		wg.Go(func() {
-			p.conn.SetWriteDeadline(deadline)
-			p.close(status, reason)
+			c.p.conn.SetWriteDeadline(deadline)
+			c.p.close(c.status, c.reason)
 		})
 	}
-	send(bad, fe.status, "agent-vault: "+fe.msg)
-	send(other, other.gone, "agent-vault: the "+bad.side+" broke the WebSocket protocol")
 	wg.Wait()
 }
 
@@ -113,19 +220,17 @@ func failConnection(bad, other *wsPeer, fe *frameError) {
 // its placeholders substituted where a binding allows the websocket
 // surface (RewriteText refuses anything else, which ends the connection),
 // each message as one frame, control frames as they come.
-func relayUp(engine *subst.Engine, agentName, host string, agent, upstream *wsPeer, rec *audit.Record) error {
-	return messages(agent.r, func(op byte, msg []byte) error {
+func (r *wsRelay) relayUp() error {
+	return messages(r.agent.r, func(op byte, msg []byte) error {
 		if op == opText {
-			out, err := engine.RewriteText(agentName, host, msg)
+			out, err := r.engine.RewriteText(r.agentName, r.host, msg)
 			if err != nil {
-				rec.Decision, rec.Reason = audit.Deny, "websocket message refused: "+err.Error()
-				return err
+				return &refusedMessage{err}
 			}
 			msg = out
 		}
-		rec.BytesUp += int64(len(msg))
-		return upstream.write(frame{fin: true, op: op, payload: msg})
-	}, upstream.write)
+		return r.upstream.write(frame{fin: true, op: op, payload: msg})
+	}, r.upstream.write)
 }
 
 // relayDown relays upstream's frames to the agent, scrubbing data messages
@@ -133,14 +238,15 @@ func relayUp(engine *subst.Engine, agentName, host string, agent, upstream *wsPe
 // back is let go only when upstream ends it (a close, or its end of the
 // connection); frames that fail the connection end it with the held
 // messages kept, as they end in what may be the start of a secret.
-func relayDown(sc *subst.Scrubber, upstream, agent *wsPeer, rec *audit.Record) error {
+func (r *wsRelay) relayDown() error {
+	sc := r.engine.Scrubber(r.agentName)
+	upstream, agent := r.upstream, r.agent
 	ms := sc.Messages()
 	var ops []byte // opcode of each message ms holds, oldest first
 	send := func(rel [][]byte) error {
 		for _, m := range rel {
 			op := ops[0]
 			ops = ops[1:]
-			rec.BytesDown += int64(len(m))
 			if err := agent.write(frame{fin: true, op: op, payload: m}); err != nil {
 				return err
 			}

@@ -8,11 +8,14 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/clemhq/clem/agent-vault/internal/subst"
 	"github.com/clemhq/clem/shared/audit"
 )
 
@@ -44,24 +47,87 @@ func ended(err error) bool {
 	return err == io.EOF || errors.Is(err, syscall.ECONNRESET)
 }
 
-// TestRelayWebSocketRecord: relayWebSocket over real sockets, each side
-// sending its frames at once. A sequence RFC 6455 forbids gets its sender
-// a close naming the error, the other side a close of its own, and an
-// audit record that says which side broke which rule; a clean close is
-// recorded as relayed.
+// events is what a relay did, in order: "record", and for each side the
+// close frames it was sent ("agent: close") and its socket closed ("agent:
+// closed").
+type events struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (e *events) add(s string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.log = append(e.log, s)
+}
+
+func (e *events) list() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.log)
+}
+
+// watchedConn logs to ev the close frames the relay writes to one side
+// and its closing the socket; each frame goes out in one Write.
+type watchedConn struct {
+	net.Conn
+	side string
+	ev   *events
+}
+
+func (c *watchedConn) Write(p []byte) (int, error) {
+	if len(p) > 0 && p[0]&0x0f == opClose {
+		c.ev.add(c.side + ": close")
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *watchedConn) Close() error {
+	c.ev.add(c.side + ": closed")
+	return c.Conn.Close()
+}
+
+// relayEngine is the engine of a broker whose binding allows the
+// websocket surface.
+func relayEngine(t *testing.T) *subst.Engine {
+	return startWith(t, true, "auth = \"\"\nsurfaces = [\"header\", \"websocket\"]", "", nil).srv.cfg.Load().Engine
+}
+
+// testRelay is a relay between agentConn and upConn as the broker would
+// run it, its record and what it did logged to ev.
+func testRelay(engine *subst.Engine, agentConn, upConn net.Conn, ev *events, stop <-chan struct{}) *wsRelay {
+	return &wsRelay{
+		engine: engine, agentName: "lead", host: "example.com",
+		agent:    &wsPeer{side: "agent", conn: &watchedConn{agentConn, "agent", ev}, r: agentConn, gone: closeBadGateway},
+		upstream: &wsPeer{side: "upstream", conn: &watchedConn{upConn, "upstream", ev}, r: upConn, mask: true, gone: closeGoingAway},
+		rec:      &audit.Record{},
+		write:    func(*audit.Record) { ev.add("record") },
+		stop:     stop,
+	}
+}
+
+// TestRelayWebSocketRecord: a relay over real sockets, each side sending
+// its frames at once. A sequence RFC 6455 forbids gets its sender a close
+// naming the error, the other side a close of its own, and an audit record
+// that says which side broke which rule; a clean close is recorded as
+// relayed, and a relay stopped (by Shutdown) sends both sides 1001. The
+// record is written once, and before the relay sends a close of its own
+// or closes either socket: the order is the relay's own, so a regression
+// fails every time.
 func TestRelayWebSocketRecord(t *testing.T) {
-	e := startWith(t, true, "auth = \"\"\nsurfaces = [\"header\", \"websocket\"]", "", nil)
-	engine := e.srv.cfg.Load().Engine
+	engine := relayEngine(t)
 	huge := strings.Repeat("x", maxMessage+1)
 	tests := []struct {
 		name         string
 		fromAgent    []fr
 		fromUpstream []fr
+		stop         bool // the relay is stopped before it starts
 		wantAgent    []string
 		wantUpstream []string
 		wantDecision audit.Decision
 		wantRule     string
 		wantReason   string
+		wantUp       int64 // data bytes relayed to upstream
 	}{
 		{
 			name:         "agent: continuation first",
@@ -120,12 +186,29 @@ func TestRelayWebSocketRecord(t *testing.T) {
 			wantReason: "websocket closed: the agent sent a websocket message larger than 1 MiB",
 		},
 		{
+			name:         "agent: another agent's placeholder",
+			fromAgent:    []fr{{0x81, "key " + phOther}},
+			wantAgent:    nil,
+			wantUpstream: nil,
+			wantDecision: audit.Deny,
+			wantReason:   "websocket message refused: ",
+		},
+		{
 			name:         "control: the agent closes",
 			fromAgent:    []fr{{0x01, "key " + phLead[:5]}, {0x89, "p"}, {0x80, phLead[5:]}, {0x88, "\x03\xe8"}},
 			wantAgent:    nil,
 			wantUpstream: []string{"ping:p", "text:key " + realKey, "close:1000"},
 			wantDecision: audit.Allow,
 			wantReason:   "websocket relayed",
+			wantUp:       int64(len("key " + realKey)),
+		},
+		{
+			name:         "stopped",
+			stop:         true,
+			wantAgent:    []string{"close:1001"},
+			wantUpstream: []string{"close:1001"},
+			wantDecision: audit.Allow,
+			wantReason:   reasonShutdown,
 		},
 	}
 	for _, tt := range tests {
@@ -136,14 +219,16 @@ func TestRelayWebSocketRecord(t *testing.T) {
 			// whole, and the socket buffer holds less than one too big.
 			go agentEnd.Write(wire(true, tt.fromAgent...))
 			go upEnd.Write(wire(false, tt.fromUpstream...))
-			rec := &audit.Record{}
+			ev := &events{}
+			stop := make(chan struct{})
+			if tt.stop {
+				close(stop)
+			}
+			relay := testRelay(engine, agentConn, upConn, ev, stop)
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				relayWebSocket(engine, "lead", "example.com",
-					&wsPeer{side: "agent", conn: agentConn, r: agentConn, gone: closeBadGateway},
-					&wsPeer{side: "upstream", conn: upConn, r: upConn, mask: true, gone: closeGoingAway},
-					rec)
+				relay.run()
 			}()
 			agent, err := agentGets(bufio.NewReader(agentEnd))
 			if !ended(err) || fmt.Sprint(agent) != fmt.Sprint(tt.wantAgent) {
@@ -154,10 +239,28 @@ func TestRelayWebSocketRecord(t *testing.T) {
 				t.Errorf("upstream got %q, then %v; want %q, then the end", up, err, tt.wantUpstream)
 			}
 			<-done
-			if rec.Decision != tt.wantDecision || rec.Rule != tt.wantRule || !strings.HasPrefix(rec.Reason, tt.wantReason) {
-				t.Errorf("record: %s, rule %q, %q; want %s, rule %q, %q", rec.Decision, rec.Rule, rec.Reason, tt.wantDecision, tt.wantRule, tt.wantReason)
+			rec := relay.rec
+			if rec.Decision != tt.wantDecision || rec.Rule != tt.wantRule || !strings.HasPrefix(rec.Reason, tt.wantReason) || rec.BytesUp != tt.wantUp || rec.BytesDown != 0 {
+				t.Errorf("record: %s, rule %q, %q, %d bytes up, %d down; want %s, rule %q, %q, %d up, 0 down",
+					rec.Decision, rec.Rule, rec.Reason, rec.BytesUp, rec.BytesDown, tt.wantDecision, tt.wantRule, tt.wantReason, tt.wantUp)
 			}
+			checkRecordFirst(t, ev.list(), tt.wantDecision == audit.Allow && !tt.stop)
 		})
+	}
+}
+
+// checkRecordFirst fails unless log holds one record, before either socket
+// was closed and, unless forwarded is true (a close the relay passed on
+// from the other side may precede it), before any close frame.
+func checkRecordFirst(t *testing.T, log []string, forwarded bool) {
+	t.Helper()
+	if n := slices.Index(log, "record"); n < 0 || slices.Contains(log[n+1:], "record") {
+		t.Fatalf("the relay did %q; want one record", log)
+	}
+	for _, ev := range log[:slices.Index(log, "record")] {
+		if strings.HasSuffix(ev, ": closed") || !forwarded && strings.HasSuffix(ev, ": close") {
+			t.Errorf("the relay did %q: %q came before the record", log, ev)
+		}
 	}
 }
 
@@ -166,26 +269,23 @@ func TestRelayWebSocketRecord(t *testing.T) {
 // the relay: the write blocked on it is cut (closeWait), the relay ends,
 // and the record names the agent's error.
 func TestRelayWebSocketPeerNotReading(t *testing.T) {
-	e := startWith(t, true, "auth = \"\"\nsurfaces = [\"header\", \"websocket\"]", "", nil)
-	engine := e.srv.cfg.Load().Engine
 	agentEnd, agentConn := socketPair(t)
 	upEnd, upConn := socketPair(t)
 	flood := bytes.Repeat(wire(false, fr{0x82, strings.Repeat("d", 64<<10)}), 64)
 	go upEnd.Write(flood)
-	rec := &audit.Record{}
+	ev := &events{}
+	relay := testRelay(relayEngine(t), agentConn, upConn, ev, nil)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		relayWebSocket(engine, "lead", "example.com",
-			&wsPeer{side: "agent", conn: agentConn, r: agentConn, gone: closeBadGateway},
-			&wsPeer{side: "upstream", conn: upConn, r: upConn, mask: true, gone: closeGoingAway},
-			rec)
+		relay.run()
 	}()
 	agentEnd.Write(wire(true, fr{0x80, "x"}))
 	<-done
-	if rec.Decision != audit.Deny || rec.Rule != ruleFragmentation {
+	if rec := relay.rec; rec.Decision != audit.Deny || rec.Rule != ruleFragmentation {
 		t.Errorf("record: %s, rule %q, %q; want the agent's fragmentation error", rec.Decision, rec.Rule, rec.Reason)
 	}
+	checkRecordFirst(t, ev.list(), false)
 }
 
 // TestFailConnectionPeerNotReading: failConnection returns when the
