@@ -17,7 +17,7 @@ var modules = []string{"shared", "clem", "pipelock", "agent-vault", "sidecar", "
 // importers is how a shared package's doc names who may import it:
 // "pipelock and agent-vault import it", "Any binary may import it",
 // "Import it from tests only".
-var importers = regexp.MustCompile(`(?i)\b(imports? it|import it from)\b`)
+var importers = regexp.MustCompile(`(?i)\b(imports?\s+it|import\s+it\s+from)\b`)
 
 type pkg struct{ path, dir, name string }
 
@@ -115,6 +115,7 @@ func TestDocProblem(t *testing.T) {
 		{shared, "Package x is short.", "too short"},
 		{shared, "Package x writes files so that a crash never leaves them half-written.", "who may import it"},
 		{shared, "Package x writes files so that a crash never leaves them half-written. Any binary may import it.", ""},
+		{shared, "Package x writes files so that a crash never leaves them half-written. Every binary imports\nit.", ""},
 		{pkg{"github.com/clemhq/clem/pipelock/internal/x", "", "x"}, "Package x writes files so that a crash never leaves them half-written.", ""},
 		{pkg{"github.com/clemhq/clem/coord", "", "main"}, "Package main is coord, which brings tasks in.", "should start with Command coord"},
 	}
