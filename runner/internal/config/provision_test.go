@@ -2,43 +2,17 @@ package config
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
-)
 
-// provisionGolden lists clem provision's golden copies of the files
-// matching pattern (under a fixture's files/, such as
-// "etc/clem/*/agents/*/runner.toml") for its fixture teams: what provision
-// writes, pinned byte for byte by clem/internal/provision's golden tests.
-// The result maps each copy's path under provision's testdata to its path
-// from here.
-func provisionGolden(t *testing.T, pattern string) map[string]string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "..", "clem", "internal", "provision", "testdata")
-	paths, err := filepath.Glob(filepath.Join(dir, "*", "files", filepath.FromSlash(pattern)+".golden"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(paths) == 0 {
-		t.Fatalf("no golden %s from clem provision in %s: the fixtures moved?", pattern, dir)
-	}
-	out := map[string]string{}
-	for _, p := range paths {
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[rel] = p
-	}
-	return out
-}
+	"github.com/clemhq/clem/shared/testutil/provisioned"
+)
 
 // TestProvisionedConfigLoads: every runner.toml clem provision writes for
 // its fixture teams decodes strictly into the contract (shared/daemonconf)
 // and passes the runner's own checks, so the writer and the reader of the
 // format cannot drift apart without a test failing.
 func TestProvisionedConfigLoads(t *testing.T) {
-	for name, path := range provisionGolden(t, "etc/clem/*/agents/*/runner.toml") {
+	for name, path := range provisioned.Golden(t, "etc/clem/*/agents/*/runner.toml") {
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(path)
 			if err != nil {
