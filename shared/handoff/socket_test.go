@@ -3,62 +3,21 @@ package handoff
 import (
 	"bufio"
 	"io"
-	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/clemhq/clem/shared/testutil/sockpair"
 )
-
-// unixPair is a connected pair of unix stream sockets on a real path, as
-// pipelock and agent-vault hold them.
-func unixPair(t *testing.T) (sender, receiver *net.UnixConn) {
-	t.Helper()
-	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "v.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	s, err := net.Dial("unix", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close(); r.Close() })
-	return s.(*net.UnixConn), r.(*net.UnixConn)
-}
-
-// tcpPair is a loopback TCP connection: the agent's end and the proxy's.
-func tcpPair(t *testing.T) (agent net.Conn, proxy *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close(); p.Close() })
-	return a, p.(*net.TCPConn)
-}
 
 // TestSendSocketReceiveSocket: the client's socket and the request travel
 // together; the receiver then talks to the client on it, and the sender
 // reads the verdict.
 func TestSendSocketReceiveSocket(t *testing.T) {
-	sender, receiver := unixPair(t)
-	agent, proxySide := tcpPair(t)
+	sender, receiver := sockpair.Unix(t)
+	agent, proxySide := sockpair.TCP(t)
 	req := Request{Target: "api.example.com:443", Agent: "lead", UID: 1001, ConnID: "c9", Buffered: []byte("\x16\x03\x01hi")}
 	if err := SendSocket(sender, proxySide, req); err != nil {
 		t.Fatal(err)
@@ -99,10 +58,10 @@ func TestReceiveSocketRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	_, tcp := tcpPair(t)
+	_, tcp := sockpair.TCP(t)
 	raw, _ := tcp.File()
 	defer raw.Close()
-	other, _ := unixPair(t)
+	other, _ := sockpair.Unix(t)
 	uf, _ := other.File()
 	defer uf.Close()
 	for _, tt := range []struct {
@@ -116,7 +75,7 @@ func TestReceiveSocketRefuses(t *testing.T) {
 		{"two descriptors", []int{int(raw.Fd()), int(raw.Fd())}, "want exactly one descriptor"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			sender, receiver := unixPair(t)
+			sender, receiver := sockpair.Unix(t)
 			var oob []byte
 			if tt.fds != nil {
 				oob = unix.UnixRights(tt.fds...)

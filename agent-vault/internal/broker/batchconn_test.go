@@ -13,28 +13,18 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/clemhq/clem/shared/testutil/sockpair"
 )
 
 // batchPair dials a loopback listener and returns the dialled end wrapped
 // in a batchConn and the accepted peer.
 func batchPair(t *testing.T) (*batchConn, *net.TCPConn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, peer := sockpair.TCP(t)
 	b := newBatchConn(c)
-	t.Cleanup(func() { b.Close(); peer.Close() })
-	return b, peer.(*net.TCPConn)
+	t.Cleanup(func() { b.Close() })
+	return b, peer
 }
 
 // fill writes into a peer that does not read until Write fails at the

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/clemhq/clem/shared/handoff"
+	"github.com/clemhq/clem/shared/testutil/sockpair"
 )
 
 // handOver plays pipelock's side of the descriptor hand-off: it accepts
@@ -21,20 +22,7 @@ import (
 // the broker directly, and the verdict the broker sent back.
 func (e *env) handOver(t *testing.T, target, agent string, pre string) (agentEnd net.Conn, verdict int) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	agentEnd, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { agentEnd.Close() })
-	proxySide, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	agentEnd, proxySide := sockpair.TCP(t)
 	defer proxySide.Close() // the broker holds its own copy
 	vc, err := net.Dial("unix", e.sock)
 	if err != nil {
@@ -42,7 +30,7 @@ func (e *env) handOver(t *testing.T, target, agent string, pre string) (agentEnd
 	}
 	defer vc.Close()
 	req := handoff.Request{Target: target, Agent: agent, UID: agentUID, ConnID: "fd-conn-1", Buffered: []byte(pre)}
-	if err := handoff.SendSocket(vc.(*net.UnixConn), proxySide.(*net.TCPConn), req); err != nil {
+	if err := handoff.SendSocket(vc.(*net.UnixConn), proxySide, req); err != nil {
 		t.Fatal(err)
 	}
 	vc.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -126,21 +114,7 @@ func (p *pipelined) Read(b []byte) (int, error) {
 // broker's TLS ahead of the socket's own, and the tunnel works.
 func TestDescriptorHandOffWithBufferedHello(t *testing.T) {
 	e := start(t, true, "")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	agentEnd, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer agentEnd.Close()
-	proxySide, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxySide.Close()
+	agentEnd, proxySide := sockpair.TCP(t)
 	p := &pipelined{Conn: agentEnd, br: bufio.NewReader(agentEnd)}
 	tc := tls.Client(p, &tls.Config{RootCAs: e.caPool, ServerName: "example.com"})
 	handshake := make(chan error, 1)
@@ -162,7 +136,7 @@ func TestDescriptorHandOffWithBufferedHello(t *testing.T) {
 	}
 	defer vc.Close()
 	req := handoff.Request{Target: "example.com:443", Agent: "lead", UID: agentUID, ConnID: "fd-hello", Buffered: hello}
-	if err := handoff.SendSocket(vc.(*net.UnixConn), proxySide.(*net.TCPConn), req); err != nil {
+	if err := handoff.SendSocket(vc.(*net.UnixConn), proxySide, req); err != nil {
 		t.Fatal(err)
 	}
 	if a, err := handoff.ReadAnswer(bufio.NewReader(vc)); err != nil || a.Code != 200 {

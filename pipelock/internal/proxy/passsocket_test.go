@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"errors"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/clemhq/clem/shared/audit"
+	"github.com/clemhq/clem/shared/testutil/sockpair"
 )
 
 // TestPassSocketResults: passSocket says honestly what happened: nothing
@@ -20,39 +20,13 @@ func TestPassSocketResults(t *testing.T) {
 	p := startProxy(t, "[[client]]\nname = \"lead\"\nuids = [{{UID}}]\ndomains = [\"api.example.com\"]\n", nil)
 	who := caller{name: "lead", uid: me, known: true}
 	tcpClient := func(t *testing.T) net.Conn {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		a, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { a.Close(); b.Close() })
-		return b
+		_, server := sockpair.TCP(t)
+		return server
 	}
 	// vault is a connection to agent-vault's socket; closed, its peer has
 	// gone away before anything is sent.
 	vault := func(t *testing.T, closed bool) net.Conn {
-		ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "v.sock"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		vc, err := net.Dial("unix", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		peer, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { vc.Close(); peer.Close() })
+		vc, peer := sockpair.Unix(t)
 		if closed {
 			peer.Close()
 			// The peer's close is complete once a read sees it.
