@@ -8,16 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
 // update is -update. It is registered here, once, so every test binary
 // that checks goldens takes the same flag and none can define it twice.
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/ from what the code makes now (review the diff after)")
-
-// Update reports whether the test runs with -update. A test whose golden
-// is not a whole file (a table inside a doc, say) rewrites it itself then.
-func Update() bool { return *update }
 
 // Check fails t unless the file at path (relative to the package's
 // directory) holds exactly got, and shows how they differ and how to
@@ -49,7 +46,7 @@ func compare(path string, got []byte) string {
 	if bytes.Equal(want, got) {
 		return ""
 	}
-	return fmt.Sprintf("%s differs from what the test made now:\n%s", path, unified(path, "got", want, got))
+	return fmt.Sprintf("%s differs from what the test made now:\n%s", path, strings.TrimSuffix(unified(path, "got", want, got), "\n"))
 }
 
 // write makes path hold b, leaving an identical file untouched.

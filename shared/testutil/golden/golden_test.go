@@ -79,7 +79,10 @@ func TestUnified(t *testing.T) {
 		{"line removed at the start", "a\nb\n", "b\n", "--- want\n+++ got\n@@ -1,2 +1 @@\n-a\n b\n"},
 		{"from nothing", "", "a\n", "--- want\n+++ got\n@@ -0,0 +1 @@\n+a\n"},
 		{"final newline lost", "a\nb\n", "a\nb", "--- want\n+++ got\n@@ -1,2 +1,2 @@\n a\n-b\n+b\n\\ No newline at end of file\n"},
-		{"two changes in one hunk", "a\nb\nc\nd\n", "A\nb\nc\nD\n", "--- want\n+++ got\n@@ -1,4 +1,4 @@\n-a\n-b\n-c\n-d\n+A\n+b\n+c\n+D\n"},
+		{"two changes in one hunk", "a\nb\nc\nd\n", "A\nb\nc\nD\n", "--- want\n+++ got\n@@ -1,4 +1,4 @@\n-a\n+A\n b\n c\n-d\n+D\n"},
+		{"two changes far apart", numbered(1, 20), strings.Replace(strings.Replace(numbered(1, 20), "\n2\n", "\ntwo\n", 1), "\n18\n", "\neighteen\n", 1),
+			"--- want\n+++ got\n@@ -1,5 +1,5 @@\n 1\n-2\n+two\n 3\n 4\n 5\n@@ -15,6 +15,6 @@\n 15\n 16\n 17\n-18\n+eighteen\n 19\n 20\n"},
+		{"lines moved", "a\nb\nc\n", "c\na\nb\n", "--- want\n+++ got\n@@ -1,3 +1,3 @@\n+c\n a\n b\n-c\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,23 +93,43 @@ func TestUnified(t *testing.T) {
 	}
 }
 
-// TestUnifiedCapped: a long change shows its start and says how much more
-// there is.
+// TestUnifiedCapped: a long change shows the start of each side and says
+// how much more there is.
 func TestUnifiedCapped(t *testing.T) {
-	var a, b strings.Builder
-	for i := range 100 {
-		fmt.Fprintf(&a, "%d\n", i)
-		fmt.Fprintf(&b, "x%d\n", i)
+	got := unified("want", "got", []byte(numbered(0, 99)), []byte(strings.ReplaceAll(numbered(0, 99), "\n", "x\n")))
+	want := "--- want\n+++ got\n@@ -1,100 +1,100 @@\n" + prefixed("-", numbered(0, 19)) + "-... 80 more lines\n" +
+		prefixed("+", strings.ReplaceAll(numbered(0, 19), "\n", "x\n")) + "+... 80 more lines\n"
+	if got != want {
+		t.Errorf("unified of 100 changed lines =\n%s\nwant\n%s", got, want)
 	}
-	got := unified("want", "got", []byte(a.String()), []byte(b.String()))
-	for _, want := range []string{"@@ -1,100 +1,100 @@\n", "-29\n-... 70 more lines\n+x0\n", "+x29\n+... 70 more lines\n"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("unified of 100 changed lines lacks %q:\n%s", want, got)
+	// Many small changes stop at diffShown lines.
+	var a, b strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&a, "%d\n", i)
+		if i%10 == 0 {
+			fmt.Fprintf(&b, "x%d\n", i)
+		} else {
+			fmt.Fprintf(&b, "%d\n", i)
 		}
 	}
-	if n := strings.Count(got, "\n"); n > 2*diffShown+5 {
-		t.Errorf("unified of 100 changed lines is %d lines long, want the first %d of each side", n, diffShown)
+	got = unified("want", "got", []byte(a.String()), []byte(b.String()))
+	if !strings.HasSuffix(got, "... (the diff goes on)\n") || strings.Count(got, "\n") != diffShown+3 {
+		t.Errorf("unified of 20 changes shows %d lines, want %d and a word that it goes on:\n%s", strings.Count(got, "\n"), diffShown+3, got)
 	}
+}
+
+// numbered is the numbers from first to last, a line each.
+func numbered(first, last int) string {
+	var b strings.Builder
+	for i := first; i <= last; i++ {
+		fmt.Fprintf(&b, "%d\n", i)
+	}
+	return b.String()
+}
+
+// prefixed puts p before each line of s.
+func prefixed(p, s string) string {
+	return p + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+p) + "\n"
 }
 
 func TestRunPattern(t *testing.T) {
