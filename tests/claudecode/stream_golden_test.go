@@ -2,15 +2,14 @@ package claudecode
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from ParseStream's output")
+	"github.com/clemhq/clem/shared/testutil/golden"
+)
 
 // goType masks the Go type names encoding/json puts in its errors: they
 // name this package's structs, not anything the CLI printed.
@@ -21,11 +20,7 @@ var goType = regexp.MustCompile(`Go (value|struct field \S+) of type \S+`)
 // result lines, the unparsed lines, and the Result helpers built on them.
 // Refresh with -update and review the diff.
 func TestParseStreamGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/claude-*.jsonl")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no fixtures in testdata: %v", err)
-	}
-	for _, file := range files {
+	for _, file := range golden.Fixtures(t, "testdata/claude-*.jsonl") {
 		name := strings.TrimSuffix(filepath.Base(file), ".jsonl")
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(file)
@@ -88,20 +83,7 @@ func TestParseStreamGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			out = append(out, '\n')
-			golden := filepath.Join("testdata", name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, out, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if string(want) != string(out) {
-				t.Errorf("%s: ParseStream =\n%s\nwant\n%s", file, out, want)
-			}
+			golden.Check(t, filepath.Join("testdata", name+".golden"), out)
 		})
 	}
 }

@@ -2,15 +2,14 @@ package config
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/errors/*.golden from the current messages")
+	"github.com/clemhq/clem/shared/testutil/golden"
+)
 
 var testEnv = map[string]string{
 	"DISCORD_SERVER_ID":      "123456789012345678",
@@ -68,7 +67,7 @@ func TestExampleLoads(t *testing.T) {
 // TestErrors loads each fixture in testdata/errors and compares every
 // message, all at once, with its golden file.
 func TestErrors(t *testing.T) {
-	files, _ := filepath.Glob("testdata/errors/*.yaml")
+	files := golden.Fixtures(t, "testdata/errors/*.yaml")
 	if len(files) < 10 {
 		t.Fatalf("found %d error fixtures, want at least 10", len(files))
 	}
@@ -88,20 +87,7 @@ func TestErrors(t *testing.T) {
 					t.Errorf("error %q names file %q, want %q", e, e.File, f)
 				}
 			}
-			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("Parse(%s) errors:\n%s\nwant:\n%s", f, got, want)
-			}
+			golden.Check(t, strings.TrimSuffix(f, ".yaml")+".golden", []byte(err.Error()+"\n"))
 		})
 	}
 }

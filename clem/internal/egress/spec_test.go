@@ -1,15 +1,14 @@
 package egress
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata golden files")
+	"github.com/clemhq/clem/shared/testutil/golden"
+)
 
 func validSpec() Spec {
 	return Spec{Table: "clem_demo", ProxyPort: 3128, TransparentPort: 3129, Agents: []Agent{
@@ -198,19 +197,7 @@ func FuzzLoadSpec(f *testing.F) {
 // same table. Refresh with go test -run TestDescribe -update.
 func TestDescribe(t *testing.T) {
 	got := strings.Join(Describe(validSpec()), "\n") + "\n"
-	path := filepath.Join("testdata", "describe.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("Describe =\n%s\nwant (%s)\n%s", got, path, want)
-	}
+	golden.Check(t, filepath.Join("testdata", "describe.golden"), []byte(got))
 	// Spec order does not matter: agents and ports are sorted.
 	s := validSpec()
 	s.Agents = []Agent{s.Agents[1], s.Agents[0]}

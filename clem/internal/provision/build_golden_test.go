@@ -2,12 +2,9 @@ package provision
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -15,9 +12,8 @@ import (
 	"github.com/clemhq/clem/clem/internal/layout"
 	"github.com/clemhq/clem/clem/internal/units"
 	"github.com/clemhq/clem/shared/secret"
+	"github.com/clemhq/clem/shared/testutil/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/<fixture>/desired.golden and files/ from what Build produces now")
 
 // goldenTeamPath is where the fixtures' clem.yaml claims to live. It must
 // not exist: coord.toml's operator_uids is the owner of clem.yaml, which
@@ -141,7 +137,8 @@ func TestBuildGolden(t *testing.T) {
 				}
 				got[name] = normalise(fileData(f), tmp)
 			}
-			compareGoldens(t, filepath.Join("testdata", row.name), got)
+			// Both ways: a golden Build no longer makes fails too.
+			golden.CheckDir(t, filepath.Join("testdata", row.name), got)
 		})
 	}
 }
@@ -154,7 +151,7 @@ func goldenFileName(path, tmp string) string {
 	if rest, ok := strings.CutPrefix(path, tmp+"/"); ok {
 		path = "TMP/" + rest
 	}
-	return filepath.Join("files", strings.TrimPrefix(path, "/")) + ".golden"
+	return filepath.ToSlash(filepath.Join("files", strings.TrimPrefix(path, "/"))) + ".golden"
 }
 
 // normalise replaces the test's temp dir, the only host path Build sees.
@@ -204,77 +201,4 @@ func describe(d *Desired, tmp string) []byte {
 		fmt.Fprintf(&b, "table inet %s (%d agents)\n", d.Egress.Table, len(d.Egress.Agents))
 	}
 	return normalise([]byte(b.String()), tmp)
-}
-
-// compareGoldens compares got (name under dir -> content) with the golden
-// files in dir, both ways: a golden Build no longer makes fails too. With
-// -update it rewrites dir to match.
-func compareGoldens(t *testing.T, dir string, got map[string][]byte) {
-	t.Helper()
-	var have []string
-	for _, sub := range []string{"desired.golden", "files"} {
-		filepath.WalkDir(filepath.Join(dir, sub), func(path string, e fs.DirEntry, err error) error {
-			if err == nil && !e.IsDir() {
-				rel, _ := filepath.Rel(dir, path)
-				have = append(have, rel)
-			}
-			return nil
-		})
-	}
-	if *update {
-		if err := os.RemoveAll(filepath.Join(dir, "files")); err != nil {
-			t.Fatal(err)
-		}
-		for name, b := range got {
-			path := filepath.Join(dir, name)
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return
-	}
-	for _, name := range have {
-		if _, ok := got[name]; !ok {
-			t.Errorf("%s: Build no longer makes it (review, then -update)", filepath.Join(dir, name))
-		}
-	}
-	names := make([]string, 0, len(got))
-	for name := range got {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		want, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Errorf("%v (new output: review, then go test ./internal/provision -update)", err)
-			continue
-		}
-		if !bytes.Equal(got[name], want) {
-			t.Errorf("%s differs (review, then go test ./internal/provision -update):\n%s", filepath.Join(dir, name), lineDiff(want, got[name]))
-		}
-	}
-}
-
-// lineDiff shows the first lines that differ, enough to see what changed.
-func lineDiff(want, got []byte) string {
-	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < max(len(w), len(g)) && shown < 10; i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "line %d:\n  - %q\n  + %q\n", i+1, wl, gl)
-			shown++
-		}
-	}
-	return b.String()
 }

@@ -1,15 +1,12 @@
 package units
 
 import (
-	"flag"
 	"path/filepath"
 	"sort"
 	"testing"
 
 	"github.com/clemhq/clem/clem/internal/layout"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden and the scores in docs/security.md")
 
 // repoSystemd is the repo's template folder, the one releases ship.
 var repoSystemd = filepath.Join("..", "..", "..", "systemd")

@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/clemhq/clem/shared/testutil/golden"
 )
 
 func TestRenderGolden(t *testing.T) {
@@ -25,20 +26,7 @@ func TestRenderGolden(t *testing.T) {
 		t.Fatalf("Render files = %v, want %v", got, want)
 	}
 	for _, name := range want {
-		golden := filepath.Join("testdata", name+".golden")
-		if *update {
-			if err := os.WriteFile(golden, out[name], 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		b, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test ./clem/internal/units -update)", err)
-		}
-		if !bytes.Equal(out[name], b) {
-			t.Errorf("%s differs from %s (review, then -update):\n%s", name, golden, out[name])
-		}
+		golden.Check(t, filepath.Join("testdata", name+".golden"), out[name])
 	}
 }
 

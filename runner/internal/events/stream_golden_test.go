@@ -3,25 +3,21 @@ package events
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the parsers' output")
+	"github.com/clemhq/clem/shared/testutil/golden"
+)
 
 // TestStreamGolden pins what each runtime's parser makes of a recorded
 // stream (testdata/<runtime>-*.jsonl): the Summary after every line, so
 // the line at which Answered (the runner acks the inbox) and Final first
 // hold is pinned too. Refresh with -update and review the diff.
 func TestStreamGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.jsonl")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no fixtures in testdata: %v", err)
-	}
+	files := golden.Fixtures(t, "testdata/*.jsonl")
 	runtimes := map[string]string{"claude": "claude-code", "codex": "codex", "opencode": "opencode"}
 	for _, file := range files {
 		name := strings.TrimSuffix(filepath.Base(file), ".jsonl")
@@ -44,20 +40,7 @@ func TestStreamGolden(t *testing.T) {
 				}
 				fmt.Fprintf(&out, "%d %s\n", i+1, s)
 			}
-			golden := filepath.Join("testdata", name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if string(want) != out.String() {
-				t.Errorf("%s: Summary after each line:\n%s\nwant\n%s", file, out.Bytes(), want)
-			}
+			golden.Check(t, filepath.Join("testdata", name+".golden"), out.Bytes())
 		})
 	}
 }
