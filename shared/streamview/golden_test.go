@@ -11,12 +11,13 @@ import (
 	"github.com/clemhq/clem/shared/testutil/golden"
 )
 
-// TestRenderGolden pins what the pane and `clem logs` show for recorded
-// streams (testdata/*.jsonl), each line rendered for every runtime (""
-// is how the pane renders stderr). Refresh with -update and review the
-// diff.
+// TestRenderGolden pins what the pane and `clem logs` show for the
+// recorded streams (shared/agentstream/testdata/*.jsonl), each line
+// rendered for every runtime ("" is how the pane renders stderr), in
+// testdata/<stream>.golden. Refresh with -update and review the diff.
 func TestRenderGolden(t *testing.T) {
-	for _, file := range golden.Fixtures(t, "testdata/*.jsonl") {
+	streams := golden.RepoPath(t, "shared/agentstream/testdata")
+	for _, file := range golden.Fixtures(t, filepath.Join(streams, "*.jsonl")) {
 		name := strings.TrimSuffix(filepath.Base(file), ".jsonl")
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(file)

@@ -15,12 +15,14 @@ import (
 // name this package's structs, not anything the CLI printed.
 var goType = regexp.MustCompile(`Go (value|struct field \S+) of type \S+`)
 
-// TestParseStreamGolden pins what ParseStream makes of recorded streams
-// (testdata/claude-*.jsonl): every event with its message, the init and
-// result lines, the unparsed lines, and the Result helpers built on them.
+// TestParseStreamGolden pins what ParseStream makes of the recorded
+// Claude Code streams (shared/agentstream/testdata/claude-*.jsonl): every
+// event with its message, the init and result lines, the unparsed lines,
+// and the Result helpers built on them, in testdata/<stream>.golden.
 // Refresh with -update and review the diff.
 func TestParseStreamGolden(t *testing.T) {
-	for _, file := range golden.Fixtures(t, "testdata/claude-*.jsonl") {
+	streams := golden.RepoPath(t, "shared/agentstream/testdata")
+	for _, file := range golden.Fixtures(t, filepath.Join(streams, "claude-*.jsonl")) {
 		name := strings.TrimSuffix(filepath.Base(file), ".jsonl")
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(file)

@@ -13,13 +13,14 @@ import (
 )
 
 // TestStreamGolden pins what each runtime's parser makes of a recorded
-// stream (testdata/<runtime>-*.jsonl): the Summary after every line, so
-// the line at which Answered (the runner acks the inbox) and Final first
-// hold is pinned too. Refresh with -update and review the diff.
+// stream (shared/agentstream/testdata/<runtime>-*.jsonl): the Summary
+// after every line, in testdata/<stream>.golden, so the line at which
+// Answered (the runner acks the inbox) and Final first hold is pinned too.
+// Refresh with -update and review the diff.
 func TestStreamGolden(t *testing.T) {
-	files := golden.Fixtures(t, "testdata/*.jsonl")
+	streams := golden.RepoPath(t, "shared/agentstream/testdata")
 	runtimes := map[string]string{"claude": "claude-code", "codex": "codex", "opencode": "opencode"}
-	for _, file := range files {
+	for _, file := range golden.Fixtures(t, filepath.Join(streams, "*.jsonl")) {
 		name := strings.TrimSuffix(filepath.Base(file), ".jsonl")
 		t.Run(name, func(t *testing.T) {
 			runtime := runtimes[strings.SplitN(name, "-", 2)[0]]
