@@ -7,10 +7,11 @@
 package provisioned
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clemhq/clem/shared/testutil/golden"
 )
 
 // Golden returns the golden copies of the files matching pattern (a
@@ -21,7 +22,7 @@ import (
 // fixtures moved or the file is no longer written.
 func Golden(t testing.TB, pattern string, except ...string) map[string]string {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "clem", "internal", "provision", "testdata")
+	dir := golden.RepoPath(t, "clem/internal/provision/testdata")
 	paths, err := filepath.Glob(filepath.Join(dir, "*", "files", filepath.FromSlash(pattern)+".golden"))
 	if err != nil {
 		t.Fatal(err)
@@ -41,23 +42,6 @@ func Golden(t testing.TB, pattern string, except ...string) map[string]string {
 		t.Fatalf("no golden %s from clem provision in %s (fixtures other than %v): the fixtures moved?", pattern, dir, except)
 	}
 	return out
-}
-
-// repoRoot is the directory holding go.work, above the test's directory.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.work")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("no go.work above %s: run the test inside the clem repository", dir)
-		}
-	}
 }
 
 func contains(list []string, s string) bool {
