@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"slices"
 	"testing"
 )
 
@@ -40,9 +41,9 @@ func TestMessagesRefuseSizeBeforePayload(t *testing.T) {
 		raw  []byte
 		want error
 	}{
-		{"continuation past the bound", append(first, header(0x80, 2)...), errTooLarge},
+		{"continuation past the bound", slices.Concat(first, header(0x80, 2)), errTooLarge},
 		{"one frame past the bound", header(0x82, maxMessage+1), errTooLarge},
-		{"control: continuation up to the bound", append(first, header(0x80, 1)...), errPastHeader},
+		{"control: continuation up to the bound", slices.Concat(first, header(0x80, 1)), errPastHeader},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := messages(headerOnly(tt.raw), func(byte, []byte) error { return nil }, func(frame) error { return nil })
