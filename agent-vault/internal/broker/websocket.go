@@ -97,6 +97,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunne
 		agent:    &wsPeer{side: "agent", conn: client, r: cbr, gone: closeBadGateway},
 		upstream: &wsPeer{side: "upstream", conn: up, r: ubr, mask: true, gone: closeGoingAway},
 		rec:      rec, write: s.finish, stop: s.relays.stop,
+		held: s.wsHeld, uid: t.uid, progress: wsProgress,
 	}
 	tracked := s.relays.add(relay)
 	// In this order: the slot is held until the connection is closed, and

@@ -29,6 +29,7 @@ const (
 const (
 	closeGoingAway     = 1001
 	closeProtocolError = 1002
+	closePolicy        = 1008
 	closeTooBig        = 1009
 	closeBadGateway    = 1014
 )
@@ -51,6 +52,8 @@ const (
 	ruleOpcode        = "websocket.opcode"        // RFC 6455 5.2
 	ruleReservedBits  = "websocket.reserved-bits" // RFC 6455 5.2
 	ruleSize          = "websocket.size"          // agent-vault's bound
+	ruleStalled       = "websocket.stalled"       // a message's progress bound (wsProgress)
+	ruleBudget        = "websocket.budget"        // the agent's budget of unfinished messages (wsHeldPerAgent)
 )
 
 var (

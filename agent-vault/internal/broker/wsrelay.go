@@ -124,7 +124,22 @@ type wsRelay struct {
 	// stop, closed by Server.Shutdown, ends the relay with 1001 going away
 	// to both sides; nil never does.
 	stop <-chan struct{}
+	// held is the budget of unfinished messages the relay counts against
+	// its agent's uid; nil counts nothing. progress bounds a started
+	// message in time (wsProgress); 0 does not.
+	held     *heldBytes
+	uid      uint32
+	progress time.Duration
 }
+
+// assembler reads p's frames under the relay's bounds; hold counts what
+// the direction holds, and its owner drops it when the direction ends.
+func (r *wsRelay) assembler(p *wsPeer, hold *holding) *assembler {
+	return &assembler{r: p.r, conn: p.conn, progress: r.progress, hold: hold}
+}
+
+// holding is a direction's share of the agent's budget.
+func (r *wsRelay) holding() *holding { return &holding{b: r.held, uid: r.uid} }
 
 // run relays an upgraded connection both ways (relayUp, relayDown) until
 // either side ends or stop closes, then ends both and records how it went.
@@ -221,7 +236,9 @@ func sendCloses(cs ...closing) {
 // surface (RewriteText refuses anything else, which ends the connection),
 // each message as one frame, control frames as they come.
 func (r *wsRelay) relayUp() error {
-	return messages(r.agent.r, func(op byte, msg []byte) error {
+	hold := r.holding()
+	defer hold.drop()
+	return r.assembler(r.agent, hold).run(func(op byte, msg []byte) error {
 		if op == opText {
 			out, err := r.engine.RewriteText(r.agentName, r.host, msg)
 			if err != nil {
@@ -237,24 +254,37 @@ func (r *wsRelay) relayUp() error {
 // as one stream and each control frame on its own. What the stream holds
 // back is let go only when upstream ends it (a close, or its end of the
 // connection); frames that fail the connection end it with the held
-// messages kept, as they end in what may be the start of a secret.
+// messages kept, as they end in what may be the start of a secret. What
+// the stream holds counts against the agent's budget until it has gone to
+// the agent.
 func (r *wsRelay) relayDown() error {
 	sc := r.engine.Scrubber(r.agentName)
 	upstream, agent := r.upstream, r.agent
+	hold := r.holding()
+	defer hold.drop()
 	ms := sc.Messages()
-	var ops []byte // opcode of each message ms holds, oldest first
+	type pending struct {
+		op byte
+		n  int // bytes counted in hold
+	}
+	var held []pending // each message ms holds, oldest first
 	send := func(rel [][]byte) error {
 		for _, m := range rel {
-			op := ops[0]
-			ops = ops[1:]
-			if err := agent.write(frame{fin: true, op: op, payload: m}); err != nil {
+			p := held[0]
+			held = held[1:]
+			err := agent.write(frame{fin: true, op: p.op, payload: m})
+			hold.shrink(p.n)
+			if err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	err := messages(upstream.r, func(op byte, msg []byte) error {
-		ops = append(ops, op)
+	err := r.assembler(upstream, hold).run(func(op byte, msg []byte) error {
+		if err := hold.grow(len(msg)); err != nil {
+			return err
+		}
+		held = append(held, pending{op, len(msg)})
 		rel, err := ms.Push(msg)
 		if err != nil {
 			return err
