@@ -188,10 +188,18 @@ func TestRelayWebSocketRecord(t *testing.T) {
 		{
 			name:         "agent: another agent's placeholder",
 			fromAgent:    []fr{{0x81, "key " + phOther}},
-			wantAgent:    nil,
-			wantUpstream: nil,
-			wantDecision: audit.Deny,
-			wantReason:   "websocket message refused: ",
+			wantAgent:    []string{"close:1008"},
+			wantUpstream: []string{"close:1001"},
+			wantDecision: audit.Deny, wantRule: ruleSubstitution,
+			wantReason: "websocket message refused: ",
+		},
+		{
+			name:         "upstream: messages held past the scrubber's bound",
+			fromUpstream: heldTooLong(),
+			wantAgent:    []string{"close:1014"},
+			wantUpstream: []string{"close:1008"},
+			wantDecision: audit.Deny, wantRule: ruleScrubHold,
+			wantReason: "websocket closed: the upstream sent messages that kept ending in the start of a secret",
 		},
 		{
 			name:         "control: the agent closes",
@@ -247,6 +255,54 @@ func TestRelayWebSocketRecord(t *testing.T) {
 			checkRecordFirst(t, ev.list(), tt.wantDecision == audit.Allow && !tt.stop)
 		})
 	}
+}
+
+// heldTooLong is more messages than the scrubber holds back, each the
+// start of the secret (it might go on in the next).
+func heldTooLong() []fr {
+	out := make([]fr, 4097)
+	for i := range out {
+		out[i] = fr{0x81, realKey[:4]}
+	}
+	return out
+}
+
+// failingConn fails every data frame written to it.
+type failingConn struct{ net.Conn }
+
+var errInjected = errors.New("injected write failure")
+
+func (c failingConn) Write(p []byte) (int, error) {
+	if len(p) > 0 && p[0]&0x0f < 0x8 {
+		return 0, errInjected
+	}
+	return c.Conn.Write(p)
+}
+
+// TestRelayWebSocketWriteFails: a relay that cannot write a message to a
+// side ends as a deny naming websocket.write and the error, not as
+// "websocket relayed", and the other side is told (1001 to upstream).
+func TestRelayWebSocketWriteFails(t *testing.T) {
+	agentEnd, agentConn := socketPair(t)
+	upEnd, upConn := socketPair(t)
+	ev := &events{}
+	relay := testRelay(relayEngine(t), failingConn{agentConn}, upConn, ev, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		relay.run()
+	}()
+	upEnd.Write(wire(false, fr{0x81, "hello"}))
+	up, err := agentGets(bufio.NewReader(upEnd))
+	agentEnd.Close()
+	if !ended(err) || fmt.Sprint(up) != "[close:1001]" {
+		t.Errorf("upstream got %q, then %v; want a close with 1001, then the end", up, err)
+	}
+	<-done
+	if rec := relay.rec; rec.Decision != audit.Deny || rec.Rule != ruleWrite || rec.Reason != "websocket ended: writing to the agent failed" || rec.Error != errInjected.Error() {
+		t.Errorf("record: %s, rule %q, %q, error %q; want deny, rule %q, writing to the agent failed, %q", rec.Decision, rec.Rule, rec.Reason, rec.Error, ruleWrite, errInjected)
+	}
+	checkRecordFirst(t, ev.list(), false)
 }
 
 // checkRecordFirst fails unless log holds one record, before either socket
