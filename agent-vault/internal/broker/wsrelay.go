@@ -101,12 +101,52 @@ func (p *wsPeer) send(f frame) error {
 	return writeFrame(p.conn, f, p.mask)
 }
 
-// refusedMessage is a message of the agent's that RewriteText refused; it
-// ends the relay.
-type refusedMessage struct{ err error }
+// refusedMessage is a message of the agent's that was refused: it ends the
+// relay, the agent told why (1008), and the record names rule.
+type refusedMessage struct {
+	rule string
+	err  error
+}
 
 func (e *refusedMessage) Error() string { return "websocket message refused: " + e.err.Error() }
 func (e *refusedMessage) Unwrap() error { return e.err }
+
+// Rules of the relay's own endings, beside the frameErrors'.
+const (
+	ruleSubstitution = "websocket.substitution" // RewriteText refused the agent's message
+	ruleScrubHold    = "websocket.scrub-hold"   // subst.ErrHeldTooLong
+	ruleWrite        = "websocket.write"        // a message could not be written to a side
+)
+
+// errScrubHold is upstream's messages ending, one after another, in what
+// may be the start of a secret, past what the scrubber holds back.
+var errScrubHold = &frameError{closePolicy, ruleScrubHold, "messages that kept ending in the start of a secret, past what the scrubber holds back (1 MiB or 4096 messages)"}
+
+// closeInternal is the close status (1011) sent to a side a write failed on.
+const closeInternal = 1011
+
+// writeError is a frame the relay could not write to a side: the side's
+// connection failed.
+type writeError struct {
+	to  *wsPeer
+	err error
+}
+
+func (e *writeError) Error() string {
+	return "websocket: writing to the " + e.to.side + ": " + e.err.Error()
+}
+func (e *writeError) Unwrap() error { return e.err }
+
+// relayTo passes a frame on to p, saying so if p's connection failed.
+func relayTo(p *wsPeer, f frame) error {
+	if err := p.write(f); err != nil {
+		if err == errRelayEnded {
+			return err
+		}
+		return &writeError{p, err}
+	}
+	return nil
+}
 
 // wsRelay is one relayed WebSocket: its two ends and its audit record.
 type wsRelay struct {
@@ -144,10 +184,14 @@ func (r *wsRelay) holding() *holding { return &holding{b: r.held, uid: r.uid} }
 // run relays an upgraded connection both ways (relayUp, relayDown) until
 // either side ends or stop closes, then ends both and records how it went.
 // A side whose frames fail the connection is sent a close naming the
-// error (1002 protocol error, 1009 too big) and the other side a close of
-// its own (wsPeer.gone), so neither is left with half a message; at
-// shutdown both get 1001; only then are both sockets closed. rec is
-// touched only by run: the relay's goroutines count into the peers.
+// error (1002 protocol error, 1008 policy, 1009 too big) and the other
+// side a close of its own (wsPeer.gone), so neither is left with half a
+// message; an agent whose message was refused gets 1008 and the reason; a
+// side a write failed on gets 1011 (if it still can) and the other its
+// own; at shutdown both get 1001; only then are both sockets closed. Every
+// ending but a side's clean close or its connection's end is a deny with
+// its rule. rec is touched only by run: the relay's goroutines count into
+// the peers.
 func (r *wsRelay) run() {
 	type end struct {
 		from *wsPeer
@@ -171,6 +215,7 @@ func (r *wsRelay) run() {
 	rec.BytesUp, rec.BytesDown = r.upstream.end(), r.agent.end()
 	var fe *frameError
 	var refused *refusedMessage
+	var we *writeError
 	switch {
 	case stopped:
 		rec.Decision, rec.Reason = audit.Allow, reasonShutdown
@@ -178,7 +223,10 @@ func (r *wsRelay) run() {
 		rec.Decision, rec.Rule = audit.Deny, fe.rule
 		rec.Reason = fmt.Sprintf("websocket closed: the %s sent %s", first.from.side, fe.msg)
 	case errors.As(first.err, &refused):
-		rec.Decision, rec.Reason = audit.Deny, refused.Error()
+		rec.Decision, rec.Rule, rec.Reason = audit.Deny, refused.rule, refused.Error()
+	case errors.As(first.err, &we):
+		rec.Decision, rec.Rule, rec.Error = audit.Deny, ruleWrite, we.err.Error()
+		rec.Reason = "websocket ended: writing to the " + we.to.side + " failed"
 	default:
 		rec.Decision, rec.Reason = audit.Allow, "websocket relayed"
 	}
@@ -188,17 +236,27 @@ func (r *wsRelay) run() {
 		sendCloses(closing{r.agent, closeGoingAway, "agent-vault is shutting down"},
 			closing{r.upstream, closeGoingAway, "agent-vault is shutting down"})
 	case fe != nil:
-		other := r.upstream
-		if first.from == r.upstream {
-			other = r.agent
-		}
-		failConnection(first.from, other, fe)
+		failConnection(first.from, r.other(first.from), fe)
+	case refused != nil:
+		sendCloses(closing{r.agent, closePolicy, "agent-vault: " + refused.Error()},
+			closing{r.upstream, r.upstream.gone, "agent-vault: the agent's message was refused"})
+	case we != nil:
+		sendCloses(closing{we.to, closeInternal, "agent-vault: a write to this side failed"},
+			closing{r.other(we.to), r.other(we.to).gone, "agent-vault: the " + we.to.side + "'s connection failed"})
 	}
 	r.agent.conn.Close()
 	r.upstream.conn.Close()
 	for ; pending > 0; pending-- {
 		<-ends
 	}
+}
+
+// other is the side that is not p.
+func (r *wsRelay) other(p *wsPeer) *wsPeer {
+	if p == r.upstream {
+		return r.agent
+	}
+	return r.upstream
 }
 
 // failConnection tells bad why its frames end the connection and other
@@ -242,12 +300,12 @@ func (r *wsRelay) relayUp() error {
 		if op == opText {
 			out, err := r.engine.RewriteText(r.agentName, r.host, msg)
 			if err != nil {
-				return &refusedMessage{err}
+				return &refusedMessage{ruleSubstitution, err}
 			}
 			msg = out
 		}
-		return r.upstream.write(frame{fin: true, op: op, payload: msg})
-	}, r.upstream.write)
+		return relayTo(r.upstream, frame{fin: true, op: op, payload: msg})
+	}, func(f frame) error { return relayTo(r.upstream, f) })
 }
 
 // relayDown relays upstream's frames to the agent, scrubbing data messages
@@ -272,7 +330,7 @@ func (r *wsRelay) relayDown() error {
 		for _, m := range rel {
 			p := held[0]
 			held = held[1:]
-			err := agent.write(frame{fin: true, op: p.op, payload: m})
+			err := relayTo(agent, frame{fin: true, op: p.op, payload: m})
 			hold.shrink(p.n)
 			if err != nil {
 				return err
@@ -286,6 +344,9 @@ func (r *wsRelay) relayDown() error {
 		}
 		held = append(held, pending{op, len(msg)})
 		rel, err := ms.Push(msg)
+		if errors.Is(err, subst.ErrHeldTooLong) {
+			return errScrubHold
+		}
 		if err != nil {
 			return err
 		}
@@ -298,7 +359,7 @@ func (r *wsRelay) relayDown() error {
 			}
 		}
 		f.payload = scrubControl(sc, f)
-		return agent.write(f)
+		return relayTo(agent, f)
 	})
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		send(ms.Flush())
