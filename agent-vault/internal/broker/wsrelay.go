@@ -150,7 +150,9 @@ func relayTo(p *wsPeer, f frame) error {
 
 // wsRelay is one relayed WebSocket: its two ends and its audit record.
 type wsRelay struct {
-	engine    *subst.Engine
+	// engines substitute the agent's messages and scrub upstream's: the
+	// one in force for each message (see wsEngines).
+	engines   *wsEngines
 	agentName string
 	host      string
 	agent     *wsPeer
@@ -297,10 +299,21 @@ func (r *wsRelay) relayUp() error {
 	hold := r.holding()
 	defer hold.drop()
 	return r.assembler(r.agent, hold).run(func(op byte, msg []byte) error {
+		engine, err := r.engines.engineFor(r.agentName, r.host)
+		if err != nil {
+			return err
+		}
 		if op == opText {
-			out, err := r.engine.RewriteText(r.agentName, r.host, msg)
+			out, err := engine.RewriteText(r.agentName, r.host, msg)
 			if err != nil {
 				return &refusedMessage{ruleSubstitution, err}
+			}
+			// RewriteText gives back a message without placeholders as
+			// it is: only a new one carries this engine's secret.
+			if len(out) > 0 && &out[0] != &msg[0] {
+				if err := r.engines.substituted(engine); err != nil {
+					return err
+				}
 			}
 			msg = out
 		}
@@ -316,11 +329,14 @@ func (r *wsRelay) relayUp() error {
 // the stream holds counts against the agent's budget until it has gone to
 // the agent.
 func (r *wsRelay) relayDown() error {
-	sc := r.engine.Scrubber(r.agentName)
 	upstream, agent := r.upstream, r.agent
 	hold := r.holding()
 	defer hold.drop()
-	ms := sc.Messages()
+	ms := &scrubChain{agent: r.agentName}
+	// Before each of upstream's frames: a stage for each engine relayUp
+	// has substituted with since, which it kept before writing the
+	// message upstream could be answering.
+	catchUp := func() { ms.add(r.engines.since(len(ms.stages))) }
 	type pending struct {
 		op byte
 		n  int // bytes counted in hold
@@ -343,7 +359,8 @@ func (r *wsRelay) relayDown() error {
 			return err
 		}
 		held = append(held, pending{op, len(msg)})
-		rel, err := ms.Push(msg)
+		catchUp()
+		rel, err := ms.push(msg)
 		if errors.Is(err, subst.ErrHeldTooLong) {
 			return errScrubHold
 		}
@@ -352,17 +369,19 @@ func (r *wsRelay) relayDown() error {
 		}
 		return send(rel)
 	}, func(f frame) error {
+		catchUp()
 		if f.op == opClose {
 			// Nothing can complete a held message now.
-			if err := send(ms.Flush()); err != nil {
+			if err := send(ms.flush()); err != nil {
 				return err
 			}
 		}
-		f.payload = scrubControl(sc, f)
+		f.payload = ms.control(f)
 		return relayTo(agent, f)
 	})
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		send(ms.Flush())
+		catchUp()
+		send(ms.flush())
 	}
 	return err
 }

@@ -97,7 +97,7 @@ func relayEngine(t *testing.T) *subst.Engine {
 // run it, its record and what it did logged to ev.
 func testRelay(engine *subst.Engine, agentConn, upConn net.Conn, ev *events, stop <-chan struct{}) *wsRelay {
 	return &wsRelay{
-		engine: engine, agentName: "lead", host: "example.com",
+		engines: &wsEngines{used: []*subst.Engine{engine}}, agentName: "lead", host: "example.com",
 		agent:    &wsPeer{side: "agent", conn: &watchedConn{agentConn, "agent", ev}, r: agentConn, gone: closeBadGateway},
 		upstream: &wsPeer{side: "upstream", conn: &watchedConn{upConn, "upstream", ev}, r: upConn, mask: true, gone: closeGoingAway},
 		rec:      &audit.Record{},

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/clemhq/clem/agent-vault/internal/config"
+	"github.com/clemhq/clem/agent-vault/internal/subst"
 	"github.com/clemhq/clem/shared/audit"
 )
 
@@ -127,5 +129,31 @@ func TestWebSocketReload(t *testing.T) {
 				t.Errorf("after the rotation the agent got %q; want both keys scrubbed", s)
 			}
 		})
+	}
+}
+
+// TestWebSocketEnginesBounded: a relay keeps at most maxEngines engines
+// (their scrubbers each hold what upstream sends); the one past them is
+// refused by websocket.reloads, while one it keeps already is not.
+func TestWebSocketEnginesBounded(t *testing.T) {
+	e := startWith(t, true, "", "", nil)
+	f := e.srv.cfg.Load().File
+	w := &wsEngines{used: []*subst.Engine{e.srv.cfg.Load().Engine}}
+	for i := 1; i <= maxEngines; i++ {
+		cfg, err := config.Compile("v.toml", f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = w.substituted(cfg.Engine)
+		var refused *refusedMessage
+		switch {
+		case i < maxEngines && err != nil:
+			t.Fatalf("engine %d: %v, want it kept", i+1, err)
+		case i == maxEngines && (!errors.As(err, &refused) || refused.rule != ruleReloads):
+			t.Fatalf("engine %d: %v, want a refusal by %s", i+1, err, ruleReloads)
+		}
+	}
+	if err := w.substituted(w.first()); err != nil {
+		t.Errorf("an engine kept already: %v", err)
 	}
 }
