@@ -7,7 +7,6 @@ import (
 
 	"github.com/clemhq/clem/agent-vault/internal/config"
 	"github.com/clemhq/clem/agent-vault/internal/subst"
-	"github.com/clemhq/clem/shared/hostpattern"
 )
 
 // A WebSocket lives across reloads. Each agent message is substituted with
@@ -87,24 +86,6 @@ func (w *wsEngines) since(n int) []*subst.Engine {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.used[n:])
-}
-
-// agentHolds says whether a binding agent holds a placeholder for covers
-// host (canonical).
-func agentHolds(cfg *config.Config, agent, host string) bool {
-	for _, b := range cfg.File.Bindings {
-		if !slices.ContainsFunc(b.Placeholders, func(p config.Placeholder) bool { return p.Agent == agent }) {
-			continue
-		}
-		hosts, err := hostpattern.ParseList(b.Hosts)
-		if err != nil {
-			continue // Compile refused such a config already
-		}
-		if _, ok := hosts.Match(host); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // scrubChain scrubs upstream's messages with every engine a relay kept,
