@@ -292,9 +292,11 @@ func sendCloses(cs ...closing) {
 }
 
 // relayUp relays the agent's frames to upstream: each text message with
-// its placeholders substituted where a binding allows the websocket
-// surface (RewriteText refuses anything else, which ends the connection),
-// each message as one frame, control frames as they come.
+// its placeholders substituted, by the engine in force, where a binding
+// allows the websocket surface (RewriteText refuses anything else, which
+// ends the connection), each message as one frame, control frames as they
+// come. A data message after a reload took away the agent's binding for
+// the host ends the connection too (wsEngines.engineFor).
 func (r *wsRelay) relayUp() error {
 	hold := r.holding()
 	defer hold.drop()
