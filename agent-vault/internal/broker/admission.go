@@ -3,6 +3,7 @@ package broker
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 
 	"github.com/clemhq/clem/agent-vault/internal/config"
@@ -35,16 +36,18 @@ type Decision struct {
 
 // The rules of a tunnel's admission, in the order they are checked.
 const (
-	RuleAgent  = "tunnel.agent"  // the agent holds a placeholder here
-	RuleTarget = "tunnel.target" // the target is host:port with a host name
-	RulePort   = "tunnel.port"   // secrets go to port 443 only
-	RuleHost   = "tunnel.host"   // the host is bound to a secret
-	RuleSNI    = "tunnel.sni"    // the TLS server name is the CONNECT host
+	RuleAgent   = "tunnel.agent"   // the agent holds a placeholder here
+	RuleTarget  = "tunnel.target"  // the target is host:port with a host name
+	RulePort    = "tunnel.port"    // secrets go to port 443 only
+	RuleHost    = "tunnel.host"    // the host is bound to a secret
+	RuleBinding = "tunnel.binding" // the agent holds a binding for the host
+	RuleSNI     = "tunnel.sni"     // the TLS server name is the CONNECT host
 )
 
 // DecideTunnel decides whether agent-vault carries a tunnel for cfg: the
-// agent holds a placeholder, the target is a brokered host on port 443,
-// and (once the handshake is done) the client asked TLS for that host.
+// agent holds a placeholder, the target is a brokered host on port 443
+// that a binding the agent holds covers, and (once the handshake is done)
+// the client asked TLS for that host.
 // It is pure: the caller audits and answers.
 func DecideTunnel(cfg *config.Config, t Tunnel) Decision {
 	if !cfg.Agents[t.Agent] {
@@ -65,6 +68,12 @@ func DecideTunnel(cfg *config.Config, t Tunnel) Decision {
 	if _, ok := cfg.HostList.Match(host); !ok {
 		return Decision{Reason: fmt.Sprintf("%s is not a brokered host", host), Rule: RuleHost, Host: host}
 	}
+	// Another agent's host is not this one's: agent-vault would carry its
+	// placeholder-free requests there, past pipelock's allow-list, were
+	// pipelock's config to drift or a direct client to ask.
+	if !agentHolds(cfg, t.Agent, host) {
+		return Decision{Reason: fmt.Sprintf("agent %q holds no binding for %s", t.Agent, host), Rule: RuleBinding, Host: host}
+	}
 	if !t.Hello {
 		return Decision{Allow: true, Reason: host + " is brokered", Rule: RuleHost, Host: host}
 	}
@@ -72,4 +81,22 @@ func DecideTunnel(cfg *config.Config, t Tunnel) Decision {
 		return Decision{Reason: fmt.Sprintf("TLS SNI %q does not match CONNECT host %s", t.SNI, host), Rule: RuleSNI, Host: host}
 	}
 	return Decision{Allow: true, Reason: host + " is brokered and asked for by name", Rule: RuleSNI, Host: host}
+}
+
+// agentHolds says whether a binding agent holds a placeholder for covers
+// host (canonical).
+func agentHolds(cfg *config.Config, agent, host string) bool {
+	for _, b := range cfg.File.Bindings {
+		if !slices.ContainsFunc(b.Placeholders, func(p config.Placeholder) bool { return p.Agent == agent }) {
+			continue
+		}
+		hosts, err := hostpattern.ParseList(b.Hosts)
+		if err != nil {
+			continue // Compile refused such a config already
+		}
+		if _, ok := hosts.Match(host); ok {
+			return true
+		}
+	}
+	return false
 }

@@ -122,11 +122,17 @@ func TestHandOffRefusals(t *testing.T) {
 
 // TestDecideTunnel: every check of a tunnel's admission, without sockets.
 func TestDecideTunnel(t *testing.T) {
-	hosts, err := hostpattern.ParseList([]string{"example.com", "*.uploads.example.com"})
+	hosts, err := hostpattern.ParseList([]string{"example.com", "*.uploads.example.com", "other.example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config.Config{Agents: map[string]bool{"lead": true}, HostList: hosts}
+	// lead holds a binding for the first two hosts; only worker holds one
+	// for other.example.com.
+	cfg := &config.Config{Agents: map[string]bool{"lead": true, "worker": true}, HostList: hosts}
+	cfg.File.Bindings = []config.Binding{
+		{Name: "api", Hosts: []string{"example.com", "*.uploads.example.com"}, Placeholders: []config.Placeholder{{Agent: "lead"}, {Agent: "worker"}}},
+		{Name: "other", Hosts: []string{"other.example.com"}, Placeholders: []config.Placeholder{{Agent: "worker"}}},
+	}
 	for _, tt := range []struct {
 		name string
 		in   Tunnel
@@ -166,6 +172,12 @@ func TestDecideTunnel(t *testing.T) {
 			Decision{Reason: "uploads.example.com is not a brokered host", Rule: RuleHost, Host: "uploads.example.com"}},
 		{"suffix is not a subdomain", Tunnel{Agent: "lead", Target: "evilexample.com:443"},
 			Decision{Reason: "evilexample.com is not a brokered host", Rule: RuleHost, Host: "evilexample.com"}},
+		{"another agent's brokered host", Tunnel{Agent: "lead", Target: "other.example.com:443"},
+			Decision{Reason: `agent "lead" holds no binding for other.example.com`, Rule: RuleBinding, Host: "other.example.com"}},
+		{"another agent's brokered host, SNI of it", Tunnel{Agent: "lead", Target: "other.example.com:443", Hello: true, SNI: "other.example.com"},
+			Decision{Reason: `agent "lead" holds no binding for other.example.com`, Rule: RuleBinding, Host: "other.example.com"}},
+		{"control: the host's own agent", Tunnel{Agent: "worker", Target: "other.example.com:443"},
+			Decision{Allow: true, Reason: "other.example.com is brokered", Rule: RuleHost, Host: "other.example.com"}},
 		{"SNI of the host", Tunnel{Agent: "lead", Target: "Example.com:443", Hello: true, SNI: "example.com"},
 			Decision{Allow: true, Reason: "example.com is brokered and asked for by name", Rule: RuleSNI, Host: "example.com"}},
 		{"SNI of another host", Tunnel{Agent: "lead", Target: "example.com:443", Hello: true, SNI: "a.uploads.example.com"},

@@ -58,7 +58,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	agentKey := r.Header.Get("Sec-WebSocket-Key")
-	res, err := s.cfg.Load().Engine.Rewrite(t.agent, t.host, r)
+	engine := s.cfg.Load().Engine
+	res, err := engine.Rewrite(t.agent, t.host, r)
 	if err != nil {
 		var ref *subst.Refusal
 		if errors.As(err, &ref) {
@@ -80,7 +81,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = up
 	}
 	if ws {
-		s.serveWebSocket(w, r, t, rec, agentKey) // writes rec
+		s.serveWebSocket(w, r, t, rec, agentKey, engine) // writes rec
 		return
 	}
 	sc := s.cfg.Load().Engine.Scrubber(t.agent)

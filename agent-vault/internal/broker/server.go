@@ -39,6 +39,7 @@ type Server struct {
 
 	conns  *connlimit.Limiter // tunnels, per agent uid and in total
 	relays *relaySet          // WebSocket relays, which the HTTP server no longer tracks
+	wsHeld *heldBytes         // bytes of unfinished WebSocket messages, per agent uid and in total
 	reqs   *connlimit.Limiter // requests in flight, per agent uid and in total
 	flood  *floodLog
 	stats  stats
@@ -60,7 +61,7 @@ type Server struct {
 
 // New builds a Server; call Serve for each listener.
 func New(cfg *config.Config, authority *ca.CA, aw *audit.Writer) (*Server, error) {
-	s := &Server{audit: aw, tlsIn: newChanListener(), relays: newRelaySet(), self: uint32(os.Getuid()), httpDone: make(chan struct{})}
+	s := &Server{audit: aw, tlsIn: newChanListener(), relays: newRelaySet(), wsHeld: newHeldBytes(wsHeldPerAgent, wsHeldTotal), self: uint32(os.Getuid()), httpDone: make(chan struct{})}
 	s.flood = newFloodLog(s.record)
 	lim := cfg.Limits
 	s.conns = connlimit.New(lim.ConnsPerAgent, lim.ConnsTotal)

@@ -26,7 +26,9 @@ const maxInterim = 8
 // stay uncompressed and readable, and a frame with a reserved bit set (a
 // compressed one) ends the connection, as does any other frame sequence
 // RFC 6455 forbids (see wsRelay.run). agentKey is the Sec-WebSocket-Key
-// the agent sent, before substitution.
+// the agent sent, before substitution; engine is the one that substituted
+// the handshake, so its scrubber is the first the relay keeps (a reload
+// since may have changed the engine in force: see wsEngines).
 //
 // It writes rec exactly once, before the agent can see how the request
 // ended: a refusal's record before the refusal, a relay's before its
@@ -38,8 +40,7 @@ const maxInterim = 8
 // the server gives the slot back when it closes the connection (connState).
 // A connection taken over is the HTTP server's no more, so Shutdown would
 // not wait for it: the relay is tracked in s.relays instead.
-func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunnel, rec *audit.Record, agentKey string) {
-	engine := s.cfg.Load().Engine
+func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunnel, rec *audit.Record, agentKey string, engine *subst.Engine) {
 	sc := engine.Scrubber(t.agent)
 	r.Header.Del("Sec-WebSocket-Extensions")
 	r.Header["Upgrade"] = []string{"websocket"}
@@ -93,10 +94,12 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t *tunne
 		return
 	}
 	relay := &wsRelay{
-		engine: engine, agentName: t.agent, host: t.host,
+		engines:   &wsEngines{current: s.cfg.Load, used: []*subst.Engine{engine}},
+		agentName: t.agent, host: t.host,
 		agent:    &wsPeer{side: "agent", conn: client, r: cbr, gone: closeBadGateway},
 		upstream: &wsPeer{side: "upstream", conn: up, r: ubr, mask: true, gone: closeGoingAway},
 		rec:      rec, write: s.finish, stop: s.relays.stop,
+		held: s.wsHeld, uid: t.uid, progress: wsProgress,
 	}
 	tracked := s.relays.add(relay)
 	// In this order: the slot is held until the connection is closed, and

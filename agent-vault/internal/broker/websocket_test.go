@@ -105,17 +105,18 @@ func TestWebSocketTextFrames(t *testing.T) {
 }
 
 // TestWebSocketSurfaceNotBound: a placeholder in a message of a binding
-// without the websocket surface ends the connection, and the refusal's one
-// record exists by the time the agent sees the end.
+// without the websocket surface ends the connection, the agent told with a
+// close (1008 policy violation), and the refusal's one record exists by the
+// time the agent sees the end.
 func TestWebSocketSurfaceNotBound(t *testing.T) {
 	e := startWith(t, true, "", "", wsEcho)
 	tc, br := wsDial(t, e)
 	writeFrame(tc, frame{fin: true, op: opText, payload: []byte("key " + phLead)}, true)
-	if frames, err := agentGets(br); err != io.EOF || len(frames) != 0 {
-		t.Fatalf("after a placeholder in a frame of a header-only binding the agent got %q, then %v; want nothing, then the connection closed", frames, err)
+	if frames, err := agentGets(br); err != io.EOF || fmt.Sprint(frames) != "[close:1008]" {
+		t.Fatalf("after a placeholder in a frame of a header-only binding the agent got %q, then %v; want a close with 1008, then the connection closed", frames, err)
 	}
 	recs := requestRecords(t, e, "/ws")
-	if len(recs) != 1 || recs[0].Decision != audit.Deny || !strings.HasPrefix(recs[0].Reason, "websocket message refused") {
+	if len(recs) != 1 || recs[0].Decision != audit.Deny || recs[0].Rule != ruleSubstitution || !strings.HasPrefix(recs[0].Reason, "websocket message refused") {
 		t.Errorf("when the agent saw the refusal, the records were %+v; want one, deny \"websocket message refused...\"\n%s", recs, e.audit.String())
 	}
 }

@@ -29,6 +29,7 @@ const (
 const (
 	closeGoingAway     = 1001
 	closeProtocolError = 1002
+	closePolicy        = 1008
 	closeTooBig        = 1009
 	closeBadGateway    = 1014
 )
@@ -51,6 +52,8 @@ const (
 	ruleOpcode        = "websocket.opcode"        // RFC 6455 5.2
 	ruleReservedBits  = "websocket.reserved-bits" // RFC 6455 5.2
 	ruleSize          = "websocket.size"          // agent-vault's bound
+	ruleStalled       = "websocket.stalled"       // a message's progress bound (wsProgress)
+	ruleBudget        = "websocket.budget"        // the agent's budget of unfinished messages (wsHeldPerAgent)
 )
 
 var (
@@ -71,65 +74,117 @@ type frame struct {
 	payload []byte
 }
 
-// readFrame reads one frame and unmasks its payload. It refuses, before
-// reading the payload, what no sequence may hold: reserved bits and
-// opcodes, and a control frame that is fragmented or over 125 bytes.
-func readFrame(r io.Reader) (frame, error) {
-	var h [2]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return frame{}, err
+// frameHeader is a frame up to its payload.
+type frameHeader struct {
+	fin    bool
+	rsv    byte
+	op     byte
+	masked bool
+	key    [4]byte
+	n      int // payload length, at most maxMessage
+}
+
+// payloadChunk is how much of a payload is read at once: a buffer grows by
+// what has arrived, never by what a header merely declares.
+const payloadChunk = 64 << 10
+
+// readHeader reads a frame's header. It refuses, before the payload, what
+// no sequence may hold: reserved bits and opcodes, a control frame that is
+// fragmented or over 125 bytes, and a payload over maxMessage.
+func readHeader(r io.Reader) (frameHeader, error) {
+	var b [2]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return frameHeader{}, err
 	}
-	f := frame{fin: h[0]&0x80 != 0, rsv: h[0] & 0x70, op: h[0] & 0x0f}
-	if f.rsv != 0 {
-		return frame{}, errReserved
+	h := frameHeader{fin: b[0]&0x80 != 0, rsv: b[0] & 0x70, op: b[0] & 0x0f, masked: b[1]&0x80 != 0}
+	if h.rsv != 0 {
+		return frameHeader{}, errReserved
 	}
-	switch f.op {
+	switch h.op {
 	case opContinuation, opText, opBinary, opClose, opPing, opPong:
 	default:
-		return frame{}, errReservedOpcode
+		return frameHeader{}, errReservedOpcode
 	}
-	control := f.op >= 0x8
-	if control && !f.fin {
-		return frame{}, errFragmentedControl
+	control := h.op >= 0x8
+	if control && !h.fin {
+		return frameHeader{}, errFragmentedControl
 	}
-	masked := h[1]&0x80 != 0
-	n := uint64(h[1] & 0x7f)
+	n := uint64(b[1] & 0x7f)
 	switch n {
 	case 126:
-		var b [2]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return frame{}, err
+		var l [2]byte
+		if _, err := io.ReadFull(r, l[:]); err != nil {
+			return frameHeader{}, err
 		}
-		n = uint64(binary.BigEndian.Uint16(b[:]))
+		n = uint64(binary.BigEndian.Uint16(l[:]))
 	case 127:
-		var b [8]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return frame{}, err
+		var l [8]byte
+		if _, err := io.ReadFull(r, l[:]); err != nil {
+			return frameHeader{}, err
 		}
-		n = binary.BigEndian.Uint64(b[:])
+		n = binary.BigEndian.Uint64(l[:])
 	}
 	if control && n > maxControl {
-		return frame{}, errControlTooLong
+		return frameHeader{}, errControlTooLong
 	}
 	if n > maxMessage {
-		return frame{}, errTooLarge
+		return frameHeader{}, errTooLarge
 	}
-	var key [4]byte
-	if masked {
-		if _, err := io.ReadFull(r, key[:]); err != nil {
-			return frame{}, err
+	h.n = int(n)
+	if h.masked {
+		if _, err := io.ReadFull(r, h.key[:]); err != nil {
+			return frameHeader{}, err
 		}
 	}
-	f.payload = make([]byte, n)
-	if _, err := io.ReadFull(r, f.payload); err != nil {
+	return h, nil
+}
+
+// readFrame reads one frame whole and unmasks its payload (see
+// readHeader for what it refuses).
+func readFrame(r io.Reader) (frame, error) {
+	h, err := readHeader(r)
+	if err != nil {
 		return frame{}, err
 	}
-	if masked {
-		for i := range f.payload {
-			f.payload[i] ^= key[i%4]
+	p, err := readPayload(r, h, nil, h.n, nil)
+	if err != nil {
+		return frame{}, err
+	}
+	return frame{fin: h.fin, rsv: h.rsv, op: h.op, payload: p}, nil
+}
+
+// readPayload appends h's payload to buf, unmasked. buf grows a chunk at a
+// time as the bytes arrive, to at most limit bytes of capacity (the most
+// the message can come to); grow, unless nil, is told each growth's bytes
+// first and may refuse it. On an error buf holds what was read.
+func readPayload(r io.Reader, h frameHeader, buf []byte, limit int, grow func(int) error) ([]byte, error) {
+	start := len(buf)
+	end := start + h.n
+	for len(buf) < end {
+		k := min(end-len(buf), payloadChunk)
+		if cap(buf)-len(buf) < k {
+			c := min(max(2*cap(buf), len(buf)+k), max(limit, len(buf)+k))
+			if grow != nil {
+				if err := grow(c - cap(buf)); err != nil {
+					return buf, err
+				}
+			}
+			nb := make([]byte, len(buf), c)
+			copy(nb, buf)
+			buf = nb
+		}
+		m := len(buf)
+		if _, err := io.ReadFull(r, buf[m:m+k]); err != nil {
+			return buf, err
+		}
+		buf = buf[:m+k]
+		if h.masked {
+			for i := m; i < m+k; i++ {
+				buf[i] ^= h.key[(i-start)%4]
+			}
 		}
 	}
-	return f, nil
+	return buf, nil
 }
 
 // writeFrame writes f, masked with a fresh key when mask is set.
@@ -167,52 +222,4 @@ func writeFrame(w io.Writer, f frame, mask bool) error {
 	}
 	_, err := w.Write(b)
 	return err
-}
-
-// messages reassembles data frames into whole messages and calls onMessage
-// with each; control frames go to onControl as they come, between the
-// fragments of a message too (RFC 6455 5.4 allows that). It returns nil
-// after a close frame, the reader's error, or a *frameError for a sequence
-// the RFC says fails the connection: a continuation with no message
-// started, or a new message before the last one finished. A message it
-// could not finish is never handed on, in part or joined to another: the
-// substitution and the scrubber must see the message the far side will.
-func messages(r io.Reader, onMessage func(op byte, msg []byte) error, onControl func(frame) error) error {
-	var op byte // opcode of the message being assembled; 0 between messages
-	var buf []byte
-	for {
-		f, err := readFrame(r)
-		if err != nil {
-			return err
-		}
-		if f.op >= 0x8 {
-			if err := onControl(f); err != nil {
-				return err
-			}
-			if f.op == opClose {
-				return nil
-			}
-			continue
-		}
-		switch {
-		case f.op == opContinuation && op == 0:
-			return errOrphanContinuation
-		case f.op != opContinuation && op != 0:
-			return errInterrupted
-		case f.op != opContinuation:
-			op, buf = f.op, buf[:0]
-		}
-		if len(buf)+len(f.payload) > maxMessage {
-			return errTooLarge
-		}
-		buf = append(buf, f.payload...)
-		if f.fin {
-			msgOp := op
-			op = 0
-			if err := onMessage(msgOp, buf); err != nil {
-				return err
-			}
-			buf = nil
-		}
-	}
 }

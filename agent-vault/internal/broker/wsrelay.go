@@ -101,16 +101,58 @@ func (p *wsPeer) send(f frame) error {
 	return writeFrame(p.conn, f, p.mask)
 }
 
-// refusedMessage is a message of the agent's that RewriteText refused; it
-// ends the relay.
-type refusedMessage struct{ err error }
+// refusedMessage is a message of the agent's that was refused: it ends the
+// relay, the agent told why (1008), and the record names rule.
+type refusedMessage struct {
+	rule string
+	err  error
+}
 
 func (e *refusedMessage) Error() string { return "websocket message refused: " + e.err.Error() }
 func (e *refusedMessage) Unwrap() error { return e.err }
 
+// Rules of the relay's own endings, beside the frameErrors'.
+const (
+	ruleSubstitution = "websocket.substitution" // RewriteText refused the agent's message
+	ruleScrubHold    = "websocket.scrub-hold"   // subst.ErrHeldTooLong
+	ruleWrite        = "websocket.write"        // a message could not be written to a side
+)
+
+// errScrubHold is upstream's messages ending, one after another, in what
+// may be the start of a secret, past what the scrubber holds back.
+var errScrubHold = &frameError{closePolicy, ruleScrubHold, "messages that kept ending in the start of a secret, past what the scrubber holds back (1 MiB or 4096 messages)"}
+
+// closeInternal is the close status (1011) sent to a side a write failed on.
+const closeInternal = 1011
+
+// writeError is a frame the relay could not write to a side: the side's
+// connection failed.
+type writeError struct {
+	to  *wsPeer
+	err error
+}
+
+func (e *writeError) Error() string {
+	return "websocket: writing to the " + e.to.side + ": " + e.err.Error()
+}
+func (e *writeError) Unwrap() error { return e.err }
+
+// relayTo passes a frame on to p, saying so if p's connection failed.
+func relayTo(p *wsPeer, f frame) error {
+	if err := p.write(f); err != nil {
+		if err == errRelayEnded {
+			return err
+		}
+		return &writeError{p, err}
+	}
+	return nil
+}
+
 // wsRelay is one relayed WebSocket: its two ends and its audit record.
 type wsRelay struct {
-	engine    *subst.Engine
+	// engines substitute the agent's messages and scrub upstream's: the
+	// one in force for each message (see wsEngines).
+	engines   *wsEngines
 	agentName string
 	host      string
 	agent     *wsPeer
@@ -124,15 +166,34 @@ type wsRelay struct {
 	// stop, closed by Server.Shutdown, ends the relay with 1001 going away
 	// to both sides; nil never does.
 	stop <-chan struct{}
+	// held is the budget of unfinished messages the relay counts against
+	// its agent's uid; nil counts nothing. progress bounds a started
+	// message in time (wsProgress); 0 does not.
+	held     *heldBytes
+	uid      uint32
+	progress time.Duration
 }
+
+// assembler reads p's frames under the relay's bounds; hold counts what
+// the direction holds, and its owner drops it when the direction ends.
+func (r *wsRelay) assembler(p *wsPeer, hold *holding) *assembler {
+	return &assembler{r: p.r, conn: p.conn, progress: r.progress, hold: hold}
+}
+
+// holding is a direction's share of the agent's budget.
+func (r *wsRelay) holding() *holding { return &holding{b: r.held, uid: r.uid} }
 
 // run relays an upgraded connection both ways (relayUp, relayDown) until
 // either side ends or stop closes, then ends both and records how it went.
 // A side whose frames fail the connection is sent a close naming the
-// error (1002 protocol error, 1009 too big) and the other side a close of
-// its own (wsPeer.gone), so neither is left with half a message; at
-// shutdown both get 1001; only then are both sockets closed. rec is
-// touched only by run: the relay's goroutines count into the peers.
+// error (1002 protocol error, 1008 policy, 1009 too big) and the other
+// side a close of its own (wsPeer.gone), so neither is left with half a
+// message; an agent whose message was refused gets 1008 and the reason; a
+// side a write failed on gets 1011 (if it still can) and the other its
+// own; at shutdown both get 1001; only then are both sockets closed. Every
+// ending but a side's clean close or its connection's end is a deny with
+// its rule. rec is touched only by run: the relay's goroutines count into
+// the peers.
 func (r *wsRelay) run() {
 	type end struct {
 		from *wsPeer
@@ -156,6 +217,7 @@ func (r *wsRelay) run() {
 	rec.BytesUp, rec.BytesDown = r.upstream.end(), r.agent.end()
 	var fe *frameError
 	var refused *refusedMessage
+	var we *writeError
 	switch {
 	case stopped:
 		rec.Decision, rec.Reason = audit.Allow, reasonShutdown
@@ -163,7 +225,10 @@ func (r *wsRelay) run() {
 		rec.Decision, rec.Rule = audit.Deny, fe.rule
 		rec.Reason = fmt.Sprintf("websocket closed: the %s sent %s", first.from.side, fe.msg)
 	case errors.As(first.err, &refused):
-		rec.Decision, rec.Reason = audit.Deny, refused.Error()
+		rec.Decision, rec.Rule, rec.Reason = audit.Deny, refused.rule, refused.Error()
+	case errors.As(first.err, &we):
+		rec.Decision, rec.Rule, rec.Error = audit.Deny, ruleWrite, we.err.Error()
+		rec.Reason = "websocket ended: writing to the " + we.to.side + " failed"
 	default:
 		rec.Decision, rec.Reason = audit.Allow, "websocket relayed"
 	}
@@ -173,17 +238,27 @@ func (r *wsRelay) run() {
 		sendCloses(closing{r.agent, closeGoingAway, "agent-vault is shutting down"},
 			closing{r.upstream, closeGoingAway, "agent-vault is shutting down"})
 	case fe != nil:
-		other := r.upstream
-		if first.from == r.upstream {
-			other = r.agent
-		}
-		failConnection(first.from, other, fe)
+		failConnection(first.from, r.other(first.from), fe)
+	case refused != nil:
+		sendCloses(closing{r.agent, closePolicy, "agent-vault: " + refused.Error()},
+			closing{r.upstream, r.upstream.gone, "agent-vault: the agent's message was refused"})
+	case we != nil:
+		sendCloses(closing{we.to, closeInternal, "agent-vault: a write to this side failed"},
+			closing{r.other(we.to), r.other(we.to).gone, "agent-vault: the " + we.to.side + "'s connection failed"})
 	}
 	r.agent.conn.Close()
 	r.upstream.conn.Close()
 	for ; pending > 0; pending-- {
 		<-ends
 	}
+}
+
+// other is the side that is not p.
+func (r *wsRelay) other(p *wsPeer) *wsPeer {
+	if p == r.upstream {
+		return r.agent
+	}
+	return r.upstream
 }
 
 // failConnection tells bad why its frames end the connection and other
@@ -217,61 +292,98 @@ func sendCloses(cs ...closing) {
 }
 
 // relayUp relays the agent's frames to upstream: each text message with
-// its placeholders substituted where a binding allows the websocket
-// surface (RewriteText refuses anything else, which ends the connection),
-// each message as one frame, control frames as they come.
+// its placeholders substituted, by the engine in force, where a binding
+// allows the websocket surface (RewriteText refuses anything else, which
+// ends the connection), each message as one frame, control frames as they
+// come. A data message after a reload took away the agent's binding for
+// the host ends the connection too (wsEngines.engineFor).
 func (r *wsRelay) relayUp() error {
-	return messages(r.agent.r, func(op byte, msg []byte) error {
+	hold := r.holding()
+	defer hold.drop()
+	return r.assembler(r.agent, hold).run(func(op byte, msg []byte) error {
+		engine, err := r.engines.engineFor(r.agentName, r.host)
+		if err != nil {
+			return err
+		}
 		if op == opText {
-			out, err := r.engine.RewriteText(r.agentName, r.host, msg)
+			out, err := engine.RewriteText(r.agentName, r.host, msg)
 			if err != nil {
-				return &refusedMessage{err}
+				return &refusedMessage{ruleSubstitution, err}
+			}
+			// RewriteText gives back a message without placeholders as
+			// it is: only a new one carries this engine's secret.
+			if len(out) > 0 && &out[0] != &msg[0] {
+				if err := r.engines.substituted(engine); err != nil {
+					return err
+				}
 			}
 			msg = out
 		}
-		return r.upstream.write(frame{fin: true, op: op, payload: msg})
-	}, r.upstream.write)
+		return relayTo(r.upstream, frame{fin: true, op: op, payload: msg})
+	}, func(f frame) error { return relayTo(r.upstream, f) })
 }
 
 // relayDown relays upstream's frames to the agent, scrubbing data messages
 // as one stream and each control frame on its own. What the stream holds
 // back is let go only when upstream ends it (a close, or its end of the
 // connection); frames that fail the connection end it with the held
-// messages kept, as they end in what may be the start of a secret.
+// messages kept, as they end in what may be the start of a secret. What
+// the stream holds counts against the agent's budget until it has gone to
+// the agent.
 func (r *wsRelay) relayDown() error {
-	sc := r.engine.Scrubber(r.agentName)
 	upstream, agent := r.upstream, r.agent
-	ms := sc.Messages()
-	var ops []byte // opcode of each message ms holds, oldest first
+	hold := r.holding()
+	defer hold.drop()
+	ms := &scrubChain{agent: r.agentName}
+	// Before each of upstream's frames: a stage for each engine relayUp
+	// has substituted with since, which it kept before writing the
+	// message upstream could be answering.
+	catchUp := func() { ms.add(r.engines.since(len(ms.stages))) }
+	type pending struct {
+		op byte
+		n  int // bytes counted in hold
+	}
+	var held []pending // each message ms holds, oldest first
 	send := func(rel [][]byte) error {
 		for _, m := range rel {
-			op := ops[0]
-			ops = ops[1:]
-			if err := agent.write(frame{fin: true, op: op, payload: m}); err != nil {
+			p := held[0]
+			held = held[1:]
+			err := relayTo(agent, frame{fin: true, op: p.op, payload: m})
+			hold.shrink(p.n)
+			if err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	err := messages(upstream.r, func(op byte, msg []byte) error {
-		ops = append(ops, op)
-		rel, err := ms.Push(msg)
+	err := r.assembler(upstream, hold).run(func(op byte, msg []byte) error {
+		if err := hold.grow(len(msg)); err != nil {
+			return err
+		}
+		held = append(held, pending{op, len(msg)})
+		catchUp()
+		rel, err := ms.push(msg)
+		if errors.Is(err, subst.ErrHeldTooLong) {
+			return errScrubHold
+		}
 		if err != nil {
 			return err
 		}
 		return send(rel)
 	}, func(f frame) error {
+		catchUp()
 		if f.op == opClose {
 			// Nothing can complete a held message now.
-			if err := send(ms.Flush()); err != nil {
+			if err := send(ms.flush()); err != nil {
 				return err
 			}
 		}
-		f.payload = scrubControl(sc, f)
-		return agent.write(f)
+		f.payload = ms.control(f)
+		return relayTo(agent, f)
 	})
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		send(ms.Flush())
+		catchUp()
+		send(ms.flush())
 	}
 	return err
 }

@@ -97,7 +97,7 @@ func relayEngine(t *testing.T) *subst.Engine {
 // run it, its record and what it did logged to ev.
 func testRelay(engine *subst.Engine, agentConn, upConn net.Conn, ev *events, stop <-chan struct{}) *wsRelay {
 	return &wsRelay{
-		engine: engine, agentName: "lead", host: "example.com",
+		engines: &wsEngines{used: []*subst.Engine{engine}}, agentName: "lead", host: "example.com",
 		agent:    &wsPeer{side: "agent", conn: &watchedConn{agentConn, "agent", ev}, r: agentConn, gone: closeBadGateway},
 		upstream: &wsPeer{side: "upstream", conn: &watchedConn{upConn, "upstream", ev}, r: upConn, mask: true, gone: closeGoingAway},
 		rec:      &audit.Record{},
@@ -188,10 +188,18 @@ func TestRelayWebSocketRecord(t *testing.T) {
 		{
 			name:         "agent: another agent's placeholder",
 			fromAgent:    []fr{{0x81, "key " + phOther}},
-			wantAgent:    nil,
-			wantUpstream: nil,
-			wantDecision: audit.Deny,
-			wantReason:   "websocket message refused: ",
+			wantAgent:    []string{"close:1008"},
+			wantUpstream: []string{"close:1001"},
+			wantDecision: audit.Deny, wantRule: ruleSubstitution,
+			wantReason: "websocket message refused: ",
+		},
+		{
+			name:         "upstream: messages held past the scrubber's bound",
+			fromUpstream: heldTooLong(),
+			wantAgent:    []string{"close:1014"},
+			wantUpstream: []string{"close:1008"},
+			wantDecision: audit.Deny, wantRule: ruleScrubHold,
+			wantReason: "websocket closed: the upstream sent messages that kept ending in the start of a secret",
 		},
 		{
 			name:         "control: the agent closes",
@@ -247,6 +255,55 @@ func TestRelayWebSocketRecord(t *testing.T) {
 			checkRecordFirst(t, ev.list(), tt.wantDecision == audit.Allow && !tt.stop)
 		})
 	}
+}
+
+// heldTooLong is the start of the secret (it might go on in the next
+// message), then empty messages that neither finish nor end it: more than
+// the scrubber holds back.
+func heldTooLong() []fr {
+	out := []fr{{0x81, realKey[:4]}}
+	for range 4096 {
+		out = append(out, fr{0x81, ""})
+	}
+	return out
+}
+
+// failingConn fails every data frame written to it.
+type failingConn struct{ net.Conn }
+
+var errInjected = errors.New("injected write failure")
+
+func (c failingConn) Write(p []byte) (int, error) {
+	if len(p) > 0 && p[0]&0x0f < 0x8 {
+		return 0, errInjected
+	}
+	return c.Conn.Write(p)
+}
+
+// TestRelayWebSocketWriteFails: a relay that cannot write a message to a
+// side ends as a deny naming websocket.write and the error, not as
+// "websocket relayed", and the other side is told (1001 to upstream).
+func TestRelayWebSocketWriteFails(t *testing.T) {
+	agentEnd, agentConn := socketPair(t)
+	upEnd, upConn := socketPair(t)
+	ev := &events{}
+	relay := testRelay(relayEngine(t), failingConn{agentConn}, upConn, ev, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		relay.run()
+	}()
+	upEnd.Write(wire(false, fr{0x81, "hello"}))
+	up, err := agentGets(bufio.NewReader(upEnd))
+	agentEnd.Close()
+	if !ended(err) || fmt.Sprint(up) != "[close:1001]" {
+		t.Errorf("upstream got %q, then %v; want a close with 1001, then the end", up, err)
+	}
+	<-done
+	if rec := relay.rec; rec.Decision != audit.Deny || rec.Rule != ruleWrite || rec.Reason != "websocket ended: writing to the agent failed" || rec.Error != errInjected.Error() {
+		t.Errorf("record: %s, rule %q, %q, error %q; want deny, rule %q, writing to the agent failed, %q", rec.Decision, rec.Rule, rec.Reason, rec.Error, ruleWrite, errInjected)
+	}
+	checkRecordFirst(t, ev.list(), false)
 }
 
 // checkRecordFirst fails unless log holds one record, before either socket
