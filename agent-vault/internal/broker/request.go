@@ -80,11 +80,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = up
 	}
+	// The answer is scrubbed by the engine that substituted the request,
+	// not the one in force when the answer comes: a reload in between
+	// (a rotated or revoked secret) must not make the scrubber forget
+	// the secret this request carried upstream.
+	sc := engine.Scrubber(t.agent)
+	*r = *r.WithContext(withScrubber(r.Context(), sc))
 	if ws {
 		s.serveWebSocket(w, r, t, rec, agentKey, engine) // writes rec
 		return
 	}
-	sc := s.cfg.Load().Engine.Scrubber(t.agent)
 	cw := &countingWriter{ResponseWriter: w, sc: sc}
 	*r = *r.WithContext(withRecord(r.Context(), rec))
 	s.proxy.ServeHTTP(cw, r)
@@ -137,7 +142,10 @@ func (s *Server) scrubResponse(resp *http.Response) error {
 	if t == nil {
 		return errors.New("no tunnel")
 	}
-	sc := s.cfg.Load().Engine.Scrubber(t.agent)
+	sc := scrubberFrom(resp.Request.Context())
+	if sc == nil {
+		return errors.New("no scrubber for this request")
+	}
 	sc.Header(resp.Header)
 	if err := decodeBody(resp); err != nil {
 		resp.Body.Close()
