@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/clemhq/clem/shared/testutil/users"
@@ -228,33 +229,52 @@ func TestLimits(t *testing.T) {
 // which also binds the copies again where the host's rename detached them.
 func TestPasswdCopies(t *testing.T) {
 	m := Boot(t, Options{Name: uniqueName("sdt"), Passwd: true})
-	// Other tests running in parallel add and remove host users; each
-	// detaches the binds (see RefreshPasswd), so allow a few rounds.
+	// The binds are checked while no one can replace the host's files:
+	// tests of other packages add and remove host users meanwhile, and a
+	// rename over /etc/passwd detaches the machine's bind of it.
 	bound := func() bool {
-		for range 3 {
-			if _, _, code := m.Exec(t, "findmnt", "/etc/passwd"); code == 0 {
-				return true
-			}
-			m.RefreshPasswd(t)
+		_, _, code := m.Exec(t, "findmnt", "/etc/passwd")
+		return code == 0
+	}
+	accountsLocked(t, func() {
+		m.RefreshPasswd(t)
+		if !bound() {
+			t.Fatalf("/etc/passwd inside is not a bind of the copy")
 		}
-		return false
-	}
-	if !bound() {
-		t.Fatalf("/etc/passwd inside is not a bind of the copy")
-	}
+	})
 	u := users.Add(t, "sdt")
-	m.RefreshPasswd(t)
-	if !bound() {
-		t.Errorf("/etc/passwd inside is not bound after RefreshPasswd")
-	}
-	for _, f := range []string{"passwd", "group", "shadow", "gshadow"} {
-		if out, errOut, code := m.Exec(t, "grep", "-c", "^"+u.Name+":", "/etc/"+f); code != 0 || strings.TrimSpace(out) != "1" {
-			t.Errorf("/etc/%s inside after RefreshPasswd: %q, exit %d: %s", f, out, code, errOut)
+	accountsLocked(t, func() {
+		m.RefreshPasswd(t)
+		if !bound() {
+			t.Errorf("/etc/passwd inside is not bound after RefreshPasswd")
 		}
-	}
+		for _, f := range []string{"passwd", "group", "shadow", "gshadow"} {
+			if out, errOut, code := m.Exec(t, "grep", "-c", "^"+u.Name+":", "/etc/"+f); code != 0 || strings.TrimSpace(out) != "1" {
+				t.Errorf("/etc/%s inside after RefreshPasswd: %q, exit %d: %s", f, out, code, errOut)
+			}
+		}
+	})
 	if out, errOut, code := m.ExecAs(t, u.Name, "id", "-un"); code != 0 || strings.TrimSpace(out) != u.Name {
 		t.Errorf("id -un as %s = %q, exit %d: %s", u.Name, out, code, errOut)
 	}
+}
+
+// accountsLocked runs fn holding the host's account-file lock, the one
+// lckpwdf(3) takes (an fcntl write lock on /etc/.pwd.lock): useradd,
+// userdel and groupadd wait on it before they rename a new /etc/passwd
+// into place, so nothing detaches the machine's binds while fn runs.
+func accountsLocked(t *testing.T, fn func()) {
+	t.Helper()
+	f, err := os.OpenFile("/etc/.pwd.lock", os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close() // closing releases the lock
+	lk := syscall.Flock_t{Type: syscall.F_WRLCK}
+	if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLKW, &lk); err != nil {
+		t.Fatalf("lock /etc/.pwd.lock: %v", err)
+	}
+	fn()
 }
 
 // TestEscapePath matches systemd-escape --path, which names mount units.
