@@ -28,9 +28,11 @@ for i in $(seq 1 "$runs"); do
   secs=$(( $(date +%s) - start ))
   pkgs=$(grep -c '^ok ' "$work/run$i.log")
   if [ $rc -ne 0 ]; then
-    echo "run $i: FAILED (exit $rc) after ${secs}s; the failures:"
-    grep -E '^(--- FAIL|FAIL|panic:)' "$work/run$i.log" | head -40
-    tail -60 "$work/run$i.log"
+    kept=/tmp/clem-repeat-$commit-run$i.log
+    cp "$work/run$i.log" "$kept"
+    echo "run $i: FAILED (exit $rc) after ${secs}s; its whole log: $kept; the failures:"
+    grep -E -A12 '^\s*--- FAIL' "$work/run$i.log" | head -80
+    grep -E '^(FAIL|panic:)' "$work/run$i.log" | head -20
     break
   fi
   passed=$((passed + 1))
