@@ -14,6 +14,13 @@ type Vault struct {
 	Resolve  []Resolve      `toml:"resolve,omitempty"`
 	Clients  []VaultClient  `toml:"client,omitempty"`
 	Bindings []VaultBinding `toml:"binding"`
+	// GitHub holds one policy per agent with a GitHub credential:
+	// agent-vault checks every request of that agent to github.com and
+	// api.github.com against it before substituting (docs/github.md).
+	GitHub []VaultGitHub `toml:"github,omitempty"`
+	// Signer serves each agent's commit-signing key over the ssh-agent
+	// protocol; the agent never holds the key.
+	Signer VaultSigner `toml:"signer,omitempty"`
 }
 
 // VaultListen: a unix socket (for pipelock), optionally loopback TCP, and
@@ -89,4 +96,48 @@ type VaultBinding struct {
 type VaultPlaceholder struct {
 	Agent string `toml:"agent"`
 	Value string `toml:"value"`
+}
+
+// VaultGitHub is one agent's GitHub policy. Repositories are "owner/name"
+// (or "owner/*"); branches are patterns under refs/heads/ ("dev/*").
+type VaultGitHub struct {
+	Agent string `toml:"agent"`
+	// Level is what the agent may do: read, pr (push its branches, open
+	// and comment pull requests and issues), review, merge, admin.
+	Level string `toml:"level"`
+	// Read and Push are the repositories it may fetch from and push to
+	// (Push implies Read).
+	Read []string `toml:"read"`
+	Push []string `toml:"push"`
+	// Branches it may push; Protected ones never, whatever Branches say.
+	Branches  []string `toml:"branches"`
+	Protected []string `toml:"protected"`
+	// Allow and Deny add or remove single operations (docs/github.md)
+	// on top of Level.
+	Allow []string `toml:"allow,omitempty"`
+	Deny  []string `toml:"deny,omitempty"`
+	// Force and Delete permit non-fast-forward updates and ref deletions
+	// of allowed branches; Workflows permits pushing new content under
+	// .github/workflows/.
+	Force     bool `toml:"force"`
+	Delete    bool `toml:"delete"`
+	Workflows bool `toml:"workflows"`
+	// MaxPackBytes bounds the pack agent-vault holds to check a push
+	// (0: the default).
+	MaxPackBytes int64 `toml:"max_pack_bytes,omitempty"`
+}
+
+// VaultSigner is the commit-signing agent: one unix socket, the caller's
+// uid (SO_PEERCRED) picks its key; nobody may add, remove or export keys.
+type VaultSigner struct {
+	Socket string            `toml:"socket,omitempty"`
+	Keys   []VaultSignerKey `toml:"key,omitempty"`
+}
+
+// VaultSignerKey is one agent's signing key: a secret (an OpenSSH private
+// key) in the secrets directory, used only for callers of UID.
+type VaultSignerKey struct {
+	Agent  string `toml:"agent"`
+	UID    uint32 `toml:"uid"`
+	Secret string `toml:"secret"`
 }
