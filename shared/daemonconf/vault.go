@@ -130,7 +130,7 @@ type VaultGitHub struct {
 // VaultSigner is the commit-signing agent: one unix socket, the caller's
 // uid (SO_PEERCRED) picks its key; nobody may add, remove or export keys.
 type VaultSigner struct {
-	Socket string            `toml:"socket,omitempty"`
+	Socket string           `toml:"socket,omitempty"`
 	Keys   []VaultSignerKey `toml:"key,omitempty"`
 }
 
