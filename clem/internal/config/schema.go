@@ -141,6 +141,9 @@ type Agent struct {
 	ResourceLimits ResourceLimits `yaml:"resource_limits"`
 	GitName        string         `yaml:"git_name"`
 	GitEmail       string         `yaml:"git_email"`
+	// GitHub gives the agent its own GitHub identity and the policy
+	// agent-vault holds it to; nil: no GitHub credential at all.
+	GitHub *AgentGitHub `yaml:"github"`
 
 	// Resolved after validation.
 	PromptText string `yaml:"-"` // the role prompt, inline or read from PromptFile

@@ -18,6 +18,9 @@ func (a *Agent) secretNames() []string {
 			ns = append(ns, s)
 		}
 	}
+	if g := a.GitHub; g != nil && g.Credential != "" && !contains(ns, g.Credential) {
+		ns = append(ns, g.Credential)
+	}
 	return ns
 }
 

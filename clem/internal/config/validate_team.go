@@ -178,6 +178,7 @@ func (v *validator) agents() {
 		v.agentSidecars(a, p)
 		v.limits(a, p)
 		v.git(a, p)
+		v.github(a, p)
 	}
 }
 

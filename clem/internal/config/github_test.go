@@ -1,0 +1,57 @@
+package config
+
+import (
+	"reflect"
+	"testing"
+)
+
+// TestGitHubDefaults: an agent with only push repositories gets its own
+// implicit credential brokered to GitHub's hosts, the pr level, its own
+// branch prefix, protected main and master, read = push, and signing.
+func TestGitHubDefaults(t *testing.T) {
+	src := `project: p
+agents:
+  dev-one:
+    github:
+      push: [acme/app]
+  rev:
+    github:
+      level: review
+      read: ["acme/*"]
+      branches: ["rev/**"]
+      protected: [main, release]
+      sign: false
+`
+	c, err := Parse("clem.yaml", []byte(src), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := c.Agent("dev-one").GitHub
+	want := AgentGitHub{Credential: "github_dev_one", Level: "pr", Read: []string{"acme/app"}, Push: []string{"acme/app"},
+		Branches: []string{"dev-one/*"}, Protected: []string{"main", "master"}}
+	got := *g
+	got.Sign = nil
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("dev-one github = %+v\nwant %+v", got, want)
+	}
+	if !g.Signs() {
+		t.Error("signing is off by default")
+	}
+	s := c.Secret("github_dev_one")
+	if s == nil || !s.Implicit || s.Disposition != DispBrokered || !reflect.DeepEqual(s.Hosts, GitHubHosts) || s.Env != GitHubTokenEnv {
+		t.Fatalf("implicit credential = %+v", s)
+	}
+	if got := c.Agent("dev-one").SecretNames(); !reflect.DeepEqual(got, []string{"anthropic_api_key", "github_dev_one"}) {
+		t.Errorf("dev-one uses %v", got)
+	}
+	r := c.Agent("rev").GitHub
+	if r.Signs() || r.Level != "review" || len(r.Push) != 0 || !reflect.DeepEqual(r.Branches, []string{"rev/**"}) || !reflect.DeepEqual(r.Protected, []string{"main", "release"}) {
+		t.Errorf("rev github = %+v", r)
+	}
+	if c.Agent("rev").GitHub.Credential == g.Credential {
+		t.Error("two agents share one credential")
+	}
+	if SigningSecret("dev-one") != "github_sign_dev_one" {
+		t.Errorf("signing secret = %s", SigningSecret("dev-one"))
+	}
+}
