@@ -124,7 +124,7 @@ type VaultGitHub struct {
 	Workflows bool `toml:"workflows"`
 	// MaxPackBytes bounds the pack agent-vault holds to check a push
 	// (0: the default).
-	MaxPackBytes int64 `toml:"max_pack_bytes,omitempty"`
+	MaxPackBytes int64 `toml:"max_pack_bytes,omitzero"`
 }
 
 // VaultSigner is the commit-signing agent: one unix socket, the caller's

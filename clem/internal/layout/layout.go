@@ -141,6 +141,7 @@ const (
 	Settings     = "settings.json" // Claude Code --settings
 	CACert       = "vault-ca.pem"  // agent-vault's CA alone (NODE_EXTRA_CA_CERTS)
 	CABundle     = "ca-bundle.pem" // system roots + agent-vault's CA (SSL_CERT_FILE and friends)
+	GitConfig    = "gitconfig"     // GIT_CONFIG_GLOBAL: identity, signing, credential helper, no hooks
 )
 
 // AgentFile is one of the files above for agent.
@@ -180,13 +181,23 @@ func (p Project) AuditLog(role string) string { return filepath.Join(p.DaemonSta
 func (p Project) RunDir(role string) string { return filepath.Join(p.Run, p.Name, role) }
 
 // Sockets.
-func (p Project) VaultSocket() string   { return filepath.Join(p.RunDir(Vault), "vault.sock") }
-func (p Project) CoordSocket() string   { return filepath.Join(p.RunDir(Coord), "coord.sock") }
-func (p Project) TransparentPort() int  { return p.ProxyPort + OffsetTransparent }
-func (p Project) CoordMCPPort() int     { return p.ProxyPort + OffsetCoordMCP }
-func (p Project) SidecarPort(i int) int { return p.ProxyPort + OffsetSidecars + i }
-func (p Project) ProxyAddr() string     { return "127.0.0.1:" + strconv.Itoa(p.ProxyPort) }
-func (p Project) ProxyURL() string      { return "http://" + p.ProxyAddr() }
+func (p Project) VaultSocket() string { return filepath.Join(p.RunDir(Vault), "vault.sock") }
+func (p Project) CoordSocket() string { return filepath.Join(p.RunDir(Coord), "coord.sock") }
+
+// SignerDir holds agent-vault's commit-signing socket, which every agent
+// may reach (the caller's uid picks its key).
+func (p Project) SignerDir() string    { return filepath.Join(p.RunDir(Vault), "sign") }
+func (p Project) SignerSocket() string { return filepath.Join(p.SignerDir(), "agent.sock") }
+
+// AllowedSigners lists every agent's signing key for git's
+// gpg.ssh.allowedSignersFile, so agents and people verify each other's
+// commits.
+func (p Project) AllowedSigners() string { return filepath.Join(p.EtcDir(), "allowed_signers") }
+func (p Project) TransparentPort() int   { return p.ProxyPort + OffsetTransparent }
+func (p Project) CoordMCPPort() int      { return p.ProxyPort + OffsetCoordMCP }
+func (p Project) SidecarPort(i int) int  { return p.ProxyPort + OffsetSidecars + i }
+func (p Project) ProxyAddr() string      { return "127.0.0.1:" + strconv.Itoa(p.ProxyPort) }
+func (p Project) ProxyURL() string       { return "http://" + p.ProxyAddr() }
 func (p Project) CoordMCPURL() string {
 	return "http://127.0.0.1:" + strconv.Itoa(p.CoordMCPPort()) + "/mcp"
 }

@@ -40,6 +40,13 @@ func Build(in *Inputs) (*Desired, error) {
 		}
 	}
 	credentials(in, d)
+	if len(signingAgents(cfg)) > 0 {
+		as, err := allowedSigners(in)
+		if err != nil {
+			return nil, err
+		}
+		d.Files = append(d.Files, File{Path: p.AllowedSigners(), Mode: 0o644, Data: as, Kind: KindConfig})
+	}
 	d.Files = append(d.Files, File{Path: keyPath(p), Mode: 0o600, Secret: secret.New(in.PlaceholderKey), Once: true, Kind: KindKey})
 	d.Egress = egressSpec(in)
 	if d.Egress != nil && !allUsersExist(in) {
@@ -76,6 +83,11 @@ func missingSecrets(in *Inputs) error {
 	for _, s := range in.Cfg.UsedSecrets() {
 		if _, ok := in.Secret(s.Name); !ok {
 			miss = append(miss, fmt.Sprintf("%s (for %s)", s.Name, strings.Join(in.Cfg.SecretConsumers(s.Name), ", ")))
+		}
+	}
+	for _, a := range signingAgents(in.Cfg) {
+		if n := config.SigningSecret(a.Key); !inVault(in, n) {
+			miss = append(miss, fmt.Sprintf("%s (agent %s's commit-signing key: `clem github keys` makes it)", n, a.Key))
 		}
 	}
 	if len(miss) > 0 {
@@ -129,6 +141,11 @@ func dirs(cfg *config.Config, p layout.Project, rs []string) []Dir {
 		}
 		if r == layout.Vault {
 			ds = append(ds, Dir{Path: vaultCADir(p), Owner: u, Group: u, Mode: 0o700, KeepContent: true})
+			if len(signingAgents(cfg)) > 0 {
+				// Every agent may connect to the signer; the caller's uid
+				// (SO_PEERCRED) picks the only key it can use.
+				ds = append(ds, Dir{Path: p.SignerDir(), Owner: u, Group: u, Mode: 0o755})
+			}
 		}
 		if len(credNames(cfg, r)) > 0 {
 			ds = append(ds, Dir{Path: p.CredDir(r), Mode: 0o700})
@@ -215,6 +232,10 @@ func agentFiles(in *Inputs, d *Desired, a *config.Agent) error {
 		clear(env)
 	}
 	d.Files = append(d.Files, envf)
+	gc, err := gitConfig(in, a)
+	if err := add(layout.GitConfig, gc, err); err != nil {
+		return err
+	}
 	mcp, err := mcpConfig(in, a)
 	if err := add(layout.MCPConfig, mcp, err); err != nil {
 		return err
@@ -252,6 +273,7 @@ func credNames(cfg *config.Config, role string) []string {
 		for _, s := range brokeredSecrets(cfg) {
 			out = append(out, s.Name)
 		}
+		out = append(out, signingSecrets(cfg)...)
 	case layout.Coord:
 		for _, n := range []string{cfg.Coordination.Token, cfg.Coordination.AppToken} {
 			if n != "" && cfg.Secret(n) != nil {

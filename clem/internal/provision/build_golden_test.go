@@ -31,8 +31,17 @@ var (
 	goldenRoots   = []byte("-----BEGIN CERTIFICATE-----\nZ29sZGVuIHN5c3RlbSByb290\n-----END CERTIFICATE-----") // no final newline: caBundle adds one
 )
 
-// goldenSecret is the vault's value of every secret in the goldens.
+// goldenSecret is the vault's value of every secret in the goldens: a
+// commit-signing key is a fixed OpenSSH key (testdata/signing, made once by
+// ssh-keygen; a fresh one would change the goldens every run).
 func goldenSecret(name string) (secret.Value, bool) {
+	if strings.HasPrefix(name, "github_sign_") {
+		b, err := os.ReadFile(filepath.Join("testdata", "signing", name))
+		if err != nil {
+			return secret.Value{}, false
+		}
+		return secret.New(b), true
+	}
 	return secret.New([]byte("golden-value-of-" + name)), true
 }
 
@@ -51,6 +60,7 @@ var goldenRows = []goldenRow{
 	{name: "egress"},
 	{name: "transparent"},
 	{name: "fresh", team: "brokered", fresh: true},
+	{name: "github"},
 }
 
 // goldenInputs builds the Inputs of a row: the fixture's clem.yaml, the

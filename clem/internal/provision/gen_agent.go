@@ -107,6 +107,9 @@ func envFile(in *Inputs, a *config.Agent) ([]byte, error) {
 			vars[k] = bundle
 		}
 	}
+	if err := gitEnv(in, a, vars); err != nil {
+		return nil, err
+	}
 	for _, n := range a.SecretNames() {
 		s := in.Cfg.Secret(n)
 		if s == nil {

@@ -33,6 +33,7 @@ func vaultConfig(in *Inputs) ([]byte, error) {
 		}
 		f.Bindings = append(f.Bindings, b)
 	}
+	f.GitHub, f.Signer = vaultGitHub(in)
 	if cfg.Egress.UpstreamCA != "" {
 		if _, err := readPEM(cfg.Egress.UpstreamCA); err != nil {
 			return nil, fmt.Errorf("egress.upstream_ca: %w", err)
