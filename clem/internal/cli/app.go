@@ -30,6 +30,7 @@ Start here:
 			initCommand(),
 			checkCommand(),
 			vaultCommand(),
+			githubCommand(),
 			provisionCommand(),
 			deprovisionCommand(),
 			egressCommand(),

@@ -1,0 +1,57 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// TestGitHubKeys: `clem github keys` makes each signing agent's key in the
+// vault once, prints only the public half, and prints the same key again
+// on a second run.
+func TestGitHubKeys(t *testing.T) {
+	dir, env := team(t)
+	yaml := filepath.Join(dir, "clem.yaml")
+	b, err := os.ReadFile(yaml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(b), "\nagents:\n", "\nagents:\n  coder:\n    github:\n      push: [acme/app]\n  quiet:\n    github:\n      read: [acme/app]\n      sign: false\n", 1)
+	if src == string(b) {
+		t.Fatal("clem init's clem.yaml has no agents: line to extend")
+	}
+	if err := os.WriteFile(yaml, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runBin(t, dir, env, "", "clem", "vault", "init"); r.code != 0 {
+		t.Fatalf("vault init: exit %d\n%s", r.code, r.stderr)
+	}
+	first := runBin(t, dir, env, "", "clem", "github", "keys")
+	if first.code != 0 || !strings.Contains(first.stderr, "made github_sign_coder") {
+		t.Fatalf("github keys: exit %d\n%s%s", first.code, first.stdout, first.stderr)
+	}
+	fields := strings.Fields(first.stdout)
+	if len(fields) != 3 || fields[0] != "coder" || fields[1] != "ssh-ed25519" {
+		t.Fatalf("github keys printed %q, want one line: coder ssh-ed25519 KEY (quiet does not sign)", first.stdout)
+	}
+	get := runBin(t, dir, env, "", "clem", "vault", "get", "github_sign_coder")
+	signer, err := ssh.ParsePrivateKey([]byte(get.stdout))
+	if err != nil {
+		t.Fatalf("the vault's github_sign_coder is not an OpenSSH key: %v", err)
+	}
+	if pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))); pub != fields[1]+" "+fields[2] {
+		t.Errorf("printed %s %s, the vault's key is %s", fields[1], fields[2], pub)
+	}
+	second := runBin(t, dir, env, "", "clem", "github", "keys")
+	if second.code != 0 || second.stdout != first.stdout || strings.Contains(second.stderr, "made") {
+		t.Errorf("second run: exit %d, stdout %q (first %q), stderr %q", second.code, second.stdout, first.stdout, second.stderr)
+	}
+	for _, out := range []string{first.stdout, first.stderr, second.stdout, second.stderr} {
+		if strings.Contains(out, "PRIVATE KEY") {
+			t.Errorf("github keys printed a private key:\n%s", out)
+		}
+	}
+}
