@@ -25,10 +25,14 @@ type Runner struct {
 	PromptFile     string             `toml:"prompt_file"`
 	MCPConfig      string             `toml:"mcp_config"`
 	Settings       string             `toml:"settings"`
-	StateDir       string             `toml:"state_dir"`
-	WorkDir        string             `toml:"work_dir"`
-	CoordSocket    string             `toml:"coord_socket"`
-	TmuxSession    string             `toml:"tmux_session"`
+	// SettingSources is claude's --setting-sources: "user" keeps a
+	// checkout's .claude/settings*.json (its hooks, permissions, env) from
+	// loading; empty leaves the CLI's default (user, project, local).
+	SettingSources string `toml:"setting_sources,omitempty"`
+	StateDir       string `toml:"state_dir"`
+	WorkDir        string `toml:"work_dir"`
+	CoordSocket    string `toml:"coord_socket"`
+	TmuxSession    string `toml:"tmux_session"`
 
 	// Keys provision leaves to the runner's defaults.
 	Night       *string            `toml:"night"`

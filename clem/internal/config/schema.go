@@ -144,6 +144,10 @@ type Agent struct {
 	// GitHub gives the agent its own GitHub identity and the policy
 	// agent-vault holds it to; nil: no GitHub credential at all.
 	GitHub *AgentGitHub `yaml:"github"`
+	// ProjectSettings lets Claude Code load the settings a checkout carries
+	// (.claude/settings.json and settings.local.json: hooks, permissions,
+	// env). Off by default: a repository must not reprogram the agent.
+	ProjectSettings bool `yaml:"project_settings"`
 
 	// Resolved after validation.
 	PromptText string `yaml:"-"` // the role prompt, inline or read from PromptFile

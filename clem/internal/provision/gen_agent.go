@@ -47,6 +47,7 @@ func runnerConfig(in *Inputs, a *config.Agent) ([]byte, error) {
 		PromptFile:     p.AgentFile(a.Key, layout.PromptFile),
 		MCPConfig:      p.AgentFile(a.Key, layout.MCPConfig),
 		Settings:       p.AgentFile(a.Key, layout.Settings),
+		SettingSources: settingSources(a),
 		StateDir:       p.AgentState(a.Key),
 		WorkDir:        p.Home(a.Key),
 		CoordSocket:    p.CoordSocket(),
@@ -56,6 +57,16 @@ func runnerConfig(in *Inputs, a *config.Agent) ([]byte, error) {
 		Env:            cliEnv,
 	}
 	return encodeTOML(in.Cfg.Path, r)
+}
+
+// settingSources keeps a checkout's Claude Code settings (hooks,
+// permissions, env) from loading unless the operator trusts them; MCP
+// servers come only from clem's --mcp-config either way (--strict-mcp-config).
+func settingSources(a *config.Agent) string {
+	if a.ProjectSettings {
+		return "user,project,local"
+	}
+	return "user"
 }
 
 // mcpConfig lists exactly the servers the agent is subscribed to: coord

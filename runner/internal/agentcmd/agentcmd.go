@@ -176,6 +176,9 @@ func ClaudeArgs(c *config.Config) []string {
 	if c.Settings != "" {
 		a = append(a, "--settings", c.Settings)
 	}
+	if c.SettingSources != "" {
+		a = append(a, "--setting-sources", c.SettingSources)
+	}
 	if c.MaxTurns > 0 {
 		a = append(a, "--max-turns", strconv.Itoa(c.MaxTurns))
 	}

@@ -40,9 +40,10 @@ HTTPS_PROXY = "http://127.0.0.1:9999"
 }
 
 func TestClaudeArgs(t *testing.T) {
-	got := strings.Join(ClaudeArgs(cfg(t, "max_turns = 30")), " ")
+	got := strings.Join(ClaudeArgs(cfg(t, "max_turns = 30\nsetting_sources = \"user\"")), " ")
 	want := "-p --output-format stream-json --verbose --model sonnet --effort medium --permission-mode bypassPermissions " +
-		"--mcp-config /etc/clem/p/agents/lead/mcp.json --strict-mcp-config --settings /etc/clem/p/agents/lead/settings.json --max-turns 30"
+		"--mcp-config /etc/clem/p/agents/lead/mcp.json --strict-mcp-config --settings /etc/clem/p/agents/lead/settings.json " +
+		"--setting-sources user --max-turns 30"
 	if got != want {
 		t.Errorf("ClaudeArgs =\n%s\nwant\n%s", got, want)
 	}

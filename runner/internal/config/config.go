@@ -217,6 +217,12 @@ func compile(file string, _ []byte, f File) (*Config, error) {
 			bad("state_dir %q: too long for the sockets inside it (%d bytes with tmux.sock, at most %d)", f.StateDir, n, maxSocketPath)
 		}
 	}
+	for _, s := range strings.Split(f.SettingSources, ",") {
+		if f.SettingSources != "" && !slices.Contains([]string{"user", "project", "local"}, s) {
+			bad("setting_sources %q: want a comma-separated list of user, project, local", f.SettingSources)
+			break
+		}
+	}
 	if !sessionRE.MatchString(f.TmuxSession) {
 		bad("tmux_session %q: want 1-64 of A-Z a-z 0-9 _ -", f.TmuxSession)
 	}

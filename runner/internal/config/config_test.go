@@ -133,6 +133,7 @@ func TestParseErrors(t *testing.T) {
 		{"runtime command without command", set(`runtime = "claude-code"`, `runtime = "command"`), "needs command"},
 		{"effort", set(`effort = "medium"`, `effort = "huge"`), "effort \"huge\""},
 		{"permission mode", set(`permission_mode = "bypassPermissions"`, `permission_mode = "yolo"`), "permission_mode \"yolo\""},
+		{"setting sources", set(`model = "sonnet"`, "model = \"sonnet\"\nsetting_sources = \"user,repo\""), "setting_sources \"user,repo\""},
 		{"interval too short", set(`iteration = "10m0s"`, `iteration = "10ms"`), "at least 1s"},
 		{"night", set(`iteration_night = "30m"`, "iteration_night = \"30m\"\nnight = \"22-07\""), "HH:MM-HH:MM"},
 		{"night hour", set(`iteration_night = "30m"`, "iteration_night = \"30m\"\nnight = \"24:00-07:00\""), "HH:MM-HH:MM"},
