@@ -73,14 +73,15 @@ type recorder struct {
 
 func newRecorder() *recorder {
 	r := &recorder{}
-	r.w = audit.NewWriter(&lockedBuffer{r: r})
+	r.w = audit.NewWriter(&recordBuffer{r: r})
 	return r
 }
 
-// lockedBuffer lets the Writer write into r.out under r.mu.
-type lockedBuffer struct{ r *recorder }
+// recordBuffer is the Writer's output, r.out; record holds r.mu around
+// every write.
+type recordBuffer struct{ r *recorder }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) { return b.r.out.Write(p) }
+func (b *recordBuffer) Write(p []byte) (int, error) { return b.r.out.Write(p) }
 
 func (r *recorder) record(rec audit.Record) {
 	r.mu.Lock()
@@ -164,7 +165,8 @@ func (sv *served) dial(t *testing.T) *net.UnixConn {
 	return c
 }
 
-// gitSSHSIG is the blob ssh-keygen -Y sign -n ns asks an agent to sign.
+// sshsigBlob is the blob ssh-keygen -Y sign -n ns asks an agent to sign,
+// with an n-byte digest under alg.
 func sshsigBlob(ns, alg string, n int) []byte {
 	return sshsigData{Namespace: ns, HashAlg: alg, Hash: bytes.Repeat([]byte{0xab}, n)}.marshal()
 }
