@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clemhq/clem/agent-vault/internal/signer"
 	"github.com/clemhq/clem/agent-vault/internal/subst"
 	"github.com/clemhq/clem/shared/daemonconf"
 	"github.com/clemhq/clem/shared/hostpattern"
@@ -90,6 +91,8 @@ type Config struct {
 	Resolve   map[string]netip.AddrPort
 	Dial      time.Duration
 	Limits    Limits // with defaults filled in
+	// SignerKeys are [signer]'s keys, read and parsed.
+	SignerKeys []signer.Key
 }
 
 // Load reads path and the secrets it names.
@@ -261,6 +264,7 @@ func Compile(file string, f File) (*Config, error) {
 	if len(f.Bindings) == 0 {
 		bad("no [[binding]]: agent-vault has nothing to broker")
 	}
+	c.SignerKeys = compileSigner(f.Signer, secretsDir, bad)
 	if len(errs) == 0 {
 		e, err := subst.NewEngine(bindings, placeholders)
 		if err != nil {

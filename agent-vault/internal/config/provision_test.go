@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/clemhq/clem/shared/testutil/golden"
 	"github.com/clemhq/clem/shared/testutil/provisioned"
 	"github.com/clemhq/clem/shared/tomlconf"
 )
@@ -28,10 +29,23 @@ func TestProvisionedConfigLoads(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// Signing keys are real OpenSSH keys: provision's fixture ones.
+			for _, k := range f.Signer.Keys {
+				b, err := os.ReadFile(golden.RepoPath(t, "clem/internal/provision/testdata/signing/"+k.Secret))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(creds, k.Secret), b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
 			t.Setenv("CREDENTIALS_DIRECTORY", creds)
 			c, err := Load(path)
 			if err != nil {
 				t.Fatalf("Load(%s) = %v", path, err)
+			}
+			if len(c.SignerKeys) != len(f.Signer.Keys) {
+				t.Errorf("Load(%s): %d signer keys, want %d", path, len(c.SignerKeys), len(f.Signer.Keys))
 			}
 			if len(c.ProxyUIDs) != 1 {
 				t.Errorf("Load(%s): proxy uids %v, want pipelock's", path, c.ProxyUIDs)

@@ -17,6 +17,7 @@ import (
 	"github.com/clemhq/clem/agent-vault/internal/broker"
 	"github.com/clemhq/clem/agent-vault/internal/ca"
 	"github.com/clemhq/clem/agent-vault/internal/config"
+	"github.com/clemhq/clem/agent-vault/internal/signer"
 	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/lifecycle"
 	"github.com/clemhq/clem/shared/unixsock"
@@ -34,6 +35,7 @@ type vault struct {
 	log  *slog.Logger
 	aw   *audit.Writer
 	srv  *broker.Server
+	sg   *signer.Signer // nil without [signer]
 
 	// network and addr are the listener the probe goes through: the unix
 	// socket pipelock uses, else the loopback TCP one. Fixed at start (a
@@ -81,7 +83,14 @@ func serve(ctx context.Context, path string, log *slog.Logger, hup <-chan os.Sig
 	} else {
 		v.network, v.addr = "tcp", lns[0].Addr().String()
 	}
-	errc := make(chan error, len(lns))
+	errc := make(chan error, len(lns)+1)
+	if v.sg, err = startSigner(cfg, aw, errc); err != nil {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		srv.Shutdown(context.Background())
+		return err
+	}
 	var serving sync.WaitGroup
 	for _, ln := range lns {
 		serving.Add(1)
@@ -105,7 +114,7 @@ func serve(ctx context.Context, path string, log *slog.Logger, hup <-chan os.Sig
 		Reload:  v.reload,
 		Status:  v.status,
 		Metrics: srv.WriteMetrics,
-		Drain:   srv.Shutdown,
+		Drain:   v.drain,
 		Failed:  errc,
 		Signals: hup,
 	})
@@ -172,6 +181,9 @@ func (v *vault) swap(next *config.Config) error {
 	// hosts rotates it on disk, and a rotated ca.pem with the old CA still
 	// serving would fail the health probe and restart agent-vault into the
 	// config it just refused.
+	if err := v.swapSigner(next); err != nil {
+		return err
+	}
 	prepared, err := broker.Prepare(next)
 	if err != nil {
 		return err

@@ -65,7 +65,11 @@ value = "__clem_lead_b_0011223344556677__"
 // startVault runs agent-vault until the test ends and returns once it
 // told systemd READY=1. Its systemd has WatchdogSec=8s: probes run every
 // 4s, each bounded by 2s, so a wedged probe fails /healthz in 2s.
-func startVault(t *testing.T) *testVault {
+func startVault(t *testing.T) *testVault { t.Helper(); return startVaultWith(t, "", nil) }
+
+// startVaultWith is startVault with more TOML in the first config, after
+// setup has written what it needs into the vault's directory.
+func startVaultWith(t *testing.T, more string, setup func(dir string) string) *testVault {
 	t.Helper()
 	dir := t.TempDir()
 	tv := &testVault{t: t, dir: dir, cfg: filepath.Join(dir, "v.toml"), sock: filepath.Join(dir, "b.sock"),
@@ -74,7 +78,10 @@ func startVault(t *testing.T) *testVault {
 	if err := os.WriteFile(filepath.Join(dir, "k"), []byte("sk-secret-value"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tv.write(`"api.example.com"`)
+	if setup != nil {
+		more = setup(dir)
+	}
+	tv.writeWith(`"api.example.com"`, more)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	started := make(chan *vault, 1)
