@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
 )
 
@@ -79,8 +80,15 @@ func (s *Server) graphqlHandler(w http.ResponseWriter, r *http.Request) {
 func (s *Server) execute(login, query, opName string, vars map[string]any) (map[string]any, []string, []string) {
 	doc, perr := parser.ParseQuery(&ast.Source{Input: query})
 	if perr != nil {
-		msg := "Parse error: " + perr.Error()
-		return map[string]any{"errors": []gqlError{{Message: msg}}}, nil, []string{msg}
+		e := gqlError{Message: "Parse error: " + perr.Error()}
+		var ge *gqlerror.Error
+		if errors.As(perr, &ge) {
+			e.Message = "Parse error: " + ge.Message
+			for _, l := range ge.Locations {
+				e.Locations = append(e.Locations, location{Line: l.Line, Column: l.Column})
+			}
+		}
+		return map[string]any{"errors": []gqlError{e}}, nil, []string{e.Message}
 	}
 	op, err := pickOperation(doc, opName)
 	if err != nil {
