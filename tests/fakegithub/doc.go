@@ -29,5 +29,10 @@
 // StartProxy is a CONNECT proxy that sends every host:443 to the fake, so
 // clients keep the real names through HTTPS_PROXY.
 //
+// Clients: gh caches some answers (its feature detection) under TMPDIR,
+// keyed by token and query, so a test gives each gh its own TMPDIR or a
+// stale answer from an earlier run is replayed. FAKEGITHUB_DUMP=1 logs
+// every GraphQL document and its answer: how to see what a new gh asks.
+//
 // Only tests import this package.
 package fakegithub

@@ -151,6 +151,7 @@ type executor struct {
 	errs      []gqlError // resolver refusals (NOT_FOUND, UNPROCESSABLE)
 	undefined []gqlError // fields the model lacks
 	problems  []string
+	spreading map[string]bool // fragments being spread on the current path
 }
 
 func (e *executor) selectSet(obj *object, set ast.SelectionSet, path []any) *ordered {
@@ -179,8 +180,18 @@ func (e *executor) collect(obj *object, set ast.SelectionSet, path []any, out *o
 				e.undefined = append(e.undefined, gqlError{Path: path, Message: fmt.Sprintf("Fragment %s was used, but not defined", sel.Name)})
 				continue
 			}
+			if e.spreading[sel.Name] {
+				// A cycle; GitHub's validation refuses it the same way.
+				e.undefined = append(e.undefined, gqlError{Path: path, Message: fmt.Sprintf("Fragment %s contains an infinite loop", sel.Name)})
+				continue
+			}
 			if e.included(sel.Directives) && obj.matches(def.TypeCondition) {
+				if e.spreading == nil {
+					e.spreading = map[string]bool{}
+				}
+				e.spreading[sel.Name] = true
 				e.collect(obj, def.SelectionSet, path, out)
+				delete(e.spreading, sel.Name)
 			}
 		}
 	}

@@ -61,6 +61,12 @@ func TestExecute(t *testing.T) {
 			problem: "Parse error",
 		},
 		{
+			name:    "fragment cycle",
+			query:   `fragment a on Query { ...b } fragment b on Query { ...a } { ...a }`,
+			want:    `{"errors":[{"path":["query"],"message":"Fragment a contains an infinite loop"}]}`,
+			problem: "infinite loop",
+		},
+		{
 			name:    "two operations, no name",
 			query:   `query A { viewer { login } } query B { viewer { id } }`,
 			want:    `{"errors":[{"message":"An operation name is required when the document has more than one operation"}]}`,
