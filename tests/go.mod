@@ -10,6 +10,7 @@ require (
 	github.com/clemhq/clem/shared v0.0.0-00010101000000-000000000000
 	github.com/google/nftables v0.3.0
 	github.com/mark3labs/mcp-go v1.2.1
+	github.com/vektah/gqlparser/v2 v2.5.64
 	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.50.0
 )
