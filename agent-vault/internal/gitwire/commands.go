@@ -33,7 +33,8 @@ func (u RefUpdate) IsDelete() bool { return u.New == zeroID }
 // client asked for push-options, the options block up to its flush (so
 // that what follows in r is the packfile, if any).
 //
-// consumed holds every byte read from r, also on error, so the caller can
+// consumed holds every byte read from r, also on error (but for the one
+// byte past maxBytes that proves a body too large), so the caller can
 // forward the body unchanged with io.MultiReader(bytes.NewReader(consumed), r).
 // A body of only a flush (git's probe before a large push) yields no
 // updates and no error. Reading more than maxBytes is an error.
