@@ -7,6 +7,7 @@ replace github.com/clemhq/clem/shared => ../shared
 require (
 	github.com/andybalholm/brotli v1.3.0
 	github.com/clemhq/clem/shared v0.0.0-00010101000000-000000000000
+	github.com/go-git/go-git/v5 v5.19.3
 	github.com/klauspost/compress v1.20.5
 	github.com/urfave/cli/v2 v2.27.7
 	go.uber.org/goleak v1.3.0
@@ -16,6 +17,9 @@ require (
 require (
 	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
+	github.com/go-git/go-billy/v5 v5.9.2 // indirect
+	github.com/jbenet/go-context v0.0.0-20150711004518-d14ea06fba99 // indirect
+	github.com/pjbgf/sha1cd v0.7.0 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
 	golang.org/x/net v0.62.0 // indirect
