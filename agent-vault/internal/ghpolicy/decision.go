@@ -27,7 +27,9 @@ type Decision struct {
 	// request does, joined by ',' ("pr.create,labels").
 	Op   string
 	Repo string // "owner/name", lower-cased, when the request names one
-	Ref  string // the refused (or, allowed, the first) ref of a push
+	// Ref is the refused (or, allowed, the first) ref of a push, as the
+	// agent sent it: escape it before logging.
+	Ref string
 	// Reason says, in one sentence, what was refused and which setting
 	// would allow it. Agent-sent text in it is quoted and clipped.
 	Reason string
@@ -67,6 +69,20 @@ func quote(s string) string {
 		return strconv.Quote(s[:maxQuoted]) + "..."
 	}
 	return strconv.Quote(s)
+}
+
+// text is s as is when it is short printable ASCII without quotes or
+// spaces (a ref, a normalised path, a method), quoted otherwise.
+func text(s string) string {
+	if s == "" || len(s) > maxQuoted {
+		return quote(s)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
+			return quote(s)
+		}
+	}
+	return s
 }
 
 func joinOps(ops []string) string {

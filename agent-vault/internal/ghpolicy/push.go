@@ -3,6 +3,8 @@ package ghpolicy
 import (
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // WorkflowPrefix is where GitHub Actions reads workflows from. Pushing new
@@ -109,44 +111,45 @@ func (p *Policy) checkUpdate(u RefUpdate, pack PackView) (op, why string) {
 	if !validRefName(u.Ref) {
 		return op, fmt.Sprintf("push to %s refused: not a valid git ref name", quote(u.Ref))
 	}
+	ref := text(u.Ref)
 	create, del := isZeroID(u.Old), isZeroID(u.New)
 	if create && del {
-		return op, fmt.Sprintf("push to %s refused: both object ids are zero", u.Ref)
+		return op, fmt.Sprintf("push to %s refused: both object ids are zero", ref)
 	}
 	switch {
 	case strings.HasPrefix(u.Ref, "refs/heads/"):
 		branch := strings.TrimPrefix(u.Ref, "refs/heads/")
 		if matchBranches(p.protected, branch, true) {
-			return op, fmt.Sprintf("push to %s refused: protected by %s.protected %q", u.Ref, p.key, p.src.Protected)
+			return op, fmt.Sprintf("push to %s refused: protected by %s.protected %q", ref, p.key, p.src.Protected)
 		}
 		if !matchBranches(p.branches, branch, false) {
-			return op, fmt.Sprintf("push to %s refused: not in %s.branches %q", u.Ref, p.key, p.src.Branches)
+			return op, fmt.Sprintf("push to %s refused: not in %s.branches %q", ref, p.key, p.src.Branches)
 		}
 		switch {
 		case del && !p.delete:
-			return op, fmt.Sprintf("deleting %s refused: %s.delete is false", u.Ref, p.key)
+			return op, fmt.Sprintf("deleting %s refused: %s.delete is false", ref, p.key)
 		case !create && !del && !p.force:
 			if pack == nil {
-				return op, fmt.Sprintf("update of %s refused as non-fast-forward: no pack to show its ancestry", u.Ref)
+				return op, fmt.Sprintf("update of %s refused as non-fast-forward: no pack to show its ancestry", ref)
 			}
 			ok, err := pack.IsAncestor(u.New, u.Old)
 			if err != nil {
-				return op, fmt.Sprintf("update of %s refused as non-fast-forward: its ancestry cannot be shown from the pushed pack (%s); %s.force is false", u.Ref, quote(err.Error()), p.key)
+				return op, fmt.Sprintf("update of %s refused as non-fast-forward: its ancestry cannot be shown from the pushed pack (%s); %s.force is false", ref, quote(err.Error()), p.key)
 			}
 			if !ok {
-				return op, fmt.Sprintf("update of %s refused as non-fast-forward (a force push): the pushed commits do not lead from %s to %s; %s.force is false", u.Ref, u.Old, u.New, p.key)
+				return op, fmt.Sprintf("update of %s refused as non-fast-forward (a force push): the pushed commits do not lead from %s to %s; %s.force is false", ref, u.Old, u.New, p.key)
 			}
 		}
 	case strings.HasPrefix(u.Ref, "refs/tags/"):
 		op = OpTags
 		if why := p.opRefusal(OpTags); why != "" {
-			return op, fmt.Sprintf("push to %s refused: %s", u.Ref, why)
+			return op, fmt.Sprintf("push to %s refused: %s", ref, why)
 		}
 		switch {
 		case del && !p.delete:
-			return op, fmt.Sprintf("deleting %s refused: %s.delete is false", u.Ref, p.key)
+			return op, fmt.Sprintf("deleting %s refused: %s.delete is false", ref, p.key)
 		case !create && !del && !p.force:
-			return op, fmt.Sprintf("moving tag %s refused: %s.force is false", u.Ref, p.key)
+			return op, fmt.Sprintf("moving tag %s refused: %s.force is false", ref, p.key)
 		}
 	default:
 		return op, fmt.Sprintf("push to %s refused: only branches (refs/heads/) may be pushed, and tags (refs/tags/) with the %q operation", quote(u.Ref), OpTags)
@@ -155,14 +158,14 @@ func (p *Policy) checkUpdate(u RefUpdate, pack PackView) (op, why string) {
 		return op, ""
 	}
 	if pack == nil {
-		return op, fmt.Sprintf("push to %s refused: no pack to check for %s changes; %s.workflows is false", u.Ref, WorkflowPrefix, p.key)
+		return op, fmt.Sprintf("push to %s refused: no pack to check for %s changes; %s.workflows is false", ref, WorkflowPrefix, p.key)
 	}
 	path, found, err := pack.NewContentUnder([]string{u.New}, WorkflowPrefix)
 	if err != nil {
-		return op, fmt.Sprintf("push to %s refused: cannot check the pack for %s changes (%s); %s.workflows is false", u.Ref, WorkflowPrefix, quote(err.Error()), p.key)
+		return op, fmt.Sprintf("push to %s refused: cannot check the pack for %s changes (%s); %s.workflows is false", ref, WorkflowPrefix, quote(err.Error()), p.key)
 	}
 	if found {
-		return op, fmt.Sprintf("push to %s refused: it changes %s (%s); %s.workflows is false", u.Ref, WorkflowPrefix, quote(path), p.key)
+		return op, fmt.Sprintf("push to %s refused: it changes %s (%s); %s.workflows is false", ref, WorkflowPrefix, quote(path), p.key)
 	}
 	return op, ""
 }
@@ -186,8 +189,13 @@ func isZeroID(s string) bool {
 }
 
 // validRefName follows git check-ref-format, so that the name checked is
-// the name git and GitHub store.
+// the name git and GitHub store, and also refuses invalid UTF-8 and
+// invisible format characters (a right-to-left override makes a branch
+// read as another to the people reviewing it).
 func validRefName(s string) bool {
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return unicode.Is(unicode.Cf, r) || unicode.IsControl(r) }) {
+		return false
+	}
 	if !strings.HasPrefix(s, "refs/") || len(s) > 1024 || s == "@" ||
 		strings.Contains(s, "..") || strings.Contains(s, "@{") || strings.Contains(s, "//") ||
 		strings.HasSuffix(s, "/") || strings.HasSuffix(s, ".") {

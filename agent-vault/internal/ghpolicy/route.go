@@ -142,9 +142,9 @@ func (p *Policy) Check(host, method, escapedPath, rawQuery string) Decision {
 		return Decision{Allow: true}
 	}
 	d := Decision{Kind: r.Kind, Repo: r.Repo}
-	what := fmt.Sprintf("%s %s", quote(method), quote(r.Path))
+	what := text(method) + " " + text(r.Path)
 	if r.Path == "" {
-		what = fmt.Sprintf("%s %s", quote(method), quote(escapedPath))
+		what = text(method) + " " + quote(escapedPath)
 	}
 	if r.Refusal != "" {
 		d.Reason = fmt.Sprintf("%s refused: %s", what, r.Refusal)
