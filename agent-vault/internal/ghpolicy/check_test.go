@@ -1,6 +1,7 @@
 package ghpolicy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -127,6 +128,7 @@ func TestCheckREST(t *testing.T) {
 		{name: "method override", level: "read", host: api, method: "GET", path: "/repos/acme/app", query: "_method=DELETE", kind: KindREST, reason: "_method"},
 		{name: "method override escaped", level: "read", host: api, method: "GET", path: "/repos/acme/app", query: "a=1&%5FMETHOD=DELETE", kind: KindREST, reason: "_method"},
 		{name: "odd method quoted", level: "review", host: api, method: "GET X", path: "/repos/acme/app", kind: KindREST, op: OpUnknownWrite, reason: `"GET X" /repos/acme/app (unknown.write) refused`},
+		{name: "method override after ';'", level: "read", host: api, method: "GET", path: "/repos/acme/app", query: "a=1;_method=DELETE", kind: KindREST, reason: "_method"},
 		{name: "lower-case method is a write", level: "review", host: api, method: "get", path: "/repos/acme/app", kind: KindREST, op: OpUnknownWrite, reason: "needs level admin"},
 		{name: "issue comment", host: api, method: "POST", path: "/repos/acme/app/issues/3/comments", allow: true, kind: KindREST, op: "issue.comment,pr.comment"},
 		{name: "issue comment, pr.comment denied", host: api, method: "POST", path: "/repos/acme/app/issues/3/comments", kind: KindREST, op: OpPRComment,
@@ -207,6 +209,27 @@ func TestOpLevels(t *testing.T) {
 		ops := policyAt(t, "read").Route(s[0], s[1], path, query).Ops
 		if d := policyAt(t, "read", func(g *daemonconf.VaultGitHub) { g.Allow = ops }).Check(s[0], s[1], path, query); !d.Allow {
 			t.Errorf("read, allow %q: Check(%s %s) = %+v, want allowed", ops, s[1], s[2], d)
+		}
+	}
+}
+
+func TestRoute(t *testing.T) {
+	p := policyAt(t, "read")
+	for _, tc := range []struct {
+		host, method, path, query string
+		want                      Route
+	}{
+		{"example.com", "GET", "/", "", Route{}},
+		{"github.com", "GET", "/Acme/App.git/info/refs", up, Route{Kind: KindInfoRefs, Repo: "acme/app", Service: KindUploadPack, Path: "/Acme/App.git/info/refs", Ops: []string{OpRead}}},
+		{"github.com", "GET", "/acme/app/info/refs", recv, Route{Kind: KindInfoRefs, Repo: "acme/app", Service: KindReceivePack, Path: "/acme/app/info/refs", Ops: []string{OpPush}, Write: true}},
+		{"github.com", "POST", "/acme/app/git-upload-pack", "", Route{Kind: KindUploadPack, Repo: "acme/app", Service: KindUploadPack, Path: "/acme/app/git-upload-pack", Ops: []string{OpRead}}},
+		{"github.com", "POST", "/acme/app/git-receive-pack", "", Route{Kind: KindReceivePack, Repo: "acme/app", Service: KindReceivePack, Path: "/acme/app/git-receive-pack", Ops: []string{OpPush}, Write: true, NeedsBody: true}},
+		{"api.github.com", "POST", "/graphql", "", Route{Kind: KindGraphQL, Path: "/graphql", NeedsBody: true}},
+		{"api.github.com", "POST", "/repos/acme/app/issues/1/comments", "", Route{Kind: KindREST, Repo: "acme/app", Path: "/repos/acme/app/issues/1/comments", Ops: opsComment, Write: true}},
+	} {
+		got := p.Route(tc.host, tc.method, tc.path, tc.query)
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("Route(%q, %q, %q, %q) = %+v, want %+v", tc.host, tc.method, tc.path, tc.query, got, tc.want)
 		}
 	}
 }

@@ -118,9 +118,9 @@ func routeAPI(method, escapedPath, rawQuery string) Route {
 }
 
 // queryOverridesMethod: Rack-style servers take _method as the method; a
-// GET carrying it could be a DELETE to them.
+// GET carrying it could be a DELETE to them. Some split pairs on ';' too.
 func queryOverridesMethod(rawQuery string) bool {
-	for _, kv := range strings.Split(rawQuery, "&") {
+	for _, kv := range strings.FieldsFunc(rawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
 		k, _, _ := strings.Cut(kv, "=")
 		if uk, err := url.QueryUnescape(k); err == nil {
 			k = uk
