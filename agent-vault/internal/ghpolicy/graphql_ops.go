@@ -1,0 +1,80 @@
+package ghpolicy
+
+// mutationOps maps GitHub GraphQL mutations (by field name, which an alias
+// does not change) to the operations they do. A mutation not listed is
+// unknown.write. The list covers what gh, the GitHub MCP server and
+// agents use, and the mutations that would get around a listed one.
+var mutationOps = map[string][]string{
+	// Pull requests.
+	"createPullRequest":               {OpPRCreate},
+	"updatePullRequest":               {OpPREdit},
+	"closePullRequest":                {OpPREdit},
+	"reopenPullRequest":               {OpPREdit},
+	"convertPullRequestToDraft":       {OpPREdit},
+	"markPullRequestReadyForReview":   {OpPREdit},
+	"addAssigneesToAssignable":        opsEdit,
+	"removeAssigneesFromAssignable":   opsEdit,
+	"addLabelsToLabelable":            {OpLabels},
+	"removeLabelsFromLabelable":       {OpLabels},
+	"clearLabelsFromLabelable":        {OpLabels},
+	"createLabel":                     {OpLabels},
+	"updateLabel":                     {OpLabels},
+	"deleteLabel":                     {OpLabels},
+	"addComment":                      opsComment, // subject is an issue or a pull request
+	"updateIssueComment":              opsComment,
+	"deleteIssueComment":              opsComment,
+	"addReaction":                     opsComment,
+	"removeReaction":                  opsComment,
+	"minimizeComment":                 opsComment,
+	"unminimizeComment":               opsComment,
+	"createIssue":                     {OpIssueCreate},
+	"updateIssue":                     {OpIssueEdit},
+	"closeIssue":                      {OpIssueEdit},
+	"reopenIssue":                     {OpIssueEdit},
+	"lockLockable":                    opsEdit,
+	"unlockLockable":                  opsEdit,
+	"addPullRequestReview":            {OpPRReview},
+	"addPullRequestReviewComment":     {OpPRReview},
+	"addPullRequestReviewThread":      {OpPRReview},
+	"addPullRequestReviewThreadReply": {OpPRReview},
+	"submitPullRequestReview":         {OpPRReview},
+	"updatePullRequestReview":         {OpPRReview},
+	"updatePullRequestReviewComment":  {OpPRReview},
+	"deletePullRequestReview":         {OpPRReview},
+	"deletePullRequestReviewComment":  {OpPRReview},
+	"dismissPullRequestReview":        {OpPRReview},
+	"requestReviews":                  {OpPRReview},
+	"resolveReviewThread":             {OpPRReview},
+	"unresolveReviewThread":           {OpPRReview},
+	"mergePullRequest":                {OpPRMerge},
+	"enablePullRequestAutoMerge":      {OpPRMerge},
+	"disablePullRequestAutoMerge":     {OpPRMerge},
+	"enqueuePullRequest":              {OpPRMerge},
+	"dequeuePullRequest":              {OpPRMerge},
+	"mergeBranch":                     {OpPRMerge},
+	"updatePullRequestBranch":         {OpBranchUpdate},
+	"revertPullRequest":               {OpRefWrite}, // creates a branch and a commit server-side
+
+	// Refs and contents: they bypass a push's branch and workflow checks.
+	"createRef":            {OpRefWrite},
+	"updateRef":            {OpRefWrite},
+	"updateRefs":           {OpRefWrite},
+	"deleteRef":            {OpRefWrite},
+	"createCommitOnBranch": {OpContentsWrite},
+
+	// Admin.
+	"createBranchProtectionRule": {OpBranchProtection},
+	"updateBranchProtectionRule": {OpBranchProtection},
+	"deleteBranchProtectionRule": {OpBranchProtection},
+	"createRepositoryRuleset":    {OpBranchProtection},
+	"updateRepositoryRuleset":    {OpBranchProtection},
+	"deleteRepositoryRuleset":    {OpBranchProtection},
+	"updateRepository":           {OpRepoSettings},
+	"archiveRepository":          {OpRepoSettings},
+	"unarchiveRepository":        {OpRepoSettings},
+	"updateTopics":               {OpRepoSettings},
+	"createEnvironment":          {OpRepoSettings},
+	"deleteEnvironment":          {OpRepoSettings},
+	"updateEnvironment":          {OpRepoSettings},
+	"createDeployment":           {OpWorkflows},
+}
