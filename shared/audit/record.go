@@ -30,6 +30,10 @@ type Record struct {
 	Path     string   `json:"path,omitempty"`
 	Binding  string   `json:"binding,omitempty"`
 	Surfaces []string `json:"surfaces,omitempty"`
+	// Repo and Ref are what a GitHub request names ("owner/name",
+	// "refs/heads/dev/x"): agent-vault's GitHub policy records them.
+	Repo string `json:"repo,omitempty"`
+	Ref  string `json:"ref,omitempty"`
 
 	Status int `json:"status,omitempty"`
 	// Count is how many records a summary stands for (EventSuppressed).

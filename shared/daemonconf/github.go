@@ -17,6 +17,7 @@ var GitHubOps = map[string]string{
 	"pr.comment":        "pr",     // comment on a pull request
 	"issue.create":      "pr",     // open an issue
 	"issue.comment":     "pr",     // comment on an issue
+	"issue.edit":        "pr",     // edit, close or reopen an issue
 	"labels":            "pr",     // add or remove labels
 	"pr.review":         "review", // review, review comments, request reviewers
 	"pr.merge":          "merge",  // merge a pull request (or enable auto-merge)
@@ -31,6 +32,7 @@ var GitHubOps = map[string]string{
 	"keys":              "admin", // deploy keys
 	"keys.signing":      "admin", // the account's SSH signing keys
 	"ref.write":         "admin", // refs through the API (bypasses the branch check)
+	"tags":              "admin", // create tags
 	"contents.write":    "admin", // files through the API (bypasses the push checks)
 	"unknown.write":     "admin", // any other write: REST call or GraphQL mutation
 }

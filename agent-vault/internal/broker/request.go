@@ -58,7 +58,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	agentKey := r.Header.Get("Sec-WebSocket-Key")
-	engine := s.cfg.Load().Engine
+	cfg := s.cfg.Load()
+	if pol := cfg.GitHub[t.agent]; pol != nil {
+		// GitHub's policy decides before any secret goes in.
+		ok, done := s.githubGate(w, r, t.host, pol, rec)
+		if !ok {
+			return
+		}
+		if done != nil {
+			defer done()
+		}
+	}
+	engine := cfg.Engine
 	res, err := engine.Rewrite(t.agent, t.host, r)
 	if err != nil {
 		var ref *subst.Refusal
@@ -149,6 +160,9 @@ func (s *Server) scrubResponse(resp *http.Response) error {
 	sc.Header(resp.Header)
 	if err := decodeBody(resp); err != nil {
 		resp.Body.Close()
+		return err
+	}
+	if err := noThinAdvert(resp); err != nil {
 		return err
 	}
 	// Events are scrubbed as the client joins them, whether they stream or

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clemhq/clem/agent-vault/internal/ghpolicy"
 	"github.com/clemhq/clem/agent-vault/internal/signer"
 	"github.com/clemhq/clem/agent-vault/internal/subst"
 	"github.com/clemhq/clem/shared/daemonconf"
@@ -93,6 +94,8 @@ type Config struct {
 	Limits    Limits // with defaults filled in
 	// SignerKeys are [signer]'s keys, read and parsed.
 	SignerKeys []signer.Key
+	// GitHub is each agent's compiled [[github]] policy.
+	GitHub map[string]*ghpolicy.Policy
 }
 
 // Load reads path and the secrets it names.
@@ -265,6 +268,7 @@ func Compile(file string, f File) (*Config, error) {
 		bad("no [[binding]]: agent-vault has nothing to broker")
 	}
 	c.SignerKeys = compileSigner(f.Signer, secretsDir, bad)
+	c.GitHub = compileGitHub(f.GitHub, c.Agents, bad)
 	if len(errs) == 0 {
 		e, err := subst.NewEngine(bindings, placeholders)
 		if err != nil {
