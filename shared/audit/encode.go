@@ -57,6 +57,8 @@ func appendRecord(b []byte, r *Record, t time.Time, id string) []byte {
 		}
 		b = append(b, ']')
 	}
+	b = appendField(b, FieldRepo, r.Repo)
+	b = appendField(b, FieldRef, r.Ref)
 
 	b = appendInt(b, FieldStatus, int64(r.Status))
 	b = appendInt(b, FieldCount, r.Count)

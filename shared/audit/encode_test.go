@@ -165,7 +165,7 @@ func TestEscapingRoundTrips(t *testing.T) {
 		r := &Record{
 			Time: testTime, ConnID: s, Component: s, Event: s, Reason: s, Rule: s, Client: s, Exe: s,
 			Agent: s, Method: s, Target: s, Dialed: s, SNI: s, Host: s, Path: s, Binding: s,
-			Surfaces: []string{s, s}, Error: s,
+			Surfaces: []string{s, s}, Repo: s, Ref: s, Error: s,
 		}
 		line := writeOne(t, r)
 		checkOneSafeLine(t, line)
@@ -178,7 +178,7 @@ func TestEscapingRoundTrips(t *testing.T) {
 			"component": got.Component, "event": got.Event, "reason": got.Reason, "rule": got.Rule,
 			"client": got.Client, "exe": got.Exe, "agent": got.Agent, "method": got.Method,
 			"target": got.Target, "dialed": got.Dialed, "sni": got.SNI, "host": got.Host,
-			"path": got.Path, "binding": got.Binding, "surfaces[1]": got.Surfaces[1], "error": got.Error,
+			"path": got.Path, "binding": got.Binding, "surfaces[1]": got.Surfaces[1], "repo": got.Repo, "ref": got.Ref, "error": got.Error,
 		} {
 			if v != want {
 				t.Errorf("%s: Parse(Write(%.40q...)) = %.60q... (%d bytes), want %.60q... (%d bytes)", name, s, v, len(v), want, len(want))

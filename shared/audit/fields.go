@@ -23,6 +23,8 @@ const (
 	FieldPath       = "path"        // HTTP path of a request
 	FieldBinding    = "binding"     // agent-vault credential binding applied
 	FieldSurfaces   = "surfaces"    // where a placeholder was replaced: header, query, body...
+	FieldRepo       = "repo"        // the GitHub repository a request names (owner/name)
+	FieldRef        = "ref"         // the git ref a push updates
 	FieldStatus     = "status"      // HTTP status returned
 	FieldCount      = "count"       // records a flood summary stands for
 	FieldBytesUp    = "bytes_up"    // bytes from client to upstream
@@ -37,6 +39,7 @@ var allFields = []string{
 	FieldTime, FieldConnID, FieldComponent, FieldEvent, FieldDecision, FieldReason, FieldRule,
 	FieldClient, FieldUID, FieldPID, FieldExe, FieldAgent,
 	FieldMethod, FieldTarget, FieldDialed, FieldSNI, FieldHost, FieldPath, FieldBinding, FieldSurfaces,
+	FieldRepo, FieldRef,
 	FieldStatus, FieldCount, FieldBytesUp, FieldBytesDown, FieldDurationMS, FieldError,
 }
 

@@ -97,6 +97,18 @@ func (s *Server) gatePush(w http.ResponseWriter, r *http.Request, pol *ghpolicy.
 		s.refuseGitHub(w, r, rec, d, nil, nil)
 		return false, nil
 	}
+	if len(updates) == 0 {
+		// git's probe before a large push: a flush and nothing else,
+		// which updates nothing and goes upstream as it came.
+		if extra, err := readAtMost(r.Body, 0); err != nil || len(extra) > 0 {
+			d.Allow, d.Reason = false, "a push body with no ref updates but more data after them"
+			note(rec, d)
+			s.refuseGitHub(w, r, rec, d, nil, nil)
+			return false, nil
+		}
+		putBody(r, consumed)
+		return true, nil
+	}
 	ups := make([]ghpolicy.RefUpdate, len(updates))
 	for i, u := range updates {
 		ups[i] = ghpolicy.RefUpdate{Old: u.Old, New: u.New, Ref: u.Ref}
