@@ -13,6 +13,7 @@ import (
 	"github.com/clemhq/clem/shared/testutil/netns"
 	"github.com/clemhq/clem/shared/testutil/systemdns"
 	"github.com/clemhq/clem/tests/claudecode"
+	"github.com/clemhq/clem/tests/fakegithub"
 	"github.com/clemhq/clem/tests/fakemodel"
 )
 
@@ -32,8 +33,8 @@ func sidecarMCP() string { return fmt.Sprintf("http://127.0.0.1:%d/mcp", fleetPr
 const fleetYAML = `project: PROJECT
 egress:
   proxy_port: 26128
-  resolve: ["api.anthropic.com:443=MODEL"]
-  upstream_ca: ./model-ca.pem
+  resolve: ["api.anthropic.com:443=MODEL", "github.com:443=GITHUB", "api.github.com:443=GITHUB"]
+  upstream_ca: ./upstream-ca.pem
 runtimes:
   claude-code: CLAUDE
 watchdog:
@@ -53,6 +54,10 @@ agents:
     role: lead engineer
     iteration: 10m
     sidecars: [db]
+    github:
+      login: acme-agent-bot
+      push: [acme/app]
+      read: [acme/app, acme/lib]
   dev:
     role: developer
     iteration: 30s
@@ -69,6 +74,12 @@ type systemFleet struct {
 	m     *systemdns.Machine
 	model *fakemodel.Server
 	cfg   string // clem.yaml
+	// gh is the fake GitHub the lead works against, with its own
+	// account; signingKey is the lead's public key as `clem github keys`
+	// printed it.
+	gh         *fakegithub.Server
+	signingKey string
+	claude     string // the Claude Code CLI the agents run
 }
 
 // TestSystemFleet is the fleet's proof under real systemd: provision, clem
@@ -85,6 +96,7 @@ func TestSystemFleet(t *testing.T) {
 		{"stall_detected", scenarioStall},
 		{"runner_killed_alerts_once", scenarioKill},
 		{"operator_commands", scenarioOperator},
+		{"github", scenarioGitHub},
 		{"containment_in_units", scenarioContainment}, // it kills and stops daemons
 		{"faults", scenarioFaults},                    // last: it reboots the machine
 	}
@@ -118,7 +130,7 @@ func TestSystemFleet(t *testing.T) {
 func startFleet(t *testing.T) *systemFleet {
 	claudeBin := claudecode.Path(t)
 	f := newFleet(t, "")
-	s := &systemFleet{f: f, cfg: filepath.Join(f.dir, "clem.yaml")}
+	s := &systemFleet{f: f, cfg: filepath.Join(f.dir, "clem.yaml"), claude: claudeBin}
 	idle := fakemodel.Text("Nothing new; checking back later.")
 	netns.In(t, f.netns, func() {
 		var caPEM []byte
@@ -127,12 +139,15 @@ func startFleet(t *testing.T) *systemFleet {
 			cfg.Logf = nil
 		}
 		s.model, caPEM = fakemodel.StartTLS(t, cfg, "api.anthropic.com")
-		writeFile(t, filepath.Join(f.dir, "model-ca.pem"), string(caPEM))
+		s.gh = fakegithub.Start(t, fakegithub.Options{Token: ghRealToken, Login: ghLogin, Repos: []string{ghRepo, ghLib, ghOther}, Workflow: true})
+		writeFile(t, filepath.Join(f.dir, "upstream-ca.pem"), string(caPEM)+string(s.gh.CertPEM()))
 	})
-	yaml := strings.NewReplacer("PROJECT", f.name, "MODEL", strings.TrimPrefix(s.model.URL, "https://"), "CLAUDE", claudeBin,
+	yaml := strings.NewReplacer("PROJECT", f.name, "MODEL", strings.TrimPrefix(s.model.URL, "https://"), "GITHUB", s.gh.Addr(), "CLAUDE", claudeBin,
 		"CHILD", exportForUnits(t)).Replace(fleetYAML)
 	writeFile(t, s.cfg, yaml)
 	f.vaultSet(t, "db_password", fleetDBPassword)
+	f.vaultSet(t, "github_lead", ghRealToken)
+	s.signingKey = githubKeys(t, s)
 	f.provisionForSystemd(t)
 	mountSmallDisks(t, f)
 	s.m = f.bootWith(t, bootOptions(s))

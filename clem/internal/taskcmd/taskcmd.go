@@ -25,7 +25,7 @@ import (
 // Command returns `clem task`.
 func Command() *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Value: "clem.yaml", Usage: "the team `FILE`, to find coord's socket", EnvVars: []string{"CLEM_FILE"}},
+		&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Value: "clem.yaml", Usage: "the team `FILE` (only its project key is read: it names coord's socket)", EnvVars: []string{"CLEM_FILE"}},
 		&cli.StringFlag{Name: "socket", Usage: "coord's unix socket `PATH` (default /run/clem/<project>/coord/coord.sock from clem.yaml)", EnvVars: []string{"CLEM_COORD_SOCKET"}},
 	}
 	return &cli.Command{
