@@ -29,6 +29,9 @@ func TestGitHubKeys(t *testing.T) {
 	if r := runBin(t, dir, env, "", "clem", "vault", "init"); r.code != 0 {
 		t.Fatalf("vault init: exit %d\n%s", r.code, r.stderr)
 	}
+	if r := runBin(t, dir, env, "", "clem", "check"); !strings.Contains(r.stdout+r.stderr, "agent coder signs its commits but") || !strings.Contains(r.stdout, "github coder: level pr, push acme/app") {
+		t.Errorf("clem check before the keys exist: exit %d, want the github line and a warning to run clem github keys:\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	first := runBin(t, dir, env, "", "clem", "github", "keys")
 	if first.code != 0 || !strings.Contains(first.stderr, "made github_sign_coder") {
 		t.Fatalf("github keys: exit %d\n%s%s", first.code, first.stdout, first.stderr)
@@ -48,6 +51,9 @@ func TestGitHubKeys(t *testing.T) {
 	second := runBin(t, dir, env, "", "clem", "github", "keys")
 	if second.code != 0 || second.stdout != first.stdout || strings.Contains(second.stderr, "made") {
 		t.Errorf("second run: exit %d, stdout %q (first %q), stderr %q", second.code, second.stdout, first.stdout, second.stderr)
+	}
+	if r := runBin(t, dir, env, "", "clem", "check"); strings.Contains(r.stdout+r.stderr, "vault entry github_sign_coder is not used") || strings.Contains(r.stdout+r.stderr, "signs its commits but") {
+		t.Errorf("clem check after clem github keys still warns about the key:\n%s%s", r.stdout, r.stderr)
 	}
 	for _, out := range []string{first.stdout, first.stderr, second.stdout, second.stderr} {
 		if strings.Contains(out, "PRIVATE KEY") {

@@ -108,6 +108,16 @@ func printSummary(w io.Writer, cfg *config.Config) {
 	for _, sc := range cfg.Sidecars {
 		fmt.Fprintf(w, "sidecar %s (%s): agents %s\n", sc.Name, sc.Identity, orNone(cfg.SidecarAgents(sc.Name)))
 	}
+	for _, a := range cfg.Agents {
+		if g := a.GitHub; g != nil {
+			signed := "unsigned commits"
+			if g.Signs() {
+				signed = "commits signed by agent-vault (" + config.SigningSecret(a.Key) + ")"
+			}
+			fmt.Fprintf(w, "github %s: level %s, push %s, read %s, branches %s (never %s), %s\n", a.Key, g.Level,
+				orNone(g.Push), orNone(g.Read), strings.Join(g.Branches, " "), strings.Join(g.Protected, " "), signed)
+		}
+	}
 }
 
 // destination says which process receives a secret's real value.
@@ -154,6 +164,13 @@ func vaultWarnings(cfg *config.Config) []string {
 		isUsed[s.Name] = true
 		if !v.Has(s.Name) {
 			out = append(out, fmt.Sprintf("secret %s is used by %s but not in %s; run `clem vault set %s`", s.Name, strings.Join(cfg.SecretConsumers(s.Name), ", "), path, s.Name))
+		}
+	}
+	for _, a := range cfg.SigningAgents() {
+		n := config.SigningSecret(a.Key)
+		isUsed[n] = true
+		if !v.Has(n) {
+			out = append(out, fmt.Sprintf("agent %s signs its commits but %s has no %s; run `clem github keys`", a.Key, path, n))
 		}
 	}
 	for _, e := range v.List() {

@@ -53,12 +53,7 @@ func githubKeys(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var agents []*config.Agent
-	for _, a := range cfg.Agents {
-		if a.GitHub != nil && a.GitHub.Signs() {
-			agents = append(agents, a)
-		}
-	}
+	agents := cfg.SigningAgents()
 	if len(agents) == 0 {
 		return fmt.Errorf("%s: no agent signs commits (give an agent a github: section; sign is on by default)", cfg.Path)
 	}

@@ -63,6 +63,17 @@ func SigningSecret(agent string) string {
 	return "github_sign_" + strings.ReplaceAll(agent, "-", "_")
 }
 
+// SigningAgents lists the agents whose commits agent-vault signs.
+func (c *Config) SigningAgents() []*Agent {
+	var out []*Agent
+	for _, a := range c.Agents {
+		if a.GitHub != nil && a.GitHub.Signs() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 func defaultGitHubCredential(agent string) string {
 	return "github_" + strings.ReplaceAll(agent, "-", "_")
 }

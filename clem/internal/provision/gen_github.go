@@ -24,15 +24,7 @@ func githubAgents(cfg *config.Config) []*config.Agent {
 }
 
 // signingAgents lists the agents whose commits agent-vault signs.
-func signingAgents(cfg *config.Config) []*config.Agent {
-	var out []*config.Agent
-	for _, a := range githubAgents(cfg) {
-		if a.GitHub.Signs() {
-			out = append(out, a)
-		}
-	}
-	return out
-}
+func signingAgents(cfg *config.Config) []*config.Agent { return cfg.SigningAgents() }
 
 // signingSecrets names the vault entries of every signing key in use.
 func signingSecrets(cfg *config.Config) []string {
@@ -186,7 +178,12 @@ func gitEnv(in *Inputs, a *config.Agent, vars map[string]string) error {
 	if g == nil {
 		return nil
 	}
-	vars[config.GitHubTokenEnv] = Placeholder(in.PlaceholderKey, a.Key, g.Credential)
+	// gh reads GH_TOKEN; Actions-style tools GITHUB_TOKEN; GitHub's MCP
+	// server GITHUB_PERSONAL_ACCESS_TOKEN: each gets the placeholder.
+	ph := Placeholder(in.PlaceholderKey, a.Key, g.Credential)
+	for _, k := range []string{config.GitHubTokenEnv, "GITHUB_TOKEN", "GITHUB_PERSONAL_ACCESS_TOKEN"} {
+		vars[k] = ph
+	}
 	vars["GH_PROMPT_DISABLED"] = "1"
 	if g.Signs() {
 		vars["SSH_AUTH_SOCK"] = in.Proj.SignerSocket()
