@@ -14,7 +14,7 @@ PKG      := github.com/clemhq/clem/shared/version
 LDFLAGS  := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 export CGO_ENABLED := 0
 
-.PHONY: help build deps test test-containment test-system test-faults test-repeat demo verify dist install uninstall quickstart clean bench-pipelock bench-vault
+.PHONY: help build deps test test-containment test-system test-faults test-github test-repeat demo verify dist install uninstall quickstart clean bench-pipelock bench-vault
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,7 +37,7 @@ test-system: ## the fleet under real systemd with the real Claude Code CLI (root
 	@report=$$(mktemp /tmp/clem-system.XXXXXX); \
 	(cd tests && CLEM_SYSTEM_REPORT=$$report $(GO) test -count=1 -timeout 45m -run '^TestSystemFleet$$' . >$$report.log 2>&1); rc=$$?; \
 	[ $$rc -eq 0 ] || cat $$report.log; \
-	if [ -s $$report ]; then cat $$report; else echo "system: 0/6 scenarios passed (the fleet did not start)"; fi; \
+	if [ -s $$report ]; then cat $$report; else echo "system: 0/8 scenarios passed (the fleet did not start)"; fi; \
 	rm -f $$report $$report.log; exit $$rc
 
 test-faults: ## the fault matrix (root): coord's remote backend down a minute, then the fleet under real systemd: kills, SIGSTOPs, full disks, model API faults, a reboot; ends with "faults: N/N survived" and "lost: N"
@@ -46,6 +46,13 @@ test-faults: ## the fault matrix (root): coord's remote backend down a minute, t
 	 cd ../tests && CLEM_FAULTS_REPORT=$$report $(GO) test -count=1 -timeout 30m -run '^TestSystemFleet$$/^faults$$' -v . >>$$report.log 2>&1; rc2=$$?; [ $$rc1 -eq 0 ] && [ $$rc2 -eq 0 ]); rc=$$?; \
 	[ $$rc -eq 0 ] || cat $$report.log; \
 	if [ -s $$report ]; then cat $$report; else echo "faults: 0/0 survived (the fleet did not start)"; echo "lost: unknown"; fi; \
+	rm -f $$report $$report.log; exit $$rc
+
+test-github: ## GitHub (root): the fleet's lead ships a pull request with the real git, gh and Claude Code through pipelock and agent-vault against a fake GitHub; ends with "github: N/N scenarios passed"
+	@report=$$(mktemp /tmp/clem-github.XXXXXX); \
+	(cd tests && CLEM_GITHUB_REPORT=$$report $(GO) test -count=1 -timeout 30m -run '^TestSystemFleet$$/^github$$' . >$$report.log 2>&1); rc=$$?; \
+	[ $$rc -eq 0 ] || cat $$report.log; \
+	if [ -s $$report ]; then cat $$report; else echo "github: 0/0 scenarios passed (the fleet did not start)"; fi; \
 	rm -f $$report $$report.log; exit $$rc
 
 test-repeat: ## the flake check (root): make test RUNS times (default 5) in a row from a fresh clone of HEAD with stress-ng --cpu 2 busy; ends with "repeat: P/N passed"
