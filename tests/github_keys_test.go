@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/clemhq/clem/tests/fakegithub"
 )
 
 // TestGitHubKeys: `clem github keys` makes each signing agent's key in the
@@ -55,7 +57,34 @@ func TestGitHubKeys(t *testing.T) {
 	if r := runBin(t, dir, env, "", "clem", "check"); strings.Contains(r.stdout+r.stderr, "vault entry github_sign_coder is not used") || strings.Contains(r.stdout+r.stderr, "signs its commits but") {
 		t.Errorf("clem check after clem github keys still warns about the key:\n%s%s", r.stdout, r.stderr)
 	}
-	for _, out := range []string{first.stdout, first.stderr, second.stdout, second.stderr} {
+	// --register adds it to the agent's account with the agent's token,
+	// once; GitHub is the fake, reached through clem.yaml's test knobs.
+	gh := fakegithub.Start(t, fakegithub.Options{Token: ghRealToken, Login: "acme-coder"})
+	writeFile(t, filepath.Join(dir, "github-ca.pem"), string(gh.CertPEM()))
+	b, _ = os.ReadFile(yaml)
+	src = strings.Replace(string(b), "\negress:\n", "\negress:\n  resolve: [\"api.github.com:443="+gh.Addr()+"\"]\n  upstream_ca: github-ca.pem\n", 1)
+	if err := os.WriteFile(yaml, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runBin(t, dir, env, "", "clem", "github", "keys", "--register"); r.code == 0 || !strings.Contains(r.stderr, "github_coder") {
+		t.Errorf("--register without the agent's token in the vault: exit %d, want an error naming github_coder:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	runBin(t, dir, env, "not-the-token\n", "clem", "vault", "set", "github_coder")
+	if r := runBin(t, dir, env, "", "clem", "github", "keys", "--register"); r.code == 0 || !strings.Contains(r.stderr, "401") || strings.Contains(r.stdout+r.stderr, "not-the-token") {
+		t.Errorf("--register with a wrong token: exit %d, want a 401 that does not print the token:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	runBin(t, dir, env, ghRealToken+"\n", "clem", "vault", "set", "github_coder")
+	reg := runBin(t, dir, env, "", "clem", "github", "keys", "--register")
+	if reg.code != 0 || !strings.Contains(reg.stdout, "coder: registered") {
+		t.Fatalf("--register: exit %d\n%s%s", reg.code, reg.stdout, reg.stderr)
+	}
+	if keys := gh.Keys(); len(keys) != 1 || keys[0].Login != "acme-coder" || !strings.HasPrefix(keys[0].Key, fields[1]+" "+fields[2]) {
+		t.Errorf("GitHub's signing keys after --register: %+v", keys)
+	}
+	if again := runBin(t, dir, env, "", "clem", "github", "keys", "--register"); again.code != 0 || !strings.Contains(again.stdout, "coder: already registered") || len(gh.Keys()) != 1 {
+		t.Errorf("--register again: exit %d, %d keys on GitHub\n%s%s", again.code, len(gh.Keys()), again.stdout, again.stderr)
+	}
+	for _, out := range []string{first.stdout, first.stderr, second.stdout, second.stderr, reg.stdout, reg.stderr} {
 		if strings.Contains(out, "PRIVATE KEY") {
 			t.Errorf("github keys printed a private key:\n%s", out)
 		}

@@ -16,14 +16,12 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/clemhq/clem/shared/testutil/netns"
 	"github.com/clemhq/clem/tests/fakemodel"
 )
 
 // githubKeys runs `clem github keys` as the operator, before provision:
 // it makes the lead's signing key in the vault and prints its public half;
-// with --register it adds it to the lead's account on the fake GitHub
-// (through a proxy that sends api.github.com to the fake).
+// with --register it adds it to the lead's account on the fake GitHub.
 func githubKeys(t *testing.T, s *systemFleet) string {
 	t.Helper()
 	r := runBin(t, s.f.dir, s.f.env, "", "clem", "github", "keys")
@@ -32,11 +30,9 @@ func githubKeys(t *testing.T, s *systemFleet) string {
 		t.Fatalf("clem github keys: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	key := fields[1] + " " + fields[2]
-	var proxy string
-	netns.In(t, s.f.netns, func() { proxy = s.gh.Proxy(t) })
-	cmd := exec.Command("nsenter", "--net="+s.f.netns, filepath.Join(binDir, "clem"), "github", "keys", "--register")
-	env := append([]string{"HTTPS_PROXY=" + proxy, "SSL_CERT_FILE=" + s.gh.CAFile()}, s.f.env...)
-	if reg := runCmd(t, cmd, s.f.dir, env); reg.code != 0 || !strings.Contains(reg.stdout, "lead: registered") {
+	// In the fleet's namespace, where egress.resolve sends api.github.com
+	// to the fake (clem's own GitHub calls follow the test knobs too).
+	if reg := s.f.clem(t, "github", "keys", "--register"); reg.code != 0 || !strings.Contains(reg.stdout, "lead: registered") {
 		t.Fatalf("clem github keys --register: exit %d\n%s%s", reg.code, reg.stdout, reg.stderr)
 	}
 	return key

@@ -1,15 +1,20 @@
 package cli
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/crypto/ssh"
@@ -107,7 +112,11 @@ func githubKeys(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	api := ghapi.Client{URL: strings.TrimSuffix(c.String("api"), "/"), HTTP: http.DefaultClient}
+	hc, err := apiHTTPClient(cfg)
+	if err != nil {
+		return err
+	}
+	api := ghapi.Client{URL: strings.TrimSuffix(c.String("api"), "/"), HTTP: hc}
 	var failed []string
 	for _, a := range agents {
 		tok, ok := v.Get(a.GitHub.Credential)
@@ -126,6 +135,37 @@ func githubKeys(c *cli.Context) error {
 		return cli.Exit("github keys --register:\n  "+strings.Join(failed, "\n  "), 1)
 	}
 	return nil
+}
+
+// apiHTTPClient is the client clem calls GitHub with. clem.yaml's test
+// knobs apply to it as to agent-vault: egress.resolve pins names,
+// egress.upstream_ca is trusted besides the system roots.
+func apiHTTPClient(cfg *config.Config) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if p := cfg.Egress.UpstreamCA; p != "" {
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			roots = x509.NewCertPool()
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("egress.upstream_ca: %w", err)
+		}
+		if !roots.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("egress.upstream_ca %s holds no PEM certificate", p)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots}
+	}
+	if pins := cfg.Egress.ResolveMap; len(pins) > 0 {
+		d := &net.Dialer{Timeout: 10 * time.Second}
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if ap, ok := pins[addr]; ok {
+				addr = ap.String()
+			}
+			return d.DialContext(ctx, network, addr)
+		}
+	}
+	return &http.Client{Transport: tr, Timeout: time.Minute}, nil
 }
 
 // newSigningKey makes an ed25519 key in OpenSSH's private key format.
