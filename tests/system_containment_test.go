@@ -38,6 +38,7 @@ func scenarioContainment(t *testing.T, s *systemFleet) {
 		tamper,
 		u.unbindableDaemon(),
 		u.adminSockets(),
+		u.signerKeys(),
 		u.crashThenEgress(), // last: it stops the egress guard and restarts an agent
 	}
 	for i, a := range rows {
@@ -537,6 +538,31 @@ func (u *unitProber) adminSockets() *attempt {
 				got = append(got, fmt.Sprintf("%s: dev %s, watchdog ok=%v %s", filepath.Base(filepath.Dir(sock))+"/"+filepath.Base(sock), fmt.Sprintf("ok=%v %s", o.OK, o.Err), ctl.OK, ctl.Err))
 			}
 			return held, strings.Join(got, "; ")
+		},
+	}
+}
+
+// signerKeys: agent-vault's commit signer gives dev (an agent with no
+// signing key) nothing: no key listed, no signature with the lead's key.
+// The control is the lead, who lists its own key through the same socket.
+func (u *unitProber) signerKeys() *attempt {
+	sock := "/run/clem/" + u.s.f.name + "/vault/sign/agent.sock"
+	home := "/home/" + u.s.f.user("dev")
+	return &attempt{
+		name:     "[signer] dev asks agent-vault's signer for keys and for a signature with the lead's key",
+		expected: "no identities for dev, its signature refused (the lead lists its own key: the control)",
+		run: func() (bool, string) {
+			pub := home + "/lead-signing.pub"
+			writeFile(u.t, pub, u.s.signingKey+"\n")
+			uid, gid := userIDs(u.t, u.s.f.user("dev"))
+			os.Chown(pub, int(uid), int(gid))
+			script := "export SSH_AUTH_SOCK=" + sock + "; ssh-add -L 2>&1; echo list=$?; echo data > " + home + "/to-sign; " +
+				"ssh-keygen -Y sign -n git -f " + pub + " -U " + home + "/to-sign 2>&1; echo sign=$?; rm -f " + home + "/to-sign.sig"
+			o := u.run("dev", probe{Kind: "exec", Argv: []string{"/bin/sh", "-c", script}})
+			ctl := u.run("lead", probe{Kind: "exec", Argv: []string{"/bin/sh", "-c", "SSH_AUTH_SOCK=" + sock + " ssh-add -L"}})
+			held := strings.Contains(o.Body, "no identities") && strings.Contains(o.Body, "list=1") &&
+				!strings.Contains(o.Body, "sign=0") && ctl.OK && strings.Contains(ctl.Body, u.s.signingKey)
+			return held, fmt.Sprintf("dev: %s; lead (control): ok=%v %s", o.Body, ctl.OK, ctl.Body)
 		},
 	}
 }
