@@ -2,7 +2,6 @@ package tests
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,22 +50,8 @@ func TestGitHubThroughPipelockAndVault(t *testing.T) {
 	netns.Run(t, func() {
 		gh := fakegithub.Start(t, fakegithub.Options{Token: ghRealToken, Login: ghLogin, Repos: []string{ghRepo, ghLib, ghOther}, Workflow: true})
 		writeFile(t, filepath.Join(dir, "github-ca.pem"), string(gh.CertPEM()))
-		proxyAddr := freeAddr(t)
-		w := &ghWorld{gh: gh, agent: "agent1", vaultAudit: filepath.Join(dir, "vault-audit.log"), signingKey: strings.TrimSpace(string(pub))}
-		sock, signSock := filepath.Join(dir, "broker.sock"), filepath.Join(dir, "sign", "agent.sock")
-		writeFile(t, filepath.Join(dir, "vault.toml"), fmt.Sprintf(`[listen]
-socket = %q
-[trust]
-proxy_uids = [0]
-[ca]
-dir = %q
-[secrets]
-dir = %q
-[upstream]
-ca_file = %q
-[audit]
-path = %q
-[[resolve]]
+		signSock := filepath.Join(dir, "sign", "agent.sock")
+		bp := startBrokerPair(t, dir, filepath.Join(dir, "github-ca.pem"), fmt.Sprintf(`[[resolve]]
 host = "github.com"
 port = 443
 address = %q
@@ -94,39 +79,16 @@ socket = %q
 agent = "agent1"
 uid = %d
 secret = "sign_agent1"
-`, sock, filepath.Join(dir, "ca"), secrets, filepath.Join(dir, "github-ca.pem"), w.vaultAudit, gh.Addr(), gh.Addr(), ghPlaceholder,
-			ghRepo, ghLib, ghRepo, signSock, nobodyUID))
-		writeFile(t, filepath.Join(dir, "pipelock.toml"), fmt.Sprintf(`[listen]
-proxy = %q
-[audit]
-path = %q
-[vault]
-socket = %q
-[[client]]
+`, gh.Addr(), gh.Addr(), ghPlaceholder, ghRepo, ghLib, ghRepo, signSock, nobodyUID), fmt.Sprintf(`[[client]]
 name = "agent1"
 uids = [%d]
 domains = ["github.com", "api.github.com"]
 brokered = ["github.com", "api.github.com"]
-`, proxyAddr, filepath.Join(dir, "pipelock-audit.log"), sock, nobodyUID))
-		vault := startDaemon(t, "agent-vault", "run", "-c", filepath.Join(dir, "vault.toml"))
-		pipe := startDaemon(t, "pipelock", "run", "-c", filepath.Join(dir, "pipelock.toml"))
-		waitFor(t, func() bool { _, err := os.Stat(signSock); return err == nil }, vault)
-		waitFor(t, func() bool {
-			c, err := net.Dial("tcp", proxyAddr)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		}, pipe)
-		agentCA := filepath.Join(dir, "agent-ca.pem")
-		b, err := os.ReadFile(filepath.Join(dir, "ca", "ca.pem"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, agentCA, string(b))
+`, nobodyUID), signSock)
+		w := &ghWorld{gh: gh, agent: "agent1", vaultAudit: bp.vaultAudit, signingKey: strings.TrimSpace(string(pub))}
 		gitconfig := filepath.Join(dir, "gitconfig")
 		writeFile(t, gitconfig, ghGitConfig(w.signingKey))
-		env := ghAgentEnv(home, proxyAddr, agentCA, gitconfig, signSock, w.signingKey)
+		env := ghAgentEnv(home, bp.proxyAddr, bp.agentCA, gitconfig, signSock, w.signingKey)
 
 		outs := map[string]string{}
 		for _, sc := range ghScenarios {

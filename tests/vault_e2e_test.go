@@ -57,23 +57,7 @@ func TestBrokeredRequestThroughPipelockAndVault(t *testing.T) {
 		upCA := filepath.Join(dir, "upstream-ca.pem")
 		os.WriteFile(upCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o644)
 
-		proxyAddr := freeAddr(t)
-		sock := filepath.Join(dir, "broker.sock")
-		vaultAudit := filepath.Join(dir, "vault-audit.log")
-		pipeAudit := filepath.Join(dir, "pipelock-audit.log")
-		writeFile(t, filepath.Join(dir, "vault.toml"), fmt.Sprintf(`[listen]
-socket = %q
-[trust]
-proxy_uids = [0]
-[ca]
-dir = %q
-[secrets]
-dir = %q
-[upstream]
-ca_file = %q
-[audit]
-path = %q
-[[resolve]]
+		bp := startBrokerPair(t, dir, upCA, fmt.Sprintf(`[[resolve]]
 host = "example.com"
 port = 443
 address = %q
@@ -97,37 +81,13 @@ hosts = ["other.example.com"]
 [[binding.placeholder]]
 agent = "agent1"
 value = %q
-`, sock, filepath.Join(dir, "ca"), secrets, upCA, vaultAudit, up.Listener.Addr(), up.Listener.Addr(), placeholder, otherPH))
-		writeFile(t, filepath.Join(dir, "pipelock.toml"), fmt.Sprintf(`[listen]
-proxy = %q
-[audit]
-path = %q
-[vault]
-socket = %q
-[[client]]
+`, up.Listener.Addr(), up.Listener.Addr(), placeholder, otherPH), fmt.Sprintf(`[[client]]
 name = "agent1"
 uids = [%d]
 domains = ["example.com", "other.example.com"]
 brokered = ["example.com", "other.example.com"]
-`, proxyAddr, pipeAudit, sock, agent.UID))
-
-		vault := startDaemon(t, "agent-vault", "run", "-c", filepath.Join(dir, "vault.toml"))
-		pipe := startDaemon(t, "pipelock", "run", "-c", filepath.Join(dir, "pipelock.toml"))
-		waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, vault)
-		waitFor(t, func() bool {
-			c, err := net.Dial("tcp", proxyAddr)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		}, pipe)
-		brokerCA := filepath.Join(dir, "ca", "ca.pem")
-		agentCA := filepath.Join(dir, "agent-ca.pem")
-		b, err := os.ReadFile(brokerCA)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(agentCA, b, 0o644)
+`, agent.UID), "")
+		proxyAddr, agentCA, vaultAudit, pipeAudit := bp.proxyAddr, bp.agentCA, bp.vaultAudit, bp.pipeAudit
 
 		// The agent's environment: a placeholder and the proxy, nothing else.
 		env := []string{"PATH=/usr/bin:/bin", "HTTPS_PROXY=http://" + proxyAddr, "API_KEY=" + placeholder}
