@@ -124,6 +124,9 @@ func printSummary(w io.Writer, cfg *config.Config) {
 func destination(s *config.Secret) string {
 	switch s.Disposition {
 	case config.DispBrokered:
+		if s.App != nil {
+			return fmt.Sprintf("agent-vault -> %s (tokens minted from GitHub App %d's key %s; agents hold a placeholder)", strings.Join(s.Hosts, ", "), s.App.ID, s.App.Key)
+		}
 		return "agent-vault -> " + strings.Join(s.Hosts, ", ") + " (agents hold a placeholder)"
 	case config.DispSidecar:
 		return "sidecar (agents call its tools)"
@@ -161,9 +164,10 @@ func vaultWarnings(cfg *config.Config) []string {
 	var out []string
 	isUsed := map[string]bool{}
 	for _, s := range used {
-		isUsed[s.Name] = true
-		if !v.Has(s.Name) {
-			out = append(out, fmt.Sprintf("secret %s is used by %s but not in %s; run `clem vault set %s`", s.Name, strings.Join(cfg.SecretConsumers(s.Name), ", "), path, s.Name))
+		n := s.VaultName()
+		isUsed[n] = true
+		if !v.Has(n) {
+			out = append(out, fmt.Sprintf("secret %s is used by %s but not in %s; run `clem vault set %s`", n, strings.Join(cfg.SecretConsumers(s.Name), ", "), path, n))
 		}
 	}
 	for _, a := range cfg.SigningAgents() {

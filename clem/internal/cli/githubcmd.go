@@ -119,6 +119,10 @@ func githubKeys(c *cli.Context) error {
 	api := ghapi.Client{URL: strings.TrimSuffix(c.String("api"), "/"), HTTP: hc}
 	var failed []string
 	for _, a := range agents {
+		if app := a.GitHub.App; app != nil {
+			fmt.Fprintf(c.App.Writer, "%s: works as GitHub App %d, which has no account to hold signing keys; verify its commits with the allowed_signers file provision writes\n", a.Key, app.ID)
+			continue
+		}
 		tok, ok := v.Get(a.GitHub.Credential)
 		if !ok {
 			failed = append(failed, fmt.Sprintf("%s: the vault has no %s (its GitHub token); `clem vault set %s`", a.Key, a.GitHub.Credential, a.GitHub.Credential))

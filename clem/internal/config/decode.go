@@ -75,14 +75,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 				d.errorf(n, path, "%q is not a boolean; write true or false", s)
 			}
 		}
-	case reflect.Int:
+	case reflect.Int, reflect.Int64:
 		if s, ok := d.scalar(n, path, "a whole number"); ok {
-			i, err := strconv.Atoi(s)
+			i, err := strconv.ParseInt(s, 10, v.Type().Bits())
 			if err != nil {
 				d.errorf(n, path, "%q is not a whole number", s)
 				return
 			}
-			v.SetInt(int64(i))
+			v.SetInt(i)
 		}
 	case reflect.Slice:
 		d.decodeSeq(n, v, path)

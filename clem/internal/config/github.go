@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -17,6 +18,9 @@ type AgentGitHub struct {
 	// Credential is the vault secret holding the agent's token; brokered
 	// to github.com and api.github.com. Default github_<agent>.
 	Credential string `yaml:"credential"`
+	// App, instead of a token: a GitHub App installation whose tokens
+	// agent-vault mints and refreshes from the App's key.
+	App *GitHubApp `yaml:"app"`
 	// Login is the agent's GitHub account, for people and `clem github keys`.
 	Login string `yaml:"login"`
 	// Level is what it may do: read, pr, review, merge, admin. Default pr.
@@ -40,6 +44,14 @@ type AgentGitHub struct {
 	// Sign makes every commit signed with the agent's SSH key, held by
 	// agent-vault (default true).
 	Sign *bool `yaml:"sign"`
+}
+
+// GitHubApp is a GitHub App installation an agent works as.
+type GitHubApp struct {
+	ID             int64  `yaml:"id"`              // the App's id
+	InstallationID int64  `yaml:"installation_id"` // its installation on the agent's repositories
+	Key            string `yaml:"key"`             // vault entry: the App's private key (PEM)
+	API            string `yaml:"api"`             // default https://api.github.com
 }
 
 // Signs reports whether the agent's commits are signed.
@@ -119,8 +131,55 @@ func (v *validator) github(a *Agent, p string) {
 	v.ops(p+".deny", g.Deny)
 	if g.Credential == "" {
 		g.Credential = defaultGitHubCredential(a.Key)
+	} else if g.App != nil {
+		v.errorf(p+".credential", "set credential (a token in the vault) or app (tokens minted from a GitHub App's key), not both")
+	}
+	if g.App != nil {
+		v.githubApp(g.App, p+".app")
 	}
 	v.githubCredential(a, p+".credential", g.Credential)
+}
+
+// githubApp checks an App installation; its key is a vault entry only
+// agent-vault receives.
+func (v *validator) githubApp(app *GitHubApp, p string) {
+	if app.ID <= 0 {
+		v.errorf(p+".id", "the App's id is required (a positive number, from the App's settings page)")
+	}
+	if app.InstallationID <= 0 {
+		v.errorf(p+".installation_id", "the installation id is required (a positive number: the last part of the installation's settings URL)")
+	}
+	if app.Key == "" {
+		v.errorf(p+".key", "name the vault entry holding the App's private key (`clem vault set NAME < app.private-key.pem`)")
+	} else if !SecretNameRE.MatchString(app.Key) {
+		v.errorf(p+".key", "%q is not a valid secret name", app.Key)
+	}
+	if app.API != "" {
+		if u, err := url.Parse(app.API); err != nil || u.Scheme != "https" || u.Host == "" {
+			v.errorf(p+".api", "%q is not an https URL (GitHub Enterprise: https://HOST/api/v3)", app.API)
+		}
+	}
+}
+
+// VaultName is the vault entry that must hold s: its App's key for a
+// GitHub credential minted from an App, else s itself.
+func (s *Secret) VaultName() string {
+	if s.App != nil {
+		return s.App.Key
+	}
+	return s.Name
+}
+
+// GitHubAppKeys names the vault entries of the App keys agents use, once
+// each.
+func (c *Config) GitHubAppKeys() []string {
+	var out []string
+	for _, a := range c.Agents {
+		if a.GitHub != nil && a.GitHub.App != nil && a.GitHub.App.Key != "" && !contains(out, a.GitHub.App.Key) {
+			out = append(out, a.GitHub.App.Key)
+		}
+	}
+	return out
 }
 
 // repos checks "owner/name" and "owner/*" entries.
@@ -170,7 +229,7 @@ func (v *validator) githubCredential(a *Agent, path, name string) {
 		if !v.reported(name) {
 			v.cfg.Secrets = append(v.cfg.Secrets, &Secret{
 				Name: name, Disposition: DispBrokered, Hosts: append([]string(nil), GitHubHosts...),
-				Env: GitHubTokenEnv, Implicit: true,
+				Env: GitHubTokenEnv, Implicit: true, App: a.GitHub.App,
 			})
 		}
 		return

@@ -55,3 +55,34 @@ agents:
 		t.Errorf("signing secret = %s", SigningSecret("dev-one"))
 	}
 }
+
+// TestGitHubApp: an agent working as a GitHub App has an implicit
+// credential whose vault entry is the App's key, which two agents of one
+// App share.
+func TestGitHubApp(t *testing.T) {
+	src := `project: p
+agents:
+  one:
+    github:
+      app: {id: 12, installation_id: 34, key: app_key}
+      push: [acme/app]
+  two:
+    github:
+      app: {id: 12, installation_id: 34, key: app_key}
+      read: [acme/app]
+`
+	c, err := Parse("clem.yaml", []byte(src), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Secret("github_one")
+	if s == nil || s.App == nil || s.App.ID != 12 || s.VaultName() != "app_key" || c.Secret("github_two").VaultName() != "app_key" {
+		t.Fatalf("github_one = %+v", s)
+	}
+	if got := c.GitHubAppKeys(); !reflect.DeepEqual(got, []string{"app_key"}) {
+		t.Errorf("GitHubAppKeys = %v", got)
+	}
+	if c.Secret("github_one").Name == c.Secret("github_two").Name {
+		t.Error("two agents share one credential name")
+	}
+}

@@ -235,6 +235,10 @@ type Secret struct {
 	// Implicit is true for secrets clem adds itself (the model credential,
 	// the coordination token) when clem.yaml does not declare them.
 	Implicit bool `yaml:"-"`
+	// App is set on an agent's GitHub credential that agent-vault mints
+	// from a GitHub App's key: the vault then holds App.Key, not the
+	// secret itself.
+	App *GitHubApp `yaml:"-"`
 }
 
 // Sidecar identities.

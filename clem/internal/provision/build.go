@@ -81,8 +81,8 @@ func Build(in *Inputs) (*Desired, error) {
 func missingSecrets(in *Inputs) error {
 	var miss []string
 	for _, s := range in.Cfg.UsedSecrets() {
-		if _, ok := in.Secret(s.Name); !ok {
-			miss = append(miss, fmt.Sprintf("%s (for %s)", s.Name, strings.Join(in.Cfg.SecretConsumers(s.Name), ", ")))
+		if _, ok := in.Secret(s.VaultName()); !ok {
+			miss = append(miss, fmt.Sprintf("%s (for %s)", s.VaultName(), strings.Join(in.Cfg.SecretConsumers(s.Name), ", ")))
 		}
 	}
 	for _, a := range signingAgents(in.Cfg) {
@@ -271,7 +271,7 @@ func credNames(cfg *config.Config, role string) []string {
 	switch role {
 	case layout.Vault:
 		for _, s := range brokeredSecrets(cfg) {
-			out = append(out, s.Name)
+			out = appendNew(out, s.VaultName())
 		}
 		out = append(out, signingSecrets(cfg)...)
 	case layout.Coord:
