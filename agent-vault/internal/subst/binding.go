@@ -53,7 +53,7 @@ type Binding struct {
 	// engine serves it (a GitHub App installation token): the engine asks
 	// it for the value at each substitution.
 	Dynamic Dynamic
-	Hosts  hostpattern.List
+	Hosts   hostpattern.List
 	// Methods the secret may be sent with; empty means any.
 	Methods []string
 	// PathPrefixes the request path must fall under, compared segment by
