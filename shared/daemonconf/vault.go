@@ -80,20 +80,20 @@ type VaultClient struct {
 // VaultBinding ties a secret to the hosts (and methods, paths, surfaces)
 // it may be sent to, and lists each agent's placeholder for it.
 type VaultBinding struct {
-	Name         string   `toml:"name"`
-	Secret       string   `toml:"secret"`
-	Hosts        []string `toml:"hosts"`
-	Methods      []string `toml:"methods,omitempty"`
-	PathPrefixes []string `toml:"path_prefixes,omitempty"`
-	Surfaces     []string `toml:"surfaces,omitempty"`
-	Auth         string   `toml:"auth,omitempty"`
-	Header       string   `toml:"header,omitempty"`
-	BasicUser    string   `toml:"basic_user,omitempty"`
+	Name         string             `toml:"name"`
+	Secret       string             `toml:"secret"`
+	Hosts        []string           `toml:"hosts"`
+	Methods      []string           `toml:"methods,omitempty"`
+	PathPrefixes []string           `toml:"path_prefixes,omitempty"`
+	Surfaces     []string           `toml:"surfaces,omitempty"`
+	Auth         string             `toml:"auth,omitempty"`
+	Header       string             `toml:"header,omitempty"`
+	BasicUser    string             `toml:"basic_user,omitempty"`
+	Placeholders []VaultPlaceholder `toml:"placeholder"`
 	// GitHubApp, instead of Secret, makes the binding's secret a GitHub
 	// App installation token that agent-vault mints from the App's key
 	// and refreshes before it expires (docs/agent-vault.md).
-	GitHubApp    *VaultGitHubApp    `toml:"github_app,omitempty"`
-	Placeholders []VaultPlaceholder `toml:"placeholder"`
+	GitHubApp *VaultGitHubApp `toml:"github_app,omitempty"`
 }
 
 // VaultGitHubApp is a GitHub App installation whose tokens a binding hands
