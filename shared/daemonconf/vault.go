@@ -90,6 +90,23 @@ type VaultBinding struct {
 	Header       string             `toml:"header,omitempty"`
 	BasicUser    string             `toml:"basic_user,omitempty"`
 	Placeholders []VaultPlaceholder `toml:"placeholder"`
+	// GitHubApp, instead of Secret, makes the binding's secret a GitHub
+	// App installation token that agent-vault mints from the App's key
+	// and refreshes before it expires (docs/agent-vault.md).
+	GitHubApp *VaultGitHubApp `toml:"github_app,omitempty"`
+}
+
+// VaultGitHubApp is a GitHub App installation whose tokens a binding hands
+// out.
+type VaultGitHubApp struct {
+	AppID          int64 `toml:"app_id"`
+	InstallationID int64 `toml:"installation_id"`
+	// KeySecret names a file in the secrets directory: the App's PEM
+	// private key, as GitHub's App settings download it.
+	KeySecret string `toml:"key_secret"`
+	// API is GitHub's REST API (default https://api.github.com; GitHub
+	// Enterprise Server: https://HOST/api/v3).
+	API string `toml:"api,omitempty"`
 }
 
 // VaultPlaceholder is one agent's stand-in for a binding's secret.

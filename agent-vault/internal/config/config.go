@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,7 +18,6 @@ import (
 	"github.com/clemhq/clem/agent-vault/internal/subst"
 	"github.com/clemhq/clem/shared/daemonconf"
 	"github.com/clemhq/clem/shared/hostpattern"
-	"github.com/clemhq/clem/shared/secret"
 	"github.com/clemhq/clem/shared/tomlconf"
 )
 
@@ -96,6 +96,9 @@ type Config struct {
 	SignerKeys []signer.Key
 	// GitHub is each agent's compiled [[github]] policy.
 	GitHub map[string]*ghpolicy.Policy
+	// GitHubApps keep the tokens of the github_app bindings; idle until
+	// Start.
+	GitHubApps []*GitHubApp
 }
 
 // Load reads path and the secrets it names.
@@ -197,6 +200,18 @@ func Compile(file string, f File) (*Config, error) {
 	if secretsDir == "" {
 		secretsDir = os.Getenv("CREDENTIALS_DIRECTORY")
 	}
+	var ghClient *http.Client // one for every github_app binding, made for the first
+	client := func() *http.Client {
+		if ghClient == nil {
+			cl, err := upstreamClient(f, c.Resolve, c.Dial)
+			if err != nil {
+				bad("%v", err)
+				cl = &http.Client{}
+			}
+			ghClient = cl
+		}
+		return ghClient
+	}
 	var bindings []*subst.Binding
 	var placeholders []subst.Placeholder
 	names := map[string]bool{}
@@ -246,11 +261,7 @@ func Compile(file string, f File) (*Config, error) {
 		default:
 			bad("%s.auth %q: allowed: bearer, basic, header (or none)", where, b.Auth)
 		}
-		val, err := secret.ReadFile(secretsDir, b.Secret)
-		if err != nil {
-			bad("%s.secret: %v", where, err)
-		}
-		sb.Secret = val
+		c.compileBindingSecret(where, b, sb, secretsDir, client, bad)
 		bindings = append(bindings, sb)
 		if len(b.Placeholders) == 0 {
 			bad("%s: no [[binding.placeholder]]; a binding no agent holds a placeholder for is useless", where)

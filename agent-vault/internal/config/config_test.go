@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clemhq/clem/agent-vault/internal/ghapp/ghapptest"
 	"github.com/clemhq/clem/shared/tomlconf"
 )
 
@@ -83,11 +84,16 @@ func FuzzCompile(f *testing.F) {
 	os.WriteFile(filepath.Join(dir, "key"), []byte("sk-123"), 0o600)
 	f.Add(base)
 	f.Add(strings.Replace(base, `hosts = [`, `auth = "basic"`+"\n"+`hosts = [`, 1))
+	app := ghapptest.New(f, 4242, 7)
+	os.WriteFile(filepath.Join(dir, "app.pem"), app.KeyPEM(), 0o600)
+	withApp := strings.Replace(base, "secret = \"key\"\n", "", 1)
+	f.Add(strings.Replace(withApp, "[[binding.placeholder]]", "[binding.github_app]\napp_id = 1\ninstallation_id = 2\nkey_secret = \"app.pem\"\n[[binding.placeholder]]", 1))
 	f.Fuzz(func(t *testing.T, src string) {
 		c, err := parse(t, dir, src)
 		if err != nil {
 			return
 		}
+		c.Stop()
 		if c.Engine == nil || len(c.Hosts) == 0 || len(c.Agents) == 0 {
 			t.Fatalf("accepted a config without engine, hosts or agents")
 		}

@@ -49,7 +49,11 @@ const DefaultBasicUser = "x-access-token"
 type Binding struct {
 	Name   string
 	Secret secret.Value
-	Hosts  hostpattern.List
+	// Dynamic, instead of Secret, is a secret whose value changes while the
+	// engine serves it (a GitHub App installation token): the engine asks
+	// it for the value at each substitution.
+	Dynamic Dynamic
+	Hosts   hostpattern.List
 	// Methods the secret may be sent with; empty means any.
 	Methods []string
 	// PathPrefixes the request path must fall under, compared segment by
@@ -76,6 +80,11 @@ type binding struct {
 	auth       AuthMode
 	authHeader string // canonical
 	basicUser  string
+	// dyn, when set, holds the value instead of secret.
+	dyn Dynamic
+	// inHeader: the secret may stand in a header value as it is, so it
+	// must be free of control characters.
+	inHeader bool
 }
 
 // framingHeaders are headers a secret must never be written into: they
@@ -93,13 +102,16 @@ func compileBinding(b *Binding) (*binding, error) {
 		return nil, fmt.Errorf("a binding has no name")
 	}
 	where := fmt.Sprintf("binding %q", b.Name)
-	if b.Secret.IsZero() {
+	switch {
+	case b.Dynamic != nil && !b.Secret.IsZero():
+		return nil, fmt.Errorf("%s: both a secret and a dynamic one; a binding has one", where)
+	case b.Dynamic == nil && b.Secret.IsZero():
 		return nil, fmt.Errorf("%s: the secret is empty; set it with clem vault set", where)
 	}
 	if len(b.Hosts) == 0 {
 		return nil, fmt.Errorf("%s: no hosts; a secret must name where it may go", where)
 	}
-	c := &binding{name: b.Name, secret: b.Secret, hosts: b.Hosts, auth: b.Auth, surfaces: map[Surface]bool{}}
+	c := &binding{name: b.Name, secret: b.Secret, dyn: b.Dynamic, hosts: b.Hosts, auth: b.Auth, surfaces: map[Surface]bool{}}
 	for _, m := range b.Methods {
 		if m == "" || !isToken(m) {
 			return nil, fmt.Errorf("%s: method %q is not an HTTP method", where, m)
@@ -126,6 +138,11 @@ func compileBinding(b *Binding) (*binding, error) {
 	}
 	if len(c.surfaces) == 0 {
 		c.surfaces[Header] = true
+	}
+	if c.surfaces[WebSocket] && c.dyn != nil {
+		// A socket outlives a token, and its relay scrubs with the values
+		// of the engines it used, not of the tokens it carried.
+		return nil, fmt.Errorf("%s: a dynamic secret cannot be bound to websocket frames", where)
 	}
 	if c.surfaces[WebSocket] {
 		// A frame arrives long after the upgrade request, with no method or
@@ -168,7 +185,8 @@ func compileBinding(b *Binding) (*binding, error) {
 	} else if b.BasicUser != "" {
 		return nil, fmt.Errorf("%s: basic_user is only for auth = basic", where)
 	}
-	if c.auth == AuthBearer || c.auth == AuthNamedHeader || (c.surfaces[Header] && c.auth == AuthNone) {
+	c.inHeader = c.auth == AuthBearer || c.auth == AuthNamedHeader || (c.surfaces[Header] && c.auth == AuthNone)
+	if c.inHeader && c.dyn == nil {
 		if !headerSafe(b.Secret.Reveal()) {
 			return nil, fmt.Errorf("%s: the secret has control characters and cannot go in a header; use auth = basic or another surface", where)
 		}

@@ -6,11 +6,29 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/clemhq/clem/shared/secret"
 )
 
 // check decides whether the placeholders found may be substituted and
-// returns their binding.
-func (e *Engine) check(agent, host string, req *http.Request, h *hits) (*binding, *Refusal) {
+// returns their binding and the value to substitute.
+func (e *Engine) check(agent, host string, req *http.Request, h *hits) (*binding, secret.Value, *Refusal) {
+	b, ref := e.checkRules(agent, host, req, h)
+	if ref != nil {
+		return nil, secret.Value{}, ref
+	}
+	val, ref := e.value(b)
+	if ref != nil {
+		return nil, secret.Value{}, ref
+	}
+	if h.jsonBody && len(h.body) > 0 && !utf8.Valid(val.Reveal()) {
+		return nil, secret.Value{}, refuse(b, "the secret of binding %s is not UTF-8 text and cannot go in a JSON string", b.name)
+	}
+	return b, val, nil
+}
+
+// checkRules is check's part that does not depend on the secret's value.
+func (e *Engine) checkRules(agent, host string, req *http.Request, h *hits) (*binding, *Refusal) {
 	b, ref := e.owner(agent, h.placeholders())
 	if ref != nil {
 		return nil, ref
@@ -46,9 +64,6 @@ func (e *Engine) check(agent, host string, req *http.Request, h *hits) (*binding
 	}
 	if h.badJSON {
 		return nil, refuse(b, "the body says it is JSON but is not valid JSON, so where its placeholder stands is unclear")
-	}
-	if h.jsonBody && len(h.body) > 0 && !utf8.Valid(b.secret.Reveal()) {
-		return nil, refuse(b, "the secret of binding %s is not UTF-8 text and cannot go in a JSON string", b.name)
 	}
 	return b, nil
 }

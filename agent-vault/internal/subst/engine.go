@@ -5,22 +5,34 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+
+	"github.com/clemhq/clem/shared/secret"
 )
 
 // Engine holds the bindings and placeholders and makes every substitution
-// decision. It is immutable once built, so one Engine serves any number of
-// goroutines; a config reload builds a new one.
+// decision. Its rules are immutable once built, so one Engine serves any
+// number of goroutines; a config reload builds a new one. Only the values of
+// dynamic bindings change while it lives, and what it derives from them (see
+// dynamic.go) is rebuilt when they do.
 type Engine struct {
 	bindings  []*binding
 	phs       []placeholder
 	phm       *matcher // finds placeholder values; pattern i is phs[i]
+	agents    []string // holding a placeholder, in order of appearance
 	scrubbers map[string]*Scrubber
 	others    *Scrubber // for an agent that holds no placeholder
+	reps      []named   // placeholders and Redacted: what no secret may overlap
+	dyn       dynamics  // the dynamic bindings
 }
 
 // Result says what Rewrite did to a request that it let through.
 type Result struct {
+	// given is the value a dynamic binding's request carried, so its
+	// response is scrubbed of it (ScrubberFor); zero otherwise.
+	given secret.Value
+
 	// Binding is the binding whose secret went into the request; empty if
 	// the request carried no placeholder and went through untouched.
 	Binding string
@@ -38,6 +50,10 @@ type Result struct {
 type Refusal struct {
 	Reason  string
 	Binding string // the binding concerned, if any
+	// Status is the HTTP status to answer with when it is not 403: 503
+	// while a dynamic binding has no usable value (not yet minted,
+	// expired), which may pass.
+	Status int
 }
 
 func (r *Refusal) Error() string {
@@ -76,6 +92,9 @@ func NewEngine(bindings []*Binding, placeholders []Placeholder) (*Engine, error)
 		names[c.name] = true
 		compiled[b] = c
 		e.bindings = append(e.bindings, c)
+		if c.dyn != nil {
+			e.dyn.add(c)
+		}
 	}
 	seen := map[string]bool{}
 	var pats [][]byte
@@ -102,11 +121,17 @@ func NewEngine(bindings []*Binding, placeholders []Placeholder) (*Engine, error)
 	}
 	e.phm = newMatcher(pats)
 	for _, p := range e.phs {
-		if e.scrubbers[p.agent] == nil {
-			e.scrubbers[p.agent] = e.newScrubber(p.agent)
+		if !slices.Contains(e.agents, p.agent) {
+			e.agents = append(e.agents, p.agent)
 		}
 	}
-	e.others = e.newScrubber("")
+	if e.dyn.none() {
+		// Static secrets: the scrubbers are built once, here.
+		for _, a := range e.agents {
+			e.scrubbers[a] = e.newScrubber(a, nil)
+		}
+		e.others = e.newScrubber("", nil)
+	}
 	return e, nil
 }
 
@@ -114,36 +139,48 @@ func NewEngine(bindings []*Binding, placeholders []Placeholder) (*Engine, error)
 // each other (see NewEngine), and placeholders from containing each other,
 // which would make it ambiguous whose a match is.
 func (e *Engine) checkApart() error {
-	type named struct{ value, what string }
-	reps := []named{{Redacted, "the redaction marker"}}
+	e.reps = []named{{Redacted, "the redaction marker"}}
 	for _, p := range e.phs {
-		reps = append(reps, named{p.value, fmt.Sprintf("the placeholder of agent %q for binding %q", p.agent, p.b.name)})
+		e.reps = append(e.reps, named{p.value, fmt.Sprintf("the placeholder of agent %q for binding %q", p.agent, p.b.name)})
 	}
-	for i, a := range reps {
-		for j, b := range reps {
+	for i, a := range e.reps {
+		for j, b := range e.reps {
 			if i != j && strings.Contains(a.value, b.value) {
 				return fmt.Errorf("%s contains %s; make placeholders with PlaceholderFor", a.what, b.what)
 			}
 		}
 	}
 	for _, b := range e.bindings {
-		s := b.secret.Reveal() // compared, never copied out
-		forms := secretForms(s)
-		for _, r := range reps {
-			v := []byte(r.value)
-			if bytes.Contains(s, v) {
-				return fmt.Errorf("%s appears inside the secret of binding %q; make a new placeholder", r.what, b.name)
-			}
-			for _, f := range forms {
-				if bytes.Contains(v, f) {
-					return fmt.Errorf("%s contains the secret of binding %q or an encoding of it; make a new placeholder", r.what, b.name)
-				}
+		if b.dyn != nil {
+			continue // checked as each value arrives (dynamics.build)
+		}
+		if err := e.secretApart(b.name, b.secret.Reveal()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// named is a placeholder (or Redacted) and how an error names it.
+type named struct{ value, what string }
+
+// secretApart checks one secret s of binding name against e.reps.
+func (e *Engine) secretApart(name string, s []byte) error {
+	forms := secretForms(s) // compared, never copied out
+	for _, r := range e.reps {
+		v := []byte(r.value)
+		if bytes.Contains(s, v) {
+			return fmt.Errorf("%s appears inside the secret of binding %q; make a new placeholder", r.what, name)
+		}
+		for _, f := range forms {
+			if bytes.Contains(v, f) {
+				return fmt.Errorf("%s contains the secret of binding %q or an encoding of it; make a new placeholder", r.what, name)
 			}
 		}
-		for _, r := range reps {
-			if n := edgeOverlap([]byte(r.value), s); n > 0 {
-				return fmt.Errorf("the secret of binding %q begins or ends with the same %d character(s) %s ends or begins with, so scrubbing could rebuild the secret from the placeholder and the text beside it", b.name, n, r.what)
-			}
+	}
+	for _, r := range e.reps {
+		if n := edgeOverlap([]byte(r.value), s); n > 0 {
+			return fmt.Errorf("the secret of binding %q begins or ends with the same %d character(s) %s ends or begins with, so scrubbing could rebuild the secret from the placeholder and the text beside it", name, n, r.what)
 		}
 	}
 	return nil
@@ -193,14 +230,14 @@ func (e *Engine) Rewrite(agent, host string, req *http.Request) (Result, error) 
 		}
 		return res, nil
 	}
-	b, ref := e.check(agent, host, req, h)
+	b, val, ref := e.check(agent, host, req, h)
 	if ref != nil {
 		if body != nil {
 			setBody(req, body) // unchanged, for a caller that inspects it
 		}
 		return res, ref
 	}
-	sec := b.secret.Reveal() // the secret leaves its Value here, into the request and nowhere else
+	sec := val.Reveal() // the secret leaves its Value here, into the request and nowhere else
 	if len(h.header) > 0 {
 		if b.auth != AuthNone {
 			applyAuth(req.Header, b, h.header, sec)
@@ -227,6 +264,9 @@ func (e *Engine) Rewrite(agent, host string, req *http.Request) (Result, error) 
 		setBody(req, body)
 	}
 	res.Binding = b.name
+	if b.dyn != nil {
+		res.given = val
+	}
 	for _, s := range surfaceOrder {
 		if h.has(s) {
 			res.Surfaces = append(res.Surfaces, s)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/url"
 	"unicode/utf8"
+
+	"github.com/clemhq/clem/shared/secret"
 )
 
 // Scrubber replaces secrets in response data with placeholders, so an
@@ -93,7 +95,9 @@ func replaceAll(b []byte, c byte, with string) []byte {
 
 // newScrubber: secrets bound for agent become its placeholder, the others
 // Redacted; the agent's own come first so they win a form two secrets share.
-func (e *Engine) newScrubber(agent string) *Scrubber {
+// values gives a dynamic binding's values (see dynamics); nil when there
+// are none.
+func (e *Engine) newScrubber(agent string, values func(*binding) []secret.Value) *Scrubber {
 	mine := map[*binding]string{}
 	for _, p := range e.phs {
 		if p.agent == agent && mine[p.b] == "" {
@@ -102,21 +106,34 @@ func (e *Engine) newScrubber(agent string) *Scrubber {
 	}
 	var secrets [][]byte
 	var repls []string
+	add := func(b *binding, repl string) {
+		if b.dyn == nil {
+			secrets, repls = append(secrets, b.secret.Reveal()), append(repls, repl)
+			return
+		}
+		for _, v := range values(b) {
+			secrets, repls = append(secrets, v.Reveal()), append(repls, repl)
+		}
+	}
 	for _, b := range e.bindings {
 		if v, ok := mine[b]; ok {
-			secrets, repls = append(secrets, b.secret.Reveal()), append(repls, v)
+			add(b, v)
 		}
 	}
 	for _, b := range e.bindings {
 		if _, ok := mine[b]; !ok {
-			secrets, repls = append(secrets, b.secret.Reveal()), append(repls, Redacted)
+			add(b, Redacted)
 		}
 	}
 	return newScrubber(secrets, repls)
 }
 
-// Scrubber returns the scrubber for responses to agent.
+// Scrubber returns the scrubber for responses to agent. With dynamic
+// bindings it knows their current and previous values as of now.
 func (e *Engine) Scrubber(agent string) *Scrubber {
+	if !e.dyn.none() {
+		return e.dyn.state(e).scrubber(agent)
+	}
 	if s := e.scrubbers[agent]; s != nil {
 		return s
 	}

@@ -40,6 +40,9 @@ func (e *Engine) RewriteText(agent, host string, msg []byte) ([]byte, error) {
 	if !b.surfaces[WebSocket] {
 		return nil, refuse(b, "binding %s does not allow its placeholder in the %s", b.name, WebSocket)
 	}
+	if b.dyn != nil { // NewEngine refuses such bindings; this keeps it so
+		return nil, refuse(b, "binding %s has a dynamic secret, which never goes in a websocket frame", b.name)
+	}
 	sec := b.secret.Reveal() // into the frame, nowhere else
 	if !utf8.Valid(sec) {
 		return nil, refuse(b, "the secret of binding %s is not UTF-8 text and cannot go in a text frame", b.name)
