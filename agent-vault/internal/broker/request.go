@@ -72,11 +72,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	engine := cfg.Engine
 	res, err := engine.Rewrite(t.agent, t.host, r)
 	if err != nil {
+		status := http.StatusForbidden
 		var ref *subst.Refusal
 		if errors.As(err, &ref) {
 			rec.Binding = ref.Binding
+			if ref.Status != 0 {
+				status = ref.Status // 503: a minted token is not there yet
+			}
 		}
-		s.refuseRequest(w, rec, http.StatusForbidden, err.Error())
+		s.refuseRequest(w, rec, status, err.Error())
 		return
 	}
 	rec.Binding = res.Binding
@@ -95,7 +99,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// not the one in force when the answer comes: a reload in between
 	// (a rotated or revoked secret) must not make the scrubber forget
 	// the secret this request carried upstream.
-	sc := engine.Scrubber(t.agent)
+	sc := engine.ScrubberFor(t.agent, res)
 	*r = *r.WithContext(withScrubber(r.Context(), sc))
 	if ws {
 		s.serveWebSocket(w, r, t, rec, agentKey, engine) // writes rec

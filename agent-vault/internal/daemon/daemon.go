@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/clemhq/clem/agent-vault/internal/broker"
 	"github.com/clemhq/clem/agent-vault/internal/ca"
@@ -35,7 +36,8 @@ type vault struct {
 	log  *slog.Logger
 	aw   *audit.Writer
 	srv  *broker.Server
-	sg   *signer.Signer // nil without [signer]
+	sg   *signer.Signer  // nil without [signer]
+	ctx  context.Context // the daemon's life: refreshers of reloaded configs run in it
 
 	// network and addr are the listener the probe goes through: the unix
 	// socket pipelock uses, else the loopback TCP one. Fixed at start (a
@@ -72,7 +74,15 @@ func serve(ctx context.Context, path string, log *slog.Logger, hup <-chan os.Sig
 	if err != nil {
 		return err
 	}
-	v := &vault{path: path, log: log, aw: aw, srv: srv, cfg: cfg, caSwap: make(chan struct{}, 1)}
+	v := &vault{path: path, log: log, aw: aw, srv: srv, cfg: cfg, caSwap: make(chan struct{}, 1), ctx: ctx}
+	// GitHub App tokens are minted before READY (each refresher's first
+	// attempt); a binding without one answers 503 while it retries.
+	cfg.Start(ctx, nil, v.mintReport)
+	defer func() {
+		v.mu.Lock()
+		v.cfg.Stop()
+		v.mu.Unlock()
+	}()
 	lns, err := listen(cfg)
 	if err != nil {
 		srv.Shutdown(context.Background())
@@ -193,10 +203,17 @@ func (v *vault) swap(next *config.Config) error {
 		prepared.Discard()
 		return err
 	}
+	v.mu.Lock()
+	prev := v.cfg
+	v.mu.Unlock()
+	// The new config takes over tokens the old one minted for the same
+	// installation and key: a reload neither mints again nor leaves a gap.
+	next.Start(v.ctx, prev, v.mintReport)
 	v.srv.Apply(prepared, authority)
 	v.mu.Lock()
 	v.cfg = next
 	v.mu.Unlock()
+	prev.Stop() // its last token stays readable to requests in flight
 	return nil
 }
 
@@ -229,4 +246,15 @@ func CA(path string) ([]byte, error) {
 		return nil, err
 	}
 	return authority.CertPEM(), nil
+}
+
+// mintReport audits each GitHub App token minted, or the failure to.
+func (v *vault) mintReport(binding string, expires time.Time, err error) {
+	rec := &audit.Record{Component: "agent-vault", Event: "github_app_token", Binding: binding, Decision: audit.Allow}
+	if err != nil {
+		rec.Decision, rec.Reason, rec.Error = audit.Deny, "minting a GitHub App token failed; requests on this binding get 503 until one is minted", err.Error()
+	} else {
+		rec.Reason = "minted; expires " + expires.UTC().Format(time.RFC3339)
+	}
+	v.aw.Write(rec)
 }
