@@ -146,12 +146,27 @@ var ghScenarios = []ghScenario{
 		return `cd "$HOME/app" && mkdir -p .github/workflows && printf 'on: push\njobs: {}\n' > .github/workflows/evil.yml && git add .github && git commit -q -m "Add a workflow" && git push origin HEAD:refs/heads/` + w.agent + `/wf 2>&1; echo "exit=$?"; git reset -q --hard HEAD~1`
 	}, func(t *testing.T, w *ghWorld, out string) {
 		wantRefusedPush(t, out, "refs/heads/"+w.agent+"/wf")
-		if !strings.Contains(out, ".github/workflows") {
-			t.Errorf("the refusal does not name the workflow path:\n%s", out)
+		if !strings.Contains(out, ".github") || !strings.Contains(out, "workflows is false") {
+			t.Errorf("the refusal does not name .github and the setting:\n%s", out)
 		}
 		wantDenied(t, w, ghRepo, "refs/heads/"+w.agent+"/wf")
 		if got := w.gh.RefSHA(ghRepo, w.agent+"/wf"); got != "" {
 			t.Errorf("GitHub got the workflow branch: %s", got)
+		}
+	}},
+	{"workflow_staged_refused", func(w *ghWorld) string {
+		// A workflow pushed where it is harmless, then moved under
+		// .github/workflows/ in a second push, whose pack holds no new
+		// workflow file: .github/ itself is new.
+		return `cd "$HOME/app" && mkdir -p ci && printf 'on: push\njobs: {}\n' > ci/evil.yml && git add ci && git commit -q -m "Add ci" && git push -q origin HEAD:refs/heads/` + w.agent + `/stage 2>&1; echo "staging=$?"; ` +
+			`git mv ci/evil.yml .github/workflows/evil.yml && git commit -q -m "Move it" && git push origin HEAD:refs/heads/` + w.agent + `/stage 2>&1; echo "exit=$?"; echo "staged=$(git rev-parse HEAD~1)"; git reset -q --hard HEAD~2`
+	}, func(t *testing.T, w *ghWorld, out string) {
+		if !strings.Contains(out, "staging=0") {
+			t.Fatalf("staging the file outside .github was refused, so the move proves nothing:\n%s", out)
+		}
+		wantRefusedPush(t, out, "refs/heads/"+w.agent+"/stage")
+		if got := w.gh.RefSHA(ghRepo, w.agent+"/stage"); got != field(out, "staged") {
+			t.Errorf("%s/stage is %s, want it left at the staged commit %s", w.agent, got, field(out, "staged"))
 		}
 	}},
 	{"checkout_git_hooks_inert", func(w *ghWorld) string {

@@ -7,11 +7,17 @@ import (
 	"unicode/utf8"
 )
 
-// WorkflowPrefix is where GitHub Actions reads workflows from. Pushing new
-// content there (a workflow runs with the repository's token and secrets)
-// needs the policy's Workflows; GitHub's own token permission guards the
-// same path.
-const WorkflowPrefix = ".github/workflows"
+// WorkflowPrefix is the directory of a repository's automation: GitHub
+// Actions' workflows and the local actions they call, Dependabot's and
+// other bots' configs. Pushing new content anywhere under it needs the
+// policy's Workflows. The whole directory, not only workflows/: a
+// workflow runs with the repository's token and secrets and may call
+// anything beside it, and a directory staged elsewhere and then moved to
+// .github/workflows/ is no new content there (the server has it) but
+// makes .github/ itself new. GitHub's own token permission (Workflows)
+// guards workflows/ whatever the push looks like; docs/github.md says
+// what this check cannot see.
+const WorkflowPrefix = ".github"
 
 // RefUpdate is one command at the start of a receive-pack body: object ids
 // in hex; an all-zero Old creates Ref, an all-zero New deletes it.
