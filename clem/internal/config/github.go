@@ -247,6 +247,14 @@ func (v *validator) githubCredential(a *Agent, path, name string) {
 			v.errorf(path, "secret %q is not bound to %s; add it to secrets.%s.hosts (a GitHub credential goes to %s)", name, h, name, strings.Join(GitHubHosts, " and "))
 		}
 	}
+	// Exactly those: the policy governs GitHub's git and API hosts, and a
+	// token sent anywhere else (gist, codeload, a wildcard) would be used
+	// unchecked.
+	for _, h := range s.Hosts {
+		if !slices.Contains(GitHubHosts, strings.ToLower(strings.TrimSuffix(h, "."))) {
+			v.errorf(path, "secret %q is also bound to %s; a GitHub credential goes to %s only, where agent-vault's GitHub policy checks every request", name, h, strings.Join(GitHubHosts, " and "))
+		}
+	}
 	for _, o := range v.cfg.Agents { // the earlier agents: one error per pair
 		if o == a {
 			break
@@ -258,3 +266,29 @@ func (v *validator) githubCredential(a *Agent, path, name string) {
 }
 
 func contains(ss []string, s string) bool { return slices.Contains(ss, s) }
+
+// unguardedGitHub warns about a brokered secret that reaches GitHub's
+// hosts for an agent without a GitHub policy: agent-vault then puts it in
+// whatever request the agent makes (a push to main, a merge).
+func (v *validator) unguardedGitHub() {
+	for _, s := range v.cfg.Secrets {
+		if s.Disposition != DispBrokered {
+			continue
+		}
+		list, err := hostpattern.ParseList(s.Hosts)
+		if err != nil {
+			continue
+		}
+		for _, h := range GitHubHosts {
+			if _, ok := list.Match(h); !ok {
+				continue
+			}
+			for _, a := range v.cfg.Agents {
+				if a.GitHub == nil && contains(a.secretNames(), s.Name) {
+					v.warnf("agents."+a.Key+".secrets", "secret %q reaches %s for agent %s, which has no github: section, so no policy limits what it does there (push to main, merge, delete); give the agent a github: section with this secret as its credential", s.Name, h, a.Key)
+				}
+			}
+			break
+		}
+	}
+}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -84,5 +85,37 @@ agents:
 	}
 	if c.Secret("github_one").Name == c.Secret("github_two").Name {
 		t.Error("two agents share one credential name")
+	}
+}
+
+// TestUnguardedGitHubWarns: a brokered secret reaching GitHub for an agent
+// without a github: section is a warning naming the agent; with one (the
+// secret its credential) there is none.
+func TestUnguardedGitHubWarns(t *testing.T) {
+	src := `project: p
+secrets:
+  gh_push:
+    disposition: brokered
+    hosts: [github.com, api.github.com]
+agents:
+  loose:
+    secrets: [gh_push]
+  guarded:
+    github:
+      credential: gh_push
+      push: [acme/app]
+`
+	c, err := Parse("clem.yaml", []byte(src), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hits []string
+	for _, w := range c.Warnings {
+		if strings.Contains(w.Error(), "no github: section") {
+			hits = append(hits, w.Error())
+		}
+	}
+	if len(hits) != 1 || !strings.Contains(hits[0], "agents.loose.secrets") || !strings.Contains(hits[0], `"gh_push"`) {
+		t.Errorf("warnings about unguarded GitHub secrets: %q, want one for loose", hits)
 	}
 }

@@ -247,6 +247,7 @@ func (v *validator) usage() {
 			v.warnf(p, "secret %q is declared but nothing uses it, so it is installed nowhere", s.Name)
 		}
 	}
+	v.unguardedGitHub()
 	for _, sc := range v.cfg.Sidecars {
 		if len(v.cfg.SidecarAgents(sc.Name)) == 0 {
 			v.warnf("sidecars."+sc.Name, "no agent subscribes to sidecar %q; it will not run", sc.Name)
