@@ -20,6 +20,15 @@ const (
 	maxAdvertBody   = 32 << 20 // a receive-pack ref advertisement rewritten for no-thin
 )
 
+// Pack checks hold a push's pack (memory or a temp file) and parse it:
+// one per agent and two in all at a time. A push beyond that is refused at
+// once ("busy, push again"), never queued, so no agent can hold the
+// others' pushes or the broker's memory.
+const (
+	packChecksPerAgent = 1
+	packChecksTotal    = 2
+)
+
 // methodOverrides are headers some servers take as the real method: the
 // policy decides on the request line, so none may change it.
 var methodOverrides = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
@@ -31,7 +40,7 @@ type noThinKey struct{}
 // has answered the request itself (refused, in a form the agent's git or
 // gh shows); true lets serveHTTP go on, with the body it read put back.
 // done, when set, must run after the request (it frees a spooled pack).
-func (s *Server) githubGate(w http.ResponseWriter, r *http.Request, host string, pol *ghpolicy.Policy, rec *audit.Record) (ok bool, done func()) {
+func (s *Server) githubGate(w http.ResponseWriter, r *http.Request, host string, uid uint32, pol *ghpolicy.Policy, rec *audit.Record) (ok bool, done func()) {
 	d := pol.Check(host, r.Method, r.URL.EscapedPath(), r.URL.RawQuery)
 	if d.Kind == "" {
 		return true, nil // not GitHub's host
@@ -56,6 +65,12 @@ func (s *Server) githubGate(w http.ResponseWriter, r *http.Request, host string,
 	}
 	switch d.Kind {
 	case ghpolicy.KindGraphQL:
+		if enc := r.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
+			d.Allow, d.Reason = false, fmt.Sprintf("a GraphQL body with Content-Encoding %q: agent-vault checks documents as sent, and gh sends them uncompressed", enc)
+			note(rec, d)
+			s.refuseGitHub(w, r, rec, d, nil, nil)
+			return false, nil
+		}
 		body, err := readAtMost(r.Body, ghpolicy.MaxGraphQLBody)
 		if err != nil {
 			d.Allow, d.Reason = false, "GraphQL request body: "+err.Error()
@@ -73,7 +88,7 @@ func (s *Server) githubGate(w http.ResponseWriter, r *http.Request, host string,
 		putBody(r, body)
 		return true, nil
 	case ghpolicy.KindReceivePack:
-		return s.gatePush(w, r, pol, d, rec)
+		return s.gatePush(w, r, uid, pol, d, rec)
 	}
 	d.Allow, d.Reason = false, "a "+d.Kind+" request whose body agent-vault cannot check"
 	note(rec, d)
@@ -83,7 +98,7 @@ func (s *Server) githubGate(w http.ResponseWriter, r *http.Request, host string,
 
 // gatePush reads a push's ref updates (and, when the policy needs it, its
 // pack) and decides on them; an allowed push goes upstream byte for byte.
-func (s *Server) gatePush(w http.ResponseWriter, r *http.Request, pol *ghpolicy.Policy, d ghpolicy.Decision, rec *audit.Record) (bool, func()) {
+func (s *Server) gatePush(w http.ResponseWriter, r *http.Request, uid uint32, pol *ghpolicy.Policy, d ghpolicy.Decision, rec *audit.Record) (bool, func()) {
 	if enc := r.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
 		d.Allow, d.Reason = false, fmt.Sprintf("a push body with Content-Encoding %q: git sends receive-pack requests uncompressed", enc)
 		note(rec, d)
@@ -115,7 +130,16 @@ func (s *Server) gatePush(w http.ResponseWriter, r *http.Request, pol *ghpolicy.
 	}
 	var pack *gitwire.Pack
 	var view ghpolicy.PackView
+	release := func() {}
 	if pol.NeedsPack(ups) {
+		rel, err := s.packs.Acquire(uid)
+		if err != nil {
+			d.Allow, d.Reason = false, "agent-vault is checking other pushes ("+err.Error()+"); push again in a moment"
+			note(rec, d)
+			s.refuseGitHub(w, r, rec, d, updates, caps)
+			return false, nil
+		}
+		release = rel
 		max := pol.MaxPackBytes()
 		if max <= 0 {
 			max = ghpolicy.DefaultMaxPackBytes
@@ -127,6 +151,7 @@ func (s *Server) gatePush(w http.ResponseWriter, r *http.Request, pol *ghpolicy.
 				d.Reason += fmt.Sprintf(" (agent-vault checks at most %d bytes; split the push or raise max_pack_bytes)", max)
 			}
 			note(rec, d)
+			release()
 			s.refuseGitHub(w, r, rec, d, updates, caps)
 			return false, nil
 		}
@@ -139,13 +164,14 @@ func (s *Server) gatePush(w http.ResponseWriter, r *http.Request, pol *ghpolicy.
 		if pack != nil {
 			pack.Close()
 		}
+		release()
 		s.refuseGitHub(w, r, rec, pd, updates, caps)
 		return false, nil
 	}
 	rest := r.Body
-	var done func()
+	done := release // the slot is held until the pack went upstream
 	if pack != nil {
-		rest, done = io.NopCloser(pack.Replay()), func() { pack.Close() }
+		rest, done = io.NopCloser(pack.Replay()), func() { pack.Close(); release() }
 	}
 	r.Body = readCloser{Reader: io.MultiReader(bytes.NewReader(consumed), rest), Closer: r.Body}
 	return true, done
@@ -187,6 +213,10 @@ func (s *Server) refuseGitHub(w http.ResponseWriter, r *http.Request, rec *audit
 		refused := map[string]string{}
 		if d.Ref != "" {
 			refused[d.Ref] = d.Reason
+		} else {
+			for _, u := range updates { // the whole push, not one ref
+				refused[u.Ref] = d.Reason
+			}
 		}
 		if len(updates) == 0 {
 			w.Write(gitwire.RPCError("git-receive-pack", msg))

@@ -61,7 +61,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	cfg := s.cfg.Load()
 	if pol := cfg.GitHub[t.agent]; pol != nil {
 		// GitHub's policy decides before any secret goes in.
-		ok, done := s.githubGate(w, r, t.host, pol, rec)
+		ok, done := s.githubGate(w, r, t.host, t.uid, pol, rec)
 		if !ok {
 			return
 		}

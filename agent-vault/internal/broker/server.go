@@ -41,6 +41,7 @@ type Server struct {
 	relays *relaySet          // WebSocket relays, which the HTTP server no longer tracks
 	wsHeld *heldBytes         // bytes of unfinished WebSocket messages, per agent uid and in total
 	reqs   *connlimit.Limiter // requests in flight, per agent uid and in total
+	packs  *connlimit.Limiter // pushes whose pack is held and checked, per agent uid and in total
 	flood  *floodLog
 	stats  stats
 
@@ -66,6 +67,7 @@ func New(cfg *config.Config, authority *ca.CA, aw *audit.Writer) (*Server, error
 	lim := cfg.Limits
 	s.conns = connlimit.New(lim.ConnsPerAgent, lim.ConnsTotal)
 	s.reqs = connlimit.New(lim.RequestsPerAgent, lim.RequestsTotal)
+	s.packs = connlimit.New(packChecksPerAgent, packChecksTotal)
 	s.cfg.Store(cfg)
 	s.ca.Store(authority)
 	tr, err := newTransport(cfg)
