@@ -38,6 +38,7 @@ type Pack struct {
 	file  *os.File // the spool when the pack did not fit memSpool
 	pf    *packfile.Packfile
 	types map[plumbing.Hash]plumbing.ObjectType
+	reads int // objects read back by the walks (tests count them)
 }
 
 // ReadPack reads the rest of a receive-pack body (after ReadCommands) and
@@ -167,6 +168,7 @@ func (p *Pack) has(id plumbing.Hash) (plumbing.ObjectType, bool) {
 
 // content reads an object of the pack; the caller holds p.mu.
 func (p *Pack) content(id plumbing.Hash) ([]byte, error) {
+	p.reads++
 	o, err := p.pf.Get(id)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", id, err)

@@ -6,6 +6,8 @@ import (
 	"crypto/sha1"
 	"encoding/binary"
 	"strconv"
+
+	"github.com/go-git/go-git/v5/plumbing"
 	"testing"
 )
 
@@ -160,6 +162,24 @@ func blobID(data []byte) [20]byte {
 	h.Write([]byte{0})
 	h.Write(data)
 	var id [20]byte
+	copy(id[:], h.Sum(nil))
+	return id
+}
+
+const (
+	typeCommit = 1
+	typeTree   = 2
+)
+
+// object adds a whole (non-delta) object of type typ and returns its id.
+func (p *packBuilder) object(typ int, kind string, data []byte) plumbing.Hash {
+	p.start(uint64(len(data)))
+	p.body.Write(objHeader(typ, uint64(len(data))))
+	p.deflate(func(w *zlib.Writer) { w.Write(data) })
+	h := sha1.New()
+	h.Write([]byte(kind + " " + strconv.Itoa(len(data)) + "\x00"))
+	h.Write(data)
+	var id plumbing.Hash
 	copy(id[:], h.Sum(nil))
 	return id
 }
