@@ -15,7 +15,7 @@ import (
 // out, so a test can build shapes git itself never sends (deep chains,
 // REF_DELTA, huge zero blobs) without holding the inflated content.
 type packBuilder struct {
-	t     *testing.T
+	t     testing.TB
 	body  bytes.Buffer // after the 12-byte header
 	offs  []int64      // each object's offset in the pack
 	sizes []uint64     // each object's inflated (or delta result) size
