@@ -15,6 +15,13 @@ func FuzzReadPack(f *testing.F) {
 	f.Add(rawPack(1, 0x30, 0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01))
 	f.Add(rawPack(1, 0xb0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40, 0x78, 0x9c))
 	f.Add([]byte("PACK"))
+	chain := packBuilder{t: f}
+	chain.chain(64, 3)
+	f.Add(chain.bytes())
+	ref := packBuilder{t: f}
+	ref.blob([]byte("hello\n"))
+	ref.refDelta(blobID([]byte("hello\n")), 6)
+	f.Add(ref.bytes())
 	f.Fuzz(func(t *testing.T, body []byte) {
 		p, err := ReadPack(bytes.NewReader(body), 1<<16)
 		if err != nil {

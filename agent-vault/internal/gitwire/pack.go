@@ -38,13 +38,16 @@ type Pack struct {
 	file  *os.File // the spool when the pack did not fit memSpool
 	pf    *packfile.Packfile
 	types map[plumbing.Hash]plumbing.ObjectType
+	reads int // objects read back by the walks (tests count them)
 }
 
 // ReadPack reads the rest of a receive-pack body (after ReadCommands) and
 // parses it as a packfile. An empty rest (a delete-only push) is an empty
-// Pack. More than maxBytes, a malformed pack, an object over 100 MiB, or a
-// thin pack (a delta against an object outside the pack: see AddNoThin)
-// is an error. The bytes are kept for Replay.
+// Pack. More than maxBytes, a malformed pack, an object over 100 MiB, a
+// pack whose resolution would cost more than the limits in cost.go allow
+// (MaxObjects, MaxDeltaDepth, MaxChainBytes, MaxResolveBytes), a
+// REF_DELTA, or a thin pack (a delta against an object outside the pack:
+// see AddNoThin) is an error. The bytes are kept for Replay.
 func ReadPack(r io.Reader, maxBytes int64) (*Pack, error) {
 	p := &Pack{types: map[plumbing.Hash]plumbing.ObjectType{}}
 	if err := p.spool(&boundedReader{r: r, max: maxBytes}); err != nil {
@@ -96,10 +99,11 @@ func (p *Pack) spool(r io.Reader) error {
 
 func (p *Pack) section() *io.SectionReader { return io.NewSectionReader(p.ra, 0, p.size) }
 
-// parse checks every object's declared size, then has go-git index the
-// pack (resolving deltas within it) and records each object's type.
+// parse checks what resolving the pack would cost (checkCost), then has
+// go-git index the pack (resolving deltas within it) and records each
+// object's type.
 func (p *Pack) parse() error {
-	if err := checkSizes(p.section()); err != nil {
+	if err := checkCost(p.section()); err != nil {
 		return err
 	}
 	idx := new(idxfile.Writer)
@@ -120,76 +124,6 @@ func (p *Pack) parse() error {
 	}
 	p.pf = packfile.NewPackfileWithCache(index, nil, packFile{p.section()}, cache.NewObjectLRU(objectCache), 0)
 	return nil
-}
-
-// checkSizes scans the pack once, without keeping content, and refuses
-// any object (or delta result) declared over maxObjectSize: go-git sizes
-// its buffers from these declarations.
-func checkSizes(r io.Reader) error {
-	s := packfile.NewScanner(r)
-	_, count, err := s.Header()
-	if err != nil {
-		return err
-	}
-	for i := uint32(0); i < count; i++ {
-		oh, err := s.NextObjectHeader()
-		if err != nil {
-			return fmt.Errorf("object %d: %w", i, err)
-		}
-		if oh.Length > maxObjectSize {
-			return fmt.Errorf("object %d declares %d bytes, over the %d limit", i, oh.Length, maxObjectSize)
-		}
-		if !oh.Type.IsDelta() {
-			continue
-		}
-		var head headWriter
-		if _, _, err := s.NextObject(&head); err != nil {
-			return fmt.Errorf("object %d: %w", i, err)
-		}
-		target, err := deltaTargetSize(head.b)
-		if err != nil {
-			return fmt.Errorf("object %d: %w", i, err)
-		}
-		if target > maxObjectSize {
-			return fmt.Errorf("object %d: delta result of %d bytes, over the %d limit", i, target, maxObjectSize)
-		}
-	}
-	return nil
-}
-
-// headWriter keeps the first bytes written to it (a delta's header) and
-// drops the rest.
-type headWriter struct{ b []byte }
-
-func (h *headWriter) Write(p []byte) (int, error) {
-	if room := 20 - len(h.b); room > 0 {
-		h.b = append(h.b, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-// deltaTargetSize reads a delta's header: base size, then result size,
-// each a little-endian base-128 varint.
-func deltaTargetSize(b []byte) (uint64, error) {
-	var sizes [2]uint64
-	for i := range sizes {
-		var v uint64
-		var shift uint
-		for {
-			if len(b) == 0 || shift > 63 {
-				return 0, errors.New("truncated delta header")
-			}
-			c := b[0]
-			b = b[1:]
-			v |= uint64(c&0x7f) << shift
-			shift += 7
-			if c&0x80 == 0 {
-				break
-			}
-		}
-		sizes[i] = v
-	}
-	return sizes[1], nil
 }
 
 // typeRecorder is a parser observer that keeps each object's resolved
@@ -234,6 +168,7 @@ func (p *Pack) has(id plumbing.Hash) (plumbing.ObjectType, bool) {
 
 // content reads an object of the pack; the caller holds p.mu.
 func (p *Pack) content(id plumbing.Hash) ([]byte, error) {
+	p.reads++
 	o, err := p.pf.Get(id)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", id, err)

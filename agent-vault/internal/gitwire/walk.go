@@ -78,11 +78,12 @@ func (p *Pack) NewContentUnder(tips []string, prefix string) (string, bool, erro
 		starts = append(starts, h)
 	}
 	var foundPath string
+	seen := map[treeAt]bool{}
 	err := p.walkCommits(starts, func(_ plumbing.Hash, tree plumbing.Hash) (bool, error) {
 		if tree.IsZero() {
 			return false, nil // not a commit in the pack
 		}
-		fp, ok, err := p.under(tree, segs, "")
+		fp, ok, err := p.under(tree, segs, "", seen)
 		if err != nil {
 			return false, err
 		}
@@ -138,11 +139,25 @@ func (p *Pack) walkCommits(starts []plumbing.Hash, visit func(id, tree plumbing.
 	return nil
 }
 
-// under follows segs from tree; the caller holds p.mu.
-func (p *Pack) under(tree plumbing.Hash, segs []string, at string) (string, bool, error) {
+// treeAt is a tree reached with some segments of the prefix left.
+type treeAt struct {
+	id   plumbing.Hash
+	left int
+}
+
+// under follows segs from tree; the caller holds p.mu. seen holds the
+// trees already followed with as many segments left: they found nothing
+// (a find ends the walk), and reading them again for every commit that
+// shares them would let a few bytes of commits cost a big tree's delta
+// chain each.
+func (p *Pack) under(tree plumbing.Hash, segs []string, at string, seen map[treeAt]bool) (string, bool, error) {
 	if typ, ok := p.has(tree); !ok || typ != plumbing.TreeObject {
 		return "", false, nil
 	}
+	if seen[treeAt{tree, len(segs)}] {
+		return "", false, nil
+	}
+	seen[treeAt{tree, len(segs)}] = true
 	b, err := p.content(tree)
 	if err != nil {
 		return "", false, err
@@ -166,7 +181,7 @@ func (p *Pack) under(tree plumbing.Hash, segs []string, at string) (string, bool
 			}
 			return here, true, nil
 		}
-		if fp, ok, err := p.under(e.id, segs[1:], here); err != nil || ok {
+		if fp, ok, err := p.under(e.id, segs[1:], here, seen); err != nil || ok {
 			return fp, ok, err
 		}
 	}
