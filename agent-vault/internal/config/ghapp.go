@@ -11,10 +11,12 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/clemhq/clem/agent-vault/internal/ghapp"
+	"github.com/clemhq/clem/agent-vault/internal/ghpolicy"
 	"github.com/clemhq/clem/agent-vault/internal/subst"
 	"github.com/clemhq/clem/shared/daemonconf"
 	"github.com/clemhq/clem/shared/secret"
@@ -51,7 +53,7 @@ func (s appSource) Value() subst.DynamicValue {
 // compileGitHubApp checks b.github_app, reads and parses the App's key and
 // builds the binding's idle refresher. client is shared by every App of
 // the config (built on first use, see upstreamClient).
-func compileGitHubApp(where string, b Binding, secretsDir string, client func() *http.Client, bad func(string, ...any)) *GitHubApp {
+func compileGitHubApp(where string, b Binding, policies []daemonconf.VaultGitHub, secretsDir string, client func() *http.Client, bad func(string, ...any)) *GitHubApp {
 	a := b.GitHubApp
 	ok := true
 	if b.Secret != "" {
@@ -101,6 +103,7 @@ func compileGitHubApp(where string, b Binding, secretsDir string, client func() 
 	}
 	g.id = sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%d\x00%x", api, a.AppID, a.InstallationID, pub))
 	m := &ghapp.Minter{AppID: a.AppID, InstallationID: a.InstallationID, Key: priv, API: api, Client: client()}
+	m.Repositories, m.Permissions = appScope(b, policies)
 	g.Refresher = ghapp.NewRefresher(m, ghapp.Options{OnMint: func(exp time.Time, err error) {
 		if g.report != nil {
 			g.report(g.Binding, exp, err)
@@ -205,7 +208,7 @@ func (c *Config) Stop() {
 // github_app binding, the App's refresher.
 func (c *Config) compileBindingSecret(where string, b daemonconf.VaultBinding, sb *subst.Binding, secretsDir string, client func() *http.Client, bad func(string, ...any)) {
 	if b.GitHubApp != nil {
-		if g := compileGitHubApp(where, b, secretsDir, client, bad); g != nil {
+		if g := compileGitHubApp(where, b, c.File.GitHub, secretsDir, client, bad); g != nil {
 			c.GitHubApps = append(c.GitHubApps, g)
 			sb.Dynamic = appSource{g.Refresher}
 		}
@@ -216,4 +219,62 @@ func (c *Config) compileBindingSecret(where string, b daemonconf.VaultBinding, s
 		bad("%s.secret: %v", where, err)
 	}
 	sb.Secret = val
+}
+
+// appScope narrows an App binding's tokens to what its agent's GitHub
+// policy allows, so GitHub itself refuses what agent-vault's checks cannot
+// see (GraphQL mutations by node id, a workflow change however it was
+// pushed): only its repositories (when they are all one owner's, named,
+// no wildcard) and only the permissions its level needs, Workflows only
+// with workflows = true. No narrowing for a binding several agents hold,
+// or an agent without a policy, or level admin.
+func appScope(b Binding, policies []daemonconf.VaultGitHub) (repos []string, perms map[string]string) {
+	var pol *daemonconf.VaultGitHub
+	for _, ph := range b.Placeholders {
+		for i := range policies {
+			if policies[i].Agent != ph.Agent {
+				continue
+			}
+			if pol != nil && pol.Agent != ph.Agent {
+				return nil, nil // one token for two agents: the wider policy would need it
+			}
+			pol = &policies[i]
+		}
+	}
+	if pol == nil {
+		return nil, nil
+	}
+	owner := ""
+	for _, r := range append(append([]string(nil), pol.Read...), pol.Push...) {
+		o, name, _ := strings.Cut(r, "/")
+		if name == "*" || (owner != "" && !strings.EqualFold(o, owner)) {
+			repos = nil
+			owner = "-"
+			break
+		}
+		owner = o
+		if !slices.ContainsFunc(repos, func(x string) bool { return strings.EqualFold(x, name) }) {
+			repos = append(repos, name)
+		}
+	}
+	write := func(yes bool) string {
+		if yes {
+			return "write"
+		}
+		return "read"
+	}
+	level, _ := ghpolicy.ParseLevel(pol.Level)
+	if level >= ghpolicy.LevelAdmin {
+		return repos, nil
+	}
+	perms = map[string]string{
+		"metadata":      "read",
+		"contents":      write(len(pol.Push) > 0),
+		"pull_requests": write(level >= ghpolicy.LevelPR),
+		"issues":        write(level >= ghpolicy.LevelPR),
+	}
+	if pol.Workflows {
+		perms["workflows"] = "write"
+	}
+	return repos, perms
 }

@@ -45,6 +45,12 @@ type Minter struct {
 	Client *http.Client
 	// Now is the clock the JWT is dated by (time.Now when nil).
 	Now func() time.Time
+	// Repositories and Permissions narrow each token below the
+	// installation's grant (GitHub's documented request body): only
+	// these repositories (names under the installation's owner), only
+	// these permissions. Empty: the installation's own.
+	Repositories []string
+	Permissions  map[string]string
 }
 
 // Token is an installation token as GitHub answered it.
@@ -111,9 +117,23 @@ func (m *Minter) Mint(ctx context.Context) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	var scope io.Reader
+	if len(m.Repositories) > 0 || len(m.Permissions) > 0 {
+		b, err := json.Marshal(struct {
+			Repositories []string          `json:"repositories,omitempty"`
+			Permissions  map[string]string `json:"permissions,omitempty"`
+		}{m.Repositories, m.Permissions})
+		if err != nil {
+			return fail("%v", err)
+		}
+		scope = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, scope)
 	if err != nil {
 		return fail("%v", err)
+	}
+	if scope != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", acceptJSON)
 	req.Header.Set("X-GitHub-Api-Version", apiVersion)

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +163,32 @@ func TestParseKey(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "garbage") {
 			t.Errorf("ParseKey(%s) error quotes the input: %v", tt.name, err)
 		}
+	}
+}
+
+// TestMintNarrowed: a minter with repositories and permissions asks GitHub
+// for a token narrowed to them (the documented body), and a plain one
+// sends no body.
+func TestMintNarrowed(t *testing.T) {
+	fake := ghapptest.New(t, 4242, 7)
+	m := &Minter{AppID: 4242, InstallationID: 7, Key: fake.Key, API: fake.URL, Client: fake.Client(),
+		Repositories: []string{"app"}, Permissions: map[string]string{"contents": "write", "metadata": "read"}}
+	tok, err := m.Mint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := &Minter{AppID: 4242, InstallationID: 7, Key: fake.Key, API: fake.URL, Client: fake.Client()}
+	if _, err := plain.Mint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sc := fake.Scopes()
+	if len(sc) != 2 || !reflect.DeepEqual(sc[0].Repositories, []string{"app"}) || sc[0].Permissions["contents"] != "write" || len(sc[0].Permissions) != 2 {
+		t.Fatalf("the fake saw scopes %+v, want app with contents write and metadata read", sc)
+	}
+	if sc[1].Repositories != nil || sc[1].Permissions != nil {
+		t.Errorf("a plain mint sent a scope: %+v", sc[1])
+	}
+	if tok.Permissions["pull_requests"] != "" {
+		t.Errorf("the narrowed token has permissions %v", tok.Permissions)
 	}
 }

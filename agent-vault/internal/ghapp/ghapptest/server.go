@@ -39,6 +39,20 @@ type Server struct {
 	minted   []string
 	requests int
 	claims   []jwt.RegisteredClaims
+	scopes   []Scope
+}
+
+// Scope is what a mint asked to narrow its token to (the request body).
+type Scope struct {
+	Repositories []string          `json:"repositories"`
+	Permissions  map[string]string `json:"permissions"`
+}
+
+// Scopes returns the body of every successful mint, in order.
+func (s *Server) Scopes() []Scope {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Scope(nil), s.scopes...)
 }
 
 type failure struct {
@@ -214,15 +228,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		message(w, http.StatusUnauthorized, "'Expiration time' claim ('exp') is too far in the future")
 		return
 	}
+	var sc Scope
+	if b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16)); len(b) > 0 {
+		if err := json.Unmarshal(b, &sc); err != nil {
+			message(w, http.StatusUnprocessableEntity, "Problems parsing JSON")
+			return
+		}
+	}
+	perms := map[string]string{"contents": "write", "pull_requests": "write", "metadata": "read"}
+	if sc.Permissions != nil {
+		perms = sc.Permissions
+	}
 	tok := "ghs_" + randomAlnum(36)
 	s.mu.Lock()
 	s.minted = append(s.minted, tok)
 	s.claims = append(s.claims, c)
+	s.scopes = append(s.scopes, sc)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"token":                tok,
 		"expires_at":           now().Add(lifetime).UTC().Truncate(time.Second).Format(time.RFC3339),
-		"permissions":          map[string]string{"contents": "write", "pull_requests": "write", "metadata": "read"},
+		"permissions":          perms,
 		"repository_selection": "selected",
 	})
 }
