@@ -1,6 +1,10 @@
 package config
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"testing"
@@ -25,7 +29,11 @@ func TestProvisionedConfigLoads(t *testing.T) {
 			}
 			creds := t.TempDir()
 			for _, b := range f.Bindings {
-				if err := os.WriteFile(filepath.Join(creds, b.Secret), []byte("value-of-"+b.Secret), 0o600); err != nil {
+				name, value := b.Secret, []byte("value-of-"+b.Secret)
+				if a := b.GitHubApp; a != nil {
+					name, value = a.KeySecret, rsaKeyPEM(t) // a GitHub App's key: a real one
+				}
+				if err := os.WriteFile(filepath.Join(creds, name), value, 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -52,4 +60,15 @@ func TestProvisionedConfigLoads(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rsaKeyPEM is a fresh 2048-bit RSA key in PKCS#1 PEM, as GitHub hands
+// out App keys.
+func rsaKeyPEM(t *testing.T) []byte {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
 }

@@ -28,6 +28,12 @@ func vaultConfig(in *Inputs) ([]byte, error) {
 	for _, s := range brokeredSecrets(cfg) {
 		auth, header := bindingAuth(cfg, s)
 		b := daemonconf.VaultBinding{Name: s.Name, Secret: s.Name, Hosts: s.Hosts, Auth: auth, Header: header}
+		if app := s.App; app != nil {
+			// Tokens minted from the App's key, which is agent-vault's
+			// credential instead of a token.
+			b.Secret = ""
+			b.GitHubApp = &daemonconf.VaultGitHubApp{AppID: app.ID, InstallationID: app.InstallationID, KeySecret: app.Key, API: app.API}
+		}
 		for _, a := range agentsUsing(cfg, s.Name) {
 			b.Placeholders = append(b.Placeholders, daemonconf.VaultPlaceholder{Agent: a.Key, Value: Placeholder(in.PlaceholderKey, a.Key, s.Name)})
 		}
