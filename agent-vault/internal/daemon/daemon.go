@@ -8,6 +8,8 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"os"
@@ -27,6 +29,11 @@ import (
 // Run serves the config at path until ctx is cancelled, reloading on
 // SIGHUP and POST /reload.
 func Run(ctx context.Context, path string, log *slog.Logger) error {
+	// x/crypto's ssh-agent server logs each request it fails to the
+	// standard logger. The signer audits every one of those refusals
+	// already; a line per refusal on stderr would let an agent flood the
+	// journal by asking in a loop.
+	stdlog.SetOutput(io.Discard)
 	return serve(ctx, path, log, nil, nil)
 }
 

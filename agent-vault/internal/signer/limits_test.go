@@ -133,3 +133,43 @@ func TestShutdownEndsConnectionsAndServe(t *testing.T) {
 		t.Fatalf("Serve after Shutdown = %v, want ErrClosed", err)
 	}
 }
+
+// TestSignRateBounded: a uid gets its burst of signatures, then refusals;
+// the refusals are written once a second at most (one record counting
+// them), so a signing loop cannot flood the audit log either way. The
+// clock is the test's.
+func TestSignRateBounded(t *testing.T) {
+	k := newTestKey(t)
+	sv := serve(t, []Key{mustKey(t, "alice", myUID(), k)}, Limits{SignsPerSecond: 0.001, SignBurst: 3})
+	now := time.Date(2026, 12, 8, 12, 0, 0, 0, time.UTC)
+	sv.s.mu.Lock()
+	sv.s.now = func() time.Time { return now }
+	sv.s.mu.Unlock()
+	client := agent.NewClient(sv.dial(t))
+	sign := func() error { _, err := client.Sign(k.pub, sshsigBlob("git", "sha512", 64)); return err }
+	for i := range 3 {
+		if err := sign(); err != nil {
+			t.Fatalf("signature %d within the burst: %v", i+1, err)
+		}
+	}
+	for range 5 {
+		if err := sign(); err == nil {
+			t.Fatal("a signature past the burst succeeded")
+		}
+	}
+	deny := sv.rec.find(eventSign, audit.Deny)
+	if len(deny) != 1 || deny[0].Count != 1 || !strings.Contains(deny[0].Reason, "burst 3") {
+		t.Fatalf("refusal records within one second = %+v, want one (for the first refusal)", deny)
+	}
+	now = now.Add(2 * time.Second) // the bucket gains nothing at 0.001/s
+	if err := sign(); err == nil {
+		t.Fatal("a signature after two seconds succeeded at 0.001 a second")
+	}
+	deny = sv.rec.find(eventSign, audit.Deny)
+	if len(deny) != 2 || deny[1].Count != 5 {
+		t.Fatalf("refusal records = %+v, want a second one counting the 5 refusals since the first record", deny)
+	}
+	if allow := sv.rec.find(eventSign, audit.Allow); len(allow) != 3 {
+		t.Errorf("%d allowed records, want 3", len(allow))
+	}
+}

@@ -32,12 +32,17 @@ func (ss *session) deny(event, agent, reason string) {
 }
 
 func (ss *session) write(d audit.Decision, event, agent, reason string) {
+	ss.writeCount(d, event, agent, reason, 0)
+}
+
+// writeCount is write for a record standing for count refusals.
+func (ss *session) writeCount(d audit.Decision, event, agent, reason string, count int64) {
 	if agent == "" {
 		agent = ss.s.agentOf(ss.cred.UID)
 	}
 	ss.s.record(audit.Record{
 		ConnID: ss.connID, Component: component, Event: event, Decision: d,
-		UID: new(ss.cred.UID), PID: int(ss.cred.PID), Agent: agent, Reason: reason,
+		UID: new(ss.cred.UID), PID: int(ss.cred.PID), Agent: agent, Reason: reason, Count: count,
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/clemhq/clem/shared/audit"
 	"github.com/clemhq/clem/shared/peer"
 )
 
@@ -54,6 +55,12 @@ func (ss *session) Sign(key ssh.PublicKey, data []byte) (*ssh.Signature, error) 
 // SignWithFlags signs data with the caller's key if key is that key and
 // data is an SSHSIG blob for namespace "git"; anything else is refused.
 func (ss *session) SignWithFlags(key ssh.PublicKey, data []byte, flags agent.SignatureFlags) (*ssh.Signature, error) {
+	if ok, n := ss.s.admitSign(ss.cred.UID); !ok {
+		if n > 0 {
+			ss.writeCount(audit.Deny, eventSign, "", fmt.Sprintf("more than %g signatures a second (burst %d): %d refused", ss.s.limits.SignsPerSecond, ss.s.limits.SignBurst, n), n)
+		}
+		return nil, errors.New("signer: too many signatures; slow down")
+	}
 	k, why := ss.lookup()
 	if why != "" {
 		ss.deny(eventSign, "", why)

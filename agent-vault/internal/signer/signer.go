@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/clemhq/clem/shared/audit"
 )
 
@@ -27,14 +29,23 @@ type Limits struct {
 	// MaxRequest bounds one request: an SSHSIG blob is a digest plus a few
 	// names, so far less than x/crypto's 16 MiB is ever needed.
 	MaxRequest int
+	// SignsPerSecond and SignBurst bound one uid's signatures (a token
+	// bucket): a rebase re-signing hundreds of commits fits in the burst;
+	// a loop signing to push other agents' records out of the audit log
+	// does not. Refusals beyond the bucket are counted, and written at
+	// most once a second per uid.
+	SignsPerSecond float64
+	SignBurst      int
 }
 
 // DefaultLimits are used for zero Limits fields.
 var DefaultLimits = Limits{
-	ConnsPerUID: 16,
-	ConnsTotal:  256,
-	Idle:        30 * time.Second,
-	MaxRequest:  64 << 10,
+	ConnsPerUID:    16,
+	ConnsTotal:     256,
+	Idle:           30 * time.Second,
+	MaxRequest:     64 << 10,
+	SignsPerSecond: 10,
+	SignBurst:      200,
 }
 
 // withDefaults fills l's zero fields from DefaultLimits.
@@ -50,6 +61,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxRequest <= 0 {
 		l.MaxRequest = DefaultLimits.MaxRequest
+	}
+	if l.SignsPerSecond <= 0 {
+		l.SignsPerSecond = DefaultLimits.SignsPerSecond
+	}
+	if l.SignBurst <= 0 {
+		l.SignBurst = DefaultLimits.SignBurst
 	}
 	return l
 }
@@ -69,7 +86,10 @@ type Signer struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*net.UnixConn]struct{}
 	perUID    map[uint32]int
+	signs     map[uint32]*signRate
 	wg        sync.WaitGroup // one per connection goroutine
+	// now is the clock of the signing rate (time.Now; tests set it).
+	now func() time.Time
 
 	// released, if set (tests only), is called after a connection's slot
 	// is given back, so a test can wait for it instead of sleeping.
@@ -90,6 +110,8 @@ func New(keys []Key, record func(audit.Record)) *Signer {
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*net.UnixConn]struct{}{},
 		perUID:    map[uint32]int{},
+		signs:     map[uint32]*signRate{},
+		now:       time.Now,
 	}
 	s.keys.Store(newKeyset(keys))
 	return s
@@ -229,4 +251,34 @@ func (s *Signer) Shutdown(ctx context.Context) error {
 		<-done
 		return errors.Join(append(errs, fmt.Errorf("signer: shutdown: %w", ctx.Err()))...)
 	}
+}
+
+// signRate is one uid's signing bucket and the refusals not yet written.
+type signRate struct {
+	bucket   *rate.Limiter
+	refused  int64     // refusals since the last record of them
+	reported time.Time // when the last record of refusals was written
+}
+
+// admitSign takes one signature from uid's bucket. When it is empty,
+// report is how many refusals (this one included) to write now: zero
+// while a record of them was written less than a second ago.
+func (s *Signer) admitSign(uid uint32) (ok bool, report int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.signs[uid]
+	if r == nil {
+		r = &signRate{bucket: rate.NewLimiter(rate.Limit(s.limits.SignsPerSecond), s.limits.SignBurst)}
+		s.signs[uid] = r
+	}
+	now := s.now()
+	if r.bucket.AllowN(now, 1) {
+		return true, 0
+	}
+	r.refused++
+	if now.Sub(r.reported) < time.Second {
+		return false, 0
+	}
+	report, r.refused, r.reported = r.refused, 0, now
+	return false, report
 }
