@@ -144,10 +144,17 @@ func vaultWarnings(cfg *config.Config) []string {
 	path := vault.PathFor(cfg.Path)
 	used := cfg.UsedSecrets()
 	if _, err := os.Stat(path); err != nil {
-		if len(used) == 0 {
+		var names []string
+		for _, s := range used {
+			names = append(names, s.VaultName())
+		}
+		for _, a := range cfg.SigningAgents() {
+			names = append(names, config.SigningSecret(a.Key))
+		}
+		if len(names) == 0 {
 			return nil
 		}
-		return []string{fmt.Sprintf("%s: no vault yet, so the %d secret%s the team uses (%s) %s stored nowhere; run `clem vault init`", path, len(used), plural(len(used)), secretNames(used), isAre(len(used)))}
+		return []string{fmt.Sprintf("%s: no vault yet, so the %d secret%s the team uses (%s) %s stored nowhere; run `clem vault init`", path, len(names), plural(len(names)), strings.Join(names, ", "), isAre(len(names)))}
 	}
 	keyPath, err := vault.KeyPath()
 	if err != nil {
@@ -183,14 +190,6 @@ func vaultWarnings(cfg *config.Config) []string {
 		}
 	}
 	return out
-}
-
-func secretNames(ss []*config.Secret) string {
-	ns := make([]string, len(ss))
-	for i, s := range ss {
-		ns[i] = s.Name
-	}
-	return strings.Join(ns, ", ")
 }
 
 func isAre(n int) string {
