@@ -49,6 +49,16 @@ const claudeHookMarker = "claude-hook-ran"
 // signing key is in the agent's files, environment, argv or memory. Its
 // last line is `github: N/N scenarios passed`.
 func scenarioGitHub(t *testing.T, s *systemFleet) {
+	// The report line is written however the scenario ends: a scenario
+	// that never ran counts as not passed.
+	passed, total := 0, len(ghScenarios)+3
+	defer func() {
+		line := fmt.Sprintf("github: %d/%d scenarios passed", passed, total)
+		t.Log(line)
+		if p := os.Getenv("CLEM_GITHUB_REPORT"); p != "" {
+			os.WriteFile(p, []byte(line+"\n"), 0o644)
+		}
+	}()
 	plantClaudeSettings(t, s)
 	w := &ghWorld{gh: s.gh, agent: "lead", vaultAudit: "/var/lib/clem/" + s.f.name + "/vault/audit.log", signingKey: s.signingKey}
 	// The board numbers tasks in order: the next one's id is known before
@@ -58,20 +68,41 @@ func scenarioGitHub(t *testing.T, s *systemFleet) {
 	for _, sc := range ghScenarios {
 		turns = append(turns, fakemodel.Bash(sc.cmd(w)))
 	}
-	turns = append(turns, fakemodel.Bash(nestedClaude(s)), fakemodel.Text("Done."))
+	// The last step holds the iteration (Claude Code and its shell alive)
+	// until the test has looked at the agent's processes.
+	hold := `while [ ! -e "$HOME/.clem-scan-done" ]; do sleep 0.2; done; rm -f "$HOME/.clem-scan-done"; echo held`
+	turns = append(turns, fakemodel.Bash(nestedClaude(s)), fakemodel.Bash(hold), fakemodel.Text("Done."))
 	const marker = "github1"
 	s.model.SetScript(marker, turns...)
 	if out, code := s.clem(t, "task", "add", "Ship the feature "+fakemodel.Marker(marker), "--to", "lead"); code != 0 || !strings.Contains(out, "task "+id+" added") {
 		t.Fatalf("clem task add: exit %d, want task %s added:\n%s", code, id, out)
 	}
 	var results []fakemodel.ToolResult
-	want := len(ghScenarios) + 2
-	if !poll(300*time.Second, func() bool { results = withoutToolSearch(s.model.ToolResults(marker)); return len(results) >= want }) {
-		t.Fatalf("the lead made %d of %d calls: %+v\n%s", len(results), want, results, s.m.Journal(t, s.f.unit("agent-lead")))
+	want := len(ghScenarios) + 3 // the claim, the scenarios, the nested CLI, the hold
+	if !poll(300*time.Second, func() bool { results = withoutToolSearch(s.model.ToolResults(marker)); return len(results) >= want-1 }) {
+		t.Fatalf("the lead made %d of %d calls: %+v\n%s", len(results), want-1, results, s.m.Journal(t, s.f.unit("agent-lead")))
 	}
-	passed, ran := 0, 0
+	// Held: every process of the lead, Claude Code included, is there to
+	// look at.
+	footprint, pids := agentFootprint(t, s, "lead"), uidPIDs(t, lookupUID(t, s.f.user("lead")))
+	needles := signingKeyNeedles(t, s)
+	control := 0
+	var keyHits []string
+	for _, pid := range pids {
+		if memoryHolds(pid, []byte("__clem_lead_github_lead_")) != "" {
+			control++
+		}
+		for _, n := range needles {
+			if hit := memoryHolds(pid, n); hit != "" {
+				keyHits = append(keyHits, fmt.Sprintf("process %d (%s)", pid, hit))
+			}
+		}
+	}
+	writeFile(t, filepath.Join(homeOf(t, s.f.user("lead")), ".clem-scan-done"), "")
+	if !poll(60*time.Second, func() bool { results = withoutToolSearch(s.model.ToolResults(marker)); return len(results) >= want }) {
+		t.Fatalf("the lead's held step did not end: %+v", results)
+	}
 	count := func(ok bool) {
-		ran++
 		if ok {
 			passed++
 		}
@@ -83,7 +114,7 @@ func scenarioGitHub(t *testing.T, s *systemFleet) {
 		count(t.Run(sc.name, func(t *testing.T) { sc.check(t, w, res) }))
 	}
 	count(t.Run("checkout_claude_settings_ignored", func(t *testing.T) {
-		out := results[len(results)-1].Content
+		out := results[len(results)-2].Content
 		if strings.Contains(out, "clem: HOOK-RAN") || !strings.Contains(out, "clem: hook-did-not-run") {
 			t.Errorf("a checkout's .claude/settings.json hook ran under clem's flags:\n%s", out)
 		}
@@ -100,31 +131,31 @@ func scenarioGitHub(t *testing.T, s *systemFleet) {
 		t.Errorf("the lead's signing key is not on its GitHub account: %+v", s.gh.Keys())
 	}))
 	count(t.Run("token_and_key_nowhere", func(t *testing.T) {
-		where := agentFootprint(t, s, "lead")
+		where := footprint
 		for i, o := range outs {
 			where[fmt.Sprintf("the output of %s", ghScenarios[i].name)] = o
 		}
 		ghTokenNowhere(t, w, where)
-		for _, needle := range signingKeyNeedles(t, s) {
+		// The control: the scan does read the agent's memory, where its
+		// GitHub placeholder (in every process's environment) is.
+		if control == 0 {
+			t.Fatalf("the memory scan found the lead's placeholder in none of its %d processes: it reads nothing", len(pids))
+		}
+		t.Logf("memory of %d lead processes scanned while its iteration was held; the placeholder (the control) in %d", len(pids), control)
+		for _, hit := range keyHits {
+			t.Errorf("the lead's private signing key is in the memory of %s", hit)
+		}
+		for _, needle := range needles {
 			for name, content := range where {
 				if strings.Contains(content, string(needle)) {
 					t.Errorf("the lead's private signing key is in %s", name)
 				}
 			}
-			for _, pid := range uidPIDs(t, lookupUID(t, s.f.user("lead"))) {
-				if hit := memoryHolds(pid, needle); hit != "" {
-					t.Errorf("the lead's process %d holds its private signing key in memory (%s)", pid, hit)
-				}
-			}
 		}
 	}))
-	line := fmt.Sprintf("github: %d/%d scenarios passed", passed, ran)
-	t.Log(line)
-	if p := os.Getenv("CLEM_GITHUB_REPORT"); p != "" {
-		os.WriteFile(p, []byte(line+"\n"), 0o644)
-	}
 	status, _ := s.clem(t, "status")
-	s.narrate(t, "the lead ships a pull request: its own GitHub identity, signed commits, a policy it cannot change", line+"\n\n$ clem status\n"+status)
+	s.narrate(t, "the lead ships a pull request: its own GitHub identity, signed commits, a policy it cannot change",
+		fmt.Sprintf("github: %d/%d scenarios passed\n\n$ clem status\n%s", passed, total, status))
 }
 
 // plantClaudeSettings puts a .claude/settings.json with a SessionStart hook
@@ -144,6 +175,9 @@ func plantClaudeSettings(t *testing.T, s *systemFleet) {
 		}
 	}
 	git("clone", "-q", s.gh.Repo(ghRepo), ".")
+	if err := os.MkdirAll(filepath.Join(work, ".claude"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	writeFile(t, filepath.Join(work, ".claude", "settings.json"), settings)
 	git("add", ".claude")
 	git("commit", "-q", "-m", "Project settings")
