@@ -109,6 +109,13 @@ value = %q
 agent = "worker"
 value = %q
 `, trust, filepath.Join(dir, "ca"), dir, upCA, extra, up.Listener.Addr(), auth, bindingExtra, phLead, phOther)
+	return serveConfig(t, dir, src)
+}
+
+// serveConfig compiles src (agent-vault's TOML), runs a broker with it on
+// a unix socket in dir until the test ends, and returns its env.
+func serveConfig(t *testing.T, dir, src string) *env {
+	t.Helper()
 	var f config.File
 	if err := tomlconf.Decode("v.toml", []byte(src), &f); err != nil {
 		t.Fatal(err)

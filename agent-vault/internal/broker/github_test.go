@@ -3,10 +3,8 @@ package broker
 import (
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,9 +15,6 @@ import (
 	"time"
 
 	"github.com/clemhq/clem/agent-vault/internal/ca"
-	"github.com/clemhq/clem/agent-vault/internal/config"
-	"github.com/clemhq/clem/shared/audit"
-	"github.com/clemhq/clem/shared/tomlconf"
 )
 
 const ghPH = "__clem_lead_github_lead_0011223344556677__"
@@ -73,33 +68,7 @@ push = ["acme/app"]
 branches = ["lead/*"]
 protected = ["main"]
 `, os.Getuid(), filepath.Join(dir, "ca"), dir, filepath.Join(dir, "up.pem"), up.Listener.Addr(), up.Listener.Addr(), ghPH)
-	var f config.File
-	if err := tomlconf.Decode("v.toml", []byte(src), &f); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Compile("v.toml", f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	authority, _, err := ca.LoadOrCreate(cfg.File.CA.Dir, cfg.Hosts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := &syncBuf{}
-	srv, err := New(cfg, authority, audit.NewWriter(buf))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "b.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Shutdown(t.Context()) })
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(authority.CertPEM())
-	return &env{t: t, sock: sock, caPool: pool, audit: buf, srv: srv}
+	return serveConfig(t, dir, src)
 }
 
 // pushBody is a receive-pack request: one update creating ref, then a
