@@ -73,7 +73,9 @@ push = ["acme/app"]
 branches = ["lead/*"]
 protected = ["main"]
 `, os.Getuid(), filepath.Join(dir, "ca"), dir, filepath.Join(dir, "up.pem"), up.Listener.Addr(), app.URL, ghPH))
-	get := func() (int, string) { return e.get("lead", "https://api.github.com/user", map[string]string{"Authorization": "token " + ghPH}) }
+	get := func() (int, string) {
+		return e.get("lead", "https://api.github.com/user", map[string]string{"Authorization": "token " + ghPH})
+	}
 
 	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, "not yet minted") {
 		t.Fatalf("before the first mint: %d %q, want 503 saying no token is minted yet", code, body)
