@@ -2,17 +2,13 @@ package broker
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/clemhq/clem/agent-vault/internal/ca"
 	"github.com/clemhq/clem/agent-vault/internal/ghapp/ghapptest"
 )
 
@@ -22,57 +18,18 @@ import (
 // to the agent's policy when minted, and never shows it to the agent.
 func TestGitHubAppBinding(t *testing.T) {
 	app := ghapptest.New(t, 4242, 7)
-	dir := t.TempDir()
-	upCA, err := ca.New([]string{"api.github.com"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		minted := false
 		for _, tok := range app.Tokens() {
 			minted = minted || strings.HasSuffix(r.Header.Get("Authorization"), " "+tok)
 		}
 		// An echo too: the scrubber must hide the token in it.
 		fmt.Fprintf(w, "minted=%v auth=%s", minted, r.Header.Get("Authorization"))
-	}))
-	up.TLS = &tls.Config{GetCertificate: upCA.GetCertificate}
-	up.StartTLS()
-	t.Cleanup(up.Close)
-	os.WriteFile(filepath.Join(dir, "app_key"), app.KeyPEM(), 0o600)
-	os.WriteFile(filepath.Join(dir, "up.pem"), append(upCA.CertPEM(), app.CertPEM()...), 0o644)
-	e := serveConfig(t, dir, fmt.Sprintf(`[listen]
-socket = "/unused"
-[trust]
-proxy_uids = [%d]
-[ca]
-dir = %q
-[secrets]
-dir = %q
-[upstream]
-ca_file = %q
-[[resolve]]
-host = "api.github.com"
-port = 443
-address = %q
-[[binding]]
-name = "gh"
-hosts = ["api.github.com"]
-[binding.github_app]
-app_id = 4242
-installation_id = 7
-key_secret = "app_key"
-api = %q
-[[binding.placeholder]]
-agent = "lead"
-value = %q
-[[github]]
-agent = "lead"
-level = "pr"
-read = ["acme/app"]
-push = ["acme/app"]
-branches = ["lead/*"]
-protected = ["main"]
-`, os.Getuid(), filepath.Join(dir, "ca"), dir, filepath.Join(dir, "up.pem"), up.Listener.Addr(), app.URL, ghPH))
+	})
+	binding := fmt.Sprintf("[binding.github_app]\napp_id = 4242\ninstallation_id = 7\nkey_secret = \"app_key\"\napi = %q", app.URL)
+	e := startGitHub(t, upstream, binding, app.CertPEM(), func(dir string) {
+		os.WriteFile(filepath.Join(dir, "app_key"), app.KeyPEM(), 0o600)
+	})
 	get := func() (int, string) {
 		return e.get("lead", "https://api.github.com/user", map[string]string{"Authorization": "token " + ghPH})
 	}

@@ -19,10 +19,13 @@ import (
 
 const ghPH = "__clem_lead_github_lead_0011223344556677__"
 
-// startGitHub runs a broker whose only binding is a GitHub token for lead,
-// under a GitHub policy, in front of upstream h (serving github.com and
-// api.github.com with a certificate of its own CA).
-func startGitHub(t *testing.T, h http.Handler) *env {
+// startGitHub runs a broker whose only binding is lead's GitHub
+// credential, under a GitHub policy, in front of upstream h (serving
+// github.com and api.github.com with a certificate of its own CA). secret
+// is the binding's source (`secret = "gh"`, or a [binding.github_app]
+// table); setup writes what it needs into the secrets directory; extraCA
+// is trusted for upstream TLS too.
+func startGitHub(t *testing.T, h http.Handler, secret string, extraCA []byte, setup func(dir string)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	upCA, err := ca.New([]string{"github.com", "api.github.com"}, time.Hour)
@@ -33,8 +36,8 @@ func startGitHub(t *testing.T, h http.Handler) *env {
 	up.TLS = &tls.Config{GetCertificate: upCA.GetCertificate}
 	up.StartTLS()
 	t.Cleanup(up.Close)
-	os.WriteFile(filepath.Join(dir, "gh"), []byte("ghp_realTokenForTheBrokerTests0123456789"), 0o600)
-	os.WriteFile(filepath.Join(dir, "up.pem"), upCA.CertPEM(), 0o644)
+	setup(dir)
+	os.WriteFile(filepath.Join(dir, "up.pem"), append(upCA.CertPEM(), extraCA...), 0o644)
 	src := fmt.Sprintf(`[listen]
 socket = "/unused"
 [trust]
@@ -55,8 +58,8 @@ port = 443
 address = %q
 [[binding]]
 name = "gh"
-secret = "gh"
 hosts = ["github.com", "api.github.com"]
+%s
 [[binding.placeholder]]
 agent = "lead"
 value = %q
@@ -67,8 +70,15 @@ read = ["acme/app"]
 push = ["acme/app"]
 branches = ["lead/*"]
 protected = ["main"]
-`, os.Getuid(), filepath.Join(dir, "ca"), dir, filepath.Join(dir, "up.pem"), up.Listener.Addr(), up.Listener.Addr(), ghPH)
+`, os.Getuid(), filepath.Join(dir, "ca"), dir, filepath.Join(dir, "up.pem"), up.Listener.Addr(), up.Listener.Addr(), secret, ghPH)
 	return serveConfig(t, dir, src)
+}
+
+// startGitHubToken is startGitHub with a static token.
+func startGitHubToken(t *testing.T, h http.Handler) *env {
+	return startGitHub(t, h, `secret = "gh"`, nil, func(dir string) {
+		os.WriteFile(filepath.Join(dir, "gh"), []byte("ghp_realTokenForTheBrokerTests0123456789"), 0o600)
+	})
 }
 
 // pushBody is a receive-pack request: one update creating ref, then a
@@ -86,7 +96,7 @@ func pushBody(ref string, pack io.Reader) io.Reader {
 // refused; git's empty probe before a large push goes upstream.
 func TestGitHubGate(t *testing.T) {
 	var upstream atomic.Int32
-	e := startGitHub(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e := startGitHubToken(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		upstream.Add(1)
 		io.Copy(io.Discard, r.Body)
 		fmt.Fprintf(w, "upstream saw %s %s auth=%v", r.Method, r.URL.Path, r.Header.Get("Authorization") != "")
